@@ -1,0 +1,252 @@
+/* vkattn: fused attention (FlashAttention-2 forward) as Vulkan compute shaders.
+ *
+ * The contract (what is computed, which keys a query sees, accuracy) is SPEC.md; this header is
+ * the C surface. Conventions:
+ *   - Every exported name starts with vkattn_ / VKATTN_. Handles are passed by value, descs by
+ *     pointer; in every desc struct a zeroed field means "default", written beside the field.
+ *   - Functions return a vkattn_result. On failure nothing is half-made: outputs are left NULL or
+ *     untouched, and vkattn_context_message() names the offending field and value.
+ *   - The library never prints, aborts, exits or starts threads, and keeps no global state.
+ */
+#ifndef VKATTN_H
+#define VKATTN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vulkan/vulkan_core.h>
+
+#include "vkattn_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(VKATTN_SHARED_BUILD)
+#define VKATTN_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define VKATTN_API __attribute__((visibility("default")))
+#else
+#define VKATTN_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Results
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vkattn_result {
+    VKATTN_SUCCESS = 0,
+    VKATTN_ERROR_INVALID_ARGUMENT = -1,  /* a field of a desc is out of its range */
+    VKATTN_ERROR_UNSUPPORTED = -2,       /* the device lacks a feature this call needs */
+    VKATTN_ERROR_OUT_OF_HOST_MEMORY = -3,
+    VKATTN_ERROR_OUT_OF_DEVICE_MEMORY = -4,
+    VKATTN_ERROR_DEVICE_LOST = -5,
+    VKATTN_ERROR_NO_DEVICE = -6,         /* no Vulkan device (or no device of that index) */
+    VKATTN_ERROR_VULKAN = -7,            /* any other VkResult failure; the message names it */
+} vkattn_result;
+
+/* A static, never-NULL English name for a result code. */
+VKATTN_API const char *vkattn_result_string(vkattn_result result);
+
+/* ---------------------------------------------------------------------------------------------
+ * Problem description (shared by the GPU and the CPU reference)
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vkattn_dtype {
+    VKATTN_DTYPE_F32 = 0, /* default */
+    VKATTN_DTYPE_F16 = 1, /* IEEE binary16 storage; arithmetic is always f32 */
+} vkattn_dtype;
+
+typedef enum vkattn_align {
+    VKATTN_ALIGN_BOTTOM_RIGHT = 0, /* default: off = kv_len - q_len (KV-cache alignment) */
+    VKATTN_ALIGN_TOP_LEFT = 1,     /* off = 0 (PyTorch is_causal=True) */
+} vkattn_align;
+
+/* Element strides of a [B, H, S, D] tensor; D is always contiguous (stride 1).
+ * All zero means dense BHSD: s = D, h = S*D, b = H*S*D. vkattn_strides_bshd() gives BSHD. */
+typedef struct vkattn_strides {
+    uint64_t b, h, s;
+} vkattn_strides;
+
+typedef struct vkattn_problem {
+    uint32_t batch;     /* B >= 1 */
+    uint32_t heads_q;   /* Hq >= 1 */
+    uint32_t heads_kv;  /* Hkv >= 1, divides Hq; 0 = heads_q */
+    uint32_t seq_q;     /* Sq >= 1 */
+    uint32_t seq_kv;    /* Skv >= 1 */
+    uint32_t head_dim;  /* D in 1..256 */
+    vkattn_dtype dtype; /* of Q, K, V and O; LSE is always f32 */
+    vkattn_strides q, k, v, out; /* 0 = dense BHSD (see vkattn_strides) */
+
+    bool causal;        /* key j visible only when j <= i + off */
+    vkattn_align align; /* where the diagonal sits for causal and window */
+    bool window;        /* sliding window: i + off - window_left <= j <= i + off + window_right */
+    int32_t window_left, window_right; /* each >= -1; -1 = unbounded on that side */
+    float scale;        /* 0 = 1/sqrt(D); otherwise finite and > 0 */
+    float softcap;      /* 0 = off; otherwise s = softcap * tanh(s / softcap) */
+
+    bool has_q_lens, has_kv_lens; /* per-batch valid lengths (u32[B]) are given */
+    bool has_lse;                 /* write LSE [B, Hq, Sq] f32 */
+    /* Custom bool mask [mask_batch, mask_heads, Sq, Skv] u8 (nonzero = attend), dense.
+     * mask_batch in {1, B} and mask_heads in {1, Hq}; 1 broadcasts. 0 for both = no mask. */
+    uint32_t mask_batch, mask_heads;
+} vkattn_problem;
+
+/* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims. */
+VKATTN_API vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint32_t head_dim);
+
+/* Checks a problem against SPEC section 1-2 (ranges, divisibility, strides that would make O
+ * overlap itself). Returns VKATTN_SUCCESS or VKATTN_ERROR_INVALID_ARGUMENT; when msg is not NULL,
+ * writes a NUL-terminated sentence naming the field and value (at most msg_size bytes). */
+VKATTN_API vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t msg_size);
+
+/* Number of elements (not bytes) a tensor of this problem spans, given its strides:
+ * which is 'q', 'k', 'v', 'o' (or 'l' for LSE, 'm' for the mask). 0 on an invalid problem. */
+VKATTN_API uint64_t vkattn_problem_extent(const vkattn_problem *p, char which);
+
+/* Host memory for one attention. Pointers follow the problem's dtype and strides. */
+typedef struct vkattn_host_tensors {
+    const void *q, *k, *v;    /* required */
+    void *out;                /* required; must not overlap the inputs */
+    float *lse;               /* required when has_lse */
+    const uint32_t *q_lens;   /* required when has_q_lens: q_lens[b] <= Sq */
+    const uint32_t *kv_lens;  /* required when has_kv_lens: kv_lens[b] <= Skv */
+    const uint8_t *mask;      /* required when mask_batch/mask_heads are set */
+} vkattn_host_tensors;
+
+/* The CPU reference: SPEC sections 1-3 in plain C with f32 or wider arithmetic, one row at a time
+ * (no Sq x Skv buffer). Reentrant, no allocation beyond O(D) on the stack. Checks the problem and
+ * tensors first: VKATTN_ERROR_INVALID_ARGUMENT (with msg as in vkattn_problem_check) and nothing
+ * written when they are invalid, including lengths larger than Sq / Skv. */
+VKATTN_API vkattn_result vkattn_reference(const vkattn_problem *p, const vkattn_host_tensors *t,
+                                          char *msg, size_t msg_size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Devices and contexts
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vkattn_context_T *vkattn_context;
+
+typedef enum vkattn_device_kind {
+    VKATTN_DEVICE_DEFAULT = 0, /* VKATTN_DEVICE env var if set ("cpu" or an index); else the first
+                                  GPU, else the first Vulkan device of any type, else the CPU */
+    VKATTN_DEVICE_INDEX = 1,   /* the device_index-th Vulkan device in enumeration order */
+    VKATTN_DEVICE_CPU = 2,     /* no Vulkan at all: the CPU reference runs the attention */
+    VKATTN_DEVICE_BORROWED = 3,/* the app's own VkInstance/VkPhysicalDevice/VkDevice below */
+} vkattn_device_kind;
+
+/* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
+ * context created its own instance with validation on. The tool and the tests use it. */
+typedef void (*vkattn_message_fn)(void *user, const char *message);
+
+typedef struct vkattn_context_desc {
+    vkattn_device_kind kind;     /* default VKATTN_DEVICE_DEFAULT */
+    uint32_t device_index;       /* with VKATTN_DEVICE_INDEX */
+    bool validation;             /* own instance only: enable VK_LAYER_KHRONOS_validation if it is
+                                    installed (silently not, if not) */
+    vkattn_message_fn on_message;/* validation messages; NULL = dropped */
+    void *user;                  /* passed to on_message */
+
+    /* VKATTN_DEVICE_BORROWED: the app's objects, never destroyed by vkattn. The device must have
+     * been created with the features the dtypes need (storageBuffer16BitAccess for f16) and
+     * VK_KHR_push_descriptor enabled. queue is only used by the convenience call
+     * vkattn_attention(); it may be VK_NULL_HANDLE when only vkattn_cmd_attention() is used. */
+    VkInstance instance;
+    VkPhysicalDevice physical_device;
+    VkDevice device;
+    uint32_t queue_family;
+    VkQueue queue;
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr; /* required when borrowed */
+    const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default */
+    VkPipelineCache pipeline_cache;         /* the app's cache; VK_NULL_HANDLE = none */
+} vkattn_context_desc;
+
+/* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
+ * whatever it created; on failure *out is NULL and nothing is left behind.
+ * Errors: INVALID_ARGUMENT (desc fields), NO_DEVICE (no such index), UNSUPPORTED (the device
+ * cannot run vkattn: no push descriptors, or a Vulkan version below 1.1), OUT_OF_*_MEMORY, VULKAN.
+ * With VKATTN_DEVICE_DEFAULT and no usable Vulkan device, the context falls back to the CPU.
+ * Thread-safety: contexts are independent; create/destroy are not synchronised with other calls on
+ * the same context. */
+VKATTN_API vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_context *out);
+
+/* Destroys what the context created (never the borrowed objects). NULL is a no-op. The caller
+ * must make sure no command buffer recorded with it is still pending on the GPU. */
+VKATTN_API void vkattn_context_destroy(vkattn_context ctx);
+
+/* The message of the last failed call on this context (names the field and value), or "" if
+ * none. Valid until the next call on ctx from the same thread. */
+VKATTN_API const char *vkattn_context_message(vkattn_context ctx);
+
+/* True when the context runs on the CPU reference (no Vulkan device). */
+VKATTN_API bool vkattn_context_is_cpu(vkattn_context ctx);
+
+typedef struct vkattn_device_info {
+    char name[256];
+    char driver[256];             /* driver name and info, e.g. "llvmpipe Mesa 22.3.6" */
+    VkPhysicalDeviceType type;
+    uint32_t vendor_id, device_id;
+    uint32_t api_version;         /* VK_MAKE_API_VERSION */
+    uint32_t driver_version;
+    uint32_t subgroup_size;
+    uint32_t shared_memory;       /* maxComputeSharedMemorySize, bytes */
+    bool fp16_storage;            /* storageBuffer16BitAccess: f16 dtype supported */
+    bool fp16_arithmetic;         /* shaderFloat16 */
+    bool push_descriptors;        /* VK_KHR_push_descriptor */
+    bool cooperative_matrix;      /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
+} vkattn_device_info;
+
+/* Fills infos[0..min(*count, n)) with the Vulkan devices in enumeration order and sets *count to
+ * n, the number of devices; with infos NULL only counts. Creates and destroys a private instance.
+ * Errors: NO_DEVICE when no Vulkan loader/driver is present (*count = 0). */
+VKATTN_API vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *count);
+
+/* The device of a context (for the CPU context: name "cpu", type VK_PHYSICAL_DEVICE_TYPE_CPU). */
+VKATTN_API void vkattn_context_device_info(vkattn_context ctx, vkattn_device_info *info);
+
+/* ---------------------------------------------------------------------------------------------
+ * Running attention
+ * ------------------------------------------------------------------------------------------- */
+
+/* A range of an app-owned VkBuffer (usage STORAGE_BUFFER). size 0 = to the end of the buffer
+ * (VK_WHOLE_SIZE). offset must be a multiple of the element size (2 or 4 bytes; 1 for the mask). */
+typedef struct vkattn_buffer {
+    VkBuffer buffer;
+    VkDeviceSize offset, size;
+} vkattn_buffer;
+
+typedef struct vkattn_device_tensors {
+    vkattn_buffer q, k, v, out; /* required */
+    vkattn_buffer lse;          /* required when has_lse */
+    vkattn_buffer q_lens, kv_lens; /* u32[B], required when has_q_lens / has_kv_lens */
+    vkattn_buffer mask;         /* u8, required when a custom mask is given */
+} vkattn_device_tensors;
+
+/* Records one attention into the app's command buffer cmd (in the recording state, outside a
+ * render pass, from a pool of the context's queue family). Never submits, waits, or creates
+ * Vulkan objects after the first call for a given (dtype, head size): pipelines are created on
+ * first use and cached in the context. Descriptors are pushed (VK_KHR_push_descriptor), so any
+ * number of command buffers recorded with one context may be pending at once.
+ *
+ * Synchronisation: before the call, the writes to q/k/v/q_lens/kv_lens/mask must be made visible
+ * to COMPUTE_SHADER reads (a barrier with dstStage COMPUTE_SHADER, dstAccess SHADER_READ), and
+ * earlier reads or writes of out/lse must be finished (dstAccess SHADER_WRITE). After it, out and
+ * lse are written by COMPUTE_SHADER (srcAccess SHADER_WRITE); the caller barriers before using them.
+ * The call changes the compute pipeline binding and push constants of cmd.
+ *
+ * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
+ * UNSUPPORTED (f16 without 16-bit storage, CPU context), OUT_OF_*_MEMORY / VULKAN (pipeline
+ * creation). Thread-safety: may be called from several threads at once on one context, each
+ * with its own command buffer. */
+VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
+                                              const vkattn_problem *problem,
+                                              const vkattn_device_tensors *tensors);
+
+/* Convenience: copies host tensors to the device, runs, waits and copies the results back (or
+ * runs the CPU reference on a CPU context). Uses the context's queue; not thread-safe on the same
+ * context (callers serialise it). Errors as vkattn_cmd_attention plus DEVICE_LOST. */
+VKATTN_API vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem,
+                                          const vkattn_host_tensors *tensors);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VKATTN_H */
