@@ -1,3 +1,160 @@
 #version 450
-layout(local_size_x = 64) in;
-void main() {}
+// FlashAttention-2 forward. One workgroup owns BR query rows of one (batch, head); K/V tiles of BC
+// keys stream through shared memory; per row a running max and sum (f32) rescale the output
+// accumulator, and O (and LSE) are written once at the end. TPR invocations share a query row:
+// each owns every TPR-th element of the row's D outputs, so the accumulator stays in registers.
+//
+// q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided)
+#extension GL_GOOGLE_include_directive : require
+#ifdef VKATTN_F16
+#extension GL_EXT_shader_16bit_storage : require
+#define STORE_T float16_t
+#else
+#define STORE_T float
+#endif
+
+#include "attn_params.h"
+#include "mask.glsl"
+
+layout(constant_id = ATTN_SPEC_D) const uint D = 64;
+layout(constant_id = ATTN_SPEC_BR) const uint BR = 16;
+layout(constant_id = ATTN_SPEC_BC) const uint BC = 16;
+layout(constant_id = ATTN_SPEC_TPR) const uint TPR = 4;
+layout(local_size_x_id = ATTN_SPEC_WG) in;
+
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
+layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
+layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
+layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
+layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
+
+const uint WG = BR * TPR;
+const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
+const uint RS = D + 1;                 // padded row stride of the shared tiles: no bank conflicts
+const float NEG_INF = -1.0 / 0.0;
+const float LN2 = 0.69314718055994531;
+const float LOG2E = 1.4426950408889634;
+
+shared float sQ[BR * RS];
+shared float sK[BC * RS];
+shared float sV[BC * RS];
+shared float sS[BR * BC];
+
+bool custom_mask(uint b, uint h, uint i, uint j)
+{
+    uint mb = (pc.flags & ATTN_FLAG_MASK_BCAST_B) != 0u ? 0u : b;
+    uint mh = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 0u : h;
+    uint hm = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 1u : pc.Hq;
+    uint idx = pc.mask_off + ((mb * hm + mh) * pc.Sq + i) * pc.Skv + j;
+    return ((mask_words[idx >> 2] >> ((idx & 3u) * 8u)) & 0xffu) != 0u;
+}
+
+void main()
+{
+    const uint tid = gl_LocalInvocationID.x;
+    const uint r = tid / TPR;   // this invocation's row within the block
+    const uint t = tid % TPR;   // and its slot within the row
+    const uint h = gl_WorkGroupID.y;
+    const uint b = gl_WorkGroupID.z;
+    const uint hk = h / pc.group;
+    const uint r0 = gl_WorkGroupID.x * BR;
+    const uint i = r0 + r;
+
+    // Lengths past Sq/Skv are invalid input; clamping keeps the reads inside the tensors anyway.
+    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
+    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
+    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
+
+    // Keys any valid row of this block can see; tiles outside [j0, j1) are never loaded.
+    int j0, j1;
+    mask_key_range(int(r0), min(int(r0 + BR), ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+
+    const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
+    const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
+    const uint vbase = pc.v_off + b * pc.v_sb + hk * pc.v_sh;
+    const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+
+    float acc[NACC];
+    for (uint a = 0u; a < NACC; ++a)
+        acc[a] = 0.0;
+    float m = NEG_INF; // running max of the scores, in log2 units
+    float l = 0.0;     // running sum of exp2(s - m)
+
+    if (j0 < j1) {
+        // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
+        for (uint e = tid; e < BR * D; e += WG) {
+            uint rr = e / D, d = e % D;
+            uint row = r0 + rr;
+            sQ[rr * RS + d] = int(row) < ql ? float(q[qbase + row * pc.q_ss + d]) * pc.q_scale : 0.0;
+        }
+        for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
+            barrier(); // the previous tile's sK/sV/sS are no longer read
+            for (uint e = tid; e < BC * D; e += WG) {
+                uint c = e / D, d = e % D;
+                uint key = uint(kt) + c;
+                bool valid = int(key) < kl;
+                sK[c * RS + d] = valid ? float(k[kbase + key * pc.k_ss + d]) : 0.0;
+                sV[c * RS + d] = valid ? float(v[vbase + key * pc.v_ss + d]) : 0.0;
+            }
+            barrier();
+
+            for (uint c = t; c < BC; c += TPR) {
+                int key = kt + int(c);
+                float s = NEG_INF;
+                if (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                    ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key)))) {
+                    float dot = 0.0;
+                    for (uint d = 0u; d < D; ++d)
+                        dot += sQ[r * RS + d] * sK[c * RS + d];
+                    // tanh saturates to +-1 in f32 beyond |x| = 10; clamping keeps drivers that
+                    // evaluate it through exp from producing inf/inf.
+                    s = softcap ? pc.softcap * LOG2E * tanh(clamp(dot / pc.softcap, -10.0, 10.0))
+                                : dot;
+                }
+                sS[r * BC + c] = s;
+            }
+            barrier();
+
+            // Every invocation of the row derives the same statistics from sS (cheaper than a
+            // second barrier to share them).
+            float mt = NEG_INF;
+            for (uint c = 0u; c < BC; ++c)
+                mt = max(mt, sS[r * BC + c]);
+            float mnew = max(m, mt);
+            if (mnew != NEG_INF) { // a row that has seen nothing yet must not compute -inf - -inf
+                float alpha = exp2(m - mnew); // m = -inf gives 0: nothing accumulated yet
+                l *= alpha;
+                for (uint a = 0u; a < NACC; ++a)
+                    acc[a] *= alpha;
+                for (uint c = 0u; c < BC; ++c) {
+                    float s = sS[r * BC + c];
+                    float p = s == NEG_INF ? 0.0 : exp2(s - mnew);
+                    l += p;
+                    for (uint a = 0u; a < NACC; ++a) {
+                        uint d = t + a * TPR;
+                        if (d < D)
+                            acc[a] += p * sV[c * RS + d];
+                    }
+                }
+                m = mnew;
+            }
+        }
+    }
+
+    if (i >= pc.Sq)
+        return;
+    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf.
+    const bool seen = l > 0.0;
+    const float inv = seen ? 1.0 / l : 0.0;
+    const uint obase = pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
+    for (uint a = 0u; a < NACC; ++a) {
+        uint d = t + a * TPR;
+        if (d < D)
+            o[obase + d] = STORE_T(seen ? acc[a] * inv : 0.0);
+    }
+    if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)
+        lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] = seen ? (m + log2(l)) * LN2 : NEG_INF;
+}

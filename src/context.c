@@ -1,1 +1,429 @@
-/* placeholder: being written */ typedef int placeholder_context;
+/* Context creation: the app's borrowed device, or an instance and device of our own (the
+ * convenience layer the tool uses), or the CPU when no Vulkan device exists. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The loader's entry point; only the standalone path uses it. */
+extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance, const char *);
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+const char *vk_result_name(VkResult vr)
+{
+    switch (vr) {
+#define N(x) case x: return #x;
+    N(VK_SUCCESS) N(VK_NOT_READY) N(VK_TIMEOUT) N(VK_INCOMPLETE)
+    N(VK_ERROR_OUT_OF_HOST_MEMORY) N(VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    N(VK_ERROR_INITIALIZATION_FAILED) N(VK_ERROR_DEVICE_LOST) N(VK_ERROR_MEMORY_MAP_FAILED)
+    N(VK_ERROR_LAYER_NOT_PRESENT) N(VK_ERROR_EXTENSION_NOT_PRESENT)
+    N(VK_ERROR_FEATURE_NOT_PRESENT) N(VK_ERROR_INCOMPATIBLE_DRIVER)
+    N(VK_ERROR_TOO_MANY_OBJECTS) N(VK_ERROR_UNKNOWN)
+#undef N
+    default: return "VkResult";
+    }
+}
+
+vkattn_result ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what)
+{
+    vkattn_result code = VKATTN_ERROR_VULKAN;
+    if (vr == VK_ERROR_OUT_OF_HOST_MEMORY)
+        code = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    else if (vr == VK_ERROR_OUT_OF_DEVICE_MEMORY)
+        code = VKATTN_ERROR_OUT_OF_DEVICE_MEMORY;
+    else if (vr == VK_ERROR_DEVICE_LOST)
+        code = VKATTN_ERROR_DEVICE_LOST;
+    return ctx_fail(ctx, code, "%s failed: %s (%d)", what, vk_result_name(vr), (int)vr);
+}
+
+const char *vkattn_context_message(vkattn_context ctx)
+{
+    return ctx ? ctx->message : "";
+}
+
+bool vkattn_context_is_cpu(vkattn_context ctx)
+{
+    return ctx && ctx->cpu;
+}
+
+void vkattn_context_device_info(vkattn_context ctx, vkattn_device_info *info)
+{
+    if (ctx && info)
+        *info = ctx->info;
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                               VkDebugUtilsMessageTypeFlagsEXT types,
+                                               const VkDebugUtilsMessengerCallbackDataEXT *data,
+                                               void *user)
+{
+    vkattn_context ctx = user;
+    if (ctx->on_message && data && data->pMessage)
+        ctx->on_message(ctx->user, data->pMessage);
+    return VK_FALSE;
+}
+
+static bool layer_available(const char *name)
+{
+    PFN_vkEnumerateInstanceLayerProperties enum_layers =
+        (PFN_vkEnumerateInstanceLayerProperties)vkGetInstanceProcAddr(
+            NULL, "vkEnumerateInstanceLayerProperties");
+    uint32_t n = 0;
+    if (!enum_layers || enum_layers(&n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkLayerProperties *props = calloc(n, sizeof *props);
+    bool found = false;
+    if (props && enum_layers(&n, props) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; ++i)
+            found = strcmp(props[i].layerName, name) == 0;
+    free(props);
+    return found;
+}
+
+/* Creates our own instance (Vulkan 1.1 at least), with the validation layer when asked. */
+static vkattn_result create_instance(vkattn_context ctx, bool validation)
+{
+    PFN_vkEnumerateInstanceVersion enum_version =
+        (PFN_vkEnumerateInstanceVersion)vkGetInstanceProcAddr(NULL, "vkEnumerateInstanceVersion");
+    PFN_vkCreateInstance create =
+        (PFN_vkCreateInstance)vkGetInstanceProcAddr(NULL, "vkCreateInstance");
+    uint32_t version = VK_API_VERSION_1_0;
+    if (!create)
+        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan loader");
+    if (enum_version)
+        enum_version(&version);
+    if (version < VK_API_VERSION_1_1)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan instance version below 1.1");
+
+    bool use_layer = validation && layer_available(VALIDATION_LAYER);
+    const char *layers[] = {VALIDATION_LAYER};
+    const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    VkApplicationInfo app = {
+        .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+        .pApplicationName = "vkattn",
+        .pEngineName = "vkattn",
+        .engineVersion = VKATTN_VERSION,
+        .apiVersion = version < VK_API_VERSION_1_3 ? version : VK_API_VERSION_1_3,
+    };
+    VkDebugUtilsMessengerCreateInfoEXT dbg = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+        .pfnUserCallback = on_debug,
+        .pUserData = ctx,
+    };
+    VkInstanceCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pNext = use_layer ? &dbg : NULL,
+        .pApplicationInfo = &app,
+        .enabledLayerCount = use_layer ? 1 : 0,
+        .ppEnabledLayerNames = layers,
+        .enabledExtensionCount = use_layer ? 1 : 0,
+        .ppEnabledExtensionNames = exts,
+    };
+    VkResult vr = create(&ci, ctx->alloc, &ctx->instance);
+    if (vr == VK_ERROR_INCOMPATIBLE_DRIVER)
+        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan driver");
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateInstance");
+    ctx->owns_instance = true;
+    const char *missing = vk_table_load_instance(&ctx->vk, vkGetInstanceProcAddr, ctx->instance);
+    if (missing)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan function %s missing", missing);
+    if (use_layer && ctx->vk.vkCreateDebugUtilsMessengerEXT) {
+        vr = ctx->vk.vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, ctx->alloc,
+                                                    &ctx->messenger);
+        if (vr != VK_SUCCESS)
+            return ctx_vk_fail(ctx, vr, "vkCreateDebugUtilsMessengerEXT");
+    }
+    return VKATTN_SUCCESS;
+}
+
+/* The default choice: VKATTN_DEVICE ("cpu" or an index), else the first GPU, else device 0. */
+static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *d,
+                                 VkPhysicalDevice *out, bool *use_cpu)
+{
+    vkattn_device_kind kind = d->kind;
+    uint32_t index = d->device_index;
+    const char *env = getenv("VKATTN_DEVICE");
+    if (kind == VKATTN_DEVICE_DEFAULT && env && *env) {
+        char *end = NULL;
+        unsigned long v = strtoul(env, &end, 10);
+        if (strcmp(env, "cpu") == 0) {
+            *use_cpu = true;
+            return VKATTN_SUCCESS;
+        }
+        if (*end != '\0' || end == env || v > UINT32_MAX)
+            return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                            "VKATTN_DEVICE = '%s': expected a device index or 'cpu'", env);
+        kind = VKATTN_DEVICE_INDEX;
+        index = (uint32_t)v;
+    }
+    uint32_t n = 0;
+    VkResult vr = ctx->vk.vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
+    if (n == 0)
+        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan device");
+    VkPhysicalDevice *pds = calloc(n, sizeof *pds);
+    if (!pds)
+        return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    vr = ctx->vk.vkEnumeratePhysicalDevices(ctx->instance, &n, pds);
+    if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
+        free(pds);
+        return ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
+    }
+    vkattn_result res = VKATTN_SUCCESS;
+    if (kind == VKATTN_DEVICE_INDEX) {
+        if (index >= n)
+            res = ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE,
+                           "device index %u: only %u Vulkan device(s)", index, n);
+        else
+            *out = pds[index];
+    } else {
+        *out = pds[0];
+        for (uint32_t i = 0; i < n; ++i) {
+            VkPhysicalDeviceProperties p;
+            ctx->vk.vkGetPhysicalDeviceProperties(pds[i], &p);
+            if (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
+                p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
+                p.deviceType == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU) {
+                *out = pds[i];
+                break;
+            }
+        }
+    }
+    free(pds);
+    return res;
+}
+
+/* Creates our own device with a compute queue, 16-bit storage where the device has it and
+ * VK_KHR_push_descriptor (required). */
+static vkattn_result create_device(vkattn_context ctx)
+{
+    if (!ctx->info.push_descriptors)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "device '%s' lacks VK_KHR_push_descriptor", ctx->info.name);
+    uint32_t nq = 0;
+    ctx->vk.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical_device, &nq, NULL);
+    VkQueueFamilyProperties qf[16];
+    if (nq > 16)
+        nq = 16;
+    ctx->vk.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical_device, &nq, qf);
+    uint32_t family = UINT32_MAX;
+    for (uint32_t i = 0; i < nq && family == UINT32_MAX; ++i)
+        if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+            family = i;
+    if (family == UINT32_MAX)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' has no compute queue",
+                        ctx->info.name);
+
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+        .queueFamilyIndex = family,
+        .queueCount = 1,
+        .pQueuePriorities = &prio,
+    };
+    VkPhysicalDevice16BitStorageFeatures storage16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+        .storageBuffer16BitAccess = ctx->info.fp16_storage,
+    };
+    VkPhysicalDeviceFeatures2 features = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+        .pNext = &storage16,
+    };
+    const char *exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+    VkDeviceCreateInfo dci = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = &features,
+        .queueCreateInfoCount = 1,
+        .pQueueCreateInfos = &qci,
+        .enabledExtensionCount = 1,
+        .ppEnabledExtensionNames = exts,
+    };
+    VkResult vr = ctx->vk.vkCreateDevice(ctx->physical_device, &dci, ctx->alloc, &ctx->device);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateDevice");
+    ctx->owns_device = true;
+    ctx->queue_family = family;
+    return VKATTN_SUCCESS;
+}
+
+/* Everything after the device exists: the function table, the queue, the pipeline layout. */
+static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc *d)
+{
+    const char *missing = vk_table_load_device(&ctx->vk, ctx->device);
+    if (missing)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "device function %s missing (is VK_KHR_push_descriptor enabled?)",
+                        missing);
+    if (ctx->owns_device)
+        ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    VkPhysicalDeviceProperties props;
+    ctx->vk.vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
+    ctx->limits = props.limits;
+    ctx->vk.vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->mem_props);
+    if (d->pipeline_cache != VK_NULL_HANDLE) {
+        ctx->pipeline_cache = d->pipeline_cache;
+    } else {
+        VkPipelineCacheCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+        VkResult vr = ctx->vk.vkCreatePipelineCache(ctx->device, &pci, ctx->alloc,
+                                                    &ctx->pipeline_cache);
+        if (vr != VK_SUCCESS)
+            return ctx_vk_fail(ctx, vr, "vkCreatePipelineCache");
+        ctx->owns_pipeline_cache = true;
+    }
+    return pipeline_layout_create(ctx);
+}
+
+/* Sets *use_cpu (and returns success) where the default choice falls back to the CPU: asked for
+ * through VKATTN_DEVICE=cpu, or no Vulkan loader, driver or device at all. */
+static vkattn_result create_standalone(vkattn_context ctx, const vkattn_context_desc *d,
+                                       bool *use_cpu)
+{
+    bool may_fall_back = d->kind == VKATTN_DEVICE_DEFAULT && !getenv("VKATTN_DEVICE");
+    vkattn_result res = create_instance(ctx, d->validation);
+    if (res == VKATTN_SUCCESS)
+        res = pick_device(ctx, d, &ctx->physical_device, use_cpu);
+    if (*use_cpu || (res == VKATTN_ERROR_NO_DEVICE && may_fall_back)) {
+        *use_cpu = true;
+        return VKATTN_SUCCESS;
+    }
+    if (res != VKATTN_SUCCESS)
+        return res;
+    device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
+    if (ctx->info.api_version < VK_API_VERSION_1_1)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' is below Vulkan 1.1",
+                        ctx->info.name);
+    res = create_device(ctx);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    return finish_device(ctx, d);
+}
+
+static vkattn_result create_borrowed(vkattn_context ctx, const vkattn_context_desc *d)
+{
+    if (!d->instance || !d->physical_device || !d->device || !d->get_instance_proc_addr)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "borrowed context: instance, physical_device, device and "
+                        "get_instance_proc_addr are all required");
+    ctx->instance = d->instance;
+    ctx->physical_device = d->physical_device;
+    ctx->device = d->device;
+    ctx->queue_family = d->queue_family;
+    ctx->queue = d->queue;
+    const char *missing = vk_table_load_instance(&ctx->vk, d->get_instance_proc_addr, d->instance);
+    if (missing)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "get_instance_proc_addr gives no %s", missing);
+    device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
+    return finish_device(ctx, d);
+}
+
+static void cpu_info(vkattn_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "cpu");
+    snprintf(info->driver, sizeof info->driver, "vkattn CPU reference");
+    info->type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+    info->fp16_storage = true;
+}
+
+static void release(vkattn_context ctx)
+{
+    if (ctx->device) {
+        convenience_destroy(ctx);
+        pipelines_destroy(ctx);
+        if (ctx->owns_pipeline_cache)
+            ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, ctx->alloc);
+        if (ctx->owns_device)
+            ctx->vk.vkDestroyDevice(ctx->device, ctx->alloc);
+    }
+    if (ctx->messenger)
+        ctx->vk.vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, ctx->alloc);
+    if (ctx->owns_instance)
+        ctx->vk.vkDestroyInstance(ctx->instance, ctx->alloc);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_context *out)
+{
+    static const vkattn_context_desc defaults = {0};
+    const vkattn_context_desc *d = desc ? desc : &defaults;
+    if (d->message && d->message_size > 0)
+        d->message[0] = '\0';
+    if (!out)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    *out = NULL;
+    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED) {
+        if (d->message && d->message_size > 0)
+            snprintf(d->message, d->message_size, "kind = %d: not a vkattn_device_kind",
+                     (int)d->kind);
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    }
+
+    vkattn_context ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        free(ctx);
+        return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    ctx->alloc = d->allocator;
+    ctx->on_message = d->on_message;
+    ctx->user = d->user;
+
+    vkattn_result res = VKATTN_SUCCESS;
+    bool use_cpu = d->kind == VKATTN_DEVICE_CPU;
+    if (d->kind == VKATTN_DEVICE_BORROWED)
+        res = create_borrowed(ctx, d);
+    else if (!use_cpu)
+        res = create_standalone(ctx, d, &use_cpu);
+    if (res == VKATTN_SUCCESS && use_cpu) {
+        /* The CPU reference: drop whatever Vulkan state was made on the way. */
+        if (ctx->messenger)
+            ctx->vk.vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, ctx->alloc);
+        if (ctx->owns_instance)
+            ctx->vk.vkDestroyInstance(ctx->instance, ctx->alloc);
+        memset(&ctx->vk, 0, sizeof ctx->vk);
+        ctx->messenger = VK_NULL_HANDLE;
+        ctx->instance = VK_NULL_HANDLE;
+        ctx->owns_instance = false;
+        ctx->physical_device = VK_NULL_HANDLE;
+        ctx->cpu = true;
+        cpu_info(&ctx->info);
+        ctx->message[0] = '\0';
+    }
+    if (res != VKATTN_SUCCESS) {
+        if (d->message && d->message_size > 0)
+            snprintf(d->message, d->message_size, "%s", ctx->message);
+        release(ctx);
+        return res;
+    }
+    *out = ctx;
+    return VKATTN_SUCCESS;
+}
+
+void vkattn_context_destroy(vkattn_context ctx)
+{
+    if (ctx)
+        release(ctx);
+}

@@ -1,1 +1,253 @@
-/* placeholder: being written */ typedef int placeholder_convenience;
+/* vkattn_attention: the convenience call for the tool and quick users. Host tensors go into one
+ * host-visible buffer (kept and grown between calls), one command buffer is recorded, submitted
+ * and waited for, and the results are copied back. Apps with their own device use
+ * vkattn_cmd_attention and their own memory instead. */
+#include <string.h>
+
+#include "internal.h"
+#include "problem.h"
+
+/* Sections of the arena, in the order of vkattn_device_tensors. */
+enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_COUNT };
+
+static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a)
+{
+    return (x + a - 1) / a * a;
+}
+
+static void arena_free(vkattn_context ctx)
+{
+    host_arena *a = &ctx->arena;
+    if (a->mapped)
+        ctx->vk.vkUnmapMemory(ctx->device, a->memory);
+    if (a->buffer)
+        ctx->vk.vkDestroyBuffer(ctx->device, a->buffer, ctx->alloc);
+    if (a->memory)
+        ctx->vk.vkFreeMemory(ctx->device, a->memory, ctx->alloc);
+    memset(a, 0, sizeof *a);
+}
+
+/* Host-visible memory, preferring device-local (unified memory, resizable BAR), then cached. */
+static int find_memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits)
+{
+    static const VkMemoryPropertyFlags prefs[] = {
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+            VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+    };
+    for (size_t p = 0; p < sizeof prefs / sizeof prefs[0]; ++p)
+        for (uint32_t i = 0; i < mp->memoryTypeCount; ++i)
+            if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & prefs[p]) == prefs[p])
+                return (int)i;
+    return -1;
+}
+
+static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
+{
+    host_arena *a = &ctx->arena;
+    if (a->buffer && a->size >= size)
+        return VKATTN_SUCCESS;
+    arena_free(ctx);
+    size = round_up(size, 1 << 20);
+    VkBufferCreateInfo bci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+    };
+    VkResult vr = ctx->vk.vkCreateBuffer(ctx->device, &bci, ctx->alloc, &a->buffer);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateBuffer");
+    VkMemoryRequirements req;
+    ctx->vk.vkGetBufferMemoryRequirements(ctx->device, a->buffer, &req);
+    int type = find_memory_type(&ctx->mem_props, req.memoryTypeBits);
+    if (type < 0) {
+        arena_free(ctx);
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "no host-visible memory for buffers");
+    }
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+        .allocationSize = req.size,
+        .memoryTypeIndex = (uint32_t)type,
+    };
+    vr = ctx->vk.vkAllocateMemory(ctx->device, &mai, ctx->alloc, &a->memory);
+    if (vr == VK_SUCCESS)
+        vr = ctx->vk.vkBindBufferMemory(ctx->device, a->buffer, a->memory, 0);
+    if (vr == VK_SUCCESS)
+        vr = ctx->vk.vkMapMemory(ctx->device, a->memory, 0, VK_WHOLE_SIZE, 0, &a->mapped);
+    if (vr != VK_SUCCESS) {
+        arena_free(ctx);
+        return ctx_vk_fail(ctx, vr, "allocating host-visible memory");
+    }
+    a->size = size;
+    a->coherent = (ctx->mem_props.memoryTypes[type].propertyFlags &
+                   VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    return VKATTN_SUCCESS;
+}
+
+/* The command pool, command buffer and fence, made on the first call. */
+static vkattn_result submit_objects(vkattn_context ctx)
+{
+    if (ctx->fence)
+        return VKATTN_SUCCESS;
+    if (ctx->queue == VK_NULL_HANDLE)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "vkattn_attention needs the context's queue (desc->queue)");
+    VkCommandPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
+        .queueFamilyIndex = ctx->queue_family,
+    };
+    VkResult vr = ctx->vk.vkCreateCommandPool(ctx->device, &pci, ctx->alloc, &ctx->pool);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo cai = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = ctx->pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    vr = ctx->vk.vkAllocateCommandBuffers(ctx->device, &cai, &ctx->cmd);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkAllocateCommandBuffers");
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    vr = ctx->vk.vkCreateFence(ctx->device, &fci, ctx->alloc, &ctx->fence);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateFence");
+    return VKATTN_SUCCESS;
+}
+
+void convenience_destroy(vkattn_context ctx)
+{
+    arena_free(ctx);
+    if (ctx->fence)
+        ctx->vk.vkDestroyFence(ctx->device, ctx->fence, ctx->alloc);
+    if (ctx->pool)
+        ctx->vk.vkDestroyCommandPool(ctx->device, ctx->pool, ctx->alloc);
+    ctx->fence = VK_NULL_HANDLE;
+    ctx->pool = VK_NULL_HANDLE;
+}
+
+static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
+                              const vkattn_device_tensors *dt)
+{
+    VkCommandBufferBeginInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    VkResult vr = ctx->vk.vkResetCommandPool(ctx->device, ctx->pool, 0);
+    if (vr == VK_SUCCESS)
+        vr = ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkBeginCommandBuffer");
+    /* Host writes are made visible by the submission itself; the results need a barrier to the
+     * host before the fence makes them available. */
+    vkattn_result res = vkattn_cmd_attention(ctx, ctx->cmd, p, dt);
+    VkMemoryBarrier to_host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    if (res == VKATTN_SUCCESS)
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+    vr = ctx->vk.vkEndCommandBuffer(ctx->cmd);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkEndCommandBuffer");
+    VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &ctx->cmd,
+    };
+    vr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkQueueSubmit");
+    vr = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX);
+    VkResult vr2 = ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkWaitForFences");
+    if (vr2 != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr2, "vkResetFences");
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem,
+                               const vkattn_host_tensors *t)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu)
+        return vkattn_reference(problem, t, ctx->message, sizeof ctx->message);
+    if (!problem || !t)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                        !problem ? "problem" : "tensors");
+    vkattn_result res = vkattn_problem_check(problem, ctx->message, sizeof ctx->message);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    const vkattn_problem p = problem_resolved(problem);
+    const char *missing = !t->q ? "q" : !t->k ? "k" : !t->v ? "v" : !t->out ? "out"
+                        : p.has_lse && !t->lse ? "lse"
+                        : p.has_q_lens && !t->q_lens ? "q_lens"
+                        : p.has_kv_lens && !t->kv_lens ? "kv_lens"
+                        : p.mask_batch && !t->mask ? "mask" : NULL;
+    if (missing)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
+    res = problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
+                             p.has_kv_lens ? t->kv_lens : NULL, ctx->message, sizeof ctx->message);
+    if (res != VKATTN_SUCCESS)
+        return res;
+
+    uint64_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    uint64_t bytes[SEC_COUNT] = {
+        vkattn_problem_extent(&p, 'q') * esize, vkattn_problem_extent(&p, 'k') * esize,
+        vkattn_problem_extent(&p, 'v') * esize, vkattn_problem_extent(&p, 'o') * esize,
+        p.has_lse ? vkattn_problem_extent(&p, 'l') * 4 : 0,
+        p.has_q_lens ? p.batch * 4ull : 0, p.has_kv_lens ? p.batch * 4ull : 0,
+        /* the shader reads the u8 mask in whole 32-bit words */
+        p.mask_batch ? round_up(vkattn_problem_extent(&p, 'm'), 4) : 0,
+    };
+    /* out too: the shader writes only its elements, so gaps of a strided out keep their bytes */
+    const void *src[SEC_COUNT] = {t->q, t->k, t->v, t->out, NULL, t->q_lens, t->kv_lens, t->mask};
+    VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
+    if (align < 16)
+        align = 16;
+    VkDeviceSize off[SEC_COUNT], total = 0;
+    for (int i = 0; i < SEC_COUNT; ++i) {
+        off[i] = total;
+        total = round_up(total + bytes[i], align);
+    }
+    if ((res = submit_objects(ctx)) || (res = arena_reserve(ctx, total)))
+        return res;
+
+    char *base = ctx->arena.mapped;
+    for (int i = 0; i < SEC_COUNT; ++i)
+        if (src[i] && bytes[i])
+            memcpy(base + off[i], src[i], i == SEC_MASK ? vkattn_problem_extent(&p, 'm') : bytes[i]);
+    VkMappedMemoryRange range = {
+        .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
+        .memory = ctx->arena.memory,
+        .size = VK_WHOLE_SIZE,
+    };
+    if (!ctx->arena.coherent)
+        ctx->vk.vkFlushMappedMemoryRanges(ctx->device, 1, &range);
+
+    vkattn_device_tensors dt;
+    vkattn_buffer *slots[SEC_COUNT] = {&dt.q, &dt.k, &dt.v, &dt.out, &dt.lse, &dt.q_lens,
+                                       &dt.kv_lens, &dt.mask};
+    memset(&dt, 0, sizeof dt);
+    for (int i = 0; i < SEC_COUNT; ++i)
+        if (bytes[i])
+            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], bytes[i]};
+    res = run_once(ctx, &p, &dt);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (!ctx->arena.coherent)
+        ctx->vk.vkInvalidateMappedMemoryRanges(ctx->device, 1, &range);
+    memcpy(t->out, base + off[SEC_O], bytes[SEC_O]);
+    if (p.has_lse)
+        memcpy(t->lse, base + off[SEC_LSE], bytes[SEC_LSE]);
+    return VKATTN_SUCCESS;
+}

@@ -1,1 +1,135 @@
-/* placeholder: being written */ typedef int placeholder_device_info;
+/* What a physical device offers, for device choice, tile sizes and `vkattn info`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance, const char *);
+
+static bool has_extension(const VkExtensionProperties *exts, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; ++i)
+        if (strcmp(exts[i].extensionName, name) == 0)
+            return true;
+    return false;
+}
+
+void device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    VkPhysicalDeviceDriverProperties driver = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
+    };
+    VkPhysicalDeviceSubgroupProperties subgroup = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+    };
+    VkPhysicalDeviceProperties2 props = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+        .pNext = &subgroup,
+    };
+    uint32_t next = 0;
+    VkExtensionProperties *exts = NULL;
+    if (vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &next, NULL) == VK_SUCCESS && next)
+        exts = calloc(next, sizeof *exts);
+    if (exts && vk->vkEnumerateDeviceExtensionProperties(pd, NULL, &next, exts) != VK_SUCCESS)
+        next = 0;
+    if (!exts)
+        next = 0;
+    /* VkPhysicalDeviceDriverProperties is core in 1.2 and an extension before. */
+    if (has_extension(exts, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
+        subgroup.pNext = &driver;
+    vk->vkGetPhysicalDeviceProperties2(pd, &props);
+    if (props.properties.apiVersion >= VK_API_VERSION_1_2 && subgroup.pNext == NULL) {
+        subgroup.pNext = &driver;
+        vk->vkGetPhysicalDeviceProperties2(pd, &props);
+    }
+
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+    };
+    VkPhysicalDevice16BitStorageFeatures storage16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+    };
+    VkPhysicalDeviceFeatures2 features = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+        .pNext = &storage16,
+    };
+    if (props.properties.apiVersion >= VK_API_VERSION_1_2 ||
+        has_extension(exts, next, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME))
+        storage16.pNext = &f16;
+    vk->vkGetPhysicalDeviceFeatures2(pd, &features);
+
+    const VkPhysicalDeviceProperties *p = &props.properties;
+    snprintf(info->name, sizeof info->name, "%s", p->deviceName);
+    if (driver.driverName[0])
+        snprintf(info->driver, sizeof info->driver, "%.120s %.120s", driver.driverName,
+                 driver.driverInfo);
+    else
+        snprintf(info->driver, sizeof info->driver, "driver 0x%x", p->driverVersion);
+    info->type = p->deviceType;
+    info->vendor_id = p->vendorID;
+    info->device_id = p->deviceID;
+    info->api_version = p->apiVersion;
+    info->driver_version = p->driverVersion;
+    info->subgroup_size = subgroup.subgroupSize;
+    info->shared_memory = p->limits.maxComputeSharedMemorySize;
+    info->fp16_storage = storage16.storageBuffer16BitAccess;
+    info->fp16_arithmetic = f16.shaderFloat16;
+    info->push_descriptors = has_extension(exts, next, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+    info->cooperative_matrix = has_extension(exts, next, "VK_KHR_cooperative_matrix") ||
+                               has_extension(exts, next, "VK_NV_cooperative_matrix");
+    free(exts);
+}
+
+vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *count)
+{
+    if (!count)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    uint32_t cap = infos ? *count : 0;
+    *count = 0;
+    PFN_vkCreateInstance create =
+        (PFN_vkCreateInstance)vkGetInstanceProcAddr(NULL, "vkCreateInstance");
+    if (!create)
+        return VKATTN_ERROR_NO_DEVICE;
+    VkApplicationInfo app = {
+        .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+        .pEngineName = "vkattn",
+        .apiVersion = VK_API_VERSION_1_1,
+    };
+    VkInstanceCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pApplicationInfo = &app,
+    };
+    VkInstance inst;
+    if (create(&ci, NULL, &inst) != VK_SUCCESS)
+        return VKATTN_ERROR_NO_DEVICE;
+    vk_table vk;
+    vkattn_result res = VKATTN_SUCCESS;
+    uint32_t n = 0;
+    VkPhysicalDevice *pds = NULL;
+    if (vk_table_load_instance(&vk, vkGetInstanceProcAddr, inst) != NULL) {
+        PFN_vkDestroyInstance destroy =
+            (PFN_vkDestroyInstance)vkGetInstanceProcAddr(inst, "vkDestroyInstance");
+        if (destroy)
+            destroy(inst, NULL);
+        return VKATTN_ERROR_UNSUPPORTED;
+    }
+    if (vk.vkEnumeratePhysicalDevices(inst, &n, NULL) != VK_SUCCESS || n == 0) {
+        res = VKATTN_ERROR_NO_DEVICE;
+    } else if (!(pds = calloc(n, sizeof *pds))) {
+        res = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    } else {
+        VkResult vr = vk.vkEnumeratePhysicalDevices(inst, &n, pds);
+        if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
+            res = VKATTN_ERROR_VULKAN;
+        } else {
+            for (uint32_t i = 0; i < n && i < cap; ++i)
+                device_info_fill(&vk, pds[i], &infos[i]);
+            *count = n;
+        }
+    }
+    free(pds);
+    vk.vkDestroyInstance(inst, NULL);
+    return res;
+}

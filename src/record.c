@@ -1,1 +1,164 @@
-/* placeholder: being written */ typedef int placeholder_record;
+/* vkattn_cmd_attention: validates the call and records one dispatch into the app's command
+ * buffer. No Vulkan object is created here once the pipeline for (dtype, D) exists. */
+#include <string.h>
+
+#include "internal.h"
+#include "problem.h"
+#include "shaders/attn_params.h"
+
+/* One binding: where it is, and the element offset the shader adds (descriptor offsets must be
+ * multiples of minStorageBufferOffsetAlignment; the caller's offsets need not be). */
+typedef struct binding {
+    VkDescriptorBufferInfo info;
+    uint32_t elem_offset;
+} binding;
+
+static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
+                          uint64_t elems, uint32_t elem_size, binding *out)
+{
+    if (buf->buffer == VK_NULL_HANDLE)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s.buffer is VK_NULL_HANDLE",
+                        name);
+    if (buf->offset % elem_size != 0)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "tensors->%s.offset = %llu: expected a multiple of %u bytes", name,
+                        (unsigned long long)buf->offset, elem_size);
+    uint64_t bytes = elems * elem_size;
+    if (buf->size != 0 && buf->size != VK_WHOLE_SIZE && buf->size < bytes)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "tensors->%s.size = %llu bytes: the problem needs %llu", name,
+                        (unsigned long long)buf->size, (unsigned long long)bytes);
+    VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
+    if (align == 0)
+        align = 1;
+    VkDeviceSize base = buf->offset - buf->offset % align;
+    uint64_t skip = buf->offset - base;
+    if ((skip + bytes) / elem_size > UINT32_MAX)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "tensors->%s: more than 2^32 elements", name);
+    out->info.buffer = buf->buffer;
+    out->info.offset = base;
+    out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE) ? VK_WHOLE_SIZE
+                                                                     : skip + buf->size;
+    out->elem_offset = (uint32_t)(skip / elem_size);
+    return VKATTN_SUCCESS;
+}
+
+static uint32_t u32(uint64_t x)
+{
+    return (uint32_t)x; /* the problem check keeps every extent below 2^32 elements */
+}
+
+vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
+                                   const vkattn_problem *problem,
+                                   const vkattn_device_tensors *tensors)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context records no commands");
+    if (!cmd || !problem || !tensors)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                        !cmd ? "cmd" : !problem ? "problem" : "tensors");
+    vkattn_result res = vkattn_problem_check(problem, ctx->message, sizeof ctx->message);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    vkattn_problem p = problem_resolved(problem);
+    if (p.dtype == VKATTN_DTYPE_F16 && !ctx->info.fp16_storage)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "dtype = f16: device '%s' lacks storageBuffer16BitAccess", ctx->info.name);
+    const VkPhysicalDeviceLimits *lim = &ctx->limits;
+
+    const attn_pipeline *pl;
+    res = pipeline_get(ctx, p.dtype, p.head_dim, &pl);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;
+    if (groups_x > lim->maxComputeWorkGroupCount[0] || p.heads_q > lim->maxComputeWorkGroupCount[1] ||
+        p.batch > lim->maxComputeWorkGroupCount[2])
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "grid %u x %u x %u exceeds maxComputeWorkGroupCount", groups_x,
+                        p.heads_q, p.batch);
+
+    uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    binding b[ATTN_BIND_COUNT];
+    memset(b, 0, sizeof b);
+    if ((res = bind(ctx, "q", &tensors->q, vkattn_problem_extent(&p, 'q'), esize, &b[ATTN_BIND_Q])) ||
+        (res = bind(ctx, "k", &tensors->k, vkattn_problem_extent(&p, 'k'), esize, &b[ATTN_BIND_K])) ||
+        (res = bind(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), esize, &b[ATTN_BIND_V])) ||
+        (res = bind(ctx, "out", &tensors->out, vkattn_problem_extent(&p, 'o'), esize, &b[ATTN_BIND_O])))
+        return res;
+    /* Absent optional tensors are bound to out's range: the shader never touches them. */
+    for (int i = ATTN_BIND_LSE; i < ATTN_BIND_COUNT; ++i)
+        b[i] = b[ATTN_BIND_O];
+    uint32_t flags = 0;
+    if (p.has_lse) {
+        if ((res = bind(ctx, "lse", &tensors->lse, vkattn_problem_extent(&p, 'l'), 4, &b[ATTN_BIND_LSE])))
+            return res;
+        flags |= ATTN_FLAG_LSE;
+    }
+    if (p.has_q_lens) {
+        if ((res = bind(ctx, "q_lens", &tensors->q_lens, p.batch, 4, &b[ATTN_BIND_QLENS])))
+            return res;
+        flags |= ATTN_FLAG_Q_LENS;
+    }
+    if (p.has_kv_lens) {
+        if ((res = bind(ctx, "kv_lens", &tensors->kv_lens, p.batch, 4, &b[ATTN_BIND_KVLENS])))
+            return res;
+        flags |= ATTN_FLAG_KV_LENS;
+    }
+    if (p.mask_batch) {
+        if ((res = bind(ctx, "mask", &tensors->mask, vkattn_problem_extent(&p, 'm'), 1, &b[ATTN_BIND_MASK])))
+            return res;
+        flags |= ATTN_FLAG_MASK;
+        if (p.mask_batch == 1)
+            flags |= ATTN_FLAG_MASK_BCAST_B;
+        if (p.mask_heads == 1)
+            flags |= ATTN_FLAG_MASK_BCAST_H;
+    }
+    if (p.causal)
+        flags |= ATTN_FLAG_CAUSAL;
+    if (p.align == VKATTN_ALIGN_TOP_LEFT)
+        flags |= ATTN_FLAG_TOP_LEFT;
+    if (p.window)
+        flags |= ATTN_FLAG_WINDOW;
+    if (p.softcap > 0)
+        flags |= ATTN_FLAG_SOFTCAP;
+
+    attn_params pc = {
+        .Hq = p.heads_q, .group = p.heads_q / p.heads_kv, .Sq = p.seq_q, .Skv = p.seq_kv,
+        .q_sb = u32(p.q.b), .q_sh = u32(p.q.h), .q_ss = u32(p.q.s),
+        .k_sb = u32(p.k.b), .k_sh = u32(p.k.h), .k_ss = u32(p.k.s),
+        .v_sb = u32(p.v.b), .v_sh = u32(p.v.h), .v_ss = u32(p.v.s),
+        .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
+        .q_off = b[ATTN_BIND_Q].elem_offset, .k_off = b[ATTN_BIND_K].elem_offset,
+        .v_off = b[ATTN_BIND_V].elem_offset, .o_off = b[ATTN_BIND_O].elem_offset,
+        .lse_off = b[ATTN_BIND_LSE].elem_offset, .qlens_off = b[ATTN_BIND_QLENS].elem_offset,
+        .kvlens_off = b[ATTN_BIND_KVLENS].elem_offset, .mask_off = b[ATTN_BIND_MASK].elem_offset,
+        .flags = flags,
+        .wl = p.window ? p.window_left : -1,
+        .wr = p.window ? p.window_right : -1,
+        /* exp2 with log2(e) folded into the scale; with a softcap the tanh needs natural units. */
+        .q_scale = p.softcap > 0 ? p.scale : p.scale * 1.4426950408889634f,
+        .softcap = p.softcap,
+    };
+    if (!p.has_lse)
+        pc.lse_off = 0;
+
+    VkWriteDescriptorSet writes[ATTN_BIND_COUNT];
+    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+        writes[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstBinding = i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &b[i].info,
+        };
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
+    ctx->vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipeline_layout, 0,
+                                      ATTN_BIND_COUNT, writes);
+    ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                               sizeof pc, &pc);
+    ctx->vk.vkCmdDispatch(cmd, groups_x, p.heads_q, p.batch);
+    return VKATTN_SUCCESS;
+}

@@ -1,1 +1,29 @@
-/* placeholder: being written */ typedef int placeholder_vk_table;
+#include "vk_table.h"
+
+#include <stddef.h>
+
+const char *vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst)
+{
+    t->vkGetInstanceProcAddr = gipa;
+#define LOAD(name)                                                  \
+    t->name = (PFN_##name)gipa(inst, #name);                        \
+    if (!t->name)                                                   \
+        return #name;
+    VK_INSTANCE_FUNCS(LOAD)
+#undef LOAD
+#define LOAD_OPT(name) t->name = (PFN_##name)gipa(inst, #name);
+    VK_INSTANCE_OPT_FUNCS(LOAD_OPT)
+#undef LOAD_OPT
+    return NULL;
+}
+
+const char *vk_table_load_device(vk_table *t, VkDevice dev)
+{
+#define LOAD(name)                                                  \
+    t->name = (PFN_##name)t->vkGetDeviceProcAddr(dev, #name);       \
+    if (!t->name)                                                   \
+        return #name;
+    VK_DEVICE_FUNCS(LOAD)
+#undef LOAD
+    return NULL;
+}

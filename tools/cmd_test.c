@@ -1,1 +1,89 @@
-/* placeholder: being written */ typedef int placeholder_cmd_test;
+/* vkattn test: the verification harness on one device (SPEC section 4). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "harness.h"
+
+static void count_message(void *user, const char *message)
+{
+    ++*(unsigned *)user;
+    fprintf(stderr, "validation: %s\n", message);
+}
+
+static int usage(void)
+{
+    printf("usage: vkattn test [--quick] [--device N|cpu] [--validation] [--filter TEXT]\n"
+           "Runs a matrix of attention problems on the device and compares each with the CPU\n"
+           "reference: one line per case, then 'N passed, N failed'. Exit 1 if any failed.\n"
+           "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n");
+    return 0;
+}
+
+int cmd_test(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c, "test", argc, argv);
+    vkattn_context_desc desc = {0};
+    bool quick = false;
+    const char *filter = NULL;
+    unsigned messages = 0;
+    int rc;
+    while ((rc = cli_next(&c)) == 1) {
+        if (cli_is(&c, "--help"))
+            return usage();
+        else if (cli_is(&c, "--quick"))
+            rc = cli_switch(&c), quick = true;
+        else if (cli_is(&c, "--validation"))
+            rc = cli_switch(&c), desc.validation = true;
+        else if (cli_is(&c, "--device"))
+            rc = cli_parse_device(&c, cli_value(&c), &desc);
+        else if (cli_is(&c, "--filter"))
+            rc = (filter = cli_value(&c)) ? 0 : -1;
+        else
+            rc = cli_unknown(&c);
+        if (rc < 0)
+            return 2;
+    }
+    if (rc < 0)
+        return 2;
+    desc.on_message = count_message;
+    desc.user = &messages;
+    char msg[512];
+    desc.message = msg;
+    desc.message_size = sizeof msg;
+    vkattn_context ctx;
+    vkattn_result res = vkattn_context_create(&desc, &ctx);
+    if (res != VKATTN_SUCCESS) {
+        cli_error("test", "cannot open the device: %s%s%s", vkattn_result_string(res),
+                  msg[0] ? ": " : "", msg);
+        return res == VKATTN_ERROR_NO_DEVICE || res == VKATTN_ERROR_INVALID_ARGUMENT ? 2 : 1;
+    }
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    printf("device: %s (%s)\n", info.name, info.driver);
+
+    harness_case *cases;
+    size_t n = harness_cases(quick, &cases);
+    unsigned passed = 0, failed = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (filter && !strstr(cases[i].name, filter))
+            continue;
+        harness_result r;
+        unsigned before = messages;
+        int ran = harness_run(ctx, &cases[i], &r);
+        bool ok = ran == 0 && r.pass && messages == before;
+        if (ran == 0 && r.pass && messages != before)
+            snprintf(r.why, sizeof r.why, "%u validation message(s)", messages - before);
+        printf("%-4s %-64s max_err %.2e (bound %.1e)%s%s\n", ok ? "ok" : "FAIL", cases[i].name,
+               r.max_err, r.bound, ok ? "" : "  ", ok ? "" : r.why);
+        fflush(stdout);
+        ok ? ++passed : ++failed;
+    }
+    free(cases);
+    vkattn_context_destroy(ctx);
+    printf("%u passed, %u failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -156,7 +156,10 @@ typedef struct vkattn_context_desc {
     VkQueue queue;
     PFN_vkGetInstanceProcAddr get_instance_proc_addr; /* required when borrowed */
     const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default */
-    VkPipelineCache pipeline_cache;         /* the app's cache; VK_NULL_HANDLE = none */
+    VkPipelineCache pipeline_cache;         /* the app's cache; VK_NULL_HANDLE = a private one */
+
+    char *message;        /* optional: receives why creation failed (NUL-terminated) */
+    size_t message_size;  /* bytes at message */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns

@@ -1,0 +1,84 @@
+/* The context and the helpers the library's files share. Not installed. */
+#ifndef VKATTN_INTERNAL_H
+#define VKATTN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "vk_table.h"
+#include "vkattn/vkattn.h"
+
+#define CTX_MESSAGE_SIZE 512
+
+/* Tile shape of one attention pipeline (see pipeline.c for how it is chosen). */
+typedef struct attn_tiles {
+    uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
+} attn_tiles;
+
+typedef struct attn_pipeline {
+    VkPipeline pipeline; /* VK_NULL_HANDLE until first use */
+    attn_tiles tiles;
+} attn_pipeline;
+
+/* Host-visible memory for the convenience call, reused between calls and grown on demand. */
+typedef struct host_arena {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceSize size;
+    void *mapped;
+    bool coherent;
+} host_arena;
+
+struct vkattn_context_T {
+    bool cpu;           /* no Vulkan: the CPU reference runs everything */
+    bool owns_instance, owns_device;
+    vk_table vk;
+    VkInstance instance;
+    VkPhysicalDevice physical_device;
+    VkDevice device;
+    uint32_t queue_family;
+    VkQueue queue;
+    const VkAllocationCallbacks *alloc;
+    VkDebugUtilsMessengerEXT messenger;
+    vkattn_message_fn on_message;
+    void *user;
+
+    vkattn_device_info info;
+    VkPhysicalDeviceLimits limits;
+    VkPhysicalDeviceMemoryProperties mem_props;
+
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipeline_layout;
+    VkPipelineCache pipeline_cache;
+    bool owns_pipeline_cache;
+    pthread_mutex_t lock;       /* guards pipelines[] (created on first use) */
+    attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
+
+    /* Convenience call (vkattn_attention) state, created on first use. */
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    host_arena arena;
+
+    char message[CTX_MESSAGE_SIZE];
+};
+
+/* Records a message naming the problem on ctx and returns code (for `return ctx_fail(...)`). */
+vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Maps a VkResult to a vkattn_result, recording what failed. */
+vkattn_result ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
+const char *vk_result_name(VkResult vr);
+
+/* pipeline.c: the pipeline for (dtype, head_dim), created on first use. Thread-safe. */
+vkattn_result pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+                           const attn_pipeline **out);
+vkattn_result pipeline_layout_create(vkattn_context ctx);
+void pipelines_destroy(vkattn_context ctx);
+
+/* device_info.c: fills info from a physical device. */
+void device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);
+/* convenience.c: frees the convenience call's objects. */
+void convenience_destroy(vkattn_context ctx);
+
+#endif

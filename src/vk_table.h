@@ -1,0 +1,83 @@
+/* The Vulkan functions vkattn calls, loaded per context through the app's (or the loader's)
+ * vkGetInstanceProcAddr, so the library never clashes with an engine that loads Vulkan itself. */
+#ifndef VKATTN_VK_TABLE_H
+#define VKATTN_VK_TABLE_H
+
+#include <vulkan/vulkan_core.h>
+
+/* Functions of the instance (loaded with the instance). */
+#define VK_INSTANCE_FUNCS(X)                      \
+    X(vkDestroyInstance)                          \
+    X(vkEnumeratePhysicalDevices)                 \
+    X(vkGetPhysicalDeviceProperties)              \
+    X(vkGetPhysicalDeviceProperties2)             \
+    X(vkGetPhysicalDeviceFeatures2)               \
+    X(vkGetPhysicalDeviceQueueFamilyProperties)   \
+    X(vkGetPhysicalDeviceMemoryProperties)        \
+    X(vkEnumerateDeviceExtensionProperties)       \
+    X(vkCreateDevice)                             \
+    X(vkGetDeviceProcAddr)
+
+/* Optional instance functions (debug messenger). */
+#define VK_INSTANCE_OPT_FUNCS(X)                  \
+    X(vkCreateDebugUtilsMessengerEXT)             \
+    X(vkDestroyDebugUtilsMessengerEXT)
+
+/* Functions of the device (loaded with vkGetDeviceProcAddr). */
+#define VK_DEVICE_FUNCS(X)                        \
+    X(vkDestroyDevice)                            \
+    X(vkGetDeviceQueue)                           \
+    X(vkCreateShaderModule)                       \
+    X(vkDestroyShaderModule)                      \
+    X(vkCreateDescriptorSetLayout)                \
+    X(vkDestroyDescriptorSetLayout)               \
+    X(vkCreatePipelineLayout)                     \
+    X(vkDestroyPipelineLayout)                    \
+    X(vkCreateComputePipelines)                   \
+    X(vkDestroyPipeline)                          \
+    X(vkCreatePipelineCache)                      \
+    X(vkDestroyPipelineCache)                     \
+    X(vkCmdBindPipeline)                          \
+    X(vkCmdPushConstants)                         \
+    X(vkCmdPushDescriptorSetKHR)                  \
+    X(vkCmdDispatch)                              \
+    X(vkCmdPipelineBarrier)                       \
+    X(vkCmdCopyBuffer)                            \
+    X(vkCreateBuffer)                             \
+    X(vkDestroyBuffer)                            \
+    X(vkGetBufferMemoryRequirements)              \
+    X(vkAllocateMemory)                           \
+    X(vkFreeMemory)                               \
+    X(vkBindBufferMemory)                         \
+    X(vkMapMemory)                                \
+    X(vkUnmapMemory)                              \
+    X(vkFlushMappedMemoryRanges)                  \
+    X(vkInvalidateMappedMemoryRanges)             \
+    X(vkCreateCommandPool)                        \
+    X(vkDestroyCommandPool)                       \
+    X(vkAllocateCommandBuffers)                   \
+    X(vkFreeCommandBuffers)                       \
+    X(vkBeginCommandBuffer)                       \
+    X(vkEndCommandBuffer)                         \
+    X(vkResetCommandPool)                         \
+    X(vkQueueSubmit)                              \
+    X(vkCreateFence)                              \
+    X(vkDestroyFence)                             \
+    X(vkWaitForFences)                            \
+    X(vkResetFences)
+
+#define VK_DECLARE_PFN(name) PFN_##name name;
+
+typedef struct vk_table {
+    PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+    VK_INSTANCE_FUNCS(VK_DECLARE_PFN)
+    VK_INSTANCE_OPT_FUNCS(VK_DECLARE_PFN)
+    VK_DEVICE_FUNCS(VK_DECLARE_PFN)
+} vk_table;
+
+/* Loads the instance functions; returns the name of the first one missing, or NULL. */
+const char *vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst);
+/* Loads the device functions; returns the name of the first one missing, or NULL. */
+const char *vk_table_load_device(vk_table *t, VkDevice dev);
+
+#endif
