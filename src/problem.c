@@ -1,1 +1,292 @@
-/* placeholder: being written */ typedef int placeholder_problem;
+/* Problem validation, defaults and extents (SPEC sections 1-2). */
+#include "problem.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+/* The shaders index every tensor with 32-bit uints, so no tensor may span more elements. */
+#define MAX_EXTENT UINT64_C(0xffffffff)
+
+static void vformat(char *msg, size_t msg_size, const char *fmt, va_list ap)
+{
+    if (!msg || msg_size == 0)
+        return;
+    if (vsnprintf(msg, msg_size, fmt, ap) < 0)
+        msg[0] = '\0';
+}
+
+void problem_format(char *msg, size_t msg_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(msg, msg_size, fmt, ap);
+    va_end(ap);
+}
+
+vkattn_result problem_fail(char *msg, size_t msg_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(msg, msg_size, fmt, ap);
+    va_end(ap);
+    return VKATTN_ERROR_INVALID_ARGUMENT;
+}
+
+static bool strides_zero(vkattn_strides s)
+{
+    return s.b == 0 && s.h == 0 && s.s == 0;
+}
+
+static vkattn_strides strides_bhsd(uint32_t heads, uint32_t seq, uint32_t head_dim)
+{
+    vkattn_strides s = {.s = head_dim};
+    s.h = (uint64_t)seq * head_dim;
+    s.b = (uint64_t)heads * s.h;
+    return s;
+}
+
+vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint32_t head_dim)
+{
+    vkattn_strides s = {.h = head_dim};
+    s.s = (uint64_t)heads * head_dim;
+    s.b = (uint64_t)seq * s.s;
+    return s;
+}
+
+vkattn_problem problem_resolved(const vkattn_problem *p)
+{
+    vkattn_problem r = *p;
+    if (r.heads_kv == 0)
+        r.heads_kv = r.heads_q;
+    if (strides_zero(r.q))
+        r.q = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
+    if (strides_zero(r.out))
+        r.out = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
+    if (strides_zero(r.k))
+        r.k = strides_bhsd(r.heads_kv, r.seq_kv, r.head_dim);
+    if (strides_zero(r.v))
+        r.v = strides_bhsd(r.heads_kv, r.seq_kv, r.head_dim);
+    if (r.scale == 0.0f && r.head_dim > 0)
+        r.scale = 1.0f / sqrtf((float)r.head_dim);
+    return r;
+}
+
+/* Overflow-checked a * b + c in uint64; false on overflow. */
+static bool mul_add_u64(uint64_t a, uint64_t b, uint64_t c, uint64_t *r)
+{
+    if (a != 0 && b > UINT64_MAX / a)
+        return false;
+    uint64_t m = a * b;
+    if (m > UINT64_MAX - c)
+        return false;
+    *r = m + c;
+    return true;
+}
+
+/* The logical shape [B, H, S] (D apart) of a tensor of a resolved problem. */
+static void tensor_dims(const vkattn_problem *r, char which, uint32_t dims[3], vkattn_strides *s)
+{
+    bool kv = which == 'k' || which == 'v';
+    dims[0] = r->batch;
+    dims[1] = kv ? r->heads_kv : r->heads_q;
+    dims[2] = kv ? r->seq_kv : r->seq_q;
+    *s = which == 'q' ? r->q : which == 'k' ? r->k : which == 'v' ? r->v : r->out;
+}
+
+/* 1 + sum (dim - 1) * stride, D contiguous; false on uint64 overflow. */
+static bool strided_extent(const vkattn_problem *r, char which, uint64_t *extent)
+{
+    uint32_t dims[3];
+    vkattn_strides s;
+    tensor_dims(r, which, dims, &s);
+    uint64_t strides[3] = {s.b, s.h, s.s};
+    uint64_t e = r->head_dim; /* 1 + (D - 1) * 1 */
+    for (int i = 0; i < 3; i++)
+        if (!mul_add_u64(dims[i] - 1u, strides[i], e, &e))
+            return false;
+    *extent = e;
+    return true;
+}
+
+/* Dense products (LSE, mask); false on overflow. */
+static bool dense_extent(const vkattn_problem *r, char which, uint64_t *extent)
+{
+    uint64_t e;
+    if (which == 'l')
+        return mul_add_u64((uint64_t)r->batch * r->heads_q, r->seq_q, 0, extent);
+    if (r->mask_batch == 0) {
+        *extent = 0;
+        return true;
+    }
+    if (!mul_add_u64((uint64_t)r->mask_batch * r->mask_heads, r->seq_q, 0, &e))
+        return false;
+    return mul_add_u64(e, r->seq_kv, 0, extent);
+}
+
+/* A sufficient rule for O not overlapping itself: take the dims B, H, S of size > 1 in order of
+ * increasing stride; each stride must be at least the span (1 + sum (n - 1) * stride) of D and
+ * the dims before it. Dense BHSD and BSHD pass, as do padded rows; a stride of 0 on a dim of
+ * size > 1 fails. Some exotic non-overlapping interleavings are rejected too, which is fine. */
+static vkattn_result check_out_strides(const vkattn_problem *r, char *msg, size_t msg_size)
+{
+    static const char *const names[3] = {"out.b", "out.h", "out.s"};
+    uint32_t dims[3];
+    vkattn_strides s;
+    tensor_dims(r, 'o', dims, &s);
+    uint64_t strides[3] = {s.b, s.h, s.s};
+    int order[3] = {0, 1, 2};
+    for (int i = 1; i < 3; i++) /* insertion sort by stride */
+        for (int j = i; j > 0 && strides[order[j]] < strides[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    uint64_t span = r->head_dim;
+    for (int i = 0; i < 3; i++) {
+        int d = order[i];
+        if (dims[d] == 1)
+            continue;
+        if (strides[d] < span)
+            return problem_fail(msg, msg_size,
+                                "%s = %" PRIu64 ": O would overlap itself (the stride must be at "
+                                "least %" PRIu64 ", the span of the dimensions inside it)",
+                                names[d], strides[d], span);
+        if (!mul_add_u64(dims[d] - 1u, strides[d], span, &span))
+            return problem_fail(msg, msg_size, "%s = %" PRIu64 ": out spans more than 2^64 elements",
+                                names[d], strides[d]);
+    }
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result check_extents(const vkattn_problem *r, char *msg, size_t msg_size)
+{
+    static const char which[6] = {'q', 'k', 'v', 'o', 'l', 'm'};
+    static const char *const names[6] = {"q", "k", "v", "out", "lse", "mask"};
+    for (int i = 0; i < 6; i++) {
+        uint64_t e = 0;
+        bool ok = i < 4 ? strided_extent(r, which[i], &e) : dense_extent(r, which[i], &e);
+        if (!ok)
+            return problem_fail(msg, msg_size,
+                                "%s spans more than 2^64 elements: the shaders index with 32 bits",
+                                names[i]);
+        if (e > MAX_EXTENT)
+            return problem_fail(msg, msg_size,
+                                "%s spans %" PRIu64 " elements: at most 2^32 - 1 (the shaders "
+                                "index with 32 bits)",
+                                names[i], e);
+    }
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_size)
+{
+    const struct { const char *name; uint32_t value; } ge1[] = {
+        {"batch", p->batch}, {"heads_q", p->heads_q}, {"seq_q", p->seq_q}, {"seq_kv", p->seq_kv},
+    };
+    for (size_t i = 0; i < sizeof ge1 / sizeof ge1[0]; i++)
+        if (ge1[i].value < 1)
+            return problem_fail(msg, msg_size, "%s = %" PRIu32 ": expected >= 1", ge1[i].name,
+                                ge1[i].value);
+    if (p->head_dim < 1 || p->head_dim > 256)
+        return problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
+    if (p->heads_kv != 0 && p->heads_q % p->heads_kv != 0)
+        return problem_fail(msg, msg_size,
+                            "heads_kv = %" PRIu32 ": expected a divisor of heads_q = %" PRIu32,
+                            p->heads_kv, p->heads_q);
+    if (p->dtype != VKATTN_DTYPE_F32 && p->dtype != VKATTN_DTYPE_F16)
+        return problem_fail(msg, msg_size, "dtype = %d: expected VKATTN_DTYPE_F32 or _F16",
+                            (int)p->dtype);
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_t msg_size)
+{
+    if (p->align != VKATTN_ALIGN_BOTTOM_RIGHT && p->align != VKATTN_ALIGN_TOP_LEFT)
+        return problem_fail(msg, msg_size,
+                            "align = %d: expected VKATTN_ALIGN_BOTTOM_RIGHT or _TOP_LEFT",
+                            (int)p->align);
+    if (p->window && p->window_left < -1)
+        return problem_fail(msg, msg_size, "window_left = %" PRId32 ": expected >= -1",
+                            p->window_left);
+    if (p->window && p->window_right < -1)
+        return problem_fail(msg, msg_size, "window_right = %" PRId32 ": expected >= -1",
+                            p->window_right);
+    if (p->scale != 0.0f && !(isfinite(p->scale) && p->scale > 0.0f))
+        return problem_fail(msg, msg_size,
+                            "scale = %g: expected finite and > 0 (or 0 for 1/sqrt(head_dim))",
+                            (double)p->scale);
+    if (!(isfinite(p->softcap) && p->softcap >= 0.0f))
+        return problem_fail(msg, msg_size, "softcap = %g: expected finite and >= 0 (0 = off)",
+                            (double)p->softcap);
+    if (p->mask_batch != 0 && p->mask_batch != 1 && p->mask_batch != p->batch)
+        return problem_fail(msg, msg_size,
+                            "mask_batch = %" PRIu32 ": expected 1 or batch = %" PRIu32
+                            " (0 = no mask)",
+                            p->mask_batch, p->batch);
+    if (p->mask_heads != 0 && p->mask_heads != 1 && p->mask_heads != p->heads_q)
+        return problem_fail(msg, msg_size,
+                            "mask_heads = %" PRIu32 ": expected 1 or heads_q = %" PRIu32
+                            " (0 = no mask)",
+                            p->mask_heads, p->heads_q);
+    if ((p->mask_batch == 0) != (p->mask_heads == 0))
+        return problem_fail(msg, msg_size,
+                            "mask_batch = %" PRIu32 ", mask_heads = %" PRIu32
+                            ": both zero (no mask) or both nonzero",
+                            p->mask_batch, p->mask_heads);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t msg_size)
+{
+    if (!p)
+        return problem_fail(msg, msg_size, "problem = NULL: expected a vkattn_problem");
+    vkattn_result res = check_sizes(p, msg, msg_size);
+    if (res == VKATTN_SUCCESS)
+        res = check_mask_fields(p, msg, msg_size);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    vkattn_problem r = problem_resolved(p);
+    res = check_out_strides(&r, msg, msg_size);
+    if (res == VKATTN_SUCCESS)
+        res = check_extents(&r, msg, msg_size);
+    if (res == VKATTN_SUCCESS)
+        problem_format(msg, msg_size, "%s", "");
+    return res;
+}
+
+uint64_t vkattn_problem_extent(const vkattn_problem *p, char which)
+{
+    if (vkattn_problem_check(p, NULL, 0) != VKATTN_SUCCESS)
+        return 0;
+    vkattn_problem r = problem_resolved(p);
+    uint64_t e = 0;
+    switch (which) {
+    case 'q': case 'k': case 'v': case 'o':
+        strided_extent(&r, which, &e);
+        break;
+    case 'l': case 'm':
+        dense_extent(&r, which, &e);
+        break;
+    default:
+        break;
+    }
+    return e;
+}
+
+vkattn_result problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
+                                 const uint32_t *kv_lens, char *msg, size_t msg_size)
+{
+    for (uint32_t b = 0; b < p->batch; b++) {
+        if (q_lens && q_lens[b] > p->seq_q)
+            return problem_fail(msg, msg_size,
+                                "q_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_q = %" PRIu32,
+                                b, q_lens[b], p->seq_q);
+        if (kv_lens && kv_lens[b] > p->seq_kv)
+            return problem_fail(msg, msg_size,
+                                "kv_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_kv = %" PRIu32,
+                                b, kv_lens[b], p->seq_kv);
+    }
+    return VKATTN_SUCCESS;
+}

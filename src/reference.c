@@ -1,1 +1,174 @@
-/* placeholder: being written */ typedef int placeholder_reference;
+/* The CPU reference: SPEC sections 1-3, one query row at a time, float64 arithmetic.
+ * Memory is O(D) on the stack; no Sq x Skv buffer exists. */
+#include <math.h>
+#include <stdint.h>
+
+#include "half.h"
+#include "mask.h"
+#include "problem.h"
+
+#define MAX_HEAD_DIM 256
+
+/* Element offset of [b][h][s][0] of a tensor with strides st. */
+static uint64_t offset_of(vkattn_strides st, uint64_t b, uint64_t h, uint64_t s)
+{
+    return b * st.b + h * st.h + s * st.s;
+}
+
+static void load_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32_t d, double *row)
+{
+    if (dtype == VKATTN_DTYPE_F16) {
+        const uint16_t *x = (const uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            row[c] = half_to_float(x[c]);
+    } else {
+        const float *x = (const float *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            row[c] = x[c];
+    }
+}
+
+static void store_row(void *base, vkattn_dtype dtype, uint64_t off, uint32_t d, const double *row)
+{
+    if (dtype == VKATTN_DTYPE_F16) {
+        uint16_t *x = (uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            x[c] = float_to_half((float)row[c]);
+    } else {
+        float *x = (float *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            x[c] = (float)row[c];
+    }
+}
+
+static double dot_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32_t d,
+                      const double *q)
+{
+    double s = 0.0;
+    if (dtype == VKATTN_DTYPE_F16) {
+        const uint16_t *x = (const uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            s += q[c] * half_to_float(x[c]);
+    } else {
+        const float *x = (const float *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            s += q[c] * x[c];
+    }
+    return s;
+}
+
+/* Byte ranges [a, a + na) and [b, b + nb) intersect (flat address space assumed). */
+static bool overlaps(const void *a, uint64_t na, const void *b, uint64_t nb)
+{
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return na > 0 && nb > 0 && pa < pb + nb && pb < pa + na;
+}
+
+static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_tensors *t,
+                                   char *msg, size_t msg_size)
+{
+    if (!t)
+        return problem_fail(msg, msg_size, "tensors = NULL: expected vkattn_host_tensors");
+    const struct { const char *name; const void *ptr; bool needed; } req[] = {
+        {"q", t->q, true}, {"k", t->k, true}, {"v", t->v, true}, {"out", t->out, true},
+        {"lse", t->lse, p->has_lse}, {"q_lens", t->q_lens, p->has_q_lens},
+        {"kv_lens", t->kv_lens, p->has_kv_lens}, {"mask", t->mask, p->mask_batch != 0},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+        if (req[i].needed && !req[i].ptr)
+            return problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
+                                req[i].name);
+    uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    uint64_t no = vkattn_problem_extent(p, 'o') * es;
+    const struct { const char *name; const void *ptr; uint64_t bytes; } in[] = {
+        {"q", t->q, vkattn_problem_extent(p, 'q') * es},
+        {"k", t->k, vkattn_problem_extent(p, 'k') * es},
+        {"v", t->v, vkattn_problem_extent(p, 'v') * es},
+        {"lse", p->has_lse ? t->lse : NULL, vkattn_problem_extent(p, 'l') * 4},
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        if (in[i].ptr && overlaps(t->out, no, in[i].ptr, in[i].bytes))
+            return problem_fail(msg, msg_size, "tensors.out overlaps tensors.%s", in[i].name);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_tensors *t,
+                               char *msg, size_t msg_size)
+{
+    vkattn_result res = vkattn_problem_check(problem, msg, msg_size);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    res = check_tensors(problem, t, msg, msg_size);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    const uint32_t *q_lens = problem->has_q_lens ? t->q_lens : NULL;
+    const uint32_t *kv_lens = problem->has_kv_lens ? t->kv_lens : NULL;
+    res = problem_check_lens(problem, q_lens, kv_lens, msg, msg_size);
+    if (res != VKATTN_SUCCESS)
+        return res;
+
+    const vkattn_problem p = problem_resolved(problem);
+    const uint32_t d = p.head_dim, group = p.heads_q / p.heads_kv;
+    const double scale = p.scale, softcap = p.softcap;
+    double q[MAX_HEAD_DIM], acc[MAX_HEAD_DIM];
+
+    for (uint32_t b = 0; b < p.batch; b++) {
+        const mask_rule rule = mask_rule_for(&p, q_lens, kv_lens, b);
+        for (uint32_t h = 0; h < p.heads_q; h++) {
+            const uint32_t hk = h / group;
+            const uint8_t *mrow = NULL;
+            if (p.mask_batch != 0)
+                mrow = t->mask + ((uint64_t)(p.mask_batch == 1 ? 0 : b) * p.mask_heads +
+                                  (p.mask_heads == 1 ? 0 : h)) * p.seq_q * p.seq_kv;
+            for (uint32_t i = 0; i < p.seq_q; i++) {
+                int64_t j0, j1;
+                mask_key_range(&rule, i, (int64_t)i + 1, &j0, &j1);
+                load_row(t->q, p.dtype, offset_of(p.q, b, h, i), d, q);
+                for (uint32_t c = 0; c < d; c++)
+                    acc[c] = 0.0;
+                /* Online softmax: m is the running max of the scores seen, l the sum of
+                 * exp(s - m); m starts at -inf and only ever meets finite scores, so
+                 * exp(m - s) never sees -inf - -inf. */
+                double m = -INFINITY, l = 0.0;
+                for (int64_t j = j0; j < j1; j++) {
+                    if (!mask_visible(&rule, i, j))
+                        continue;
+                    if (mrow && !mrow[(uint64_t)i * p.seq_kv + (uint64_t)j])
+                        continue;
+                    double s = scale * dot_row(t->k, p.dtype, offset_of(p.k, b, hk, (uint64_t)j),
+                                               d, q);
+                    if (softcap > 0.0)
+                        s = softcap * tanh(s / softcap);
+                    if (s > m) {
+                        double f = exp(m - s);
+                        l *= f;
+                        for (uint32_t c = 0; c < d; c++)
+                            acc[c] *= f;
+                        m = s;
+                    }
+                    double e = exp(s - m);
+                    l += e;
+                    const uint64_t vo = offset_of(p.v, b, hk, (uint64_t)j);
+                    if (p.dtype == VKATTN_DTYPE_F16) {
+                        const uint16_t *vr = (const uint16_t *)t->v + vo;
+                        for (uint32_t c = 0; c < d; c++)
+                            acc[c] += e * half_to_float(vr[c]);
+                    } else {
+                        const float *vr = (const float *)t->v + vo;
+                        for (uint32_t c = 0; c < d; c++)
+                            acc[c] += e * vr[c];
+                    }
+                }
+                /* No visible key: O = 0 exactly (acc is all zero), LSE = -inf. */
+                const double inv = l > 0.0 ? 1.0 / l : 0.0;
+                for (uint32_t c = 0; c < d; c++)
+                    acc[c] *= inv;
+                store_row(t->out, p.dtype, offset_of(p.out, b, h, i), d, acc);
+                if (p.has_lse)
+                    t->lse[((uint64_t)b * p.heads_q + h) * p.seq_q + i] =
+                        l > 0.0 ? (float)(m + log(l)) : -INFINITY;
+            }
+        }
+    }
+    return VKATTN_SUCCESS;
+}

@@ -1,1 +1,320 @@
-int main(void){return 77;}
+/* Problem validation, defaults, extents and length checks (src/problem.c). */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/problem.h"
+
+static vkattn_problem good(void)
+{
+    vkattn_problem p = {.batch = 2, .heads_q = 4, .heads_kv = 2, .seq_q = 5, .seq_kv = 7,
+                        .head_dim = 64};
+    return p;
+}
+
+static void expect_ok(const vkattn_problem *p)
+{
+    char msg[256] = "junk";
+    vkattn_result r = vkattn_problem_check(p, msg, sizeof msg);
+    ck_assert_msg(r == VKATTN_SUCCESS, "rejected: %s", msg);
+    ck_assert_str_eq(msg, "");
+}
+
+static void expect_bad(const vkattn_problem *p, const char *field, int line)
+{
+    char msg[256] = "";
+    vkattn_result r = vkattn_problem_check(p, msg, sizeof msg);
+    ck_assert_msg(r == VKATTN_ERROR_INVALID_ARGUMENT, "line %d: accepted (%s)", line, field);
+    ck_assert_msg(strstr(msg, field) != NULL, "line %d: message \"%s\" lacks \"%s\"", line, msg,
+                  field);
+    ck_assert_uint_eq(vkattn_problem_extent(p, 'q'), 0);
+}
+
+/* BAD(statement, "field"): the good problem changed by statement is rejected naming field. */
+#define BAD(stmt, field)                                                                           \
+    do {                                                                                           \
+        vkattn_problem p = good();                                                                 \
+        stmt;                                                                                      \
+        expect_bad(&p, field, __LINE__);                                                           \
+    } while (0)
+
+START_TEST(accepts_good)
+{
+    vkattn_problem p = good();
+    expect_ok(&p);
+    p.heads_kv = 0;
+    expect_ok(&p);
+    p.heads_kv = 1;
+    p.dtype = VKATTN_DTYPE_F16;
+    p.causal = true;
+    p.align = VKATTN_ALIGN_TOP_LEFT;
+    p.window = true;
+    p.window_left = -1;
+    p.window_right = 0;
+    p.scale = 0.5f;
+    p.softcap = 30.0f;
+    p.mask_batch = 1;
+    p.mask_heads = 4;
+    p.has_lse = true;
+    expect_ok(&p);
+    p.mask_batch = 2;
+    p.mask_heads = 1;
+    expect_ok(&p);
+
+    /* Layouts: BSHD, padded rows, broadcast (stride 0) inputs. */
+    p = good();
+    p.q = p.out = vkattn_strides_bshd(4, 5, 64);
+    p.k = p.v = vkattn_strides_bshd(2, 7, 64);
+    expect_ok(&p);
+    p.out.s = 64 * 4 + 16;
+    p.out.b = p.out.s * 5;
+    p.k.b = 0;
+    expect_ok(&p);
+
+    /* Window sides only matter when the window is on. */
+    p = good();
+    p.window_left = -7;
+    expect_ok(&p);
+    p = good();
+    p.head_dim = 256;
+    p.seq_q = p.seq_kv = 1;
+    p.batch = p.heads_q = p.heads_kv = 1;
+    expect_ok(&p);
+    ck_assert_int_eq(vkattn_problem_check(&p, NULL, 0), VKATTN_SUCCESS);
+}
+END_TEST
+
+START_TEST(rejects_each_field)
+{
+    BAD(p.batch = 0, "batch");
+    BAD(p.heads_q = 0, "heads_q");
+    BAD(p.seq_q = 0, "seq_q");
+    BAD(p.seq_kv = 0, "seq_kv");
+    BAD(p.head_dim = 0, "head_dim");
+    BAD(p.head_dim = 300, "head_dim = 300: expected 1..256");
+    BAD(p.heads_kv = 3, "heads_kv = 3");
+    BAD(p.heads_kv = 8, "heads_kv");
+    BAD(p.dtype = (vkattn_dtype)7, "dtype = 7");
+    BAD(p.align = (vkattn_align)5, "align = 5");
+    BAD((p.window = true, p.window_left = -2), "window_left = -2");
+    BAD((p.window = true, p.window_right = -5), "window_right = -5");
+    BAD(p.scale = -1.0f, "scale");
+    BAD(p.scale = NAN, "scale");
+    BAD(p.scale = INFINITY, "scale");
+    BAD(p.softcap = -1.0f, "softcap");
+    BAD(p.softcap = NAN, "softcap");
+    BAD(p.softcap = INFINITY, "softcap");
+    BAD((p.mask_batch = 3, p.mask_heads = 1), "mask_batch = 3");
+    BAD((p.mask_batch = 1, p.mask_heads = 3), "mask_heads = 3");
+    BAD((p.mask_batch = 1, p.mask_heads = 0), "mask_heads");
+    BAD((p.mask_batch = 0, p.mask_heads = 4), "mask_batch");
+    /* O overlapping itself: rows closer than D, a zero stride, two dims on one stride. */
+    BAD(p.out = ((vkattn_strides){.b = 4 * 5 * 64, .h = 5 * 64, .s = 32}), "out.s = 32");
+    BAD(p.out = ((vkattn_strides){.b = 0, .h = 5 * 64, .s = 64}), "out.b = 0");
+    BAD(p.out = ((vkattn_strides){.b = 4 * 5 * 64, .h = 64, .s = 64}), "out.");
+    BAD(p.out = ((vkattn_strides){.b = 4 * 5 * 64, .h = 64 * 4, .s = 64 * 3}), "out.");
+    /* 32-bit indexing and 64-bit overflow. */
+    BAD((p.seq_kv = 1u << 24, p.head_dim = 256), "k spans");
+    BAD(p.v.b = UINT64_MAX / 2, "v spans");
+    BAD((p.seq_q = p.seq_kv = 70000, p.head_dim = 8, p.mask_batch = p.mask_heads = 1), "mask");
+    BAD((p.batch = 65536, p.heads_q = p.heads_kv = 256, p.seq_q = 256, p.head_dim = 1,
+         p.seq_kv = 1),
+        "spans");
+    BAD(p.out = ((vkattn_strides){.b = UINT64_MAX, .h = 5 * 64, .s = 64}), "out.b");
+
+    char msg[64] = "junk";
+    ck_assert_int_eq(vkattn_problem_check(NULL, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "problem"));
+    ck_assert_uint_eq(vkattn_problem_extent(NULL, 'q'), 0);
+}
+END_TEST
+
+START_TEST(messages)
+{
+    vkattn_problem p = good();
+    p.head_dim = 300;
+    ck_assert_int_eq(vkattn_problem_check(&p, NULL, 0), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(vkattn_problem_check(&p, NULL, 100), VKATTN_ERROR_INVALID_ARGUMENT);
+    char msg[10];
+    memset(msg, 'x', sizeof msg);
+    vkattn_problem_check(&p, msg, 0); /* size 0: untouched */
+    ck_assert_int_eq(msg[0], 'x');
+    vkattn_problem_check(&p, msg, 1);
+    ck_assert_int_eq(msg[0], '\0');
+    vkattn_problem_check(&p, msg, sizeof msg);
+    ck_assert_str_eq(msg, "head_dim ");
+
+    char buf[32];
+    ck_assert_int_eq(problem_fail(buf, sizeof buf, "x = %d", 3), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(buf, "x = 3");
+    problem_format(buf, sizeof buf, "%s", "");
+    ck_assert_str_eq(buf, "");
+    problem_format(NULL, 5, "%d", 1);
+}
+END_TEST
+
+START_TEST(extents)
+{
+    vkattn_problem p = good(); /* B 2, Hq 4, Hkv 2, Sq 5, Skv 7, D 64 */
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'q'), 2 * 4 * 5 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'o'), 2 * 4 * 5 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'k'), 2 * 2 * 7 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'v'), 2 * 2 * 7 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'l'), 2 * 4 * 5);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'm'), 0);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'x'), 0);
+    p.mask_batch = 1;
+    p.mask_heads = 4;
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'm'), 4 * 5 * 7);
+
+    vkattn_strides s = vkattn_strides_bshd(4, 5, 64);
+    ck_assert_uint_eq(s.b, 5 * 4 * 64);
+    ck_assert_uint_eq(s.h, 64);
+    ck_assert_uint_eq(s.s, 4 * 64);
+    p = good();
+    p.q = p.out = s;
+    p.k = p.v = vkattn_strides_bshd(2, 7, 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'q'), 2 * 4 * 5 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'k'), 2 * 2 * 7 * 64);
+
+    /* Padded rows: the last row ends D after its start, not a full stride. */
+    p = good();
+    p.q = (vkattn_strides){.b = 4 * 5 * 80, .h = 5 * 80, .s = 80};
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'q'), 1 * 1600 + 3 * 400 + 4 * 80 + 64);
+    p.k.b = 0; /* broadcast over batch; h and s zero still mean "given", not default */
+    p.k.h = 7 * 64;
+    p.k.s = 64;
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'k'), 2 * 7 * 64);
+}
+END_TEST
+
+START_TEST(resolved_defaults)
+{
+    vkattn_problem p = good();
+    p.heads_kv = 0;
+    vkattn_problem r = problem_resolved(&p);
+    ck_assert_uint_eq(r.heads_kv, 4);
+    ck_assert_uint_eq(r.q.b, 4 * 5 * 64);
+    ck_assert_uint_eq(r.q.h, 5 * 64);
+    ck_assert_uint_eq(r.q.s, 64);
+    ck_assert_uint_eq(r.k.b, 4 * 7 * 64);
+    ck_assert_uint_eq(r.v.h, 7 * 64);
+    ck_assert_uint_eq(r.out.b, r.q.b);
+    ck_assert_float_eq(r.scale, 0.125f);
+
+    p = good();
+    p.scale = 2.0f;
+    p.k = vkattn_strides_bshd(2, 7, 64);
+    r = problem_resolved(&p);
+    ck_assert_uint_eq(r.heads_kv, 2);
+    ck_assert_uint_eq(r.k.s, 128);
+    ck_assert_uint_eq(r.v.s, 64);
+    ck_assert_uint_eq(r.k.b, 2 * 7 * 64);
+    ck_assert_float_eq(r.scale, 2.0f);
+}
+END_TEST
+
+START_TEST(lens)
+{
+    vkattn_problem p = good();
+    p.seq_q = 8;
+    const uint32_t ok_q[2] = {8, 0}, bad_q[2] = {3, 9}, ok_kv[2] = {7, 7}, bad_kv[2] = {8, 1};
+    char msg[128];
+    ck_assert_int_eq(problem_check_lens(&p, ok_q, ok_kv, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_int_eq(problem_check_lens(&p, NULL, NULL, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_int_eq(problem_check_lens(&p, bad_q, NULL, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "q_lens[1] = 9: larger than seq_q = 8");
+    ck_assert_int_eq(problem_check_lens(&p, ok_q, bad_kv, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "kv_lens[0] = 8: larger than seq_kv = 7");
+}
+END_TEST
+
+START_TEST(reference_rejects)
+{
+    vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 3, .head_dim = 2,
+                        .has_q_lens = true, .has_kv_lens = true, .has_lse = true};
+    float q[16] = {0}, k[12] = {0}, v[12] = {0}, out[16], lse[8];
+    uint32_t q_lens[2] = {4, 5}, kv_lens[2] = {3, 3};
+    for (int i = 0; i < 16; i++)
+        out[i] = 42.0f;
+    for (int i = 0; i < 8; i++)
+        lse[i] = 42.0f;
+    vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = out, .lse = lse, .q_lens = q_lens,
+                             .kv_lens = kv_lens};
+    char msg[128];
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "q_lens[1] = 5: larger than seq_q = 4");
+    q_lens[1] = 4;
+    kv_lens[0] = 4;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "kv_lens[0]"));
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(out[i], 42.0f);
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq(lse[i], 42.0f);
+    kv_lens[0] = 3;
+
+    /* Missing pointers are named. */
+    t.lse = NULL;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "lse"));
+    t.lse = lse;
+    t.k = NULL;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "tensors.k"));
+    t.k = k;
+    t.q_lens = NULL;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "q_lens"));
+    t.q_lens = q_lens;
+    p.mask_batch = p.mask_heads = 1;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "mask"));
+    p.mask_batch = p.mask_heads = 0;
+    ck_assert_int_eq(vkattn_reference(&p, NULL, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "tensors"));
+    ck_assert_int_eq(vkattn_reference(NULL, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+
+    /* out overlapping an input (would read what it just wrote). */
+    t.out = q;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "overlaps tensors.q"));
+    t.out = out;
+    p.head_dim = 0;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "head_dim"));
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(out[i], 42.0f);
+
+    p.head_dim = 2;
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_float_eq(out[0], 0.0f);
+}
+END_TEST
+
+static Suite *problem_suite(void)
+{
+    Suite *s = suite_create("problem");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, accepts_good);
+    tcase_add_test(tc, rejects_each_field);
+    tcase_add_test(tc, messages);
+    tcase_add_test(tc, extents);
+    tcase_add_test(tc, resolved_defaults);
+    tcase_add_test(tc, lens);
+    tcase_add_test(tc, reference_rejects);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(problem_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
