@@ -59,6 +59,18 @@ bool vkattn_context_is_cpu(vkattn_context ctx)
     return ctx && ctx->cpu;
 }
 
+vkattn_result vkattn_context_vulkan(vkattn_context ctx, vkattn_vulkan_handles *out)
+{
+    if (!ctx || !out)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no Vulkan objects");
+    *out = (vkattn_vulkan_handles){ctx->instance, ctx->physical_device, ctx->device,
+                                   ctx->queue_family, ctx->queue, ctx->vk.vkGetInstanceProcAddr,
+                                   ctx->alloc};
+    return VKATTN_SUCCESS;
+}
+
 void vkattn_context_device_info(vkattn_context ctx, vkattn_device_info *info)
 {
     if (ctx && info)

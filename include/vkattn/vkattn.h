@@ -205,6 +205,22 @@ VKATTN_API vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uin
 /* The device of a context (for the CPU context: name "cpu", type VK_PHYSICAL_DEVICE_TYPE_CPU). */
 VKATTN_API void vkattn_context_device_info(vkattn_context ctx, vkattn_device_info *info);
 
+/* The Vulkan objects a context runs on (its own or the borrowed ones), so that a caller of the
+ * standalone path can allocate buffers, record and time on the same device. */
+typedef struct vkattn_vulkan_handles {
+    VkInstance instance;
+    VkPhysicalDevice physical_device;
+    VkDevice device;
+    uint32_t queue_family;
+    VkQueue queue;
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr;
+    const VkAllocationCallbacks *allocator;
+} vkattn_vulkan_handles;
+
+/* Fills *out. The handles stay owned by the context (or the app) and live until
+ * vkattn_context_destroy. Errors: INVALID_ARGUMENT (NULL), UNSUPPORTED (a CPU context). */
+VKATTN_API vkattn_result vkattn_context_vulkan(vkattn_context ctx, vkattn_vulkan_handles *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Running attention
  * ------------------------------------------------------------------------------------------- */
