@@ -1,1 +1,234 @@
-/* placeholder: being written */ typedef int placeholder_cli;
+#include "cli.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vkattn %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return -1;
+}
+
+void cli_init(cli *c, const char *cmd, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd;
+    c->argc = argc;
+    c->argv = argv;
+    c->next = 1;
+}
+
+int cli_next(cli *c)
+{
+    c->flag[0] = '\0';
+    c->attached = NULL;
+    if (c->next >= c->argc)
+        return 0;
+    const char *a = c->argv[c->next++];
+    if (a[0] != '-' || a[1] == '\0' || strcmp(a, "--") == 0)
+        return cli_error(c->cmd, "unexpected argument '%s' (see vkattn %s --help)", a, c->cmd);
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    if (n >= sizeof c->flag)
+        n = sizeof c->flag - 1;
+    memcpy(c->flag, a, n);
+    c->flag[n] = '\0';
+    c->attached = eq ? eq + 1 : NULL;
+    return 1;
+}
+
+bool cli_is(const cli *c, const char *name)
+{
+    return strcmp(c->flag, name) == 0;
+}
+
+const char *cli_value(cli *c)
+{
+    if (c->attached)
+        return c->attached;
+    /* "--q --k k.npy" is a forgotten value, not a file named "--k". */
+    if (c->next < c->argc && strncmp(c->argv[c->next], "--", 2) != 0)
+        return c->argv[c->next++];
+    cli_error(c->cmd, "%s: missing value", c->flag);
+    return NULL;
+}
+
+int cli_switch(const cli *c)
+{
+    if (c->attached)
+        return cli_error(c->cmd, "%s: takes no value, got '%s'", c->flag, c->attached);
+    return 0;
+}
+
+int cli_unknown(const cli *c)
+{
+    return cli_error(c->cmd, "unknown option '%s' (see vkattn %s --help)", c->flag, c->cmd);
+}
+
+/* A decimal integer with an optional '-', nothing else (no spaces, no '+', no hex). */
+static bool parse_i64(const char *s, const char **end, int64_t *out)
+{
+    bool neg = *s == '-';
+    uint64_t v = 0;
+    if (neg)
+        s++;
+    if (*s < '0' || *s > '9')
+        return false;
+    while (*s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s++ - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *end = s;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+static bool parse_whole_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    const char *end;
+    return parse_i64(s, &end, out) && *end == '\0' && *out >= min && *out <= max;
+}
+
+int cli_parse_int(const cli *c, const char *text, int min, int max, int *out)
+{
+    int64_t v;
+    if (!text)
+        return -1;
+    if (!parse_whole_i64(text, min, max, &v))
+        return cli_error(c->cmd, "%s: expected an integer from %d to %d, got '%s'", c->flag, min,
+                         max, text);
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_u32(const cli *c, const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    int64_t v;
+    if (!text)
+        return -1;
+    if (!parse_whole_i64(text, min, max, &v))
+        return cli_error(c->cmd, "%s: expected an integer from %u to %u, got '%s'", c->flag,
+                         (unsigned)min, (unsigned)max, text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cli_parse_float(const cli *c, const char *text, float *out)
+{
+    char *end;
+    if (!text)
+        return -1;
+    float v = 0.0f;
+    bool ok = (text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '.';
+    if (ok) {
+        v = strtof(text, &end);
+        ok = end != text && *end == '\0' && isfinite(v);
+    }
+    if (!ok)
+        return cli_error(c->cmd, "%s: expected a finite number, got '%s'", c->flag, text);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_window(const cli *c, const char *text, int32_t *left, int32_t *right)
+{
+    const char *end;
+    int64_t l, r;
+    if (!text)
+        return -1;
+    if (!parse_i64(text, &end, &l) || *end != ',' || !parse_whole_i64(end + 1, -1, INT32_MAX, &r)
+        || l < -1 || l > INT32_MAX)
+        return cli_error(c->cmd, "%s: expected L,R with integers >= -1 (-1 = unbounded), got '%s'",
+                         c->flag, text);
+    *left = (int32_t)l;
+    *right = (int32_t)r;
+    return 0;
+}
+
+int cli_parse_align(const cli *c, const char *text, vkattn_align *out)
+{
+    if (!text)
+        return -1;
+    if (strcmp(text, "bottom-right") == 0)
+        *out = VKATTN_ALIGN_BOTTOM_RIGHT;
+    else if (strcmp(text, "top-left") == 0)
+        *out = VKATTN_ALIGN_TOP_LEFT;
+    else
+        return cli_error(c->cmd, "%s: expected bottom-right or top-left, got '%s'", c->flag, text);
+    return 0;
+}
+
+int cli_parse_layout(const cli *c, const char *text, cli_layout *out)
+{
+    if (!text)
+        return -1;
+    if (strcmp(text, "bhsd") == 0)
+        *out = CLI_LAYOUT_BHSD;
+    else if (strcmp(text, "bshd") == 0)
+        *out = CLI_LAYOUT_BSHD;
+    else
+        return cli_error(c->cmd, "%s: expected bhsd or bshd, got '%s'", c->flag, text);
+    return 0;
+}
+
+int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc)
+{
+    int64_t v;
+    if (!text)
+        return -1;
+    if (strcmp(text, "cpu") == 0) {
+        desc->kind = VKATTN_DEVICE_CPU;
+        desc->device_index = 0;
+    } else if (parse_whole_i64(text, 0, UINT32_MAX, &v)) {
+        desc->kind = VKATTN_DEVICE_INDEX;
+        desc->device_index = (uint32_t)v;
+    } else {
+        return cli_error(c->cmd, "%s: expected a device index (see vkattn info) or cpu, got '%s'",
+                         c->flag, text);
+    }
+    return 0;
+}
+
+int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
+                       uint32_t **out, size_t *count)
+{
+    if (!text)
+        return -1;
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == ',';
+    uint32_t *v = malloc(n * sizeof *v);
+    if (!v)
+        return cli_error(cmd, "%s: out of memory", flag);
+    const char *p = text;
+    for (size_t i = 0; i < n; i++) {
+        const char *end;
+        int64_t x;
+        if (*p == '-' || !parse_i64(p, &end, &x) || x > UINT32_MAX
+            || *end != (i + 1 < n ? ',' : '\0')) {
+            free(v);
+            return cli_error(cmd, "%s: expected comma-separated integers >= 0 such as 5,3, "
+                             "got '%s'", flag, text);
+        }
+        v[i] = (uint32_t)x;
+        p = end + 1;
+    }
+    if (expect && n != expect) {
+        free(v);
+        return cli_error(cmd, "%s: expected exactly %zu value%s (one per batch item), got %zu in "
+                         "'%s'", flag, expect, expect == 1 ? "" : "s", n, text);
+    }
+    *out = v;
+    *count = n;
+    return 0;
+}

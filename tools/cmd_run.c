@@ -1,1 +1,357 @@
-/* placeholder: being written */ typedef int placeholder_cmd_run;
+/* vkattn run: one attention on .npy files (SPEC section 4). Exit 0 on success, 2 on bad usage or
+ * input (one line on stderr), 1 when the device fails. Outputs appear complete or not at all. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "npy.h"
+
+#define CMD "run"
+
+typedef struct run_opts {
+    const char *q, *k, *v, *out, *lse, *mask;
+    const char *q_lens, *kv_lens;
+    bool causal, window;
+    vkattn_align align;
+    int32_t window_left, window_right;
+    float scale, softcap;
+    cli_layout layout;
+    vkattn_context_desc device;
+} run_opts;
+
+static void run_help(void)
+{
+    printf(
+        "usage: vkattn run --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
+        "\n"
+        "One attention on NumPy .npy files (format 1.0 or 2.0, C order, little-endian).\n"
+        "Q, K and V are all <f4 or all <f2; O is written with Q's dtype and layout.\n"
+        "\n"
+        "  --q, --k, --v FILE  Q [B, Hq, Sq, D], K and V [B, Hkv, Skv, D]; Hq a multiple of Hkv\n"
+        "  --out FILE          O [B, Hq, Sq, D]\n"
+        "  --lse FILE          also write the log-sum-exp [B, Hq, Sq] as <f4\n"
+        "  --q-lens N,...      valid query rows per batch item (B values, each <= Sq)\n"
+        "  --kv-lens N,...     valid keys per batch item (B values, each <= Skv)\n"
+        "  --causal            query i sees keys j <= i + off\n"
+        "  --align A           bottom-right (default: off = kv_len - q_len) or top-left (off = 0)\n"
+        "  --window L,R        query i sees keys i+off-L <= j <= i+off+R; -1 = unbounded side\n"
+        "  --scale X           score scale, > 0 (default 1/sqrt(D))\n"
+        "  --softcap X         scores become X * tanh(s / X) (default off)\n"
+        "  --mask FILE         |b1 or |u1 [Bm, Hm, Sq, Skv], Bm 1 or B, Hm 1 or Hq;\n"
+        "                      nonzero = attend\n"
+        "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
+        "                      LSE keep their shapes\n"
+        "  --device D          a Vulkan device index (see vkattn info) or cpu; default: the\n"
+        "                      VKATTN_DEVICE variable, else the first GPU, else any Vulkan\n"
+        "                      device, else cpu\n"
+        "\n"
+        "Exit status: 0 success, 2 bad usage or input, 1 the device failed.\n");
+}
+
+/* 0: run; 1: help was printed; -1: error printed. */
+static int parse_args(int argc, char **argv, run_opts *o)
+{
+    cli c;
+    int r;
+    memset(o, 0, sizeof *o);
+    cli_init(&c, CMD, argc, argv);
+    while ((r = cli_next(&c)) > 0) {
+        const char **path = cli_is(&c, "--q") ? &o->q : cli_is(&c, "--k") ? &o->k
+                          : cli_is(&c, "--v") ? &o->v : cli_is(&c, "--out") ? &o->out
+                          : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask
+                          : cli_is(&c, "--q-lens") ? &o->q_lens
+                          : cli_is(&c, "--kv-lens") ? &o->kv_lens : NULL;
+        if (path) {
+            if (!(*path = cli_value(&c)))
+                return -1;
+            if (!**path)
+                return cli_error(CMD, "%s: expected a value, got ''", c.flag);
+        } else if (cli_is(&c, "--help") || cli_is(&c, "-h")) {
+            run_help();
+            return 1;
+        } else if (cli_is(&c, "--causal")) {
+            if (cli_switch(&c))
+                return -1;
+            o->causal = true;
+        } else if (cli_is(&c, "--align")) {
+            if (cli_parse_align(&c, cli_value(&c), &o->align))
+                return -1;
+        } else if (cli_is(&c, "--window")) {
+            if (cli_parse_window(&c, cli_value(&c), &o->window_left, &o->window_right))
+                return -1;
+            o->window = true;
+        } else if (cli_is(&c, "--scale") || cli_is(&c, "--softcap")) {
+            bool scale = cli_is(&c, "--scale");
+            const char *text = cli_value(&c);
+            float x;
+            if (cli_parse_float(&c, text, &x))
+                return -1;
+            if (scale ? !(x > 0.0f) : !(x >= 0.0f))
+                return cli_error(CMD, "%s: expected a finite number %s 0, got '%s'", c.flag,
+                                 scale ? ">" : ">=", text);
+            *(scale ? &o->scale : &o->softcap) = x;
+        } else if (cli_is(&c, "--layout")) {
+            if (cli_parse_layout(&c, cli_value(&c), &o->layout))
+                return -1;
+        } else if (cli_is(&c, "--device")) {
+            if (cli_parse_device(&c, cli_value(&c), &o->device))
+                return -1;
+        } else {
+            return cli_unknown(&c);
+        }
+    }
+    if (r < 0)
+        return -1;
+    const char *missing = !o->q ? "--q" : !o->k ? "--k" : !o->v ? "--v" : !o->out ? "--out" : NULL;
+    if (missing)
+        return cli_error(CMD, "missing %s (required: --q, --k, --v and --out; see vkattn run "
+                         "--help)", missing);
+    if (o->lse && strcmp(o->lse, o->out) == 0)
+        return cli_error(CMD, "--lse: names the same file as --out ('%s')", o->out);
+    return 0;
+}
+
+/* Fails early, before any work, when an output could not be created. */
+static int check_output(const char *flag, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(CMD, "%s: '%s' is a directory (expected a file name)", flag, path);
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return cli_error(CMD, "out of memory");
+    int ok = access(dir, W_OK | X_OK) == 0;
+    int e = errno;
+    if (!ok)
+        cli_error(CMD, "%s: cannot write into directory '%s': %s", flag, dir, strerror(e));
+    free(dir);
+    return ok ? 0 : -1;
+}
+
+static int load(const char *flag, const char *path, npy_array *a)
+{
+    char err[512];
+    if (npy_read(path, a, err, sizeof err))
+        return cli_error(CMD, "%s: %s", flag, err);
+    return 0;
+}
+
+/* [B, H, S, D] of a rank-4 tensor in the given layout, each fitting in u32. */
+static int dims(const char *flag, const char *path, const npy_array *a, cli_layout layout,
+                uint32_t d[4])
+{
+    char s[256];
+    npy_format_shape(a->ndim, a->shape, s, sizeof s);
+    if (a->ndim != 4)
+        return cli_error(CMD, "%s: %s has shape %s (expected 4 dimensions: %s)", flag, path, s,
+                         layout == CLI_LAYOUT_BSHD ? "[B, S, H, D] for --layout bshd"
+                                                   : "[B, H, S, D] for --layout bhsd");
+    for (int i = 0; i < 4; i++)
+        if (a->shape[i] > UINT32_MAX)
+            return cli_error(CMD, "%s: %s has shape %s (a dimension is larger than %u)", flag,
+                             path, s, (unsigned)UINT32_MAX);
+    d[0] = (uint32_t)a->shape[0];
+    d[1] = (uint32_t)a->shape[layout == CLI_LAYOUT_BSHD ? 2 : 1];
+    d[2] = (uint32_t)a->shape[layout == CLI_LAYOUT_BSHD ? 1 : 2];
+    d[3] = (uint32_t)a->shape[3];
+    return 0;
+}
+
+/* Fills the problem's sizes from the loaded tensors, checking that they agree. */
+static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *k,
+                        const npy_array *v, const npy_array *m, vkattn_problem *p)
+{
+    uint32_t dq[4], dk[4];
+    char sk[256], sv[256];
+    if (strcmp(q->dtype, "<f4") != 0 && strcmp(q->dtype, "<f2") != 0)
+        return cli_error(CMD, "--q: %s has dtype '%s' (expected '<f4' or '<f2')", o->q, q->dtype);
+    if (strcmp(k->dtype, q->dtype) != 0)
+        return cli_error(CMD, "--k: %s has dtype '%s' but Q has '%s' (Q, K and V must have the "
+                         "same dtype)", o->k, k->dtype, q->dtype);
+    if (strcmp(v->dtype, q->dtype) != 0)
+        return cli_error(CMD, "--v: %s has dtype '%s' but Q has '%s' (Q, K and V must have the "
+                         "same dtype)", o->v, v->dtype, q->dtype);
+    if (dims("--q", o->q, q, o->layout, dq) || dims("--k", o->k, k, o->layout, dk))
+        return -1;
+    npy_format_shape(k->ndim, k->shape, sk, sizeof sk);
+    npy_format_shape(v->ndim, v->shape, sv, sizeof sv);
+    if (v->ndim != k->ndim || memcmp(v->shape, k->shape, sizeof k->shape) != 0)
+        return cli_error(CMD, "--v: %s has shape %s but K has %s (K and V must have the same "
+                         "shape)", o->v, sv, sk);
+    if (dk[0] != dq[0])
+        return cli_error(CMD, "--k: %s has B = %u but Q has B = %u", o->k, dk[0], dq[0]);
+    if (dk[3] != dq[3])
+        return cli_error(CMD, "--k: %s has D = %u but Q has D = %u", o->k, dk[3], dq[3]);
+    if (dk[1] == 0 || dq[1] % dk[1] != 0)
+        return cli_error(CMD, "--k: Q's Hq = %u is not a multiple of K's Hkv = %u", dq[1], dk[1]);
+
+    memset(p, 0, sizeof *p);
+    p->batch = dq[0];
+    p->heads_q = dq[1];
+    p->seq_q = dq[2];
+    p->head_dim = dq[3];
+    p->heads_kv = dk[1];
+    p->seq_kv = dk[2];
+    p->dtype = strcmp(q->dtype, "<f2") == 0 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
+    if (o->layout == CLI_LAYOUT_BSHD) {
+        p->q = p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim);
+        p->k = p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
+    }
+    if (o->mask) {
+        char sm[256];
+        npy_format_shape(m->ndim, m->shape, sm, sizeof sm);
+        if (strcmp(m->dtype, "|b1") != 0 && strcmp(m->dtype, "|u1") != 0)
+            return cli_error(CMD, "--mask: %s has dtype '%s' (expected '|b1' or '|u1')", o->mask,
+                             m->dtype);
+        if (m->ndim != 4 || (m->shape[0] != 1 && m->shape[0] != p->batch)
+            || (m->shape[1] != 1 && m->shape[1] != p->heads_q) || m->shape[2] != p->seq_q
+            || m->shape[3] != p->seq_kv)
+            return cli_error(CMD, "--mask: %s has shape %s (expected [1 or B, 1 or Hq, Sq, Skv] "
+                             "= [%s%u, %s%u, %u, %u])", o->mask, sm, p->batch > 1 ? "1 or " : "",
+                             p->batch, p->heads_q > 1 ? "1 or " : "", p->heads_q, p->seq_q,
+                             p->seq_kv);
+        p->mask_batch = (uint32_t)m->shape[0];
+        p->mask_heads = (uint32_t)m->shape[1];
+    }
+    return 0;
+}
+
+static int parse_lens(const char *flag, const char *text, uint32_t batch, uint32_t limit,
+                      const char *what, uint32_t **out)
+{
+    size_t n;
+    if (cli_parse_u32_list(CMD, flag, text, batch, out, &n))
+        return -1;
+    for (size_t b = 0; b < n; b++)
+        if ((*out)[b] > limit)
+            return cli_error(CMD, "%s: %u (batch item %zu) is larger than %s = %u", flag,
+                             (*out)[b], b, what, limit);
+    return 0;
+}
+
+/* Writes O and LSE to temporary files, then renames both into place: if any step fails, no
+ * output is left (an O already renamed is removed again). */
+static int write_outputs(const run_opts *o, const npy_array *q, const vkattn_problem *p,
+                         const void *out, const float *lse)
+{
+    char err[512];
+    npy_pending po, pl = {0};
+    uint64_t lshape[3] = {p->batch, p->heads_q, p->seq_q};
+    if (npy_write_pending(o->out, q->dtype, 4, q->shape, out, &po, err, sizeof err))
+        return cli_error(CMD, "--out: %s", err);
+    if (o->lse && npy_write_pending(o->lse, "<f4", 3, lshape, lse, &pl, err, sizeof err)) {
+        npy_discard(&po);
+        return cli_error(CMD, "--lse: %s", err);
+    }
+    if (npy_commit(&po, err, sizeof err)) {
+        npy_discard(&pl);
+        return cli_error(CMD, "--out: %s", err);
+    }
+    if (o->lse && npy_commit(&pl, err, sizeof err)) {
+        unlink(o->out);
+        return cli_error(CMD, "--lse: %s (the --out file was removed again)", err);
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int status = 2, r = parse_args(argc, argv, &o);
+    if (r)
+        return r > 0 ? 0 : 2;
+
+    npy_array q = {0}, k = {0}, v = {0}, m = {0};
+    uint32_t *q_lens = NULL, *kv_lens = NULL;
+    void *out = NULL;
+    float *lse = NULL;
+    vkattn_context ctx = NULL;
+    vkattn_problem p;
+    char msg[512];
+
+    if (check_output("--out", o.out) || (o.lse && check_output("--lse", o.lse)))
+        goto done;
+    if (load("--q", o.q, &q) || load("--k", o.k, &k) || load("--v", o.v, &v)
+        || (o.mask && load("--mask", o.mask, &m)))
+        goto done;
+    if (check_inputs(&o, &q, &k, &v, &m, &p))
+        goto done;
+    if ((o.q_lens && parse_lens("--q-lens", o.q_lens, p.batch, p.seq_q, "Sq", &q_lens))
+        || (o.kv_lens && parse_lens("--kv-lens", o.kv_lens, p.batch, p.seq_kv, "Skv", &kv_lens)))
+        goto done;
+    p.causal = o.causal;
+    p.align = o.align;
+    p.window = o.window;
+    p.window_left = o.window_left;
+    p.window_right = o.window_right;
+    p.scale = o.scale;
+    p.softcap = o.softcap;
+    p.has_q_lens = q_lens != NULL;
+    p.has_kv_lens = kv_lens != NULL;
+    p.has_lse = o.lse != NULL;
+    if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
+        cli_error(CMD, "%s", msg);
+        goto done;
+    }
+
+    /* O has Q's shape and dtype; LSE is [B, Hq, Sq] f32, no larger than Q. */
+    out = malloc(q.nbytes);
+    lse = o.lse ? malloc((size_t)p.batch * p.heads_q * p.seq_q * sizeof *lse) : NULL;
+    if (!out || (o.lse && !lse)) {
+        cli_error(CMD, "out of memory for the outputs");
+        goto done;
+    }
+
+    vkattn_result res = vkattn_context_create(&o.device, &ctx);
+    if (res != VKATTN_SUCCESS) {
+        /* A device index that does not exist is bad input; anything else the device's fault. */
+        bool input = res == VKATTN_ERROR_NO_DEVICE || res == VKATTN_ERROR_INVALID_ARGUMENT;
+        const char *env = getenv("VKATTN_DEVICE");
+        if (o.device.kind == VKATTN_DEVICE_INDEX)
+            cli_error(CMD, "--device %u: cannot use this device: %s%s", o.device.device_index,
+                      vkattn_result_string(res), input ? " (see vkattn info)" : "");
+        else if (o.device.kind == VKATTN_DEVICE_DEFAULT && env && *env)
+            cli_error(CMD, "VKATTN_DEVICE=%s: cannot use this device: %s%s", env,
+                      vkattn_result_string(res), input ? " (expected cpu or an index, see "
+                      "vkattn info)" : "");
+        else
+            cli_error(CMD, "cannot create a context on %s: %s", o.device.kind == VKATTN_DEVICE_CPU
+                      ? "the CPU" : "the default device", vkattn_result_string(res));
+        status = input ? 2 : 1;
+        goto done;
+    }
+
+    vkattn_host_tensors t = {
+        .q = q.data, .k = k.data, .v = v.data, .out = out, .lse = lse,
+        .q_lens = q_lens, .kv_lens = kv_lens, .mask = m.data,
+    };
+    res = vkattn_attention(ctx, &p, &t);
+    if (res != VKATTN_SUCCESS) {
+        const char *why = vkattn_context_message(ctx);
+        bool input = res == VKATTN_ERROR_INVALID_ARGUMENT;
+        cli_error(CMD, "%s%s%s%s", input ? "" : "the device failed: ", vkattn_result_string(res),
+                  why && *why ? ": " : "", why && *why ? why : "");
+        status = input ? 2 : 1;
+        goto done;
+    }
+    if (write_outputs(&o, &q, &p, out, lse))
+        goto done;
+    status = 0;
+done:
+    vkattn_context_destroy(ctx);
+    free(out);
+    free(lse);
+    free(q_lens);
+    free(kv_lens);
+    npy_free(&q);
+    npy_free(&k);
+    npy_free(&v);
+    npy_free(&m);
+    return status;
+}

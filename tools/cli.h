@@ -1,0 +1,79 @@
+/* Argument parsing shared by the subcommands of the vkattn tool.
+ *
+ * Options are "--flag value" or "--flag=value". Every parser returns 0 on success and -1 after
+ * printing one line to stderr of the form
+ *     vkattn <cmd>: --window: expected L,R with integers >= -1, got 'x'
+ * Parsers given a NULL text return -1 silently: cli_value() has already said the value is
+ * missing, so `cli_parse_float(c, cli_value(c), &x)` reports exactly one error. */
+#ifndef VKATTN_TOOL_CLI_H
+#define VKATTN_TOOL_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vkattn/vkattn.h"
+
+/* Walks argv[1..argc) (argv[0] is the subcommand's name). */
+typedef struct cli {
+    const char *cmd;        /* subcommand, for messages: "run" */
+    int argc;
+    char **argv;
+    int next;               /* index of the next argument */
+    char flag[64];          /* the current option, without "=value" */
+    const char *attached;   /* the text after '=', or NULL */
+} cli;
+
+typedef enum cli_layout {
+    CLI_LAYOUT_BHSD = 0, /* [B, H, S, D] */
+    CLI_LAYOUT_BSHD = 1, /* [B, S, H, D] */
+} cli_layout;
+
+void cli_init(cli *c, const char *cmd, int argc, char **argv);
+
+/* Moves to the next option: 1 when one is current (c->flag), 0 when the arguments are done,
+ * -1 (error printed) on an argument that is not an option. */
+int cli_next(cli *c);
+
+/* Whether the current option is name (e.g. "--q"). */
+bool cli_is(const cli *c, const char *name);
+
+/* The current option's value ("=value" or the next argument, which must not start with "--");
+ * NULL, error printed, when it has none. */
+const char *cli_value(cli *c);
+
+/* For an option without a value (e.g. --causal): -1, error printed, if "=value" was given. */
+int cli_switch(const cli *c);
+
+/* Prints "vkattn <cmd>: unknown option '--x' (see vkattn <cmd> --help)" and returns -1. */
+int cli_unknown(const cli *c);
+
+/* Prints "vkattn <cmd>: <message>" and a newline to stderr; returns -1. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int cli_error(const char *cmd, const char *fmt, ...);
+
+/* The parsers: text is the value of the current option c->flag. */
+int cli_parse_int(const cli *c, const char *text, int min, int max, int *out);
+int cli_parse_u32(const cli *c, const char *text, uint32_t min, uint32_t max, uint32_t *out);
+/* A finite float. */
+int cli_parse_float(const cli *c, const char *text, float *out);
+/* "L,R", each an integer >= -1 (-1 = unbounded). */
+int cli_parse_window(const cli *c, const char *text, int32_t *left, int32_t *right);
+/* "bottom-right" or "top-left". */
+int cli_parse_align(const cli *c, const char *text, vkattn_align *out);
+/* "bhsd" or "bshd". */
+int cli_parse_layout(const cli *c, const char *text, cli_layout *out);
+/* "cpu" (VKATTN_DEVICE_CPU) or an index N >= 0 (VKATTN_DEVICE_INDEX); sets kind and
+ * device_index of desc and leaves its other fields alone. */
+int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
+
+/* A comma-separated list of u32 such as "5,3". When expect is not 0 the list must have exactly
+ * expect values. On success *out is a malloc'd array of *count values (the caller frees it).
+ * Takes cmd and flag explicitly because lists are often checked after all options are read
+ * (expect is the batch size, known once the files are loaded). */
+int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
+                       uint32_t **out, size_t *count);
+
+#endif
