@@ -6,6 +6,7 @@
 //
 // q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided)
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #ifdef VKATTN_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define STORE_T float16_t
@@ -33,12 +34,19 @@ layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_wor
 
 const uint WG = BR * TPR;
 const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
-const uint RS = D + 1;                 // padded row stride of the shared tiles: no bank conflicts
+// TPR == 1 (chosen for CPU devices): each invocation owns a whole row with q and the accumulator
+// in private memory, so the K/V reads are uniform across the SIMD lanes (broadcasts, never
+// gathers). Otherwise Q goes through shared memory. Loops that index private arrays are
+// unrolled so the arrays live in registers: lavapipe miscompiles them as indexed scratch
+// arrays across barriers (wrong results past 15 K/V tiles, seen with Mesa 22.3).
+const bool ROWWISE = TPR == 1u;
+// Padded row stride of the shared tiles (no bank conflicts); rowwise reads are broadcasts.
+const uint RS = ROWWISE ? D : D + 1u;
 const float NEG_INF = -1.0 / 0.0;
 const float LN2 = 0.69314718055994531;
 const float LOG2E = 1.4426950408889634;
 
-shared float sQ[BR * RS];
+shared float sQ[ROWWISE ? 1u : BR * RS];
 shared float sK[BC * RS];
 shared float sV[BC * RS];
 shared float sS[BR * BC];
@@ -78,17 +86,23 @@ void main()
     const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
 
     float acc[NACC];
-    for (uint a = 0u; a < NACC; ++a)
+    float qr[ROWWISE ? D : 1u];  // rowwise: this row of Q
+    [[unroll]] for (uint a = 0u; a < NACC; ++a)
         acc[a] = 0.0;
     float m = NEG_INF; // running max of the scores, in log2 units
     float l = 0.0;     // running sum of exp2(s - m)
 
     if (j0 < j1) {
         // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
-        for (uint e = tid; e < BR * D; e += WG) {
-            uint rr = e / D, d = e % D;
-            uint row = r0 + rr;
-            sQ[rr * RS + d] = int(row) < ql ? float(q[qbase + row * pc.q_ss + d]) * pc.q_scale : 0.0;
+        if (ROWWISE) {
+            [[unroll]] for (uint d = 0u; d < D; ++d)
+                qr[d] = int(i) < ql ? float(q[qbase + i * pc.q_ss + d]) * pc.q_scale : 0.0;
+        } else {
+            for (uint e = tid; e < BR * D; e += WG) {
+                uint rr = e / D, d = e % D;
+                uint row = r0 + rr;
+                sQ[rr * RS + d] = int(row) < ql ? float(q[qbase + row * pc.q_ss + d]) * pc.q_scale : 0.0;
+            }
         }
         for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
             barrier(); // the previous tile's sK/sV/sS are no longer read
@@ -107,8 +121,8 @@ void main()
                 if (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
                     ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key)))) {
                     float dot = 0.0;
-                    for (uint d = 0u; d < D; ++d)
-                        dot += sQ[r * RS + d] * sK[c * RS + d];
+                    [[unroll]] for (uint d = 0u; d < D; ++d)
+                        dot += (ROWWISE ? qr[d] : sQ[r * RS + d]) * sK[c * RS + d];
                     // tanh saturates to +-1 in f32 beyond |x| = 10; clamping keeps drivers that
                     // evaluate it through exp from producing inf/inf.
                     s = softcap ? pc.softcap * LOG2E * tanh(clamp(dot / pc.softcap, -10.0, 10.0))
@@ -116,10 +130,11 @@ void main()
                 }
                 sS[r * BC + c] = s;
             }
-            barrier();
+            if (!ROWWISE) // rowwise, each invocation reads back only the scores it wrote
+                barrier();
 
-            // Every invocation of the row derives the same statistics from sS (cheaper than a
-            // second barrier to share them).
+            // Every invocation of a row derives the same statistics from the scores (cheaper
+            // than a barrier to share them).
             float mt = NEG_INF;
             for (uint c = 0u; c < BC; ++c)
                 mt = max(mt, sS[r * BC + c]);
@@ -127,13 +142,13 @@ void main()
             if (mnew != NEG_INF) { // a row that has seen nothing yet must not compute -inf - -inf
                 float alpha = exp2(m - mnew); // m = -inf gives 0: nothing accumulated yet
                 l *= alpha;
-                for (uint a = 0u; a < NACC; ++a)
+                [[unroll]] for (uint a = 0u; a < NACC; ++a)
                     acc[a] *= alpha;
                 for (uint c = 0u; c < BC; ++c) {
                     float s = sS[r * BC + c];
                     float p = s == NEG_INF ? 0.0 : exp2(s - mnew);
                     l += p;
-                    for (uint a = 0u; a < NACC; ++a) {
+                    [[unroll]] for (uint a = 0u; a < NACC; ++a) {
                         uint d = t + a * TPR;
                         if (d < D)
                             acc[a] += p * sV[c * RS + d];
@@ -150,7 +165,7 @@ void main()
     const bool seen = l > 0.0;
     const float inv = seen ? 1.0 / l : 0.0;
     const uint obase = pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
-    for (uint a = 0u; a < NACC; ++a) {
+    [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
         if (d < D)
             o[obase + d] = STORE_T(seen ? acc[a] * inv : 0.0);

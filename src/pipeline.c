@@ -74,10 +74,15 @@ static uint32_t pow2_floor(uint32_t x)
 /* Tiles for head size d on this device. TPR invocations share a row so that each keeps at most
  * 16 accumulators; the workgroup has 128 invocations where the device allows; the K/V tile is as
  * long as shared memory permits beside the Q tile (rows padded to d + 1 floats). */
-static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, uint32_t d)
+static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, VkPhysicalDeviceType type,
+                               uint32_t d)
 {
     attn_tiles t;
     t.tpr = d <= 16 ? 1 : d <= 32 ? 2 : d <= 64 ? 4 : d <= 128 ? 8 : 16;
+    /* CPU drivers run invocations as SIMD lanes: a row per invocation keeps every shared read a
+     * broadcast and needs no Q or score tile (registers spill to cached stack there, cheaply). */
+    if (type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+        t.tpr = 1;
     uint32_t wg = 128;
     if (wg > lim->maxComputeWorkGroupInvocations)
         wg = pow2_floor(lim->maxComputeWorkGroupInvocations);
@@ -86,11 +91,15 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, uint32_t d)
     if (t.tpr > wg)
         t.tpr = wg;
     t.br = wg / t.tpr;
+    if (t.tpr == 1 && t.br > 64)
+        t.br = 64;
     uint32_t words = lim->maxComputeSharedMemorySize / 4;
-    uint32_t rs = d + 1;
+    uint32_t rs = t.tpr == 1 ? d : d + 1; /* as RS in attention.comp */
     for (;;) {
-        uint32_t used = t.br * rs;
-        uint32_t bc = used < words ? (words - used) / (2 * rs + t.br) : 0;
+        /* Q tile and score tile (none when rowwise), then the K and V tiles. */
+        uint32_t used = t.tpr == 1 ? 1 : t.br * rs; /* rowwise: a 1-float stand-in */
+        uint32_t per_key = 2 * rs + t.br;
+        uint32_t bc = used < words ? (words - used) / per_key : 0;
         if ((bc >= 8 || t.br == 1) && bc >= 1) {
             t.bc = pow2_floor(bc < 64 ? bc : 64);
             return t;
@@ -107,7 +116,7 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, uint32_t d)
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
                                      attn_pipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, d);
+    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, d);
     uint32_t spec_data[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
     VkSpecializationMapEntry entries[5];
     static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
