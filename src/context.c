@@ -385,10 +385,11 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     if (!out)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     *out = NULL;
-    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED) {
+    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED || (unsigned)d->kernel > VKATTN_KERNEL_SPLIT) {
         if (d->message && d->message_size > 0)
-            snprintf(d->message, d->message_size, "kind = %d: not a vkattn_device_kind",
-                     (int)d->kind);
+            snprintf(d->message, d->message_size, "%s = %d: out of range",
+                     (unsigned)d->kernel > VKATTN_KERNEL_SPLIT ? "kernel" : "kind",
+                     (unsigned)d->kernel > VKATTN_KERNEL_SPLIT ? (int)d->kernel : (int)d->kind);
         return VKATTN_ERROR_INVALID_ARGUMENT;
     }
 
@@ -400,6 +401,7 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
         return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
     }
     ctx->alloc = d->allocator;
+    ctx->kernel = d->kernel;
     ctx->on_message = d->on_message;
     ctx->user = d->user;
 

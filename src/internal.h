@@ -43,6 +43,7 @@ struct vkattn_context_T {
     vkattn_message_fn on_message;
     void *user;
 
+    vkattn_kernel kernel; /* as asked for in the desc (AUTO resolved per pipeline) */
     vkattn_device_info info;
     VkPhysicalDeviceLimits limits;
     VkPhysicalDeviceMemoryProperties mem_props;

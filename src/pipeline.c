@@ -75,14 +75,18 @@ static uint32_t pow2_floor(uint32_t x)
  * 16 accumulators; the workgroup has 128 invocations where the device allows; the K/V tile is as
  * long as shared memory permits beside the Q tile (rows padded to d + 1 floats). */
 static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, VkPhysicalDeviceType type,
-                               uint32_t d)
+                               vkattn_kernel kernel, uint32_t d)
 {
     attn_tiles t;
-    t.tpr = d <= 16 ? 1 : d <= 32 ? 2 : d <= 64 ? 4 : d <= 128 ? 8 : 16;
-    /* CPU drivers run invocations as SIMD lanes: a row per invocation keeps every shared read a
-     * broadcast and needs no Q or score tile (registers spill to cached stack there, cheaply). */
-    if (type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+    /* CPU drivers run invocations as SIMD lanes: a row per invocation keeps every K/V read a
+     * broadcast and needs no Q tile (registers spill to cached stack there, cheaply). GPUs
+     * split a row so that no invocation holds more than 16 accumulators. */
+    if (kernel == VKATTN_KERNEL_AUTO)
+        kernel = type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+    if (kernel == VKATTN_KERNEL_ROWWISE)
         t.tpr = 1;
+    else
+        t.tpr = d <= 32 ? 2 : d <= 64 ? 4 : d <= 128 ? 8 : 16;
     uint32_t wg = 128;
     if (wg > lim->maxComputeWorkGroupInvocations)
         wg = pow2_floor(lim->maxComputeWorkGroupInvocations);
@@ -116,7 +120,7 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, VkPhysicalDevi
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
                                      attn_pipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, d);
+    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, d);
     uint32_t spec_data[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
     VkSpecializationMapEntry entries[5];
     static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,

@@ -7,7 +7,9 @@
 
 #include "harness.h"
 
-static vkattn_context ctx;
+/* One context per kernel form, so both are checked whichever the device would pick. */
+static vkattn_context ctx, kernels[2];
+static const char *const kernel_names[2] = {"rowwise", "split"};
 static unsigned messages;
 
 static void on_message(void *user, const char *message)
@@ -23,10 +25,12 @@ START_TEST(matrix_case)
 {
     harness_result r;
     unsigned before = messages;
-    int ran = harness_run(ctx, &cases[_i], &r);
-    ck_assert_msg(ran == 0, "%s: could not run: %s", cases[_i].name, r.why);
-    ck_assert_msg(r.pass, "%s: %s", cases[_i].name, r.why);
-    ck_assert_msg(messages == before, "%s: %u validation message(s)", cases[_i].name,
+    const harness_case *c = &cases[_i % ncases];
+    const char *kn = kernel_names[_i / ncases];
+    int ran = harness_run(kernels[_i / ncases], c, &r);
+    ck_assert_msg(ran == 0, "%s [%s]: could not run: %s", c->name, kn, r.why);
+    ck_assert_msg(r.pass, "%s [%s]: %s", c->name, kn, r.why);
+    ck_assert_msg(messages == before, "%s [%s]: %u validation message(s)", c->name, kn,
                   messages - before);
 }
 END_TEST
@@ -111,12 +115,19 @@ int main(void)
         vkattn_context_destroy(ctx);
         return 77;
     }
+    for (int k = 0; k < 2; ++k) {
+        desc.kernel = k == 0 ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+        if (vkattn_context_create(&desc, &kernels[k]) != VKATTN_SUCCESS) {
+            fprintf(stderr, "cannot create the %s context\n", kernel_names[k]);
+            return 1;
+        }
+    }
     ncases = harness_cases(getenv("VKATTN_TEST_QUICK") != NULL, &cases);
 
     Suite *s = suite_create("gpu");
     TCase *tc = tcase_create("matrix");
     tcase_set_timeout(tc, 0);
-    tcase_add_loop_test(tc, matrix_case, 0, (int)ncases);
+    tcase_add_loop_test(tc, matrix_case, 0, (int)(2 * ncases));
     suite_add_tcase(s, tc);
     TCase *api = tcase_create("api");
     tcase_add_test(api, invalid_problem_names_field);
@@ -133,6 +144,8 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     free(cases);
+    vkattn_context_destroy(kernels[0]);
+    vkattn_context_destroy(kernels[1]);
     vkattn_context_destroy(ctx);
     if (messages)
         fprintf(stderr, "%u validation message(s)\n", messages);

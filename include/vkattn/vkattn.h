@@ -133,6 +133,14 @@ typedef enum vkattn_device_kind {
     VKATTN_DEVICE_BORROWED = 3,/* the app's own VkInstance/VkPhysicalDevice/VkDevice below */
 } vkattn_device_kind;
 
+/* Which form of the attention kernel a context uses. Both compute the same thing; AUTO picks by
+ * device. Forcing one is for tests and tuning. */
+typedef enum vkattn_kernel {
+    VKATTN_KERNEL_AUTO = 0,    /* default: ROWWISE on CPU devices, SPLIT on GPUs */
+    VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
+    VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
+} vkattn_kernel;
+
 /* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
  * context created its own instance with validation on. The tool and the tests use it. */
 typedef void (*vkattn_message_fn)(void *user, const char *message);
@@ -160,6 +168,7 @@ typedef struct vkattn_context_desc {
 
     char *message;        /* optional: receives why creation failed (NUL-terminated) */
     size_t message_size;  /* bytes at message */
+    vkattn_kernel kernel; /* default VKATTN_KERNEL_AUTO */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
