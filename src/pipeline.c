@@ -172,3 +172,22 @@ vkattn_result pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head
     *out = slot;
     return res;
 }
+
+vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+                                  uint32_t *query_rows, uint32_t *kv_keys)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (!query_rows || !kv_keys || head_dim < 1 || head_dim > 256 ||
+        (dtype != VKATTN_DTYPE_F32 && dtype != VKATTN_DTYPE_F16))
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "vkattn_kernel_tiles: head_dim = %u (expected 1..256), dtype = %d, "
+                        "outputs %s", head_dim, (int)dtype,
+                        query_rows && kv_keys ? "given" : "NULL");
+    if (ctx->cpu)
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no kernel tiles");
+    attn_tiles t = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, head_dim);
+    *query_rows = t.br;
+    *kv_keys = t.bc;
+    return VKATTN_SUCCESS;
+}

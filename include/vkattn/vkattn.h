@@ -268,6 +268,14 @@ VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffe
                                               const vkattn_problem *problem,
                                               const vkattn_device_tensors *tensors);
 
+/* The tile shape the context's kernel uses for (dtype, head_dim): query rows per workgroup and
+ * keys per K/V tile. A K/V tile is skipped when no query row of the workgroup can see any of its
+ * keys under the causal/window/padding rules. Creates nothing. Errors: INVALID_ARGUMENT (NULL
+ * outputs, head_dim outside 1..256, bad dtype), UNSUPPORTED (a CPU context has no tiles). */
+VKATTN_API vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype,
+                                             uint32_t head_dim, uint32_t *query_rows,
+                                             uint32_t *kv_keys);
+
 /* Convenience: copies host tensors to the device, runs, waits and copies the results back (or
  * runs the CPU reference on a CPU context). Uses the context's queue; not thread-safe on the same
  * context (callers serialise it). Errors as vkattn_cmd_attention plus DEVICE_LOST. */
