@@ -59,6 +59,25 @@ bool vkattn_context_is_cpu(vkattn_context ctx)
     return ctx && ctx->cpu;
 }
 
+vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *data, size_t *size)
+{
+    if (!ctx || !size)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu) {
+        *size = 0;
+        return VKATTN_SUCCESS;
+    }
+    pthread_mutex_lock(&ctx->lock); /* pipelines may be created into the cache meanwhile */
+    VkResult vr = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, size, data);
+    pthread_mutex_unlock(&ctx->lock);
+    if (vr == VK_INCOMPLETE)
+        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                        "size = %zu bytes: too small for the pipeline cache", *size);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkGetPipelineCacheData");
+    return VKATTN_SUCCESS;
+}
+
 vkattn_result vkattn_context_vulkan(vkattn_context ctx, vkattn_vulkan_handles *out)
 {
     if (!ctx || !out)
@@ -225,13 +244,10 @@ static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *
     return res;
 }
 
-/* Creates our own device with a compute queue, 16-bit storage where the device has it and
- * VK_KHR_push_descriptor (required). */
+/* Creates our own device with a compute queue, and 16-bit storage and VK_KHR_push_descriptor
+ * where the device has them. */
 static vkattn_result create_device(vkattn_context ctx)
 {
-    if (!ctx->info.push_descriptors)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "device '%s' lacks VK_KHR_push_descriptor", ctx->info.name);
     uint32_t nq = 0;
     ctx->vk.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical_device, &nq, NULL);
     VkQueueFamilyProperties qf[16];
@@ -267,7 +283,7 @@ static vkattn_result create_device(vkattn_context ctx)
         .pNext = &features,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
-        .enabledExtensionCount = 1,
+        .enabledExtensionCount = ctx->info.push_descriptors ? 1 : 0,
         .ppEnabledExtensionNames = exts,
     };
     VkResult vr = ctx->vk.vkCreateDevice(ctx->physical_device, &dci, ctx->alloc, &ctx->device);
@@ -283,9 +299,10 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
 {
     const char *missing = vk_table_load_device(&ctx->vk, ctx->device);
     if (missing)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "device function %s missing (is VK_KHR_push_descriptor enabled?)",
-                        missing);
+        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device function %s missing", missing);
+    /* vkGetDeviceProcAddr gives NULL for commands of extensions the device was not created
+     * with, so this also tells whether a borrowed device enabled the extension. */
+    ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR;
     if (ctx->owns_device)
         ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     VkPhysicalDeviceProperties props;
@@ -295,7 +312,13 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     if (d->pipeline_cache != VK_NULL_HANDLE) {
         ctx->pipeline_cache = d->pipeline_cache;
     } else {
-        VkPipelineCacheCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+        /* A blob from vkattn_pipeline_cache_data() of an earlier run; drivers ignore one made
+         * by another device or driver version. */
+        VkPipelineCacheCreateInfo pci = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+            .initialDataSize = d->pipeline_cache_data ? d->pipeline_cache_size : 0,
+            .pInitialData = d->pipeline_cache_data,
+        };
         VkResult vr = ctx->vk.vkCreatePipelineCache(ctx->device, &pci, ctx->alloc,
                                                     &ctx->pipeline_cache);
         if (vr != VK_SUCCESS)
@@ -362,6 +385,7 @@ static void release(vkattn_context ctx)
 {
     if (ctx->device) {
         convenience_destroy(ctx);
+        descriptors_destroy(ctx);
         pipelines_destroy(ctx);
         if (ctx->owns_pipeline_cache)
             ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, ctx->alloc);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+#include "shaders/attn_params.h"
 #include "vk_table.h"
 #include "vkattn/vkattn.h"
 
@@ -29,6 +30,19 @@ typedef struct host_arena {
     bool coherent;
 } host_arena;
 
+/* A descriptor set of the no-push-descriptor path and the buffers it binds. */
+typedef struct desc_entry {
+    VkBuffer buffers[ATTN_BIND_COUNT];
+    VkDescriptorSet set;
+} desc_entry;
+
+typedef struct desc_cache {
+    VkDescriptorPool *pools;
+    uint32_t npools, left_in_pool;
+    desc_entry *entries;
+    uint32_t count, cap;
+} desc_cache;
+
 struct vkattn_context_T {
     bool cpu;           /* no Vulkan: the CPU reference runs everything */
     bool owns_instance, owns_device;
@@ -48,11 +62,13 @@ struct vkattn_context_T {
     VkPhysicalDeviceLimits limits;
     VkPhysicalDeviceMemoryProperties mem_props;
 
+    bool push_descriptors;      /* VK_KHR_push_descriptor enabled; else desc below */
+    desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;
     VkPipelineCache pipeline_cache;
     bool owns_pipeline_cache;
-    pthread_mutex_t lock;       /* guards pipelines[] (created on first use) */
+    pthread_mutex_t lock;       /* guards pipelines[] (created on first use), desc, message */
     attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
@@ -76,6 +92,11 @@ vkattn_result pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head
                            const attn_pipeline **out);
 vkattn_result pipeline_layout_create(vkattn_context ctx);
 void pipelines_destroy(vkattn_context ctx);
+
+/* descriptors.c: the set binding these buffers (whole buffers), made on first use. */
+vkattn_result descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
+                                 VkDescriptorSet *out);
+void descriptors_destroy(vkattn_context ctx);
 
 /* device_info.c: fills info from a physical device. */
 void device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);

@@ -26,7 +26,7 @@ vkattn_result pipeline_layout_create(vkattn_context ctx)
         };
     VkDescriptorSetLayoutCreateInfo sci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR,
+        .flags = ctx->push_descriptors ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0,
         .bindingCount = ATTN_BIND_COUNT,
         .pBindings = bindings,
     };

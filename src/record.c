@@ -28,18 +28,19 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
         return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s.size = %llu bytes: the problem needs %llu", name,
                         (unsigned long long)buf->size, (unsigned long long)bytes);
-    VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
-    if (align == 0)
-        align = 1;
-    VkDeviceSize base = buf->offset - buf->offset % align;
+    /* Descriptor sets (no push descriptors) bind whole buffers so offsets do not multiply
+     * them; everything then travels as an element offset. */
+    VkDeviceSize base = 0;
+    if (ctx->push_descriptors && ctx->limits.minStorageBufferOffsetAlignment > 0)
+        base = buf->offset - buf->offset % ctx->limits.minStorageBufferOffsetAlignment;
     uint64_t skip = buf->offset - base;
     if ((skip + bytes) / elem_size > UINT32_MAX)
         return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s: more than 2^32 elements", name);
     out->info.buffer = buf->buffer;
     out->info.offset = base;
-    out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE) ? VK_WHOLE_SIZE
-                                                                     : skip + buf->size;
+    out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE || !ctx->push_descriptors)
+                          ? VK_WHOLE_SIZE : skip + buf->size;
     out->elem_offset = (uint32_t)(skip / elem_size);
     return VKATTN_SUCCESS;
 }
@@ -154,9 +155,21 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .pBufferInfo = &b[i].info,
         };
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    if (!ctx->push_descriptors) {
+        VkDescriptorBufferInfo infos[ATTN_BIND_COUNT];
+        for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+            infos[i] = b[i].info;
+        if ((res = descriptor_set_get(ctx, infos, &set)) != VKATTN_SUCCESS)
+            return res;
+    }
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
-    ctx->vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipeline_layout, 0,
-                                      ATTN_BIND_COUNT, writes);
+    if (ctx->push_descriptors)
+        ctx->vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                          ctx->pipeline_layout, 0, ATTN_BIND_COUNT, writes);
+    else
+        ctx->vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipeline_layout,
+                                        0, 1, &set, 0, NULL);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof pc, &pc);
     ctx->vk.vkCmdDispatch(cmd, groups_x, p.heads_q, p.batch);

@@ -25,5 +25,8 @@ const char *vk_table_load_device(vk_table *t, VkDevice dev)
         return #name;
     VK_DEVICE_FUNCS(LOAD)
 #undef LOAD
+#define LOAD_OPT(name) t->name = (PFN_##name)t->vkGetDeviceProcAddr(dev, #name);
+    VK_DEVICE_OPT_FUNCS(LOAD_OPT)
+#undef LOAD_OPT
     return NULL;
 }

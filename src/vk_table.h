@@ -37,9 +37,14 @@
     X(vkDestroyPipeline)                          \
     X(vkCreatePipelineCache)                      \
     X(vkDestroyPipelineCache)                     \
+    X(vkGetPipelineCacheData)                     \
+    X(vkCreateDescriptorPool)                     \
+    X(vkDestroyDescriptorPool)                    \
+    X(vkAllocateDescriptorSets)                   \
+    X(vkUpdateDescriptorSets)                     \
+    X(vkCmdBindDescriptorSets)                    \
     X(vkCmdBindPipeline)                          \
     X(vkCmdPushConstants)                         \
-    X(vkCmdPushDescriptorSetKHR)                  \
     X(vkCmdDispatch)                              \
     X(vkCmdPipelineBarrier)                       \
     X(vkCmdCopyBuffer)                            \
@@ -66,6 +71,10 @@
     X(vkWaitForFences)                            \
     X(vkResetFences)
 
+/* Optional device functions: NULL when the device does not have (or enable) the extension. */
+#define VK_DEVICE_OPT_FUNCS(X)                    \
+    X(vkCmdPushDescriptorSetKHR)
+
 #define VK_DECLARE_PFN(name) PFN_##name name;
 
 typedef struct vk_table {
@@ -73,6 +82,7 @@ typedef struct vk_table {
     VK_INSTANCE_FUNCS(VK_DECLARE_PFN)
     VK_INSTANCE_OPT_FUNCS(VK_DECLARE_PFN)
     VK_DEVICE_FUNCS(VK_DECLARE_PFN)
+    VK_DEVICE_OPT_FUNCS(VK_DECLARE_PFN)
 } vk_table;
 
 /* Loads the instance functions; returns the name of the first one missing, or NULL. */

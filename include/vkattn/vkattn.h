@@ -153,18 +153,26 @@ typedef struct vkattn_context_desc {
     vkattn_message_fn on_message;/* validation messages; NULL = dropped */
     void *user;                  /* passed to on_message */
 
-    /* VKATTN_DEVICE_BORROWED: the app's objects, never destroyed by vkattn. The device must have
-     * been created with the features the dtypes need (storageBuffer16BitAccess for f16) and
-     * VK_KHR_push_descriptor enabled. queue is only used by the convenience call
-     * vkattn_attention(); it may be VK_NULL_HANDLE when only vkattn_cmd_attention() is used. */
+    /* VKATTN_DEVICE_BORROWED: the app's objects, never destroyed by vkattn (they must outlive the
+     * context). The device (Vulkan 1.1 or newer) should have been created with the features the
+     * dtypes need (storageBuffer16BitAccess for f16; without it f16 calls return UNSUPPORTED),
+     * and with VK_KHR_push_descriptor where the device has it; without the extension vkattn
+     * falls back to descriptor sets it caches per set of bound buffers (see
+     * vkattn_cmd_attention). queue is only used by the convenience call vkattn_attention(); it
+     * may be VK_NULL_HANDLE when only vkattn_cmd_attention() is used. */
     VkInstance instance;
     VkPhysicalDevice physical_device;
     VkDevice device;
     uint32_t queue_family;
     VkQueue queue;
     PFN_vkGetInstanceProcAddr get_instance_proc_addr; /* required when borrowed */
-    const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default */
-    VkPipelineCache pipeline_cache;         /* the app's cache; VK_NULL_HANDLE = a private one */
+    const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default; used for every Vulkan
+                                               object vkattn creates */
+    VkPipelineCache pipeline_cache;         /* the app's cache, not destroyed by vkattn;
+                                               VK_NULL_HANDLE = a private one */
+    const void *pipeline_cache_data;        /* initial data of the private cache (a blob from
+                                               vkattn_pipeline_cache_data of an earlier run) */
+    size_t pipeline_cache_size;             /* bytes at pipeline_cache_data */
 
     char *message;        /* optional: receives why creation failed (NUL-terminated) */
     size_t message_size;  /* bytes at message */
@@ -183,6 +191,12 @@ VKATTN_API vkattn_result vkattn_context_create(const vkattn_context_desc *desc, 
 /* Destroys what the context created (never the borrowed objects). NULL is a no-op. The caller
  * must make sure no command buffer recorded with it is still pending on the GPU. */
 VKATTN_API void vkattn_context_destroy(vkattn_context ctx);
+
+/* The context's pipeline cache as a blob to save and pass back as desc->pipeline_cache_data
+ * next run (start-up time on phones). With data NULL, sets *size to the bytes needed; else
+ * writes at most *size bytes and sets *size to the bytes written. A CPU context gives 0 bytes.
+ * Errors: INVALID_ARGUMENT (NULL size, or *size too small), VULKAN. Thread-safe. */
+VKATTN_API vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *data, size_t *size);
 
 /* The message of the last failed call on this context (names the field and value), or "" if
  * none. Valid until the next call on ctx from the same thread. */
@@ -249,10 +263,15 @@ typedef struct vkattn_device_tensors {
 } vkattn_device_tensors;
 
 /* Records one attention into the app's command buffer cmd (in the recording state, outside a
- * render pass, from a pool of the context's queue family). Never submits, waits, or creates
- * Vulkan objects after the first call for a given (dtype, head size): pipelines are created on
- * first use and cached in the context. Descriptors are pushed (VK_KHR_push_descriptor), so any
- * number of command buffers recorded with one context may be pending at once.
+ * render pass, from a pool of the context's queue family). Never submits or waits. Pipelines are
+ * created on first use of a (dtype, head size) and cached in the context. Descriptors are pushed
+ * (VK_KHR_push_descriptor), so any number of command buffers recorded with one context may be
+ * pending at once. Without the extension, each distinct combination of bound VkBuffers gets a
+ * descriptor set on first use that is written once and kept until vkattn_context_destroy, so
+ * the same holds and recording with buffers seen before creates nothing.
+ *
+ * mask: the u8 mask is read in 4-byte words; the buffer must extend to the next multiple of 4
+ * bytes past the end of the mask.
  *
  * Synchronisation: before the call, the writes to q/k/v/q_lens/kv_lens/mask must be made visible
  * to COMPUTE_SHADER reads (a barrier with dstStage COMPUTE_SHADER, dstAccess SHADER_READ), and

@@ -1,0 +1,108 @@
+/* Descriptor sets for devices without VK_KHR_push_descriptor. Each distinct combination of bound
+ * buffers gets a set on first use, written once and kept for the context's lifetime: a set is
+ * never updated after it is written, so command buffers in flight that use it stay valid, and an
+ * app that records with the same buffers every frame creates nothing in steady state. The
+ * bindings span whole buffers (offsets travel in push constants) so that offsets do not multiply
+ * the sets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SETS_PER_POOL 64
+
+static vkattn_result grow_pools(vkattn_context ctx)
+{
+    VkDescriptorPool *pools = realloc(ctx->desc.pools, (ctx->desc.npools + 1) * sizeof *pools);
+    if (!pools)
+        return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    ctx->desc.pools = pools;
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * ATTN_BIND_COUNT};
+    VkDescriptorPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = SETS_PER_POOL,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
+    };
+    VkResult vr = ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, ctx->alloc,
+                                                 &pools[ctx->desc.npools]);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkCreateDescriptorPool");
+    ctx->desc.npools++;
+    ctx->desc.left_in_pool = SETS_PER_POOL;
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
+                              VkDescriptorSet *out)
+{
+    if (ctx->desc.count == ctx->desc.cap) {
+        uint32_t cap = ctx->desc.cap ? ctx->desc.cap * 2 : 16;
+        desc_entry *e = realloc(ctx->desc.entries, cap * sizeof *e);
+        if (!e)
+            return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        ctx->desc.entries = e;
+        ctx->desc.cap = cap;
+    }
+    vkattn_result res;
+    if (ctx->desc.left_in_pool == 0 && (res = grow_pools(ctx)) != VKATTN_SUCCESS)
+        return res;
+    VkDescriptorSetAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = ctx->desc.pools[ctx->desc.npools - 1],
+        .descriptorSetCount = 1,
+        .pSetLayouts = &ctx->set_layout,
+    };
+    VkDescriptorSet set;
+    VkResult vr = ctx->vk.vkAllocateDescriptorSets(ctx->device, &ai, &set);
+    if (vr != VK_SUCCESS)
+        return ctx_vk_fail(ctx, vr, "vkAllocateDescriptorSets");
+    ctx->desc.left_in_pool--;
+    VkWriteDescriptorSet writes[ATTN_BIND_COUNT];
+    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+        writes[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = set,
+            .dstBinding = i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &infos[i],
+        };
+    ctx->vk.vkUpdateDescriptorSets(ctx->device, ATTN_BIND_COUNT, writes, 0, NULL);
+    desc_entry *e = &ctx->desc.entries[ctx->desc.count++];
+    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+        e->buffers[i] = infos[i].buffer;
+    e->set = set;
+    *out = set;
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
+                                 VkDescriptorSet *out)
+{
+    vkattn_result res = VKATTN_SUCCESS;
+    pthread_mutex_lock(&ctx->lock);
+    uint32_t i = 0;
+    for (; i < ctx->desc.count; ++i) {
+        uint32_t b = 0;
+        while (b < ATTN_BIND_COUNT && ctx->desc.entries[i].buffers[b] == infos[b].buffer)
+            ++b;
+        if (b == ATTN_BIND_COUNT)
+            break;
+    }
+    if (i < ctx->desc.count)
+        *out = ctx->desc.entries[i].set;
+    else
+        res = make_set(ctx, infos, out);
+    pthread_mutex_unlock(&ctx->lock);
+    return res;
+}
+
+void descriptors_destroy(vkattn_context ctx)
+{
+    for (uint32_t i = 0; i < ctx->desc.npools; ++i)
+        ctx->vk.vkDestroyDescriptorPool(ctx->device, ctx->desc.pools[i], ctx->alloc);
+    free(ctx->desc.pools);
+    free(ctx->desc.entries);
+    memset(&ctx->desc, 0, sizeof ctx->desc);
+}
