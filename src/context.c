@@ -14,10 +14,14 @@ extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance
 vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
 {
     if (ctx) {
+        char msg[CTX_MESSAGE_SIZE];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        pthread_mutex_lock(&ctx->lock);
+        memcpy(ctx->message, msg, sizeof msg);
+        pthread_mutex_unlock(&ctx->lock);
     }
     return code;
 }
@@ -300,9 +304,10 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     const char *missing = vk_table_load_device(&ctx->vk, ctx->device);
     if (missing)
         return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device function %s missing", missing);
-    /* vkGetDeviceProcAddr gives NULL for commands of extensions the device was not created
-     * with, so this also tells whether a borrowed device enabled the extension. */
-    ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR;
+    /* Only the app knows what its device enabled (some loaders hand out pointers for
+     * extensions that are not enabled), so a borrowed device says so in the desc. */
+    ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR &&
+                            (ctx->owns_device || d->push_descriptors_enabled);
     if (ctx->owns_device)
         ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     VkPhysicalDeviceProperties props;

@@ -179,14 +179,18 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
 {
     if (!ctx)
         return VKATTN_ERROR_INVALID_ARGUMENT;
-    if (ctx->cpu)
-        return vkattn_reference(problem, t, ctx->message, sizeof ctx->message);
+    if (ctx->cpu) {
+        char msg[CTX_MESSAGE_SIZE];
+        vkattn_result res = vkattn_reference(problem, t, msg, sizeof msg);
+        return res == VKATTN_SUCCESS ? res : ctx_fail(ctx, res, "%s", msg);
+    }
     if (!problem || !t)
         return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
                         !problem ? "problem" : "tensors");
-    vkattn_result res = vkattn_problem_check(problem, ctx->message, sizeof ctx->message);
+    char msg[CTX_MESSAGE_SIZE];
+    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return res;
+        return ctx_fail(ctx, res, "%s", msg);
     const vkattn_problem p = problem_resolved(problem);
     const char *missing = !t->q ? "q" : !t->k ? "k" : !t->v ? "v" : !t->out ? "out"
                         : p.has_lse && !t->lse ? "lse"
@@ -196,9 +200,9 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     if (missing)
         return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
     res = problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
-                             p.has_kv_lens ? t->kv_lens : NULL, ctx->message, sizeof ctx->message);
+                             p.has_kv_lens ? t->kv_lens : NULL, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return res;
+        return ctx_fail(ctx, res, "%s", msg);
 
     uint64_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     uint64_t bytes[SEC_COUNT] = {

@@ -61,9 +61,10 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (!cmd || !problem || !tensors)
         return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
                         !cmd ? "cmd" : !problem ? "problem" : "tensors");
-    vkattn_result res = vkattn_problem_check(problem, ctx->message, sizeof ctx->message);
+    char msg[CTX_MESSAGE_SIZE];
+    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return res;
+        return ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = problem_resolved(problem);
     if (p.dtype == VKATTN_DTYPE_F16 && !ctx->info.fp16_storage)
         return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,

@@ -166,6 +166,8 @@ typedef struct vkattn_context_desc {
     uint32_t queue_family;
     VkQueue queue;
     PFN_vkGetInstanceProcAddr get_instance_proc_addr; /* required when borrowed */
+    bool push_descriptors_enabled; /* borrowed: the device was created with
+                                      VK_KHR_push_descriptor (false = cached descriptor sets) */
     const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default; used for every Vulkan
                                                object vkattn creates */
     VkPipelineCache pipeline_cache;         /* the app's cache, not destroyed by vkattn;
@@ -199,7 +201,8 @@ VKATTN_API void vkattn_context_destroy(vkattn_context ctx);
 VKATTN_API vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *data, size_t *size);
 
 /* The message of the last failed call on this context (names the field and value), or "" if
- * none. Valid until the next call on ctx from the same thread. */
+ * none failed yet. One buffer per context: when several threads call at once, read it only
+ * after they are done (the result codes themselves are always exact). */
 VKATTN_API const char *vkattn_context_message(vkattn_context ctx);
 
 /* True when the context runs on the CPU reference (no Vulkan device). */
