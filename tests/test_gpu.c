@@ -98,6 +98,50 @@ START_TEST(cmd_attention_checks_buffers)
 }
 END_TEST
 
+START_TEST(pipeline_cache_round_trip)
+{
+    /* After a pipeline exists the cache has data; a context created from it works. */
+    harness_result r;
+    ck_assert_int_eq(harness_run(ctx, &cases[0], &r), 0);
+    size_t size = 0;
+    ck_assert_int_eq(vkattn_pipeline_cache_data(ctx, NULL, &size), VKATTN_SUCCESS);
+    ck_assert_uint_gt(size, 0);
+    void *blob = malloc(size);
+    ck_assert_ptr_nonnull(blob);
+    size_t small = size > 1 ? 1 : 0;
+    if (small)
+        ck_assert_int_eq(vkattn_pipeline_cache_data(ctx, blob, &small),
+                         VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(vkattn_pipeline_cache_data(ctx, blob, &size), VKATTN_SUCCESS);
+    vkattn_context_desc d = {0};
+    d.pipeline_cache_data = blob;
+    d.pipeline_cache_size = size;
+    vkattn_context c2;
+    ck_assert_int_eq(vkattn_context_create(&d, &c2), VKATTN_SUCCESS);
+    ck_assert_int_eq(harness_run(c2, &cases[0], &r), 0);
+    ck_assert_msg(r.pass, "%s", r.why);
+    vkattn_context_destroy(c2);
+    free(blob);
+}
+END_TEST
+
+START_TEST(tiles_and_handles)
+{
+    uint32_t rows = 0, keys = 0;
+    ck_assert_int_eq(vkattn_kernel_tiles(ctx, VKATTN_DTYPE_F32, 64, &rows, &keys), VKATTN_SUCCESS);
+    ck_assert_uint_gt(rows, 0);
+    ck_assert_uint_gt(keys, 0);
+    ck_assert_int_eq(vkattn_kernel_tiles(ctx, VKATTN_DTYPE_F32, 257, &rows, &keys),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "head_dim = 257"));
+    vkattn_vulkan_handles h;
+    ck_assert_int_eq(vkattn_context_vulkan(ctx, &h), VKATTN_SUCCESS);
+    ck_assert_ptr_nonnull(h.device);
+    ck_assert_ptr_nonnull(h.queue);
+    ck_assert_ptr_nonnull(h.get_instance_proc_addr);
+}
+END_TEST
+
 START_TEST(destroy_null_is_noop)
 {
     vkattn_context_destroy(NULL);
@@ -135,6 +179,8 @@ int main(void)
     tcase_add_test(api, lens_past_sequence_rejected_and_out_untouched);
     tcase_add_test(api, cmd_attention_checks_buffers);
     tcase_add_test(api, destroy_null_is_noop);
+    tcase_add_test(api, pipeline_cache_round_trip);
+    tcase_add_test(api, tiles_and_handles);
     suite_add_tcase(s, api);
 
     SRunner *sr = srunner_create(s);
