@@ -1,0 +1,390 @@
+/* The Vulkan side of vkattn bench (see bench_gpu.h). Each run is one submission of a command
+ * buffer recorded once: [barrier, timestamp, vkattn_cmd_attention, timestamp], waited for with a
+ * fence, so runs never overlap and the timed part holds the attention alone. */
+#include "bench_gpu.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define GPU_INSTANCE_FUNCS(X)                                                                     \
+    X(vkGetDeviceProcAddr) X(vkGetPhysicalDeviceProperties)                                       \
+    X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties)
+#define GPU_DEVICE_FUNCS(X)                                                                       \
+    X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) X(vkAllocateMemory)     \
+    X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory) X(vkUnmapMemory)                         \
+    X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers)                    \
+    X(vkResetCommandPool) X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdCopyBuffer)        \
+    X(vkCmdPipelineBarrier) X(vkCmdResetQueryPool) X(vkCmdWriteTimestamp) X(vkCreateQueryPool)    \
+    X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkCreateFence) X(vkDestroyFence)             \
+    X(vkResetFences) X(vkWaitForFences) X(vkQueueSubmit) X(vkQueueWaitIdle)
+
+struct bench_gpu {
+    vkattn_vulkan_handles h;
+    VkPhysicalDeviceMemoryProperties mem;
+    double ns_per_tick;
+    uint64_t ts_mask;              /* valid timestamp bits; 0 = the queue has no timestamps */
+#define X(name) PFN_##name name;
+    GPU_INSTANCE_FUNCS(X)
+    GPU_DEVICE_FUNCS(X)
+#undef X
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkQueryPool queries;           /* 2 timestamps: before and after the attention */
+    VkFence fence;
+};
+
+typedef struct gbuf {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    void *mapped;                  /* host-visible buffers only */
+} gbuf;
+
+static const char *vk_name(VkResult vr)
+{
+    switch (vr) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    default: return "a Vulkan error";
+    }
+}
+
+static int vk_fail(char *err, size_t err_size, const char *what, VkResult vr)
+{
+    snprintf(err, err_size, "%s failed: %s (%d)", what, vk_name(vr), (int)vr);
+    return -1;
+}
+
+static void release(bench_gpu *g)
+{
+    VkDevice dev = g->h.device;
+    const VkAllocationCallbacks *a = g->h.allocator;
+    if (g->fence)
+        g->vkDestroyFence(dev, g->fence, a);
+    if (g->queries)
+        g->vkDestroyQueryPool(dev, g->queries, a);
+    if (g->pool) /* frees g->cmd with it */
+        g->vkDestroyCommandPool(dev, g->pool, a);
+}
+
+/* Fills a zeroed g; on failure, what was made is left for release(). */
+static int open_objects(vkattn_context ctx, bench_gpu *g, char *err, size_t err_size)
+{
+    if (vkattn_context_vulkan(ctx, &g->h) != VKATTN_SUCCESS) {
+        snprintf(err, err_size, "the context has no Vulkan handles: %s",
+                 vkattn_context_message(ctx));
+        return -1;
+    }
+    VkInstance inst = g->h.instance;
+    VkDevice dev = g->h.device;
+    const VkAllocationCallbacks *a = g->h.allocator;
+#define X(name)                                                                                   \
+    if (!(g->name = (PFN_##name)g->h.get_instance_proc_addr(inst, #name))) {                      \
+        snprintf(err, err_size, "vkGetInstanceProcAddr gives no %s", #name);                      \
+        return -1;                                                                                \
+    }
+    GPU_INSTANCE_FUNCS(X)
+#undef X
+#define X(name)                                                                                   \
+    if (!(g->name = (PFN_##name)g->vkGetDeviceProcAddr(dev, #name))) {                            \
+        snprintf(err, err_size, "vkGetDeviceProcAddr gives no %s", #name);                        \
+        return -1;                                                                                \
+    }
+    GPU_DEVICE_FUNCS(X)
+#undef X
+    VkPhysicalDeviceProperties props;
+    g->vkGetPhysicalDeviceProperties(g->h.physical_device, &props);
+    g->vkGetPhysicalDeviceMemoryProperties(g->h.physical_device, &g->mem);
+    g->ns_per_tick = props.limits.timestampPeriod;
+    uint32_t nq = 0;
+    g->vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, NULL);
+    VkQueueFamilyProperties *qf = calloc(nq ? nq : 1, sizeof *qf);
+    if (!qf) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    g->vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, qf);
+    uint32_t bits = g->h.queue_family < nq ? qf[g->h.queue_family].timestampValidBits : 0;
+    free(qf);
+    g->ts_mask = bits >= 64 ? ~0ull : bits ? (1ull << bits) - 1 : 0;
+    if (g->ns_per_tick <= 0.0)
+        g->ts_mask = 0;
+
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .queueFamilyIndex = g->h.queue_family};
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                       .commandBufferCount = 1};
+    VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                 .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = 2};
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    const char *what = "vkCreateCommandPool";
+    VkResult vr = g->vkCreateCommandPool(dev, &pci, a, &g->pool);
+    if (vr == VK_SUCCESS) {
+        cai.commandPool = g->pool;
+        what = "vkAllocateCommandBuffers";
+        vr = g->vkAllocateCommandBuffers(dev, &cai, &g->cmd);
+    }
+    if (vr == VK_SUCCESS && g->ts_mask)
+        what = "vkCreateQueryPool", vr = g->vkCreateQueryPool(dev, &qci, a, &g->queries);
+    if (vr == VK_SUCCESS)
+        what = "vkCreateFence", vr = g->vkCreateFence(dev, &fci, a, &g->fence);
+    if (vr != VK_SUCCESS) {
+        return vk_fail(err, err_size, what, vr);
+    }
+    return 0;
+}
+
+static int memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
+                       VkMemoryPropertyFlags want)
+{
+    for (uint32_t i = 0; i < mp->memoryTypeCount; ++i)
+        if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & want) == want)
+            return (int)i;
+    return -1;
+}
+
+static void gbuf_destroy(bench_gpu *g, gbuf *b)
+{
+    if (b->mapped)
+        g->vkUnmapMemory(g->h.device, b->memory);
+    if (b->buffer)
+        g->vkDestroyBuffer(g->h.device, b->buffer, g->h.allocator);
+    if (b->memory)
+        g->vkFreeMemory(g->h.device, b->memory, g->h.allocator);
+    memset(b, 0, sizeof *b);
+}
+
+/* A buffer in device-local memory (else any type it allows), or host-visible coherent and mapped
+ * (every device has such a type for buffers). */
+static int gbuf_create(bench_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage, bool host,
+                       gbuf *b, char *err, size_t err_size)
+{
+    VkDevice dev = g->h.device;
+    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                              .size = size ? size : 4, .usage = usage,
+                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    memset(b, 0, sizeof *b);
+    VkResult vr = g->vkCreateBuffer(dev, &bci, g->h.allocator, &b->buffer);
+    if (vr != VK_SUCCESS)
+        return vk_fail(err, err_size, "vkCreateBuffer", vr);
+    VkMemoryRequirements req;
+    g->vkGetBufferMemoryRequirements(dev, b->buffer, &req);
+    int type = host ? memory_type(&g->mem, req.memoryTypeBits,
+                                  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                      VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
+                    : memory_type(&g->mem, req.memoryTypeBits,
+                                  VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (type < 0 && !host)
+        type = memory_type(&g->mem, req.memoryTypeBits, 0);
+    if (type < 0) {
+        gbuf_destroy(g, b);
+        snprintf(err, err_size, "no %smemory type for a buffer", host ? "host-visible " : "");
+        return -1;
+    }
+    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
+    const char *what = "vkAllocateMemory";
+    vr = g->vkAllocateMemory(dev, &mai, g->h.allocator, &b->memory);
+    if (vr == VK_SUCCESS)
+        what = "vkBindBufferMemory", vr = g->vkBindBufferMemory(dev, b->buffer, b->memory, 0);
+    if (vr == VK_SUCCESS && host)
+        what = "vkMapMemory", vr = g->vkMapMemory(dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+    if (vr != VK_SUCCESS) {
+        gbuf_destroy(g, b);
+        char buf[96];
+        snprintf(buf, sizeof buf, "%s (%.1f MiB)", what, (double)req.size / (1 << 20));
+        return vk_fail(err, err_size, buf, vr);
+    }
+    return 0;
+}
+
+/* Submits g->cmd and waits for it. */
+static int gpu_submit(bench_gpu *g, char *err, size_t err_size)
+{
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                       .pCommandBuffers = &g->cmd};
+    VkResult vr = g->vkQueueSubmit(g->h.queue, 1, &si, g->fence);
+    if (vr != VK_SUCCESS)
+        return vk_fail(err, err_size, "vkQueueSubmit", vr);
+    vr = g->vkWaitForFences(g->h.device, 1, &g->fence, VK_TRUE, UINT64_MAX);
+    if (vr != VK_SUCCESS)
+        return vk_fail(err, err_size, "vkWaitForFences", vr);
+    vr = g->vkResetFences(g->h.device, 1, &g->fence);
+    if (vr != VK_SUCCESS)
+        return vk_fail(err, err_size, "vkResetFences", vr);
+    return 0;
+}
+
+static void barrier(bench_gpu *g, VkPipelineStageFlags src_stage, VkAccessFlags src,
+                    VkPipelineStageFlags dst_stage, VkAccessFlags dst)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src,
+                          .dstAccessMask = dst};
+    g->vkCmdPipelineBarrier(g->cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_COUNT };
+
+static double clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
+                   const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
+                   size_t err_size)
+{
+    VkDevice dev = g->h.device;
+    gbuf b[BUF_COUNT] = {{0}}, staging = {0};
+    const void *src[BUF_COUNT] = {t->q, t->k, t->v, NULL, p->has_q_lens ? t->q_lens : NULL,
+                                  p->has_kv_lens ? t->kv_lens : NULL};
+    VkDeviceSize es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, lens = p->batch * sizeof(uint32_t);
+    VkDeviceSize bytes[BUF_COUNT] = {
+        vkattn_problem_extent(p, 'q') * es, vkattn_problem_extent(p, 'k') * es,
+        vkattn_problem_extent(p, 'v') * es, vkattn_problem_extent(p, 'o') * es,
+        src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0};
+    VkDeviceSize offset[BUF_COUNT], total = 0;
+    bool pending = false;
+    int rc = -1;
+    VkResult vr;
+
+    for (int i = 0; i < BUF_COUNT; ++i) {
+        offset[i] = total;
+        if (src[i])
+            total += (bytes[i] + 15) / 16 * 16;
+        if ((src[i] || i == BUF_O) &&
+            gbuf_create(g, bytes[i],
+                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                        false, &b[i], err, err_size))
+            goto cleanup;
+    }
+    if (gbuf_create(g, total, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, &staging, err, err_size))
+        goto cleanup;
+    VkCommandBufferBeginInfo once = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                     .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if ((vr = g->vkResetCommandPool(dev, g->pool, 0)) != VK_SUCCESS ||
+        (vr = g->vkBeginCommandBuffer(g->cmd, &once)) != VK_SUCCESS) {
+        vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
+        goto cleanup;
+    }
+    for (int i = 0; i < BUF_COUNT; ++i)
+        if (src[i]) {
+            memcpy((char *)staging.mapped + offset[i], src[i], bytes[i]);
+            VkBufferCopy region = {.srcOffset = offset[i], .size = bytes[i]};
+            g->vkCmdCopyBuffer(g->cmd, staging.buffer, b[i].buffer, 1, &region);
+        }
+    barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+    if ((vr = g->vkEndCommandBuffer(g->cmd)) != VK_SUCCESS) {
+        vk_fail(err, err_size, "vkEndCommandBuffer", vr);
+        goto cleanup;
+    }
+    pending = true;
+    if (gpu_submit(g, err, err_size))
+        goto cleanup;
+    pending = false;
+    gbuf_destroy(g, &staging);
+
+    /* One command buffer, submitted once per run. The barrier orders this run's writes of O
+     * after the previous run's (vkattn_cmd_attention asks for it); it sits before the first
+     * timestamp, and as the previous run has finished it costs nothing inside the timed part. */
+    VkCommandBufferBeginInfo reuse = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if ((vr = g->vkResetCommandPool(dev, g->pool, 0)) != VK_SUCCESS ||
+        (vr = g->vkBeginCommandBuffer(g->cmd, &reuse)) != VK_SUCCESS) {
+        vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
+        goto cleanup;
+    }
+    barrier(g, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    if (g->ts_mask) {
+        g->vkCmdResetQueryPool(g->cmd, g->queries, 0, 2);
+        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->queries, 0);
+    }
+    vkattn_device_tensors dt = {
+        .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0},
+        .v = {b[BUF_V].buffer, 0, 0}, .out = {b[BUF_O].buffer, 0, 0},
+        .q_lens = {b[BUF_QLENS].buffer, 0, 0}, .kv_lens = {b[BUF_KVLENS].buffer, 0, 0},
+    };
+    vkattn_result res = vkattn_cmd_attention(ctx, g->cmd, p, &dt);
+    if (res != VKATTN_SUCCESS) {
+        snprintf(err, err_size, "vkattn_cmd_attention: %s: %s", vkattn_result_string(res),
+                 vkattn_context_message(ctx));
+        g->vkEndCommandBuffer(g->cmd);
+        goto cleanup;
+    }
+    /* BOTTOM_OF_PIPE: written once every earlier command, the dispatch included, has finished. */
+    if (g->ts_mask)
+        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->queries, 1);
+    if ((vr = g->vkEndCommandBuffer(g->cmd)) != VK_SUCCESS) {
+        vk_fail(err, err_size, "vkEndCommandBuffer", vr);
+        goto cleanup;
+    }
+    for (int r = 0; r < warmup + n; ++r) {
+        double t0 = clock_ms();
+        pending = true;
+        if (gpu_submit(g, err, err_size))
+            goto cleanup;
+        pending = false;
+        double elapsed = clock_ms() - t0;
+        if (g->ts_mask) {
+            uint64_t ts[2];
+            vr = g->vkGetQueryPoolResults(dev, g->queries, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+            if (vr != VK_SUCCESS) {
+                vk_fail(err, err_size, "vkGetQueryPoolResults", vr);
+                goto cleanup;
+            }
+            elapsed = (double)((ts[1] - ts[0]) & g->ts_mask) * g->ns_per_tick * 1e-6;
+        }
+        if (r >= warmup)
+            ms[r - warmup] = elapsed;
+    }
+    rc = 0;
+cleanup:
+    if (pending) /* a failed wait: nothing may be destroyed while the GPU could still use it */
+        g->vkQueueWaitIdle(g->h.queue);
+    gbuf_destroy(g, &staging);
+    for (int i = 0; i < BUF_COUNT; ++i)
+        gbuf_destroy(g, &b[i]);
+    return rc;
+}
+
+int bench_gpu_open(vkattn_context ctx, bench_gpu **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    bench_gpu *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    if (open_objects(ctx, g, err, err_size)) {
+        release(g);
+        free(g);
+        return -1;
+    }
+    *out = g;
+    return 0;
+}
+
+void bench_gpu_close(bench_gpu *g)
+{
+    if (!g)
+        return;
+    release(g);
+    free(g);
+}
+
+bool bench_gpu_has_timestamps(const bench_gpu *g)
+{
+    return g->ts_mask != 0;
+}
