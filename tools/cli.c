@@ -1,10 +1,13 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -230,5 +233,93 @@ int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size
     }
     *out = v;
     *count = n;
+    return 0;
+}
+
+int cli_parse_lens(const char *cmd, const char *flag, const char *text, uint32_t batch,
+                   uint32_t limit, const char *what, uint32_t **out)
+{
+    size_t n;
+    *out = NULL;
+    if (cli_parse_u32_list(cmd, flag, text, batch, out, &n))
+        return -1;
+    for (size_t b = 0; b < n; b++)
+        if ((*out)[b] > limit) {
+            cli_error(cmd, "%s: %u (batch item %zu) is larger than %s = %u", flag, (*out)[b], b,
+                      what, limit);
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+    return 0;
+}
+
+int cli_check_output(const char *cmd, const char *flag, const char *path)
+{
+    struct stat st;
+    if (!*path)
+        return cli_error(cmd, "%s: expected a file name, got ''", flag);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(cmd, "%s: '%s' is a directory (expected a file name)", flag, path);
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return cli_error(cmd, "out of memory");
+    int ok = access(dir, W_OK | X_OK) == 0;
+    int e = errno;
+    if (!ok)
+        cli_error(cmd, "%s: cannot write into directory '%s': %s", flag, dir, strerror(e));
+    free(dir);
+    return ok ? 0 : -1;
+}
+
+int cli_mask_flag(cli *c, cli_mask_flags *m)
+{
+    static const char *const names[] = {"--causal", "--align", "--window", "--q-lens",
+                                        "--kv-lens"};
+    size_t i = 0;
+    while (i < sizeof names / sizeof names[0] && !cli_is(c, names[i]))
+        i++;
+    if (i == sizeof names / sizeof names[0])
+        return 0;
+    if (!m->first)
+        m->first = names[i];
+    if (i == 0) {
+        if (cli_switch(c))
+            return -1;
+        m->causal = true;
+    } else if (i == 1) {
+        if (cli_parse_align(c, cli_value(c), &m->align))
+            return -1;
+    } else if (i == 2) {
+        if (cli_parse_window(c, cli_value(c), &m->window_left, &m->window_right))
+            return -1;
+        m->window = true;
+    } else {
+        const char *text = cli_value(c);
+        if (!text)
+            return -1;
+        if (!*text)
+            return cli_error(c->cmd, "%s: expected a value, got ''", c->flag);
+        *(i == 3 ? &m->q_lens : &m->kv_lens) = text;
+    }
+    return 1;
+}
+
+int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
+                   uint32_t **kv_lens)
+{
+    *q_lens = *kv_lens = NULL;
+    p->causal = m->causal;
+    p->align = m->align;
+    p->window = m->window;
+    p->window_left = m->window_left;
+    p->window_right = m->window_right;
+    if ((m->q_lens && cli_parse_lens(cmd, "--q-lens", m->q_lens, p->batch, p->seq_q, "Sq", q_lens))
+        || (m->kv_lens
+            && cli_parse_lens(cmd, "--kv-lens", m->kv_lens, p->batch, p->seq_kv, "Skv", kv_lens)))
+        return -1;
+    p->has_q_lens = *q_lens != NULL;
+    p->has_kv_lens = *kv_lens != NULL;
     return 0;
 }

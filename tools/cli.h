@@ -76,4 +76,35 @@ int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
 int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
                        uint32_t **out, size_t *count);
 
+/* Each value of a comma-separated list of exactly batch values (cli_parse_u32_list) must be at
+ * most limit, named what in the message ("Sq"). On failure *out is NULL. */
+int cli_parse_lens(const char *cmd, const char *flag, const char *text, uint32_t batch,
+                   uint32_t limit, const char *what, uint32_t **out);
+
+/* Fails early, before any work, when path cannot be written: it is empty or a directory, or its
+ * directory is not writable. */
+int cli_check_output(const char *cmd, const char *flag, const char *path);
+
+/* The mask flags shared by run, mask and bench: --causal, --align A, --window L,R, --q-lens N,...
+ * and --kv-lens N,... (the lists are kept as text: the batch size is known later). Zero is none
+ * given. */
+typedef struct cli_mask_flags {
+    bool causal, window;
+    vkattn_align align;
+    int32_t window_left, window_right;
+    const char *q_lens, *kv_lens; /* NULL, or a non-empty text */
+    const char *first;            /* the first mask flag given ("--causal"), or NULL */
+} cli_mask_flags;
+
+/* 1 when the current option is a mask flag (its value parsed into m), 0 when it is not, -1 (error
+ * printed) when its value is bad. */
+int cli_mask_flag(cli *c, cli_mask_flags *m);
+
+/* Sets the causal, align and window fields of p from m, parses the length lists against p's batch
+ * and sequence lengths into *q_lens and *kv_lens (malloc'd, or NULL when not given; the caller
+ * frees them, also on failure) and sets has_q_lens and has_kv_lens. -1, error printed, on a bad
+ * list. */
+int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
+                   uint32_t **kv_lens);
+
 #endif

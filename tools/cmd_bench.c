@@ -2,12 +2,10 @@
  * of [timestamp, vkattn_cmd_attention, timestamp], waited for with a fence, after warm-up runs;
  * --cpu adds wall-clock rows of the CPU reference. Prints a table; --json / --csv write the same
  * rows, each file complete or not at all. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,7 +14,7 @@
 #include "bench_gpu.h"
 #include "cli.h"
 #include "commands.h"
-#include "npy.h"
+#include "outfile.h"
 #include "rng.h"
 #include "src/half.h"
 #include "src/mask.h"
@@ -53,11 +51,7 @@ typedef struct bench_opts {
     vkattn_dtype dtype;
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order */
     size_t n_shapes;
-    const char *mask_flag;         /* the first mask flag given (they apply to --shape only) */
-    bool causal, window;
-    vkattn_align align;
-    int32_t window_left, window_right;
-    const char *q_lens, *kv_lens;
+    cli_mask_flags mask;           /* they apply to the --shape problems only */
 } bench_opts;
 
 static void bench_help(void)
@@ -168,42 +162,17 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
     return 0;
 }
 
-static int parse_lens(const char *flag, const char *text, uint32_t batch, uint32_t limit,
-                      const char *what, uint32_t **out)
-{
-    size_t n;
-    if (cli_parse_u32_list(CMD, flag, text, batch, out, &n))
-        return -1;
-    for (size_t b = 0; b < n; b++)
-        if ((*out)[b] > limit) {
-            cli_error(CMD, "%s: %u (batch item %zu) is larger than %s = %u", flag, (*out)[b], b,
-                      what, limit);
-            free(*out);
-            *out = NULL;
-            return -1;
-        }
-    return 0;
-}
-
 /* The problems of the options, in order: the --shape problems, then the suites. */
 static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
 {
     for (size_t i = 0; i < o->n_shapes; ++i) {
         const uint32_t *s = o->shapes[i];
-        vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, o->causal);
-        p.align = o->align;
-        p.window = o->window;
-        p.window_left = o->window_left;
-        p.window_right = o->window_right;
+        vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, false);
         uint32_t *ql = NULL, *kl = NULL;
         char msg[512];
         int rc = -1;
-        if (o->q_lens && parse_lens("--q-lens", o->q_lens, p.batch, p.seq_q, "Sq", &ql))
+        if (cli_mask_apply(CMD, &o->mask, &p, &ql, &kl))
             goto next;
-        if (o->kv_lens && parse_lens("--kv-lens", o->kv_lens, p.batch, p.seq_kv, "Skv", &kl))
-            goto next;
-        p.has_q_lens = ql != NULL;
-        p.has_kv_lens = kl != NULL;
         if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
             cli_error(CMD, "--shape %u,%u,%u,%u,%u,%u: %s", s[0], s[1], s[2], s[3], s[4], s[5],
                       msg);
@@ -224,31 +193,11 @@ static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
     return 0;
 }
 
-/* Fails early, before any timing, when an output could not be created. */
-static int check_output(const char *flag, const char *path)
-{
-    struct stat st;
-    if (!*path)
-        return cli_error(CMD, "%s: expected a file name, got ''", flag);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cli_error(CMD, "%s: '%s' is a directory (expected a file name)", flag, path);
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return cli_error(CMD, "out of memory");
-    int ok = access(dir, W_OK | X_OK) == 0;
-    int e = errno;
-    if (!ok)
-        cli_error(CMD, "%s: cannot write into directory '%s': %s", flag, dir, strerror(e));
-    free(dir);
-    return ok ? 0 : -1;
-}
-
 /* 0: run; 1: help was printed; -1: error printed. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
     cli c;
-    int r;
+    int r, m;
     cli_init(&c, CMD, argc, argv);
     while ((r = cli_next(&c)) > 0) {
         const char *text;
@@ -291,21 +240,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 o->dtype = VKATTN_DTYPE_F16;
             else
                 return cli_error(CMD, "--dtype: expected f32 or f16, got '%s'", text);
-        } else if (cli_is(&c, "--causal")) {
-            if (cli_switch(&c))
+        } else if ((m = cli_mask_flag(&c, &o->mask)) != 0) {
+            if (m < 0)
                 return -1;
-            o->causal = true;
-        } else if (cli_is(&c, "--align")) {
-            if (cli_parse_align(&c, cli_value(&c), &o->align))
-                return -1;
-        } else if (cli_is(&c, "--window")) {
-            if (cli_parse_window(&c, cli_value(&c), &o->window_left, &o->window_right))
-                return -1;
-            o->window = true;
-        } else if (cli_is(&c, "--q-lens") || cli_is(&c, "--kv-lens")) {
-            if (!(text = cli_value(&c)))
-                return -1;
-            *(cli_is(&c, "--q-lens") ? &o->q_lens : &o->kv_lens) = text;
         } else if (cli_is(&c, "--warmup")) {
             if (cli_parse_int(&c, cli_value(&c), 0, 1000000, &o->warmup))
                 return -1;
@@ -330,20 +267,16 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         } else {
             return cli_unknown(&c);
         }
-        static const char *const mask_flags[] = {"--causal", "--align", "--window", "--q-lens",
-                                                 "--kv-lens"};
-        for (size_t i = 0; !o->mask_flag && i < sizeof mask_flags / sizeof mask_flags[0]; ++i)
-            if (cli_is(&c, mask_flags[i]))
-                o->mask_flag = mask_flags[i];
     }
     if (r < 0)
         return -1;
-    if (o->mask_flag && o->n_shapes == 0)
+    if (o->mask.first && o->n_shapes == 0)
         return cli_error(CMD, "%s: applies to the --shape problems (the suites set their own "
-                         "masks); give a --shape", o->mask_flag);
+                         "masks); give a --shape", o->mask.first);
     if (o->json && o->csv && strcmp(o->json, o->csv) == 0)
         return cli_error(CMD, "--csv: names the same file as --json ('%s')", o->json);
-    if ((o->json && check_output("--json", o->json)) || (o->csv && check_output("--csv", o->csv)))
+    if ((o->json && cli_check_output(CMD, "--json", o->json))
+        || (o->csv && cli_check_output(CMD, "--csv", o->csv)))
         return -1;
     return 0;
 }
@@ -702,58 +635,27 @@ static char *csv_text(const run_meta *m, const bench_case *cases, const bench_ro
     return text;
 }
 
-/* Writes text to a fsync'd temporary file beside path, to be renamed by npy_commit. */
+/* Writes text to a fsync'd temporary file beside path, to be renamed by outfile_commit. */
 static int write_pending(const char *flag, const char *path, const char *text, size_t len,
-                         npy_pending *out)
+                         outfile *out)
 {
-    size_t plen = strlen(path);
-    char *temp = malloc(plen + 8), *final = strdup(path);
-    if (!temp || !final) {
-        free(temp);
-        free(final);
+    if (outfile_begin(out, path) == 0 && outfile_write(out, text, len) == 0
+        && outfile_finish(out) == 0)
+        return 0;
+    outfile_discard(out);
+    if (!out->step)
         return cli_error(CMD, "%s: out of memory", flag);
-    }
-    memcpy(temp, path, plen);
-    memcpy(temp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        cli_error(CMD, "%s: cannot create a file beside '%s': %s", flag, path, strerror(errno));
-        free(temp);
-        free(final);
-        return -1;
-    }
-    /* mkstemp makes the file 0600; give it the mode a plain creat() would have. */
-    mode_t mask = umask(022);
-    umask(mask);
-    int werr = fchmod(fd, 0666 & ~mask) != 0 ? errno : 0;
-    for (size_t done = 0; !werr && done < len;) {
-        ssize_t k = write(fd, text + done, len - done);
-        if (k < 0 && errno != EINTR)
-            werr = errno;
-        else if (k > 0)
-            done += (size_t)k;
-    }
-    if (!werr && fsync(fd) != 0)
-        werr = errno;
-    if (close(fd) != 0 && !werr)
-        werr = errno;
-    if (werr) {
-        unlink(temp);
-        free(temp);
-        free(final);
-        return cli_error(CMD, "%s: cannot write '%s': %s", flag, path, strerror(werr));
-    }
-    out->path = final;
-    out->temp = temp;
-    return 0;
+    if (strcmp(out->step, "create") == 0)
+        return cli_error(CMD, "%s: cannot create a file beside '%s': %s", flag, path,
+                         strerror(out->error));
+    return cli_error(CMD, "%s: cannot write '%s': %s", flag, path, strerror(out->error));
 }
 
 /* Writes the requested files: both appear complete, or neither. */
 static int write_outputs(const bench_opts *o, const run_meta *m, const bench_case *cases,
                          const bench_row *rows, size_t n)
 {
-    npy_pending pj = {0}, pc = {0};
-    char err[512];
+    outfile pj = {0}, pc = {0};
     int rc = -1;
     char *jtext = NULL, *ctext = NULL;
     size_t clen = 0;
@@ -773,20 +675,22 @@ static int write_outputs(const bench_opts *o, const run_meta *m, const bench_cas
         if (write_pending("--csv", o->csv, ctext, clen, &pc))
             goto done;
     }
-    if (o->json && npy_commit(&pj, err, sizeof err)) {
-        cli_error(CMD, "--json: %s", err);
+    if (o->json && outfile_commit(&pj)) {
+        cli_error(CMD, "--json: %s: cannot move the written file into place: %s", o->json,
+                  strerror(pj.error));
         goto done;
     }
-    if (o->csv && npy_commit(&pc, err, sizeof err)) {
+    if (o->csv && outfile_commit(&pc)) {
         if (o->json)
             unlink(o->json);
-        cli_error(CMD, "--csv: %s%s", err, o->json ? " (the --json file was removed again)" : "");
+        cli_error(CMD, "--csv: %s: cannot move the written file into place: %s%s", o->csv,
+                  strerror(pc.error), o->json ? " (the --json file was removed again)" : "");
         goto done;
     }
     rc = 0;
 done:
-    npy_discard(&pj);
-    npy_discard(&pc);
+    outfile_discard(&pj);
+    outfile_discard(&pc);
     free(jtext);
     free(ctext);
     return rc;

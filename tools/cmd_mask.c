@@ -1,16 +1,15 @@
 /* vkattn mask: which keys each query sees (SPEC section 2), with the kernel's tiles and the tiles
  * it skips, as a character grid on stdout and optionally a PNG (SPEC section 4). Exit 0 on
  * success, 2 on bad usage or input (one line on stderr), 1 when the device cannot be used. */
-#include <errno.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "outfile.h"
 #include "src/mask.h"
 
 #define CMD "mask"
@@ -25,10 +24,9 @@ typedef struct mask_opts {
     uint32_t sq, skv, batch, item, head, head_dim;
     bool has_head;
     vkattn_dtype dtype;
-    const char *q_lens, *kv_lens, *png;
-    bool causal, window, has_device;
-    vkattn_align align;
-    int32_t window_left, window_right;
+    const char *png;
+    bool has_device;
+    cli_mask_flags mask;
     uint32_t tile_rows, tile_keys; /* --tiles; 0 = ask the device */
     vkattn_context_desc device;
 } mask_opts;
@@ -123,21 +121,18 @@ bad:
 static int parse_args(int argc, char **argv, mask_opts *o)
 {
     cli c;
-    int r;
+    int r, m;
     memset(o, 0, sizeof *o);
     o->batch = 1;
     o->head_dim = 64;
     cli_init(&c, CMD, argc, argv);
     while ((r = cli_next(&c)) > 0) {
-        const char **text = cli_is(&c, "--q-lens") ? &o->q_lens
-                          : cli_is(&c, "--kv-lens") ? &o->kv_lens
-                          : cli_is(&c, "--png") ? &o->png : NULL;
         uint32_t *num = cli_is(&c, "--sq") ? &o->sq : cli_is(&c, "--skv") ? &o->skv
                       : cli_is(&c, "--batch") ? &o->batch : NULL;
-        if (text) {
-            if (!(*text = cli_value(&c)))
+        if (cli_is(&c, "--png")) {
+            if (!(o->png = cli_value(&c)))
                 return -1;
-            if (!**text)
+            if (!*o->png)
                 return cli_error(CMD, "%s: expected a value, got ''", c.flag);
         } else if (num) {
             if (cli_parse_u32(&c, cli_value(&c), 1, MAX_SEQ, num))
@@ -158,17 +153,9 @@ static int parse_args(int argc, char **argv, mask_opts *o)
         } else if (cli_is(&c, "--dtype")) {
             if (parse_dtype(&c, cli_value(&c), &o->dtype))
                 return -1;
-        } else if (cli_is(&c, "--causal")) {
-            if (cli_switch(&c))
+        } else if ((m = cli_mask_flag(&c, &o->mask)) != 0) {
+            if (m < 0)
                 return -1;
-            o->causal = true;
-        } else if (cli_is(&c, "--align")) {
-            if (cli_parse_align(&c, cli_value(&c), &o->align))
-                return -1;
-        } else if (cli_is(&c, "--window")) {
-            if (cli_parse_window(&c, cli_value(&c), &o->window_left, &o->window_right))
-                return -1;
-            o->window = true;
         } else if (cli_is(&c, "--device")) {
             if (cli_parse_device(&c, cli_value(&c), &o->device))
                 return -1;
@@ -194,19 +181,6 @@ static int parse_args(int argc, char **argv, mask_opts *o)
     if (!o->png && (o->sq > MAX_GRID || o->skv > MAX_GRID))
         return cli_error(CMD, "--sq %u --skv %u: the grid would be larger than %d x %d characters "
                          "(use --png FILE for a picture)", o->sq, o->skv, MAX_GRID, MAX_GRID);
-    return 0;
-}
-
-static int parse_lens(const char *flag, const char *text, uint32_t batch, uint32_t limit,
-                      const char *what, uint32_t **out)
-{
-    size_t n;
-    if (cli_parse_u32_list(CMD, flag, text, batch, out, &n))
-        return -1;
-    for (size_t b = 0; b < n; b++)
-        if ((*out)[b] > limit)
-            return cli_error(CMD, "%s: %u (batch item %zu) is larger than %s = %u", flag,
-                             (*out)[b], b, what, limit);
     return 0;
 }
 
@@ -558,48 +532,17 @@ static int write_png(const char *path, const mask_plan *m, const png_geometry *g
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return cli_error(CMD, "--png: '%s' is a directory (expected a file name)", path);
-    size_t n = strlen(path);
-    char *temp = malloc(n + 8);
-    if (!temp)
-        return cli_error(CMD, "out of memory");
-    memcpy(temp, path, n);
-    memcpy(temp + n, ".XXXXXX", 8);
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        int e = errno;
-        free(temp);
-        return cli_error(CMD, "--png: cannot create '%s': %s", path, strerror(e));
-    }
-    /* mkstemp makes the file 0600; give it the mode a plain creat() would have. */
-    mode_t um = umask(022);
-    umask(um);
+    outfile f;
     png_sink sink = {{0}};
-    const char *what = NULL;
-    int err = 0;
-    FILE *fp = NULL;
-    if (fchmod(fd, 0666 & ~um) != 0)
-        err = errno, what = "chmod";
-    else if (!(fp = fdopen(fd, "wb")))
-        err = errno, what = "open";
-    if (!fp)
-        close(fd);
-    else if (png_stream(fp, m, g, &sink) != 0)
-        what = sink.message;
-    else if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-        err = errno, what = "write";
-    if (fp && fclose(fp) != 0 && !what)
-        err = errno, what = "close";
-    if (!what && rename(temp, path) != 0)
-        err = errno, what = "move into place";
-    if (what) {
-        unlink(temp);
-        free(temp);
-        if (err)
-            return cli_error(CMD, "--png: cannot %s '%s': %s", what, path, strerror(err));
-        return cli_error(CMD, "--png: cannot write '%s': %s", path, what);
+    if (outfile_begin(&f, path) == 0 && png_stream(f.fp, m, g, &sink) != 0) {
+        outfile_discard(&f);
+        return cli_error(CMD, "--png: cannot write '%s': %s", path, sink.message);
     }
-    free(temp);
-    return 0;
+    if (!f.error && outfile_commit(&f) == 0)
+        return 0;
+    if (!f.step)
+        return cli_error(CMD, "out of memory");
+    return cli_error(CMD, "--png: cannot %s '%s': %s", f.step, path, strerror(f.error));
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -607,17 +550,18 @@ static int write_png(const char *path, const mask_plan *m, const png_geometry *g
 static void print_header(const mask_opts *o, const mask_plan *m)
 {
     const mask_rule *r = &m->rule;
+    const cli_mask_flags *f = &o->mask;
     printf("Sq %lld, Skv %lld, batch item %u of %u", (long long)m->sq, (long long)m->skv, o->item,
            o->batch);
     if (o->has_head)
         printf(", head %u", o->head);
     printf(": ql %lld, kl %lld, off %lld (%s)", (long long)r->ql, (long long)r->kl,
-           (long long)r->off, o->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right");
-    if (o->causal)
+           (long long)r->off, f->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right");
+    if (f->causal)
         printf(", causal");
-    if (o->window)
-        printf(", window %d,%d", (int)o->window_left, (int)o->window_right);
-    if (!o->causal && !o->window)
+    if (f->window)
+        printf(", window %d,%d", (int)f->window_left, (int)f->window_right);
+    if (!f->causal && !f->window)
         printf(", no causal or window mask");
     printf("\n");
 }
@@ -647,15 +591,12 @@ int cmd_mask(int argc, char **argv)
     char msg[512], tiles[512];
     uint32_t br, bc;
 
-    if ((o.q_lens && parse_lens("--q-lens", o.q_lens, o.batch, o.sq, "Sq", &q_lens))
-        || (o.kv_lens && parse_lens("--kv-lens", o.kv_lens, o.batch, o.skv, "Skv", &kv_lens)))
-        goto done;
     vkattn_problem p = {
         .batch = o.batch, .heads_q = 1, .seq_q = o.sq, .seq_kv = o.skv,
-        .head_dim = o.head_dim, .dtype = o.dtype, .causal = o.causal, .align = o.align,
-        .window = o.window, .window_left = o.window_left, .window_right = o.window_right,
-        .has_q_lens = q_lens != NULL, .has_kv_lens = kv_lens != NULL,
+        .head_dim = o.head_dim, .dtype = o.dtype,
     };
+    if (cli_mask_apply(CMD, &o.mask, &p, &q_lens, &kv_lens))
+        goto done;
     if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
         cli_error(CMD, "%s", msg);
         goto done;

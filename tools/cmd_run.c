@@ -1,10 +1,8 @@
 /* vkattn run: one attention on .npy files (SPEC section 4). Exit 0 on success, 2 on bad usage or
  * input (one line on stderr), 1 when the device fails. Outputs appear complete or not at all. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,10 +13,7 @@
 
 typedef struct run_opts {
     const char *q, *k, *v, *out, *lse, *mask;
-    const char *q_lens, *kv_lens;
-    bool causal, window;
-    vkattn_align align;
-    int32_t window_left, window_right;
+    cli_mask_flags mask_flags;
     float scale, softcap;
     cli_layout layout;
     vkattn_context_desc device;
@@ -57,15 +52,13 @@ static void run_help(void)
 static int parse_args(int argc, char **argv, run_opts *o)
 {
     cli c;
-    int r;
+    int r, m;
     memset(o, 0, sizeof *o);
     cli_init(&c, CMD, argc, argv);
     while ((r = cli_next(&c)) > 0) {
         const char **path = cli_is(&c, "--q") ? &o->q : cli_is(&c, "--k") ? &o->k
                           : cli_is(&c, "--v") ? &o->v : cli_is(&c, "--out") ? &o->out
-                          : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask
-                          : cli_is(&c, "--q-lens") ? &o->q_lens
-                          : cli_is(&c, "--kv-lens") ? &o->kv_lens : NULL;
+                          : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask : NULL;
         if (path) {
             if (!(*path = cli_value(&c)))
                 return -1;
@@ -74,17 +67,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
         } else if (cli_is(&c, "--help") || cli_is(&c, "-h")) {
             run_help();
             return 1;
-        } else if (cli_is(&c, "--causal")) {
-            if (cli_switch(&c))
+        } else if ((m = cli_mask_flag(&c, &o->mask_flags)) != 0) {
+            if (m < 0)
                 return -1;
-            o->causal = true;
-        } else if (cli_is(&c, "--align")) {
-            if (cli_parse_align(&c, cli_value(&c), &o->align))
-                return -1;
-        } else if (cli_is(&c, "--window")) {
-            if (cli_parse_window(&c, cli_value(&c), &o->window_left, &o->window_right))
-                return -1;
-            o->window = true;
         } else if (cli_is(&c, "--scale") || cli_is(&c, "--softcap")) {
             bool scale = cli_is(&c, "--scale");
             const char *text = cli_value(&c);
@@ -114,24 +99,6 @@ static int parse_args(int argc, char **argv, run_opts *o)
     if (o->lse && strcmp(o->lse, o->out) == 0)
         return cli_error(CMD, "--lse: names the same file as --out ('%s')", o->out);
     return 0;
-}
-
-/* Fails early, before any work, when an output could not be created. */
-static int check_output(const char *flag, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cli_error(CMD, "%s: '%s' is a directory (expected a file name)", flag, path);
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return cli_error(CMD, "out of memory");
-    int ok = access(dir, W_OK | X_OK) == 0;
-    int e = errno;
-    if (!ok)
-        cli_error(CMD, "%s: cannot write into directory '%s': %s", flag, dir, strerror(e));
-    free(dir);
-    return ok ? 0 : -1;
 }
 
 static int load(const char *flag, const char *path, npy_array *a)
@@ -222,19 +189,6 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     return 0;
 }
 
-static int parse_lens(const char *flag, const char *text, uint32_t batch, uint32_t limit,
-                      const char *what, uint32_t **out)
-{
-    size_t n;
-    if (cli_parse_u32_list(CMD, flag, text, batch, out, &n))
-        return -1;
-    for (size_t b = 0; b < n; b++)
-        if ((*out)[b] > limit)
-            return cli_error(CMD, "%s: %u (batch item %zu) is larger than %s = %u", flag,
-                             (*out)[b], b, what, limit);
-    return 0;
-}
-
 /* Writes O and LSE to temporary files, then renames both into place: if any step fails, no
  * output is left (an O already renamed is removed again). */
 static int write_outputs(const run_opts *o, const npy_array *q, const vkattn_problem *p,
@@ -275,25 +229,17 @@ int cmd_run(int argc, char **argv)
     vkattn_problem p;
     char msg[512];
 
-    if (check_output("--out", o.out) || (o.lse && check_output("--lse", o.lse)))
+    if (cli_check_output(CMD, "--out", o.out) || (o.lse && cli_check_output(CMD, "--lse", o.lse)))
         goto done;
     if (load("--q", o.q, &q) || load("--k", o.k, &k) || load("--v", o.v, &v)
         || (o.mask && load("--mask", o.mask, &m)))
         goto done;
     if (check_inputs(&o, &q, &k, &v, &m, &p))
         goto done;
-    if ((o.q_lens && parse_lens("--q-lens", o.q_lens, p.batch, p.seq_q, "Sq", &q_lens))
-        || (o.kv_lens && parse_lens("--kv-lens", o.kv_lens, p.batch, p.seq_kv, "Skv", &kv_lens)))
+    if (cli_mask_apply(CMD, &o.mask_flags, &p, &q_lens, &kv_lens))
         goto done;
-    p.causal = o.causal;
-    p.align = o.align;
-    p.window = o.window;
-    p.window_left = o.window_left;
-    p.window_right = o.window_right;
     p.scale = o.scale;
     p.softcap = o.softcap;
-    p.has_q_lens = q_lens != NULL;
-    p.has_kv_lens = kv_lens != NULL;
     p.has_lse = o.lse != NULL;
     if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
         cli_error(CMD, "%s", msg);

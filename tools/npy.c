@@ -436,20 +436,6 @@ void npy_free(npy_array *a)
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, (const char *)buf + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        done += (size_t)w;
-    }
-    return 0;
-}
-
 /* numpy's version 1.0 header: magic, version, length, dict padded with spaces to a multiple of
  * 64 bytes and ending in '\n'. Returns its total length. */
 static size_t build_header(char *buf, size_t bufsz, const char *descr, int ndim,
@@ -492,89 +478,41 @@ int npy_write_pending(const char *path, const char *descr, int ndim, const uint6
 
     char hdr[512];
     size_t hlen = build_header(hdr, sizeof hdr, descr, ndim, shape);
-    size_t plen = strlen(path);
-    char *temp = malloc(plen + 8), *final = malloc(plen + 1);
-    if (!temp || !final) {
-        free(temp);
-        free(final);
+    outfile f;
+    if (outfile_begin(&f, path) == 0 && outfile_write(&f, hdr, hlen) == 0
+        && outfile_write(&f, data, nbytes) == 0 && outfile_finish(&f) == 0) {
+        *out = f;
+        return 0;
+    }
+    outfile_discard(&f);
+    if (!f.step)
         return fail(err, errsz, path, "out of memory");
-    }
-    memcpy(final, path, plen + 1);
-    memcpy(temp, path, plen);
-    memcpy(temp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        fail(err, errsz, path, "cannot create: %s", strerror(errno));
-        free(temp);
-        free(final);
-        return -1;
-    }
-    /* mkstemp makes the file 0600; give it the mode a plain creat() would have. */
-    mode_t mask = umask(022);
-    umask(mask);
-    int werr = 0;
-    const char *what = "write";
-    if (fchmod(fd, 0666 & ~mask) != 0)
-        werr = errno, what = "chmod";
-    else if (write_full(fd, hdr, hlen) != 0 || write_full(fd, data, nbytes) != 0)
-        werr = errno, what = "write";
-    else if (fsync(fd) != 0)
-        werr = errno, what = "sync";
-    if (close(fd) != 0 && !werr)
-        werr = errno, what = "close";
-    if (werr) {
-        unlink(temp);
-        free(temp);
-        free(final);
-        return fail(err, errsz, path, "cannot %s the temporary file: %s", what, strerror(werr));
-    }
-    out->path = final;
-    out->temp = temp;
-    return 0;
-}
-
-/* Makes the rename durable; best effort, the data itself is already synced. */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
+    if (strcmp(f.step, "create") == 0)
+        return fail(err, errsz, path, "cannot create: %s", strerror(f.error));
+    return fail(err, errsz, path, "cannot %s the temporary file: %s", f.step, strerror(f.error));
 }
 
 int npy_commit(npy_pending *p, char *err, size_t errsz)
 {
-    int rc = 0;
-    if (!p->temp)
-        return fail(err, errsz, p->path ? p->path : "(null)", "nothing to commit");
-    if (rename(p->temp, p->path) != 0) {
-        rc = fail(err, errsz, p->path, "cannot move the written file into place: %s",
-                  strerror(errno));
-        unlink(p->temp);
-    } else {
-        sync_dir(p->path);
+    if (!p->temp) {
+        fail(err, errsz, p->path ? p->path : "(null)", "nothing to commit");
+        outfile_discard(p);
+        return -1;
     }
-    free(p->temp);
-    free(p->path);
-    p->temp = p->path = NULL;
-    return rc;
+    char *path = strdup(p->path);
+    if (outfile_commit(p) == 0) {
+        free(path);
+        return 0;
+    }
+    fail(err, errsz, path ? path : "(null)", "cannot move the written file into place: %s",
+         strerror(p->error));
+    free(path);
+    return -1;
 }
 
 void npy_discard(npy_pending *p)
 {
-    if (!p)
-        return;
-    if (p->temp)
-        unlink(p->temp);
-    free(p->temp);
-    free(p->path);
-    p->temp = p->path = NULL;
+    outfile_discard(p);
 }
 
 int npy_write_atomic(const char *path, const char *descr, int ndim, const uint64_t *shape,

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outfile.h"
+
 #define NPY_MAX_DIMS 8
 #define NPY_MAX_HEADER 65536 /* bytes of header dict accepted on read */
 
@@ -44,11 +46,9 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errsz);
 /* Frees a's data and zeroes it. NULL and zeroed arrays are fine. */
 void npy_free(npy_array *a);
 
-/* An output written to a temporary file beside its final path, not yet renamed into place. */
-typedef struct npy_pending {
-    char *path; /* final path (malloc'd) */
-    char *temp; /* temporary file in the same directory (malloc'd) */
-} npy_pending;
+/* An output written to a temporary file beside its final path, not yet renamed into place
+ * (path: the final path, temp: the temporary file; see outfile.h). */
+typedef outfile npy_pending;
 
 /* Writes a complete, fsync'd .npy of descr (a supported dtype) and shape (ndim 0..8) to a
  * temporary file in path's directory. data holds the product of shape elements. */
