@@ -7,6 +7,16 @@
  *   - Functions return a vkattn_result. On failure nothing is half-made: outputs are left NULL or
  *     untouched, and vkattn_context_message() names the offending field and value.
  *   - The library never prints, aborts, exits or starts threads, and keeps no global state.
+ *
+ * Threading: functions without a context are reentrant. On one context, vkattn_cmd_attention,
+ * vkattn_kernel_tiles, vkattn_pipeline_cache_data, vkattn_context_vulkan,
+ * vkattn_context_device_info and vkattn_context_is_cpu may be called from several threads at
+ * once (pipelines and descriptor sets made on first use are created under a lock);
+ * vkattn_attention uses the context's one command buffer and must be serialised by the caller;
+ * vkattn_context_destroy must not overlap any other call on the context.
+ *
+ * Versions: VKATTN_VERSION (major * 10000 + minor * 100 + patch) and VKATTN_VERSION_STRING in
+ * vkattn_version.h. Vulkan 1.1 is the floor; fields of desc structs are only ever appended.
  */
 #ifndef VKATTN_H
 #define VKATTN_H
@@ -45,7 +55,7 @@ typedef enum vkattn_result {
     VKATTN_ERROR_VULKAN = -7,            /* any other VkResult failure; the message names it */
 } vkattn_result;
 
-/* A static, never-NULL English name for a result code. */
+/* A static, never-NULL English name for a result code (any value, known or not). */
 VKATTN_API const char *vkattn_result_string(vkattn_result result);
 
 /* ---------------------------------------------------------------------------------------------
@@ -91,7 +101,8 @@ typedef struct vkattn_problem {
     uint32_t mask_batch, mask_heads;
 } vkattn_problem;
 
-/* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims. */
+/* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
+ * No checks (the problem check catches a bad result). */
 VKATTN_API vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint32_t head_dim);
 
 /* Checks a problem against SPEC section 1-2 (ranges, divisibility, strides that would make O
@@ -205,7 +216,7 @@ VKATTN_API vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *da
  * after they are done (the result codes themselves are always exact). */
 VKATTN_API const char *vkattn_context_message(vkattn_context ctx);
 
-/* True when the context runs on the CPU reference (no Vulkan device). */
+/* True when the context runs on the CPU reference (no Vulkan device); false for NULL. */
 VKATTN_API bool vkattn_context_is_cpu(vkattn_context ctx);
 
 typedef struct vkattn_device_info {
@@ -228,7 +239,8 @@ typedef struct vkattn_device_info {
  * Errors: NO_DEVICE when no Vulkan loader/driver is present (*count = 0). */
 VKATTN_API vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *count);
 
-/* The device of a context (for the CPU context: name "cpu", type VK_PHYSICAL_DEVICE_TYPE_CPU). */
+/* Copies the device of a context to *info (for the CPU context: name "cpu", type
+ * VK_PHYSICAL_DEVICE_TYPE_CPU). Does nothing when ctx or info is NULL. */
 VKATTN_API void vkattn_context_device_info(vkattn_context ctx, vkattn_device_info *info);
 
 /* The Vulkan objects a context runs on (its own or the borrowed ones), so that a caller of the
