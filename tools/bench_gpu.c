@@ -1,6 +1,7 @@
 /* The Vulkan side of vkattn bench (see bench_gpu.h). Each run is one submission of a command
- * buffer recorded once: [barrier, timestamp, vkattn_cmd_attention, timestamp], waited for with a
- * fence, so runs never overlap and the timed part holds the attention alone. */
+ * buffer recorded once: [barrier, timestamp, the work, timestamp], waited for with a fence, so
+ * runs never overlap and the timed part holds the work alone. The work is vkattn_cmd_attention,
+ * or one dispatch of a kernel of the tool's own (the peak micro-kernels). */
 #include "bench_gpu.h"
 
 #include <stdint.h>
@@ -19,7 +20,12 @@
     X(vkResetCommandPool) X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdCopyBuffer)        \
     X(vkCmdPipelineBarrier) X(vkCmdResetQueryPool) X(vkCmdWriteTimestamp) X(vkCreateQueryPool)    \
     X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkCreateFence) X(vkDestroyFence)             \
-    X(vkResetFences) X(vkWaitForFences) X(vkQueueSubmit) X(vkQueueWaitIdle)
+    X(vkResetFences) X(vkWaitForFences) X(vkQueueSubmit) X(vkQueueWaitIdle) X(vkCmdFillBuffer)   \
+    X(vkCreateShaderModule) X(vkDestroyShaderModule) X(vkCreateDescriptorSetLayout)               \
+    X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)          \
+    X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorPool)                    \
+    X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets)              \
+    X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants) X(vkCmdDispatch)
 
 struct bench_gpu {
     vkattn_vulkan_handles h;
@@ -73,14 +79,9 @@ static void release(bench_gpu *g)
         g->vkDestroyCommandPool(dev, g->pool, a);
 }
 
-/* Fills a zeroed g; on failure, what was made is left for release(). */
-static int open_objects(vkattn_context ctx, bench_gpu *g, char *err, size_t err_size)
+/* Fills a zeroed g on the handles in g->h; on failure, what was made is left for release(). */
+static int open_objects(bench_gpu *g, char *err, size_t err_size)
 {
-    if (vkattn_context_vulkan(ctx, &g->h) != VKATTN_SUCCESS) {
-        snprintf(err, err_size, "the context has no Vulkan handles: %s",
-                 vkattn_context_message(ctx));
-        return -1;
-    }
     VkInstance inst = g->h.instance;
     VkDevice dev = g->h.device;
     const VkAllocationCallbacks *a = g->h.allocator;
@@ -205,7 +206,8 @@ static int gbuf_create(bench_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage
     return 0;
 }
 
-/* Submits g->cmd and waits for it. */
+/* Submits g->cmd and waits for it. After a failed wait the queue is drained (best effort), so
+ * that the caller may destroy what the submission used. */
 static int gpu_submit(bench_gpu *g, char *err, size_t err_size)
 {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
@@ -214,8 +216,10 @@ static int gpu_submit(bench_gpu *g, char *err, size_t err_size)
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, "vkQueueSubmit", vr);
     vr = g->vkWaitForFences(g->h.device, 1, &g->fence, VK_TRUE, UINT64_MAX);
-    if (vr != VK_SUCCESS)
+    if (vr != VK_SUCCESS) {
+        g->vkQueueWaitIdle(g->h.queue);
         return vk_fail(err, err_size, "vkWaitForFences", vr);
+    }
     vr = g->vkResetFences(g->h.device, 1, &g->fence);
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, "vkResetFences", vr);
@@ -230,8 +234,6 @@ static void barrier(bench_gpu *g, VkPipelineStageFlags src_stage, VkAccessFlags 
     g->vkCmdPipelineBarrier(g->cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_COUNT };
-
 static double clock_ms(void)
 {
     struct timespec ts;
@@ -239,11 +241,80 @@ static double clock_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* Resets the pool and begins g->cmd for a one-time upload (flags) or for timed runs (0). */
+static int begin(bench_gpu *g, VkCommandBufferUsageFlags flags, char *err, size_t err_size)
+{
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = flags};
+    VkResult vr = g->vkResetCommandPool(g->h.device, g->pool, 0);
+    if (vr == VK_SUCCESS)
+        vr = g->vkBeginCommandBuffer(g->cmd, &bi);
+    return vr == VK_SUCCESS ? 0 : vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
+}
+
+static int end(bench_gpu *g, char *err, size_t err_size)
+{
+    VkResult vr = g->vkEndCommandBuffer(g->cmd);
+    return vr == VK_SUCCESS ? 0 : vk_fail(err, err_size, "vkEndCommandBuffer", vr);
+}
+
+/* Begins the command buffer of the timed runs, up to the first timestamp. One command buffer is
+ * submitted once per run; the barrier orders this run's shader writes after the previous run's
+ * (vkattn_cmd_attention asks for it). It sits before the first timestamp, and as the previous
+ * run has finished it costs nothing inside the timed part. */
+static int begin_timed(bench_gpu *g, char *err, size_t err_size)
+{
+    if (begin(g, 0, err, err_size))
+        return -1;
+    barrier(g, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    if (g->ts_mask) {
+        g->vkCmdResetQueryPool(g->cmd, g->queries, 0, 2);
+        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->queries, 0);
+    }
+    return 0;
+}
+
+static int end_timed(bench_gpu *g, char *err, size_t err_size)
+{
+    /* BOTTOM_OF_PIPE: written once every earlier command, the dispatch included, has finished. */
+    if (g->ts_mask)
+        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->queries, 1);
+    return end(g, err, err_size);
+}
+
+/* Submits the recorded g->cmd warmup + n times, waiting for each; ms[0..n) receives the timed
+ * runs: the timestamps' difference, or the wall clock around submit and wait without them. */
+static int timed_runs(bench_gpu *g, int warmup, int n, double *ms, char *err, size_t err_size)
+{
+    for (int r = 0; r < warmup + n; ++r) {
+        double t0 = clock_ms();
+        if (gpu_submit(g, err, err_size))
+            return -1;
+        double elapsed = clock_ms() - t0;
+        if (g->ts_mask) {
+            uint64_t ts[2];
+            VkResult vr = g->vkGetQueryPoolResults(g->h.device, g->queries, 0, 2, sizeof ts, ts,
+                                                   sizeof ts[0],
+                                                   VK_QUERY_RESULT_64_BIT |
+                                                       VK_QUERY_RESULT_WAIT_BIT);
+            if (vr != VK_SUCCESS)
+                return vk_fail(err, err_size, "vkGetQueryPoolResults", vr);
+            elapsed = (double)((ts[1] - ts[0]) & g->ts_mask) * g->ns_per_tick * 1e-6;
+        }
+        if (r >= warmup)
+            ms[r - warmup] = elapsed;
+    }
+    return 0;
+}
+
+enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_COUNT };
+
 int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
                    const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
                    size_t err_size)
 {
-    VkDevice dev = g->h.device;
     gbuf b[BUF_COUNT] = {{0}}, staging = {0};
     const void *src[BUF_COUNT] = {t->q, t->k, t->v, NULL, p->has_q_lens ? t->q_lens : NULL,
                                   p->has_kv_lens ? t->kv_lens : NULL};
@@ -253,9 +324,7 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         vkattn_problem_extent(p, 'v') * es, vkattn_problem_extent(p, 'o') * es,
         src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0};
     VkDeviceSize offset[BUF_COUNT], total = 0;
-    bool pending = false;
     int rc = -1;
-    VkResult vr;
 
     for (int i = 0; i < BUF_COUNT; ++i) {
         offset[i] = total;
@@ -269,13 +338,8 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
     }
     if (gbuf_create(g, total, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, &staging, err, err_size))
         goto cleanup;
-    VkCommandBufferBeginInfo once = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                     .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    if ((vr = g->vkResetCommandPool(dev, g->pool, 0)) != VK_SUCCESS ||
-        (vr = g->vkBeginCommandBuffer(g->cmd, &once)) != VK_SUCCESS) {
-        vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
+    if (begin(g, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, err, err_size))
         goto cleanup;
-    }
     for (int i = 0; i < BUF_COUNT; ++i)
         if (src[i]) {
             memcpy((char *)staging.mapped + offset[i], src[i], bytes[i]);
@@ -284,32 +348,12 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         }
     barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
-    if ((vr = g->vkEndCommandBuffer(g->cmd)) != VK_SUCCESS) {
-        vk_fail(err, err_size, "vkEndCommandBuffer", vr);
+    if (end(g, err, err_size) || gpu_submit(g, err, err_size))
         goto cleanup;
-    }
-    pending = true;
-    if (gpu_submit(g, err, err_size))
-        goto cleanup;
-    pending = false;
     gbuf_destroy(g, &staging);
 
-    /* One command buffer, submitted once per run. The barrier orders this run's writes of O
-     * after the previous run's (vkattn_cmd_attention asks for it); it sits before the first
-     * timestamp, and as the previous run has finished it costs nothing inside the timed part. */
-    VkCommandBufferBeginInfo reuse = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    if ((vr = g->vkResetCommandPool(dev, g->pool, 0)) != VK_SUCCESS ||
-        (vr = g->vkBeginCommandBuffer(g->cmd, &reuse)) != VK_SUCCESS) {
-        vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
+    if (begin_timed(g, err, err_size))
         goto cleanup;
-    }
-    barrier(g, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    if (g->ts_mask) {
-        g->vkCmdResetQueryPool(g->cmd, g->queries, 0, 2);
-        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->queries, 0);
-    }
     vkattn_device_tensors dt = {
         .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0},
         .v = {b[BUF_V].buffer, 0, 0}, .out = {b[BUF_O].buffer, 0, 0},
@@ -322,44 +366,182 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         g->vkEndCommandBuffer(g->cmd);
         goto cleanup;
     }
-    /* BOTTOM_OF_PIPE: written once every earlier command, the dispatch included, has finished. */
-    if (g->ts_mask)
-        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->queries, 1);
-    if ((vr = g->vkEndCommandBuffer(g->cmd)) != VK_SUCCESS) {
-        vk_fail(err, err_size, "vkEndCommandBuffer", vr);
+    if (end_timed(g, err, err_size) || timed_runs(g, warmup, n, ms, err, err_size))
         goto cleanup;
-    }
-    for (int r = 0; r < warmup + n; ++r) {
-        double t0 = clock_ms();
-        pending = true;
-        if (gpu_submit(g, err, err_size))
-            goto cleanup;
-        pending = false;
-        double elapsed = clock_ms() - t0;
-        if (g->ts_mask) {
-            uint64_t ts[2];
-            vr = g->vkGetQueryPoolResults(dev, g->queries, 0, 2, sizeof ts, ts, sizeof ts[0],
-                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
-            if (vr != VK_SUCCESS) {
-                vk_fail(err, err_size, "vkGetQueryPoolResults", vr);
-                goto cleanup;
-            }
-            elapsed = (double)((ts[1] - ts[0]) & g->ts_mask) * g->ns_per_tick * 1e-6;
-        }
-        if (r >= warmup)
-            ms[r - warmup] = elapsed;
-    }
     rc = 0;
 cleanup:
-    if (pending) /* a failed wait: nothing may be destroyed while the GPU could still use it */
-        g->vkQueueWaitIdle(g->h.queue);
     gbuf_destroy(g, &staging);
     for (int i = 0; i < BUF_COUNT; ++i)
         gbuf_destroy(g, &b[i]);
     return rc;
 }
 
-int bench_gpu_open(vkattn_context ctx, bench_gpu **out, char *err, size_t err_size)
+/* ---------------------------------------------------------------------------------------------
+ * Kernels of the tool's own
+ * ------------------------------------------------------------------------------------------- */
+struct bench_kernel {
+    VkShaderModule module;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipeline;
+    VkDescriptorPool pool;
+    VkDescriptorSet set;           /* freed with the pool */
+    uint32_t push_size, n_buffers;
+    gbuf buffers[BENCH_KERNEL_MAX_BUFFERS];
+};
+
+void bench_kernel_destroy(bench_gpu *g, bench_kernel *k)
+{
+    if (!k)
+        return;
+    VkDevice dev = g->h.device;
+    const VkAllocationCallbacks *a = g->h.allocator;
+    if (k->pipeline)
+        g->vkDestroyPipeline(dev, k->pipeline, a);
+    if (k->layout)
+        g->vkDestroyPipelineLayout(dev, k->layout, a);
+    if (k->set_layout)
+        g->vkDestroyDescriptorSetLayout(dev, k->set_layout, a);
+    if (k->module)
+        g->vkDestroyShaderModule(dev, k->module, a);
+    if (k->pool)
+        g->vkDestroyDescriptorPool(dev, k->pool, a);
+    for (uint32_t i = 0; i < BENCH_KERNEL_MAX_BUFFERS; ++i)
+        gbuf_destroy(g, &k->buffers[i]);
+    free(k);
+}
+
+/* The pipeline and descriptor set of a zeroed k; on failure what was made is left to
+ * bench_kernel_destroy. */
+static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, size_t code_size,
+                          char *err, size_t err_size)
+{
+    VkDevice dev = g->h.device;
+    const VkAllocationCallbacks *a = g->h.allocator;
+    VkDescriptorSetLayoutBinding bind[BENCH_KERNEL_MAX_BUFFERS];
+    VkDescriptorBufferInfo info[BENCH_KERNEL_MAX_BUFFERS];
+    VkWriteDescriptorSet write[BENCH_KERNEL_MAX_BUFFERS];
+    for (uint32_t i = 0; i < k->n_buffers; ++i) {
+        bind[i] = (VkDescriptorSetLayoutBinding){
+            .binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+        info[i] = (VkDescriptorBufferInfo){k->buffers[i].buffer, 0, VK_WHOLE_SIZE};
+        write[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstBinding = i,
+            .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &info[i]};
+    }
+    VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                     .codeSize = code_size, .pCode = code};
+    VkDescriptorSetLayoutCreateInfo dslci = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = k->n_buffers, .pBindings = bind};
+    VkPushConstantRange range = {VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size};
+    VkPipelineLayoutCreateInfo plci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                       .setLayoutCount = 1,
+                                       .pushConstantRangeCount = k->push_size ? 1 : 0,
+                                       .pPushConstantRanges = &range};
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, k->n_buffers};
+    VkDescriptorPoolCreateInfo dpci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .maxSets = 1, .poolSizeCount = 1, .pPoolSizes = &size};
+    const char *what = "vkCreateShaderModule";
+    VkResult vr = g->vkCreateShaderModule(dev, &smci, a, &k->module);
+    if (vr == VK_SUCCESS)
+        what = "vkCreateDescriptorSetLayout",
+        vr = g->vkCreateDescriptorSetLayout(dev, &dslci, a, &k->set_layout);
+    if (vr == VK_SUCCESS) {
+        plci.pSetLayouts = &k->set_layout;
+        what = "vkCreatePipelineLayout", vr = g->vkCreatePipelineLayout(dev, &plci, a, &k->layout);
+    }
+    if (vr == VK_SUCCESS) {
+        VkComputePipelineCreateInfo cpci = {
+            .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+            .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                      .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = k->module, .pName = "main"},
+            .layout = k->layout};
+        what = "vkCreateComputePipelines",
+        vr = g->vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpci, a, &k->pipeline);
+    }
+    if (vr == VK_SUCCESS)
+        what = "vkCreateDescriptorPool", vr = g->vkCreateDescriptorPool(dev, &dpci, a, &k->pool);
+    if (vr == VK_SUCCESS) {
+        VkDescriptorSetAllocateInfo dsai = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = k->pool,
+            .descriptorSetCount = 1, .pSetLayouts = &k->set_layout};
+        what = "vkAllocateDescriptorSets", vr = g->vkAllocateDescriptorSets(dev, &dsai, &k->set);
+    }
+    if (vr != VK_SUCCESS)
+        return vk_fail(err, err_size, what, vr);
+    for (uint32_t i = 0; i < k->n_buffers; ++i)
+        write[i].dstSet = k->set;
+    g->vkUpdateDescriptorSets(dev, k->n_buffers, write, 0, NULL);
+    return 0;
+}
+
+int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, uint32_t n_buffers,
+                        const VkDeviceSize *sizes, uint32_t push_size, bench_kernel **out,
+                        char *err, size_t err_size)
+{
+    *out = NULL;
+    if (n_buffers > BENCH_KERNEL_MAX_BUFFERS) {
+        snprintf(err, err_size, "a kernel with %u buffers (at most %d)", n_buffers,
+                 BENCH_KERNEL_MAX_BUFFERS);
+        return -1;
+    }
+    bench_kernel *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    k->n_buffers = n_buffers;
+    k->push_size = push_size;
+    for (uint32_t i = 0; i < n_buffers; ++i)
+        if (gbuf_create(g, sizes[i],
+                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                        false, &k->buffers[i], err, err_size))
+            goto fail;
+    if (kernel_objects(g, k, code, code_size, err, err_size))
+        goto fail;
+    /* Written once, so that every page exists before the first timed run: a CPU device would
+     * otherwise read the zero page and fault pages in inside the timed part. */
+    if (begin(g, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, err, err_size))
+        goto fail;
+    for (uint32_t i = 0; i < n_buffers; ++i)
+        g->vkCmdFillBuffer(g->cmd, k->buffers[i].buffer, 0, VK_WHOLE_SIZE, 0x3f800000u); /* 1.0f */
+    barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    if (end(g, err, err_size) || gpu_submit(g, err, err_size))
+        goto fail;
+    *out = k;
+    return 0;
+fail:
+    bench_kernel_destroy(g, k);
+    return -1;
+}
+
+int bench_kernel_time(bench_gpu *g, bench_kernel *k, const void *push, uint32_t groups,
+                      int warmup, int n, double *ms, char *err, size_t err_size)
+{
+    if (begin_timed(g, err, err_size))
+        return -1;
+    g->vkCmdBindPipeline(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+    g->vkCmdBindDescriptorSets(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &k->set,
+                               0, NULL);
+    if (k->push_size)
+        g->vkCmdPushConstants(g->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size,
+                              push);
+    g->vkCmdDispatch(g->cmd, groups, 1, 1);
+    if (end_timed(g, err, err_size))
+        return -1;
+    return timed_runs(g, warmup, n, ms, err, err_size);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening and closing
+ * ------------------------------------------------------------------------------------------- */
+int bench_gpu_open_handles(const vkattn_vulkan_handles *h, bench_gpu **out, char *err,
+                           size_t err_size)
 {
     *out = NULL;
     bench_gpu *g = calloc(1, sizeof *g);
@@ -367,13 +549,26 @@ int bench_gpu_open(vkattn_context ctx, bench_gpu **out, char *err, size_t err_si
         snprintf(err, err_size, "out of memory");
         return -1;
     }
-    if (open_objects(ctx, g, err, err_size)) {
+    g->h = *h;
+    if (open_objects(g, err, err_size)) {
         release(g);
         free(g);
         return -1;
     }
     *out = g;
     return 0;
+}
+
+int bench_gpu_open(vkattn_context ctx, bench_gpu **out, char *err, size_t err_size)
+{
+    vkattn_vulkan_handles h;
+    *out = NULL;
+    if (vkattn_context_vulkan(ctx, &h) != VKATTN_SUCCESS) {
+        snprintf(err, err_size, "the context has no Vulkan handles: %s",
+                 vkattn_context_message(ctx));
+        return -1;
+    }
+    return bench_gpu_open_handles(&h, out, err, err_size);
 }
 
 void bench_gpu_close(bench_gpu *g)

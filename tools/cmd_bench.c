@@ -1,17 +1,17 @@
 /* vkattn bench: times attention (SPEC section 4). On a Vulkan context each run is one submission
  * of [timestamp, vkattn_cmd_attention, timestamp], waited for with a fence, after warm-up runs;
- * --cpu adds wall-clock rows of the CPU reference. Prints a table; --json / --csv write the same
- * rows, each file complete or not at all. */
-#include <stdarg.h>
+ * --cpu adds wall-clock rows of the CPU reference, --peak measures the device's peaks first and
+ * puts each row on its roofline. Prints a table; --json / --csv write the same rows, each file
+ * complete or not at all. --compare puts such JSON files side by side (bench_report.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "bench_gpu.h"
+#include "bench_peak.h"
+#include "bench_report.h"
 #include "cli.h"
 #include "commands.h"
 #include "outfile.h"
@@ -19,60 +19,68 @@
 #include "src/half.h"
 #include "src/mask.h"
 
-#ifndef VKATTN_GIT
-#define VKATTN_GIT "unknown"
-#endif
-
 #define CMD "bench"
 #define CPU_REPEATS 3 /* the CPU is slow: at most this many timed runs, no warm-up */
 
 /* ---------------------------------------------------------------------------------------------
- * Problems and rows
+ * Options and problems
  * ------------------------------------------------------------------------------------------- */
-typedef struct bench_case {
-    vkattn_problem p;              /* dense BHSD, no LSE, no custom mask */
-    uint32_t *q_lens, *kv_lens;    /* p.batch values each, or NULL; malloc'd */
-} bench_case;
-
-typedef struct bench_row {
-    size_t case_index;
-    const char *variant, *device, *timer;
-    double ms_median, ms_min, ms_max;
-    int repeats;
-    uint64_t visible_pairs;        /* per head, summed over the batch items */
-    double gflops_visible, gflops_dense, gbps;
-} bench_row;
+enum {
+    SUITE_QUICK = 1,
+    SUITE_PREFILL = 2,
+    SUITE_DECODE = 4,
+    SUITE_VARLEN = 8,
+    SUITE_ALL = SUITE_QUICK | SUITE_PREFILL | SUITE_DECODE | SUITE_VARLEN,
+};
 
 typedef struct bench_opts {
     vkattn_context_desc device;
     int warmup, repeat;
-    bool cpu, suite_quick, suite_prefill;
+    bool cpu, peak, dtype_given;
+    unsigned suites;               /* SUITE_* */
     const char *json, *csv;
     vkattn_dtype dtype;
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
+    const char **compare;          /* --compare FILE...: argv entries (malloc'd array) */
+    int n_compare;
+    char other[64];                /* the first option that is not --compare, or "" */
 } bench_opts;
 
 static void bench_help(void)
 {
     printf(
-        "usage: vkattn bench [--shape B,Hq,Hkv,Sq,Skv,D]... [--suite quick|prefill] [options]\n"
+        "usage: vkattn bench [--shape B,Hq,Hkv,Sq,Skv,D]... [--suite NAME]... [options]\n"
+        "       vkattn bench --compare A.json B.json [C.json ...]\n"
         "\n"
         "Times attention on a device: GPU timestamps around each run (after warm-up), median,\n"
         "min and max of the repeats, GFLOP/s (4 * Hq * D * visible pairs, and the dense count\n"
         "4 * B * Hq * Sq * Skv * D) and GB/s (Q, K, V and O moved once). Q, K, V are N(0,1).\n"
         "\n"
         "  --shape B,Hq,Hkv,Sq,Skv,D  a problem (repeatable); Hq a multiple of Hkv\n"
-        "  --suite quick|prefill      quick: S=256 prefill, decode and varlen problems that take\n"
-        "                             seconds on a software device (lavapipe);\n"
-        "                             prefill: B=1, H=8, S 512..4096, D 64 and 128, causal and\n"
-        "                             not. Without --shape or --suite: quick\n"
-        "  --dtype f32|f16            storage type of Q, K, V and O (default f32)\n"
+        "  --suite NAME               problems by name (repeatable); without --shape or\n"
+        "                             --suite: quick\n"
+        "      quick     S=256 prefill, decode and varlen problems that take seconds on a\n"
+        "                software device (lavapipe)\n"
+        "      prefill   B=1, H=8, S 512..4096, D 64 and 128, causal and not\n"
+        "      decode    Sq 1 and 4 against a KV cache of 1024..8192, Hq=32 with Hkv 8 and 1\n"
+        "                (GQA, MQA), D=128, f32 and f16\n"
+        "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
+        "                the same batch in full\n"
+        "      all       every suite\n"
+        "  --dtype f32|f16            storage type of Q, K, V and O (default f32; the decode\n"
+        "                             suite has both unless --dtype is given)\n"
         "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
         "                             the mask of the --shape problems, as for vkattn run\n"
         "  --warmup N                 untimed runs before the timed ones (default 2)\n"
         "  --repeat N                 timed runs (default 10)\n"
+        "  --peak                     first measure the device's f32 and f16 FMA throughput and\n"
+        "                             its memory bandwidth with micro-kernels (about a second),\n"
+        "                             then give each row as a percentage of its roofline: rows\n"
+        "                             above the ridge point (FLOPs per byte) against the f32\n"
+        "                             FLOP/s (the kernels compute in f32), the others against\n"
+        "                             the bandwidth\n"
         "  --cpu                      also time the CPU reference (wall clock, at most %d runs,\n"
         "                             no warm-up; the CPU device's rows already are the CPU)\n"
         "  --device D                 a Vulkan device index (see vkattn info) or cpu; on the CPU\n"
@@ -80,6 +88,9 @@ static void bench_help(void)
         "  --validation               enable VK_LAYER_KHRONOS_validation (when installed); any\n"
         "                             message makes the exit status 1\n"
         "  --json FILE, --csv FILE    write the rows with the device, driver and build\n"
+        "  --compare FILE...          read the --json files of earlier runs and print their\n"
+        "                             rows side by side, matched by problem, with the ratio of\n"
+        "                             each file's median to the first file's ('-': no such row)\n"
         "\n"
         "Exit status: 0 success, 1 a problem failed to run (the other rows are still written),\n"
         "2 bad usage or input, or an output file that could not be written.\n", CPU_REPEATS);
@@ -162,6 +173,47 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
     return 0;
 }
 
+/* Generating tokens against a KV cache: one new token, and four (a speculative or chunked
+ * step), with 32 query heads on 8 kv heads (GQA) and on one (MQA). Causal with the bottom-right
+ * alignment: the new tokens see the whole cache. Streaming the cache dominates, so with GQA
+ * these rows are memory-bound (MQA reads one kv head for 32 query heads and may not be).
+ * Without --dtype both storage types are timed (f16 halves the bytes); f16 is left out on a
+ * device without 16-bit storage. On lavapipe the suite takes about 15 s. */
+static int add_suite_decode(bench_case **cases, size_t *n, const bench_opts *o)
+{
+    static const uint32_t sq[] = {1, 4}, skv[] = {1024, 2048, 4096, 8192}, hkv[] = {8, 1};
+    static const vkattn_dtype dts[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
+    for (size_t t = 0; t < 2; ++t) {
+        if (o->dtype_given && dts[t] != o->dtype)
+            continue;
+        for (size_t q = 0; q < sizeof sq / sizeof sq[0]; ++q)
+            for (size_t h = 0; h < sizeof hkv / sizeof hkv[0]; ++h)
+                for (size_t s = 0; s < sizeof skv / sizeof skv[0]; ++s) {
+                    vkattn_problem p = make_problem(1, 32, hkv[h], sq[q], skv[s], 128, dts[t],
+                                                    true);
+                    if (add_case(cases, n, &p, NULL, NULL))
+                        return -1;
+                    (*cases)[*n - 1].f16_optional = !o->dtype_given;
+                }
+    }
+    return 0;
+}
+
+/* A batch of uneven sequences padded to S (lengths that are no multiple of a tile, summing to
+ * a quarter of B x S, as after packing requests of different lengths), each next to the same
+ * batch in full: the ratio of the two shows how much of the padding the kernel skips. About
+ * 30 s on lavapipe, nearly all of it in the full batches. */
+static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
+{
+    static const uint32_t lens[4] = {300, 120, 70, 22}, dims[] = {64, 128};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d) {
+        vkattn_problem p = make_problem(4, 8, 8, 512, 512, dims[d], dt, true);
+        if (add_case(cases, n, &p, lens, lens) || add_case(cases, n, &p, NULL, NULL))
+            return -1;
+    }
+    return 0;
+}
+
 /* The problems of the options, in order: the --shape problems, then the suites. */
 static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
 {
@@ -185,10 +237,14 @@ static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
         if (rc)
             return -1;
     }
-    if (o->suite_quick || (!o->suite_prefill && o->n_shapes == 0))
-        if (add_suite_quick(cases, n, o->dtype))
-            return -1;
-    if (o->suite_prefill && add_suite_prefill(cases, n, o->dtype))
+    unsigned suites = o->suites || o->n_shapes ? o->suites : SUITE_QUICK;
+    if ((suites & SUITE_QUICK) && add_suite_quick(cases, n, o->dtype))
+        return -1;
+    if ((suites & SUITE_PREFILL) && add_suite_prefill(cases, n, o->dtype))
+        return -1;
+    if ((suites & SUITE_DECODE) && add_suite_decode(cases, n, o))
+        return -1;
+    if ((suites & SUITE_VARLEN) && add_suite_varlen(cases, n, o->dtype))
         return -1;
     return 0;
 }
@@ -196,6 +252,11 @@ static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
 /* 0: run; 1: help was printed; -1: error printed. */
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } suites[] = {{"quick", SUITE_QUICK}, {"prefill", SUITE_PREFILL}, {"decode", SUITE_DECODE},
+                  {"varlen", SUITE_VARLEN}, {"all", SUITE_ALL}};
     cli c;
     int r, m;
     cli_init(&c, CMD, argc, argv);
@@ -204,7 +265,22 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         if (cli_is(&c, "--help") || cli_is(&c, "-h")) {
             bench_help();
             return 1;
-        } else if (cli_is(&c, "--shape")) {
+        }
+        if (cli_is(&c, "--compare")) {
+            /* The files are the arguments up to the next option. */
+            if (o->compare)
+                return cli_error(CMD, "--compare: given twice");
+            if (!(o->compare = calloc((size_t)argc, sizeof *o->compare)))
+                return cli_error(CMD, "out of memory");
+            if (c.attached)
+                o->compare[o->n_compare++] = c.attached;
+            while (c.next < c.argc && strncmp(c.argv[c.next], "--", 2) != 0)
+                o->compare[o->n_compare++] = c.argv[c.next++];
+            continue;
+        }
+        if (!o->other[0])
+            snprintf(o->other, sizeof o->other, "%s", c.flag);
+        if (cli_is(&c, "--shape")) {
             uint32_t *v;
             size_t n;
             if (!(text = cli_value(&c)) || cli_parse_u32_list(CMD, c.flag, text, 0, &v, &n))
@@ -225,12 +301,13 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         } else if (cli_is(&c, "--suite")) {
             if (!(text = cli_value(&c)))
                 return -1;
-            if (strcmp(text, "quick") == 0)
-                o->suite_quick = true;
-            else if (strcmp(text, "prefill") == 0)
-                o->suite_prefill = true;
-            else
-                return cli_error(CMD, "--suite: expected quick or prefill, got '%s'", text);
+            size_t s = 0;
+            while (s < sizeof suites / sizeof suites[0] && strcmp(text, suites[s].name) != 0)
+                ++s;
+            if (s == sizeof suites / sizeof suites[0])
+                return cli_error(CMD, "--suite: expected quick, prefill, decode, varlen or all, "
+                                 "got '%s'", text);
+            o->suites |= suites[s].bits;
         } else if (cli_is(&c, "--dtype")) {
             if (!(text = cli_value(&c)))
                 return -1;
@@ -240,6 +317,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 o->dtype = VKATTN_DTYPE_F16;
             else
                 return cli_error(CMD, "--dtype: expected f32 or f16, got '%s'", text);
+            o->dtype_given = true;
         } else if ((m = cli_mask_flag(&c, &o->mask)) != 0) {
             if (m < 0)
                 return -1;
@@ -249,10 +327,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         } else if (cli_is(&c, "--repeat")) {
             if (cli_parse_int(&c, cli_value(&c), 1, 1000000, &o->repeat))
                 return -1;
-        } else if (cli_is(&c, "--cpu")) {
+        } else if (cli_is(&c, "--cpu") || cli_is(&c, "--peak")) {
             if (cli_switch(&c))
                 return -1;
-            o->cpu = true;
+            *(cli_is(&c, "--cpu") ? &o->cpu : &o->peak) = true;
         } else if (cli_is(&c, "--validation")) {
             if (cli_switch(&c))
                 return -1;
@@ -270,6 +348,14 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     if (r < 0)
         return -1;
+    if (o->compare) {
+        if (o->other[0])
+            return cli_error(CMD, "--compare: takes no other option (got '%s')", o->other);
+        if (o->n_compare < 2)
+            return cli_error(CMD, "--compare: expected two or more JSON files, got %d",
+                             o->n_compare);
+        return 0;
+    }
     if (o->mask.first && o->n_shapes == 0)
         return cli_error(CMD, "%s: applies to the --shape problems (the suites set their own "
                          "masks); give a --shape", o->mask.first);
@@ -280,7 +366,6 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         return -1;
     return 0;
 }
-
 /* ---------------------------------------------------------------------------------------------
  * Host data and statistics
  * ------------------------------------------------------------------------------------------- */
@@ -339,14 +424,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The row of a case from its n timed runs (ms is sorted in place). */
-static void fill_row(bench_row *row, const bench_case *c, double *ms, int n)
+/* The row of a case from its n timed runs (ms is sorted in place), on the roofline of peak
+ * when there is one. */
+static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
+                     const bench_peak *peak)
 {
     const vkattn_problem *p = &c->p;
     qsort(ms, (size_t)n, sizeof *ms, cmp_double);
-    row->ms_min = ms[0];
-    row->ms_max = ms[n - 1];
-    row->ms_median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    row->ms_min = bench_sig6(ms[0]);
+    row->ms_max = bench_sig6(ms[n - 1]);
+    row->ms_median = bench_sig6(n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
     row->repeats = n;
     uint64_t pairs = 0;
     for (uint32_t b = 0; b < p->batch; ++b) {
@@ -360,9 +447,15 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n)
                    (double)(vkattn_problem_extent(p, 'q') + vkattn_problem_extent(p, 'k') +
                             vkattn_problem_extent(p, 'v') + vkattn_problem_extent(p, 'o'));
     double per_s = row->ms_median > 0.0 ? 1e3 / row->ms_median : 0.0;
-    row->gflops_visible = flops_visible * per_s * 1e-9;
-    row->gflops_dense = flops_dense * per_s * 1e-9;
-    row->gbps = bytes * per_s * 1e-9;
+    row->gflops_visible = bench_sig6(flops_visible * per_s * 1e-9);
+    row->gflops_dense = bench_sig6(flops_dense * per_s * 1e-9);
+    row->gbps = bench_sig6(bytes * per_s * 1e-9);
+    row->flop_per_byte = bench_sig6(bytes > 0.0 ? flops_visible / bytes : 0.0);
+    row->bound = NULL;
+    if (peak)
+        row->pct_of_peak = bench_sig6(bench_peak_percent(peak, flops_visible, bytes,
+                                                         row->gflops_visible, row->gbps,
+                                                         &row->bound));
 }
 
 static double now_ms(void)
@@ -392,247 +485,42 @@ static int cpu_time(vkattn_context ctx, const vkattn_problem *p, const vkattn_ho
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Output: the table, JSON and CSV
+ * Output: the table, and the files (bench_report.c writes their text)
  * ------------------------------------------------------------------------------------------- */
-static void appendf(char *buf, size_t size, size_t *pos, const char *fmt, ...)
+/* width: of the case column, the longest case name; peak: the roofline columns. */
+static void print_header(int width, bool peak)
 {
-    va_list ap;
-    if (*pos >= size)
-        return;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf + *pos, size - *pos, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        *pos += (size_t)k;
+    printf("%-*s %30s %10s %10s %9s", width, "case", "ms median (min, max)", "GFLOP/s", "dense",
+           "GB/s");
+    if (peak)
+        printf(" %7s %-7s", "% peak", "bound");
+    printf("  %s\n", "variant");
 }
 
-static void case_name(const bench_case *c, char *buf, size_t size)
-{
-    const vkattn_problem *p = &c->p;
-    size_t pos = 0;
-    buf[0] = '\0';
-    appendf(buf, size, &pos, "B%u H%u", p->batch, p->heads_q);
-    if (p->heads_kv != p->heads_q)
-        appendf(buf, size, &pos, "/%u", p->heads_kv);
-    appendf(buf, size, &pos, " S%u", p->seq_q);
-    if (p->seq_kv != p->seq_q)
-        appendf(buf, size, &pos, "x%u", p->seq_kv);
-    appendf(buf, size, &pos, " D%u %s", p->head_dim, p->dtype == VKATTN_DTYPE_F16 ? "f16" : "f32");
-    if (p->causal)
-        appendf(buf, size, &pos, " causal");
-    if (p->window)
-        appendf(buf, size, &pos, " window %d,%d", p->window_left, p->window_right);
-    if ((p->causal || p->window) && p->align == VKATTN_ALIGN_TOP_LEFT)
-        appendf(buf, size, &pos, " top-left");
-    if (c->q_lens || c->kv_lens)
-        appendf(buf, size, &pos, " varlen");
-}
-
-/* width: of the case column, the longest case name. */
-static void print_header(int width)
-{
-    printf("%-*s %30s %10s %10s %9s  %s\n", width, "case", "ms median (min, max)", "GFLOP/s",
-           "dense", "GB/s", "variant");
-}
-
-static void print_row(int width, const bench_case *c, const bench_row *r)
+static void print_row(int width, const bench_case *c, const bench_row *r, bool peak)
 {
     char name[160], ms[64];
-    case_name(c, name, sizeof name);
+    bench_case_name(c, name, sizeof name);
     snprintf(ms, sizeof ms, "%.3f (%.3f, %.3f)", r->ms_median, r->ms_min, r->ms_max);
-    printf("%-*s %30s %10.2f %10.2f %9.3f  %s\n", width, name, ms, r->gflops_visible,
-           r->gflops_dense, r->gbps, r->variant);
+    printf("%-*s %30s %10.2f %10.2f %9.3f", width, name, ms, r->gflops_visible, r->gflops_dense,
+           r->gbps);
+    if (peak && r->bound)
+        printf(" %6.1f%% %-7s", r->pct_of_peak, r->bound);
+    else if (peak)
+        printf(" %7s %-7s", "-", "-");
+    printf("  %s\n", r->variant);
     fflush(stdout);
 }
 
-static const char *type_name(VkPhysicalDeviceType t)
+static void print_peak(const bench_peak *pk)
 {
-    switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
-/* Six significant digits: timings are not more precise than that. */
-static double sig6(double x)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6g", x);
-    return strtod(buf, NULL);
-}
-
-typedef struct run_meta {
-    const vkattn_device_info *info;
-    char api[32];
-    char date[32];
-} run_meta;
-
-static cJSON *json_u32_list(const uint32_t *v, uint32_t n)
-{
-    if (!v)
-        return cJSON_CreateNull();
-    cJSON *a = cJSON_CreateArray();
-    for (uint32_t i = 0; a && i < n; ++i)
-        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]))) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-    return a;
-}
-
-/* Adds item to o under key; false (item freed) on failure. */
-static bool json_add(cJSON *o, const char *key, cJSON *item)
-{
-    if (item && cJSON_AddItemToObject(o, key, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
-}
-
-static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
-{
-    const vkattn_problem *p = &c->p;
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(rows, o)) {
-        cJSON_Delete(o);
-        return false;
-    }
-    int window[2] = {p->window ? p->window_left : -1, p->window ? p->window_right : -1};
-    return cJSON_AddNumberToObject(o, "B", p->batch) &&
-           cJSON_AddNumberToObject(o, "Hq", p->heads_q) &&
-           cJSON_AddNumberToObject(o, "Hkv", p->heads_kv) &&
-           cJSON_AddNumberToObject(o, "Sq", p->seq_q) &&
-           cJSON_AddNumberToObject(o, "Skv", p->seq_kv) &&
-           cJSON_AddNumberToObject(o, "D", p->head_dim) &&
-           cJSON_AddStringToObject(o, "dtype", p->dtype == VKATTN_DTYPE_F16 ? "f16" : "f32") &&
-           cJSON_AddStringToObject(o, "layout", "bhsd") &&
-           cJSON_AddBoolToObject(o, "causal", p->causal) &&
-           cJSON_AddStringToObject(o, "align", p->align == VKATTN_ALIGN_TOP_LEFT
-                                                   ? "top-left" : "bottom-right") &&
-           json_add(o, "window", cJSON_CreateIntArray(window, 2)) &&
-           json_add(o, "q_lens", json_u32_list(c->q_lens, p->batch)) &&
-           json_add(o, "kv_lens", json_u32_list(c->kv_lens, p->batch)) &&
-           cJSON_AddBoolToObject(o, "paged", false) &&
-           cJSON_AddStringToObject(o, "variant", r->variant) &&
-           cJSON_AddNumberToObject(o, "ms_median", sig6(r->ms_median)) &&
-           cJSON_AddNumberToObject(o, "ms_min", sig6(r->ms_min)) &&
-           cJSON_AddNumberToObject(o, "ms_max", sig6(r->ms_max)) &&
-           cJSON_AddNumberToObject(o, "repeats", r->repeats) &&
-           cJSON_AddNumberToObject(o, "visible_pairs", (double)r->visible_pairs) &&
-           cJSON_AddNumberToObject(o, "gflops_visible", sig6(r->gflops_visible)) &&
-           cJSON_AddNumberToObject(o, "gflops_dense", sig6(r->gflops_dense)) &&
-           cJSON_AddNumberToObject(o, "gbps", sig6(r->gbps)) &&
-           cJSON_AddStringToObject(o, "device", r->device) &&
-           cJSON_AddStringToObject(o, "timer", r->timer);
-}
-
-/* The JSON document (malloc'd text), or NULL on out of memory. */
-static char *json_text(const run_meta *m, const bench_case *cases, const bench_row *rows,
-                       size_t n)
-{
-    char *text = NULL;
-    cJSON *root = cJSON_CreateObject(), *o, *arr;
-    if (!root)
-        return NULL;
-    bool ok = (o = cJSON_AddObjectToObject(root, "vkattn")) &&
-              cJSON_AddStringToObject(o, "version", VKATTN_VERSION_STRING) &&
-              cJSON_AddStringToObject(o, "git", VKATTN_GIT) &&
-              (o = cJSON_AddObjectToObject(root, "device")) &&
-              cJSON_AddStringToObject(o, "name", m->info->name) &&
-              cJSON_AddStringToObject(o, "type", type_name(m->info->type)) &&
-              cJSON_AddNumberToObject(o, "vendor_id", m->info->vendor_id) &&
-              cJSON_AddStringToObject(o, "driver", m->info->driver) &&
-              cJSON_AddStringToObject(o, "api_version", m->api) &&
-              cJSON_AddStringToObject(root, "date", m->date) &&
-              (arr = cJSON_AddArrayToObject(root, "rows"));
-    for (size_t i = 0; ok && i < n; ++i)
-        ok = json_row(arr, &cases[rows[i].case_index], &rows[i]);
-    if (ok && (text = cJSON_Print(root))) {
-        size_t len = strlen(text);
-        char *nl = realloc(text, len + 2); /* end the file with a newline */
-        if (nl) {
-            text = nl;
-            memcpy(text + len, "\n", 2);
-        }
-    }
-    cJSON_Delete(root);
-    return text;
-}
-
-/* A CSV field, quoted (with "" for ") when it holds a comma, quote or line break, or when
- * quote is set. */
-static void csv_field(FILE *f, const char *s, bool quote)
-{
-    quote = quote || strpbrk(s, ",\"\r\n") != NULL;
-    if (!quote) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; ++s) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_lens(FILE *f, const uint32_t *v, uint32_t n)
-{
-    if (!v)
-        return;
-    fputc('"', f);
-    for (uint32_t i = 0; i < n; ++i)
-        fprintf(f, "%s%u", i ? "," : "", v[i]);
-    fputc('"', f);
-}
-
-/* The CSV document (malloc'd text, *len bytes), or NULL on out of memory. The columns are the
- * JSON row fields, then the device, driver and build of the run. */
-static char *csv_text(const run_meta *m, const bench_case *cases, const bench_row *rows, size_t n,
-                      size_t *len)
-{
-    char *text = NULL;
-    FILE *f = open_memstream(&text, len);
-    if (!f)
-        return NULL;
-    fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,variant,"
-          "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
-          "device,timer,driver,api_version,vkattn_version,git,date\n", f);
-    for (size_t i = 0; i < n; ++i) {
-        const bench_row *r = &rows[i];
-        const bench_case *c = &cases[r->case_index];
-        const vkattn_problem *p = &c->p;
-        fprintf(f, "%u,%u,%u,%u,%u,%u,%s,bhsd,%s,%s,\"%d,%d\",", p->batch, p->heads_q,
-                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim,
-                p->dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", p->causal ? "true" : "false",
-                p->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
-                p->window ? p->window_left : -1, p->window ? p->window_right : -1);
-        csv_lens(f, c->q_lens, p->batch);
-        fputc(',', f);
-        csv_lens(f, c->kv_lens, p->batch);
-        fputs(",false,", f);
-        csv_field(f, r->variant, false);
-        fprintf(f, ",%.6g,%.6g,%.6g,%d,%llu,%.6g,%.6g,%.6g,", r->ms_median, r->ms_min, r->ms_max,
-                r->repeats, (unsigned long long)r->visible_pairs, r->gflops_visible,
-                r->gflops_dense, r->gbps);
-        csv_field(f, r->device, false);
-        fputc(',', f);
-        csv_field(f, r->timer, false);
-        fputc(',', f);
-        csv_field(f, m->info->driver, false);
-        fprintf(f, ",%s,%s,", m->api, VKATTN_VERSION_STRING);
-        csv_field(f, VKATTN_GIT, false);
-        fprintf(f, ",%s\n", m->date);
-    }
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
+    printf("peak: f32 %.1f GFLOP/s, f16 ", pk->f32_gflops);
+    if (pk->f16_missing)
+        printf("not measured (%s)", pk->f16_missing);
+    else
+        printf("%.1f GFLOP/s", pk->f16_gflops);
+    printf(", bandwidth %.2f GB/s; ridge point %.1f FLOP/byte\n", pk->bandwidth_gbps,
+           pk->bandwidth_gbps > 0.0 ? pk->f32_gflops / pk->bandwidth_gbps : 0.0);
 }
 
 /* Writes text to a fsync'd temporary file beside path, to be renamed by outfile_commit. */
@@ -652,7 +540,7 @@ static int write_pending(const char *flag, const char *path, const char *text, s
 }
 
 /* Writes the requested files: both appear complete, or neither. */
-static int write_outputs(const bench_opts *o, const run_meta *m, const bench_case *cases,
+static int write_outputs(const bench_opts *o, const bench_meta *m, const bench_case *cases,
                          const bench_row *rows, size_t n)
 {
     outfile pj = {0}, pc = {0};
@@ -660,7 +548,7 @@ static int write_outputs(const bench_opts *o, const run_meta *m, const bench_cas
     char *jtext = NULL, *ctext = NULL;
     size_t clen = 0;
     if (o->json) {
-        if (!(jtext = json_text(m, cases, rows, n))) {
+        if (!(jtext = bench_json_text(m, cases, rows, n))) {
             cli_error(CMD, "--json: out of memory");
             goto done;
         }
@@ -668,7 +556,7 @@ static int write_outputs(const bench_opts *o, const run_meta *m, const bench_cas
             goto done;
     }
     if (o->csv) {
-        if (!(ctext = csv_text(m, cases, rows, n, &clen))) {
+        if (!(ctext = bench_csv_text(m, cases, rows, n, &clen))) {
             cli_error(CMD, "--csv: out of memory");
             goto done;
         }
@@ -714,14 +602,18 @@ int cmd_bench(int argc, char **argv)
     size_t n_cases = 0, n_rows = 0;
     vkattn_context ctx = NULL;
     bench_gpu *g = NULL;
-    unsigned messages = 0, failed = 0;
+    bench_peak peak;
+    unsigned messages = 0, failed = 0, skipped = 0;
     char msg[512];
     int status = 2;
 
     int r = parse_args(argc, argv, &o);
-    if (r) {
+    if (r || o.compare) {
+        if (r == 0)
+            status = bench_compare(CMD, o.compare, o.n_compare);
         free(o.shapes);
-        return r > 0 ? 0 : 2;
+        free(o.compare);
+        return r > 0 ? 0 : r < 0 ? 2 : status;
     }
     if (build_cases(&o, &cases, &n_cases))
         goto done;
@@ -746,7 +638,7 @@ int cmd_bench(int argc, char **argv)
     }
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
-    run_meta meta = {.info = &info};
+    bench_meta meta = {.info = &info, .peak_asked = o.peak};
     snprintf(meta.api, sizeof meta.api, "%u.%u.%u", VK_API_VERSION_MAJOR(info.api_version),
              VK_API_VERSION_MINOR(info.api_version), VK_API_VERSION_PATCH(info.api_version));
     time_t now = time(NULL);
@@ -765,14 +657,33 @@ int cmd_bench(int argc, char **argv)
            cpu_ctx ? " -- no Vulkan device: timing vkattn_attention by the wall clock"
            : bench_gpu_has_timestamps(g) ? ""
            : " -- the queue has no timestamps: wall clock around submit and wait");
+    if (o.peak && cpu_ctx) {
+        printf("peak: not measured (the micro-kernels need a Vulkan device)\n");
+    } else if (o.peak) {
+        if (isatty(2))
+            fprintf(stderr, "measuring the peaks ...\r");
+        int pr = bench_peak_measure(ctx, &peak, msg, sizeof msg);
+        if (isatty(2))
+            fprintf(stderr, "\r\033[K");
+        if (pr == 0) {
+            peak.f32_gflops = bench_sig6(peak.f32_gflops);
+            peak.f16_gflops = bench_sig6(peak.f16_gflops);
+            peak.bandwidth_gbps = bench_sig6(peak.bandwidth_gbps);
+            meta.peak = &peak;
+            print_peak(&peak);
+        } else {
+            cli_error(CMD, "--peak: %s", msg);
+            ++failed;
+        }
+    }
     int width = 4;
     for (size_t i = 0; i < n_cases; ++i) {
         char name[160];
-        case_name(&cases[i], name, sizeof name);
+        bench_case_name(&cases[i], name, sizeof name);
         if ((int)strlen(name) > width)
             width = (int)strlen(name);
     }
-    print_header(width);
+    print_header(width, o.peak);
 
     bool progress = isatty(2);
     int cpu_runs = o.repeat < CPU_REPEATS ? o.repeat : CPU_REPEATS;
@@ -780,7 +691,11 @@ int cmd_bench(int argc, char **argv)
         const bench_case *c = &cases[i];
         char name[160];
         host_data h;
-        case_name(c, name, sizeof name);
+        if (c->f16_optional && c->p.dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) {
+            ++skipped;
+            continue;
+        }
+        bench_case_name(c, name, sizeof name);
         if (progress)
             fprintf(stderr, "[%zu/%zu] %s ...\r", i + 1, n_cases, name);
         if (host_make(&c->p, 1000 + i, &h)) {
@@ -800,20 +715,20 @@ int cmd_bench(int argc, char **argv)
             row->variant = "cpu-attention-wallclock";
             row->device = "cpu";
             if (ok)
-                fill_row(row, c, ms, cpu_runs);
+                fill_row(row, c, ms, cpu_runs, NULL);
         } else {
             ok = bench_gpu_time(g, ctx, &c->p, &t, o.warmup, o.repeat, ms, msg, sizeof msg) == 0;
             wall = !bench_gpu_has_timestamps(g);
             row->variant = "fa2-tiled";
             row->device = info.name;
             if (ok)
-                fill_row(row, c, ms, o.repeat);
+                fill_row(row, c, ms, o.repeat, meta.peak);
         }
         row->timer = wall ? "wall-clock" : "gpu-timestamps";
         if (progress)
             fprintf(stderr, "\r\033[K");
         if (ok) {
-            print_row(width, c, &rows[n_rows++]);
+            print_row(width, c, &rows[n_rows++], o.peak);
         } else {
             cli_error(CMD, "%s: %s", name, msg);
             ++failed;
@@ -830,8 +745,9 @@ int cmd_bench(int argc, char **argv)
             if (progress)
                 fprintf(stderr, "\r\033[K");
             if (ok) {
-                fill_row(row, c, ms, cpu_runs);
-                print_row(width, c, &rows[n_rows++]);
+                /* The CPU reference is not the device whose peaks were measured. */
+                fill_row(row, c, ms, cpu_runs, NULL);
+                print_row(width, c, &rows[n_rows++], o.peak);
             } else {
                 cli_error(CMD, "%s (CPU reference): %s", name, msg);
                 ++failed;
@@ -839,6 +755,8 @@ int cmd_bench(int argc, char **argv)
         }
         host_free(&h);
     }
+    if (skipped)
+        printf("(%u f16 problem(s) left out: the device has no 16-bit storage)\n", skipped);
     if (messages)
         cli_error(CMD, "%u validation message(s)", messages);
     if (write_outputs(&o, &meta, cases, rows, n_rows))
@@ -851,5 +769,6 @@ done:
     free(rows);
     free(ms);
     free(o.shapes);
+    free(o.compare);
     return status;
 }

@@ -1,0 +1,194 @@
+#!/bin/sh
+# vkattn bench as a user drives it (SPEC section 4): one-line errors with exit 2, the JSON and CSV
+# files of a tiny run, --peak, --compare, and the CPU fallback without a Vulkan driver.
+# Usage: test_bench.sh path/to/vkattn. Needs only POSIX sh tools; python3, when present, also
+# parses the JSON with a standard parser.
+# shellcheck disable=SC2012 # ls lists our own files
+set -u
+VKATTN=${1:?usage: test_bench.sh path/to/vkattn}
+
+d=$(mktemp -d "${TMPDIR:-/tmp}/test_bench.XXXXXX") || exit 1
+trap 'rm -rf "$d"' EXIT
+trap 'exit 130' INT TERM
+out="$d/out"
+mkdir "$out"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# Runs "vkattn bench ARGS"; status in $got, output in $d/stdout and $d/stderr.
+run() {
+    "$VKATTN" bench "$@" >"$d/stdout" 2>"$d/stderr"
+    got=$?
+}
+
+# expect_error NAME ARGS...: exit 2, exactly one line on stderr, nothing written to $out.
+expect_error() {
+    name=$1
+    shift
+    run "$@"
+    lines=$(wc -l <"$d/stderr")
+    msg=$(head -n 1 "$d/stderr")
+    if [ "$got" -ne 2 ]; then
+        bad "$name: exit $got, expected 2 ($msg)"
+    elif [ "$lines" -ne 1 ]; then
+        bad "$name: $lines lines on stderr, expected 1"
+    elif [ -n "$(ls -A "$out")" ]; then
+        bad "$name: left files behind: $(ls -A "$out" | tr '\n' ' ')"
+    else
+        ok "$name: $msg"
+    fi
+}
+
+# expect_ok NAME ARGS...: exit 0.
+expect_ok() {
+    name=$1
+    shift
+    run "$@"
+    if [ "$got" -eq 0 ]; then ok "$name"; else bad "$name: exit $got: $(head -n 1 "$d/stderr")"; fi
+}
+
+# The fields of a row (SPEC section 4, and those added since).
+fields="B Hq Hkv Sq Skv D dtype layout causal align window q_lens kv_lens paged variant ms_median
+ms_min ms_max repeats visible_pairs gflops_visible gflops_dense gbps flop_per_byte pct_of_peak
+bound device timer"
+
+# check_files NAME JSON CSV: the JSON parses (python3) and has every field; the CSV header names
+# the same row fields in the same order.
+check_files() {
+    if [ ! -s "$2" ] || [ ! -s "$3" ]; then
+        bad "$1: $2 or $3 was not written"
+        return
+    fi
+    if command -v python3 >/dev/null 2>&1; then
+        if python3 -m json.tool "$2" >/dev/null 2>"$d/json_err"; then
+            ok "$1: the JSON parses (python3 -m json.tool)"
+        else
+            bad "$1: python3 cannot parse the JSON: $(head -n 1 "$d/json_err")"
+        fi
+    fi
+    missing=""
+    for key in vkattn version git device name type vendor_id driver api_version date rows \
+        $fields; do
+        grep -q "\"$key\":" "$2" || missing="$missing $key"
+    done
+    if [ -z "$missing" ]; then ok "$1: the JSON has every field"; else bad "$1: no$missing"; fi
+    header=$(head -n 1 "$3")
+    # shellcheck disable=SC2086 # split into words on purpose
+    want=$(echo $fields | tr ' ' ',')
+    case "$header" in
+    "$want",*) ok "$1: the CSV header names the row fields" ;;
+    *) bad "$1: the CSV header is '$header'" ;;
+    esac
+    rows=$(grep -c '"ms_median":' "$2")
+    lines=$(($(wc -l <"$3") - 1))
+    if [ "$rows" -eq "$lines" ]; then
+        ok "$1: $rows row(s) in both"
+    else
+        bad "$1: $rows JSON rows, $lines CSV rows"
+    fi
+}
+
+# Bad usage: exit 2, one line, nothing written.
+echo '{"rows": [{"B": 1, "Hq": 2}]}' >"$d/shape.json"
+echo '[1, 2]' >"$d/list.json"
+echo 'B,Hq' >"$d/table.csv"
+expect_error "--shape with 5 values" --shape 1,2,2,32,32 --json "$out/x.json"
+expect_error "--shape that is not a list" --shape big --json "$out/x.json"
+expect_error "--shape with Hq not a multiple of Hkv" --shape 1,3,2,32,32,16 --json "$out/x.json"
+expect_error "--dtype bf16" --dtype bf16 --json "$out/x.json"
+expect_error "--suite unknown" --suite nightly --json "$out/x.json"
+expect_error "--repeat 0" --repeat 0
+expect_error "--peak with a value" --peak=yes
+expect_error "--json in a missing directory" --json "$out/none/x.json"
+expect_error "unknown option" --frobnicate
+expect_error "mask flag without --shape" --causal
+expect_ok "--help" --help
+
+# A tiny run on the default device (the first GPU, else lavapipe, else the CPU).
+tiny="--shape 1,2,2,32,32,16 --repeat 2 --warmup 1"
+# shellcheck disable=SC2086 # $tiny is a list of arguments
+expect_ok "tiny bench with --json and --csv" $tiny --json "$out/a.json" --csv "$out/a.csv"
+check_files "tiny bench" "$out/a.json" "$out/a.csv"
+if grep -q '"peak":' "$out/a.json"; then bad "  a \"peak\" object without --peak"; fi
+
+mv "$out/a.json" "$out/a.csv" "$d/"
+
+# --compare: bad files (the first file is good, the second names the problem).
+expect_error "--compare with one file" --compare "$d/a.json"
+expect_error "--compare with a missing file" --compare "$d/a.json" "$d/none.json"
+expect_error "--compare with a file that is not JSON" --compare "$d/a.json" "$d/table.csv"
+expect_error "--compare with a JSON list" --compare "$d/a.json" "$d/list.json"
+expect_error "--compare with a row that lacks fields" --compare "$d/a.json" "$d/shape.json"
+expect_error "--compare with another option" --compare "$d/a.json" "$d/a.json" --peak
+for e in "none.json" "table.csv" "list.json" "shape.json"; do
+    run --compare "$d/a.json" "$d/$e"
+    grep -q "$e" "$d/stderr" || bad "--compare names $e in '$(cat "$d/stderr")'"
+done
+
+# --compare: a file against itself is x1.00 on every row.
+expect_ok "--compare a.json a.json" --compare "$d/a.json" "$d/a.json"
+n=$(sed -n '/^case /,$p' "$d/stdout" | sed 1d | grep -c .)
+same=$(sed -n '/^case /,$p' "$d/stdout" | sed 1d | grep -c ' x1\.00$')
+if [ "$n" -ge 1 ] && [ "$n" -eq "$same" ]; then
+    ok "  x1.00 on each of the $n row(s)"
+else
+    bad "  $same of $n row(s) with x1.00:"
+    sed 's/^/     /' "$d/stdout"
+fi
+# A file twice as slow gives x2.00; a problem missing from one file is '-' there.
+sed 's/"ms_median":[^,]*/"ms_median": 1.5/' "$d/a.json" >"$d/one.json"
+sed 's/"ms_median":[^,]*/"ms_median": 3/' "$d/a.json" >"$d/two.json"
+sed 's/"Sq":[^,]*/"Sq": 7/' "$d/a.json" >"$d/other.json"
+expect_ok "--compare three files" --compare "$d/one.json" "$d/two.json" "$d/other.json"
+if grep -q ' 1\.500 .* 3\.000 .* - .* x2\.00 .* - *$' "$d/stdout" &&
+    grep -q 'S7x32 .* - .* - .* [0-9.][0-9.]* .* - .* - *$' "$d/stdout"; then
+    ok "  x2.00 for the slower file, '-' for missing rows"
+else
+    bad "  the comparison is:"
+    sed 's/^/     /' "$d/stdout"
+fi
+
+# --peak: the peaks in the header and the JSON, a roofline for each row (on a Vulkan device;
+# on the CPU the peaks are null). --validation makes any message of the layer an exit 1.
+# shellcheck disable=SC2086
+expect_ok "tiny bench with --peak" $tiny --peak --validation --json "$out/p.json" --csv "$out/p.csv"
+check_files "--peak" "$out/p.json" "$out/p.csv"
+if grep -q '"type":.*"cpu"' "$out/p.json" && grep -q '"name":.*"cpu"' "$out/p.json"; then
+    if grep -q '"f32_gflops":[[:space:]]*null' "$out/p.json"; then
+        ok "  no Vulkan device: the peaks are null"
+    else
+        bad "  no Vulkan device, yet peaks in $out/p.json"
+    fi
+elif grep -q '"f32_gflops":[[:space:]]*[0-9]' "$out/p.json" &&
+    grep -q '"bandwidth_gbps":[[:space:]]*[0-9]' "$out/p.json" &&
+    grep -q '"pct_of_peak":[[:space:]]*[0-9]' "$out/p.json" &&
+    grep -q '"bound":[[:space:]]*"\(compute\|memory\)"' "$out/p.json" &&
+    grep -q '^peak: f32 [0-9.]* GFLOP/s' "$d/stdout"; then
+    ok "  peaks, percentages and bounds in the table and the JSON"
+else
+    bad "  no peaks in the output:"
+    sed 's/^/     /' "$d/stdout"
+fi
+
+# Without a Vulkan driver the bench falls back to the CPU reference.
+# shellcheck disable=SC2086
+VK_ICD_FILENAMES="$d/none.json" VK_DRIVER_FILES="$d/none.json" \
+    "$VKATTN" bench $tiny --peak --json "$out/c.json" >"$d/stdout" 2>"$d/stderr"
+got=$?
+if [ "$got" -eq 0 ] && grep -q '^device: cpu' "$d/stdout"; then
+    ok "no Vulkan driver: the CPU, exit 0"
+else
+    bad "no Vulkan driver: exit $got, $(head -n 1 "$d/stdout") $(head -n 1 "$d/stderr")"
+fi
+if [ -s "$out/c.json" ] && grep -q '"f32_gflops":[[:space:]]*null' "$out/c.json" &&
+    grep -q '"pct_of_peak":[[:space:]]*null' "$out/c.json"; then
+    ok "  the JSON has null peaks and percentages"
+else
+    bad "  $out/c.json lacks the null peaks"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
