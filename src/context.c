@@ -11,7 +11,7 @@ extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
-vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
+vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
 {
     if (ctx) {
         char msg[CTX_MESSAGE_SIZE];
@@ -26,7 +26,7 @@ vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, 
     return code;
 }
 
-const char *vk_result_name(VkResult vr)
+const char *vkattn__vk_result_name(VkResult vr)
 {
     switch (vr) {
 #define N(x) case x: return #x;
@@ -41,7 +41,7 @@ const char *vk_result_name(VkResult vr)
     }
 }
 
-vkattn_result ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what)
+vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what)
 {
     vkattn_result code = VKATTN_ERROR_VULKAN;
     if (vr == VK_ERROR_OUT_OF_HOST_MEMORY)
@@ -50,7 +50,7 @@ vkattn_result ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what)
         code = VKATTN_ERROR_OUT_OF_DEVICE_MEMORY;
     else if (vr == VK_ERROR_DEVICE_LOST)
         code = VKATTN_ERROR_DEVICE_LOST;
-    return ctx_fail(ctx, code, "%s failed: %s (%d)", what, vk_result_name(vr), (int)vr);
+    return vkattn__ctx_fail(ctx, code, "%s failed: %s (%d)", what, vkattn__vk_result_name(vr), (int)vr);
 }
 
 const char *vkattn_context_message(vkattn_context ctx)
@@ -75,10 +75,10 @@ vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *data, size_t 
     VkResult vr = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, size, data);
     pthread_mutex_unlock(&ctx->lock);
     if (vr == VK_INCOMPLETE)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "size = %zu bytes: too small for the pipeline cache", *size);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkGetPipelineCacheData");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkGetPipelineCacheData");
     return VKATTN_SUCCESS;
 }
 
@@ -87,7 +87,7 @@ vkattn_result vkattn_context_vulkan(vkattn_context ctx, vkattn_vulkan_handles *o
     if (!ctx || !out)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     if (ctx->cpu)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no Vulkan objects");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no Vulkan objects");
     *out = (vkattn_vulkan_handles){ctx->instance, ctx->physical_device, ctx->device,
                                    ctx->queue_family, ctx->queue, ctx->vk.vkGetInstanceProcAddr,
                                    ctx->alloc};
@@ -137,11 +137,11 @@ static vkattn_result create_instance(vkattn_context ctx, bool validation)
         (PFN_vkCreateInstance)vkGetInstanceProcAddr(NULL, "vkCreateInstance");
     uint32_t version = VK_API_VERSION_1_0;
     if (!create)
-        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan loader");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan loader");
     if (enum_version)
         enum_version(&version);
     if (version < VK_API_VERSION_1_1)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan instance version below 1.1");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan instance version below 1.1");
 
     bool use_layer = validation && layer_available(VALIDATION_LAYER);
     const char *layers[] = {VALIDATION_LAYER};
@@ -174,18 +174,18 @@ static vkattn_result create_instance(vkattn_context ctx, bool validation)
     };
     VkResult vr = create(&ci, ctx->alloc, &ctx->instance);
     if (vr == VK_ERROR_INCOMPATIBLE_DRIVER)
-        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan driver");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan driver");
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateInstance");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateInstance");
     ctx->owns_instance = true;
-    const char *missing = vk_table_load_instance(&ctx->vk, vkGetInstanceProcAddr, ctx->instance);
+    const char *missing = vkattn__vk_table_load_instance(&ctx->vk, vkGetInstanceProcAddr, ctx->instance);
     if (missing)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan function %s missing", missing);
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan function %s missing", missing);
     if (use_layer && ctx->vk.vkCreateDebugUtilsMessengerEXT) {
         vr = ctx->vk.vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, ctx->alloc,
                                                     &ctx->messenger);
         if (vr != VK_SUCCESS)
-            return ctx_vk_fail(ctx, vr, "vkCreateDebugUtilsMessengerEXT");
+            return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDebugUtilsMessengerEXT");
     }
     return VKATTN_SUCCESS;
 }
@@ -205,7 +205,7 @@ static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *
             return VKATTN_SUCCESS;
         }
         if (*end != '\0' || end == env || v > UINT32_MAX)
-            return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+            return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                             "VKATTN_DEVICE = '%s': expected a device index or 'cpu'", env);
         kind = VKATTN_DEVICE_INDEX;
         index = (uint32_t)v;
@@ -213,21 +213,21 @@ static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *
     uint32_t n = 0;
     VkResult vr = ctx->vk.vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
     if (n == 0)
-        return ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan device");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE, "no Vulkan device");
     VkPhysicalDevice *pds = calloc(n, sizeof *pds);
     if (!pds)
-        return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     vr = ctx->vk.vkEnumeratePhysicalDevices(ctx->instance, &n, pds);
     if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
         free(pds);
-        return ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkEnumeratePhysicalDevices");
     }
     vkattn_result res = VKATTN_SUCCESS;
     if (kind == VKATTN_DEVICE_INDEX) {
         if (index >= n)
-            res = ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE,
+            res = vkattn__ctx_fail(ctx, VKATTN_ERROR_NO_DEVICE,
                            "device index %u: only %u Vulkan device(s)", index, n);
         else
             *out = pds[index];
@@ -263,7 +263,7 @@ static vkattn_result create_device(vkattn_context ctx)
         if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
             family = i;
     if (family == UINT32_MAX)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' has no compute queue",
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' has no compute queue",
                         ctx->info.name);
 
     float prio = 1.0f;
@@ -292,7 +292,7 @@ static vkattn_result create_device(vkattn_context ctx)
     };
     VkResult vr = ctx->vk.vkCreateDevice(ctx->physical_device, &dci, ctx->alloc, &ctx->device);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateDevice");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDevice");
     ctx->owns_device = true;
     ctx->queue_family = family;
     return VKATTN_SUCCESS;
@@ -301,9 +301,9 @@ static vkattn_result create_device(vkattn_context ctx)
 /* Everything after the device exists: the function table, the queue, the pipeline layout. */
 static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc *d)
 {
-    const char *missing = vk_table_load_device(&ctx->vk, ctx->device);
+    const char *missing = vkattn__vk_table_load_device(&ctx->vk, ctx->device);
     if (missing)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device function %s missing", missing);
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device function %s missing", missing);
     /* Only the app knows what its device enabled (some loaders hand out pointers for
      * extensions that are not enabled), so a borrowed device says so in the desc. */
     ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR &&
@@ -327,10 +327,10 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
         VkResult vr = ctx->vk.vkCreatePipelineCache(ctx->device, &pci, ctx->alloc,
                                                     &ctx->pipeline_cache);
         if (vr != VK_SUCCESS)
-            return ctx_vk_fail(ctx, vr, "vkCreatePipelineCache");
+            return vkattn__ctx_vk_fail(ctx, vr, "vkCreatePipelineCache");
         ctx->owns_pipeline_cache = true;
     }
-    return pipeline_layout_create(ctx);
+    return vkattn__pipeline_layout_create(ctx);
 }
 
 /* Sets *use_cpu (and returns success) where the default choice falls back to the CPU: asked for
@@ -348,9 +348,9 @@ static vkattn_result create_standalone(vkattn_context ctx, const vkattn_context_
     }
     if (res != VKATTN_SUCCESS)
         return res;
-    device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
+    vkattn__device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
     if (ctx->info.api_version < VK_API_VERSION_1_1)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' is below Vulkan 1.1",
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "device '%s' is below Vulkan 1.1",
                         ctx->info.name);
     res = create_device(ctx);
     if (res != VKATTN_SUCCESS)
@@ -361,7 +361,7 @@ static vkattn_result create_standalone(vkattn_context ctx, const vkattn_context_
 static vkattn_result create_borrowed(vkattn_context ctx, const vkattn_context_desc *d)
 {
     if (!d->instance || !d->physical_device || !d->device || !d->get_instance_proc_addr)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "borrowed context: instance, physical_device, device and "
                         "get_instance_proc_addr are all required");
     ctx->instance = d->instance;
@@ -369,11 +369,11 @@ static vkattn_result create_borrowed(vkattn_context ctx, const vkattn_context_de
     ctx->device = d->device;
     ctx->queue_family = d->queue_family;
     ctx->queue = d->queue;
-    const char *missing = vk_table_load_instance(&ctx->vk, d->get_instance_proc_addr, d->instance);
+    const char *missing = vkattn__vk_table_load_instance(&ctx->vk, d->get_instance_proc_addr, d->instance);
     if (missing)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "get_instance_proc_addr gives no %s", missing);
-    device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
+    vkattn__device_info_fill(&ctx->vk, ctx->physical_device, &ctx->info);
     return finish_device(ctx, d);
 }
 
@@ -389,9 +389,9 @@ static void cpu_info(vkattn_device_info *info)
 static void release(vkattn_context ctx)
 {
     if (ctx->device) {
-        convenience_destroy(ctx);
-        descriptors_destroy(ctx);
-        pipelines_destroy(ctx);
+        vkattn__convenience_destroy(ctx);
+        vkattn__descriptors_destroy(ctx);
+        vkattn__pipelines_destroy(ctx);
         if (ctx->owns_pipeline_cache)
             ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, ctx->alloc);
         if (ctx->owns_device)

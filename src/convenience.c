@@ -58,13 +58,13 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
     };
     VkResult vr = ctx->vk.vkCreateBuffer(ctx->device, &bci, ctx->alloc, &a->buffer);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateBuffer");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateBuffer");
     VkMemoryRequirements req;
     ctx->vk.vkGetBufferMemoryRequirements(ctx->device, a->buffer, &req);
     int type = find_memory_type(&ctx->mem_props, req.memoryTypeBits);
     if (type < 0) {
         arena_free(ctx);
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "no host-visible memory for buffers");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "no host-visible memory for buffers");
     }
     VkMemoryAllocateInfo mai = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
@@ -78,7 +78,7 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
         vr = ctx->vk.vkMapMemory(ctx->device, a->memory, 0, VK_WHOLE_SIZE, 0, &a->mapped);
     if (vr != VK_SUCCESS) {
         arena_free(ctx);
-        return ctx_vk_fail(ctx, vr, "allocating host-visible memory");
+        return vkattn__ctx_vk_fail(ctx, vr, "allocating host-visible memory");
     }
     a->size = size;
     a->coherent = (ctx->mem_props.memoryTypes[type].propertyFlags &
@@ -92,7 +92,7 @@ static vkattn_result submit_objects(vkattn_context ctx)
     if (ctx->fence)
         return VKATTN_SUCCESS;
     if (ctx->queue == VK_NULL_HANDLE)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "vkattn_attention needs the context's queue (desc->queue)");
     VkCommandPoolCreateInfo pci = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -101,7 +101,7 @@ static vkattn_result submit_objects(vkattn_context ctx)
     };
     VkResult vr = ctx->vk.vkCreateCommandPool(ctx->device, &pci, ctx->alloc, &ctx->pool);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateCommandPool");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateCommandPool");
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
         .commandPool = ctx->pool,
@@ -110,15 +110,15 @@ static vkattn_result submit_objects(vkattn_context ctx)
     };
     vr = ctx->vk.vkAllocateCommandBuffers(ctx->device, &cai, &ctx->cmd);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkAllocateCommandBuffers");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkAllocateCommandBuffers");
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     vr = ctx->vk.vkCreateFence(ctx->device, &fci, ctx->alloc, &ctx->fence);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateFence");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateFence");
     return VKATTN_SUCCESS;
 }
 
-void convenience_destroy(vkattn_context ctx)
+void vkattn__convenience_destroy(vkattn_context ctx)
 {
     arena_free(ctx);
     if (ctx->fence)
@@ -140,7 +140,7 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
     if (vr == VK_SUCCESS)
         vr = ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkBeginCommandBuffer");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkBeginCommandBuffer");
     /* Host writes are made visible by the submission itself; the results need a barrier to the
      * host before the fence makes them available. */
     vkattn_result res = vkattn_cmd_attention(ctx, ctx->cmd, p, dt);
@@ -156,7 +156,7 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
     if (res != VKATTN_SUCCESS)
         return res;
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkEndCommandBuffer");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkEndCommandBuffer");
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
@@ -164,13 +164,13 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
     };
     vr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkQueueSubmit");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkQueueSubmit");
     vr = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX);
     VkResult vr2 = ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkWaitForFences");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkWaitForFences");
     if (vr2 != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr2, "vkResetFences");
+        return vkattn__ctx_vk_fail(ctx, vr2, "vkResetFences");
     return VKATTN_SUCCESS;
 }
 
@@ -182,27 +182,27 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     if (ctx->cpu) {
         char msg[CTX_MESSAGE_SIZE];
         vkattn_result res = vkattn_reference(problem, t, msg, sizeof msg);
-        return res == VKATTN_SUCCESS ? res : ctx_fail(ctx, res, "%s", msg);
+        return res == VKATTN_SUCCESS ? res : vkattn__ctx_fail(ctx, res, "%s", msg);
     }
     if (!problem || !t)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
                         !problem ? "problem" : "tensors");
     char msg[CTX_MESSAGE_SIZE];
     vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return ctx_fail(ctx, res, "%s", msg);
-    const vkattn_problem p = problem_resolved(problem);
+        return vkattn__ctx_fail(ctx, res, "%s", msg);
+    const vkattn_problem p = vkattn__problem_resolved(problem);
     const char *missing = !t->q ? "q" : !t->k ? "k" : !t->v ? "v" : !t->out ? "out"
                         : p.has_lse && !t->lse ? "lse"
                         : p.has_q_lens && !t->q_lens ? "q_lens"
                         : p.has_kv_lens && !t->kv_lens ? "kv_lens"
                         : p.mask_batch && !t->mask ? "mask" : NULL;
     if (missing)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
-    res = problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
+    res = vkattn__problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
                              p.has_kv_lens ? t->kv_lens : NULL, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return ctx_fail(ctx, res, "%s", msg);
+        return vkattn__ctx_fail(ctx, res, "%s", msg);
 
     uint64_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     uint64_t bytes[SEC_COUNT] = {

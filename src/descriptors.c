@@ -15,7 +15,7 @@ static vkattn_result grow_pools(vkattn_context ctx)
 {
     VkDescriptorPool *pools = realloc(ctx->desc.pools, (ctx->desc.npools + 1) * sizeof *pools);
     if (!pools)
-        return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     ctx->desc.pools = pools;
     VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * ATTN_BIND_COUNT};
     VkDescriptorPoolCreateInfo pci = {
@@ -27,7 +27,7 @@ static vkattn_result grow_pools(vkattn_context ctx)
     VkResult vr = ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, ctx->alloc,
                                                  &pools[ctx->desc.npools]);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateDescriptorPool");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDescriptorPool");
     ctx->desc.npools++;
     ctx->desc.left_in_pool = SETS_PER_POOL;
     return VKATTN_SUCCESS;
@@ -40,7 +40,7 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
         uint32_t cap = ctx->desc.cap ? ctx->desc.cap * 2 : 16;
         desc_entry *e = realloc(ctx->desc.entries, cap * sizeof *e);
         if (!e)
-            return ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         ctx->desc.entries = e;
         ctx->desc.cap = cap;
     }
@@ -56,7 +56,7 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
     VkDescriptorSet set;
     VkResult vr = ctx->vk.vkAllocateDescriptorSets(ctx->device, &ai, &set);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkAllocateDescriptorSets");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkAllocateDescriptorSets");
     ctx->desc.left_in_pool--;
     VkWriteDescriptorSet writes[ATTN_BIND_COUNT];
     for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
@@ -77,7 +77,7 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
     return VKATTN_SUCCESS;
 }
 
-vkattn_result descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
+vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
                                  VkDescriptorSet *out)
 {
     vkattn_result res = VKATTN_SUCCESS;
@@ -98,7 +98,7 @@ vkattn_result descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInf
     return res;
 }
 
-void descriptors_destroy(vkattn_context ctx)
+void vkattn__descriptors_destroy(vkattn_context ctx)
 {
     for (uint32_t i = 0; i < ctx->desc.npools; ++i)
         ctx->vk.vkDestroyDescriptorPool(ctx->device, ctx->desc.pools[i], ctx->alloc);

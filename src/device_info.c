@@ -15,7 +15,7 @@ static bool has_extension(const VkExtensionProperties *exts, uint32_t n, const c
     return false;
 }
 
-void device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info)
+void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info)
 {
     memset(info, 0, sizeof *info);
     VkPhysicalDeviceDriverProperties driver = {
@@ -108,7 +108,7 @@ vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *coun
     vkattn_result res = VKATTN_SUCCESS;
     uint32_t n = 0;
     VkPhysicalDevice *pds = NULL;
-    if (vk_table_load_instance(&vk, vkGetInstanceProcAddr, inst) != NULL) {
+    if (vkattn__vk_table_load_instance(&vk, vkGetInstanceProcAddr, inst) != NULL) {
         PFN_vkDestroyInstance destroy =
             (PFN_vkDestroyInstance)vkGetInstanceProcAddr(inst, "vkDestroyInstance");
         if (destroy)
@@ -125,7 +125,7 @@ vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *coun
             res = VKATTN_ERROR_VULKAN;
         } else {
             for (uint32_t i = 0; i < n && i < cap; ++i)
-                device_info_fill(&vk, pds[i], &infos[i]);
+                vkattn__device_info_fill(&vk, pds[i], &infos[i]);
             *count = n;
         }
     }

@@ -80,27 +80,27 @@ struct vkattn_context_T {
     char message[CTX_MESSAGE_SIZE];
 };
 
-/* Records a message naming the problem on ctx and returns code (for `return ctx_fail(...)`). */
-vkattn_result ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
+/* Records a message naming the problem on ctx and returns code (for `return vkattn__ctx_fail(...)`). */
+vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Maps a VkResult to a vkattn_result, recording what failed. */
-vkattn_result ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
-const char *vk_result_name(VkResult vr);
+vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
+const char *vkattn__vk_result_name(VkResult vr);
 
 /* pipeline.c: the pipeline for (dtype, head_dim), created on first use. Thread-safe. */
-vkattn_result pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                            const attn_pipeline **out);
-vkattn_result pipeline_layout_create(vkattn_context ctx);
-void pipelines_destroy(vkattn_context ctx);
+vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
+void vkattn__pipelines_destroy(vkattn_context ctx);
 
 /* descriptors.c: the set binding these buffers (whole buffers), made on first use. */
-vkattn_result descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
+vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
                                  VkDescriptorSet *out);
-void descriptors_destroy(vkattn_context ctx);
+void vkattn__descriptors_destroy(vkattn_context ctx);
 
 /* device_info.c: fills info from a physical device. */
-void device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);
+void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);
 /* convenience.c: frees the convenience call's objects. */
-void convenience_destroy(vkattn_context ctx);
+void vkattn__convenience_destroy(vkattn_context ctx);
 
 #endif

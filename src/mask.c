@@ -1,7 +1,7 @@
 /* The mask rules of SPEC section 2: per-batch rule, key ranges of row blocks, visible pairs. */
 #include "mask.h"
 
-mask_rule mask_rule_for(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
+mask_rule vkattn__mask_rule_for(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
                         uint32_t b)
 {
     mask_rule r;
@@ -75,7 +75,7 @@ static int64_t row_hi(const mask_rule *r, int64_t i)
     return hi < r->kl ? hi : r->kl;
 }
 
-void mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int64_t *j1)
+void vkattn__mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int64_t *j1)
 {
     int64_t a, b;
     if (!seeing_rows(r, i0, i1, &a, &b)) {
@@ -89,7 +89,7 @@ void mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int
     *j1 = row_hi(r, b - 1);
 }
 
-uint64_t mask_visible_pairs(const mask_rule *r)
+uint64_t vkattn__mask_visible_pairs(const mask_rule *r)
 {
     int64_t a, b;
     if (!seeing_rows(r, 0, r->ql, &a, &b))

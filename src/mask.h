@@ -17,7 +17,7 @@ typedef struct mask_rule {
 } mask_rule;
 
 /* The rule for batch item b (q_lens/kv_lens may be NULL when the problem has none). */
-mask_rule mask_rule_for(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
+mask_rule vkattn__mask_rule_for(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
                         uint32_t b);
 
 /* Conditions 1-3 of SPEC section 2 (the custom mask is applied by the caller). */
@@ -37,9 +37,9 @@ static inline bool mask_visible(const mask_rule *r, int64_t i, int64_t j)
 /* Keys that any row of [i0, i1) may see, as the half-open range [*j0, *j1); empty (j0 >= j1)
  * when the rows see nothing. Exact for conditions 1-3: the bounds are monotonic in i, so the
  * first row gives the lower and the last row the upper bound. */
-void mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int64_t *j1);
+void vkattn__mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int64_t *j1);
 
 /* Number of visible (i, j) pairs of one batch item under conditions 1-3. */
-uint64_t mask_visible_pairs(const mask_rule *r);
+uint64_t vkattn__mask_visible_pairs(const mask_rule *r);
 
 #endif

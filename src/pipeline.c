@@ -14,7 +14,7 @@ static const uint32_t attn_f16_spv[] =
 
 _Static_assert(sizeof(attn_params) <= 128, "push constants beyond the guaranteed 128 bytes");
 
-vkattn_result pipeline_layout_create(vkattn_context ctx)
+vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
 {
     VkDescriptorSetLayoutBinding bindings[ATTN_BIND_COUNT];
     for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
@@ -33,7 +33,7 @@ vkattn_result pipeline_layout_create(vkattn_context ctx)
     VkResult vr = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &sci, ctx->alloc,
                                                       &ctx->set_layout);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateDescriptorSetLayout");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDescriptorSetLayout");
     VkPushConstantRange range = {
         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         .size = sizeof(attn_params),
@@ -47,11 +47,11 @@ vkattn_result pipeline_layout_create(vkattn_context ctx)
     };
     vr = ctx->vk.vkCreatePipelineLayout(ctx->device, &lci, ctx->alloc, &ctx->pipeline_layout);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreatePipelineLayout");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreatePipelineLayout");
     return VKATTN_SUCCESS;
 }
 
-void pipelines_destroy(vkattn_context ctx)
+void vkattn__pipelines_destroy(vkattn_context ctx)
 {
     for (int t = 0; t < 2; ++t)
         for (int d = 0; d < 256; ++d)
@@ -137,7 +137,7 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
     VkShaderModule module;
     VkResult vr = ctx->vk.vkCreateShaderModule(ctx->device, &mci, ctx->alloc, &module);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateShaderModule");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateShaderModule");
     VkComputePipelineCreateInfo pci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {
@@ -154,13 +154,13 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
                                           &pipeline);
     ctx->vk.vkDestroyShaderModule(ctx->device, module, ctx->alloc);
     if (vr != VK_SUCCESS)
-        return ctx_vk_fail(ctx, vr, "vkCreateComputePipelines");
+        return vkattn__ctx_vk_fail(ctx, vr, "vkCreateComputePipelines");
     out->tiles = tiles;
     out->pipeline = pipeline;
     return VKATTN_SUCCESS;
 }
 
-vkattn_result pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                            const attn_pipeline **out)
 {
     attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1];
@@ -180,12 +180,12 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
         return VKATTN_ERROR_INVALID_ARGUMENT;
     if (!query_rows || !kv_keys || head_dim < 1 || head_dim > 256 ||
         (dtype != VKATTN_DTYPE_F32 && dtype != VKATTN_DTYPE_F16))
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "vkattn_kernel_tiles: head_dim = %u (expected 1..256), dtype = %d, "
                         "outputs %s", head_dim, (int)dtype,
                         query_rows && kv_keys ? "given" : "NULL");
     if (ctx->cpu)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no kernel tiles");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no kernel tiles");
     attn_tiles t = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, head_dim);
     *query_rows = t.br;
     *kv_keys = t.bc;

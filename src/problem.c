@@ -17,7 +17,7 @@ static void vformat(char *msg, size_t msg_size, const char *fmt, va_list ap)
         msg[0] = '\0';
 }
 
-void problem_format(char *msg, size_t msg_size, const char *fmt, ...)
+void vkattn__problem_format(char *msg, size_t msg_size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -25,7 +25,7 @@ void problem_format(char *msg, size_t msg_size, const char *fmt, ...)
     va_end(ap);
 }
 
-vkattn_result problem_fail(char *msg, size_t msg_size, const char *fmt, ...)
+vkattn_result vkattn__problem_fail(char *msg, size_t msg_size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,7 +55,7 @@ vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint32_t head_d
     return s;
 }
 
-vkattn_problem problem_resolved(const vkattn_problem *p)
+vkattn_problem vkattn__problem_resolved(const vkattn_problem *p)
 {
     vkattn_problem r = *p;
     if (r.heads_kv == 0)
@@ -149,12 +149,12 @@ static vkattn_result check_out_strides(const vkattn_problem *r, char *msg, size_
         if (dims[d] == 1)
             continue;
         if (strides[d] < span)
-            return problem_fail(msg, msg_size,
+            return vkattn__problem_fail(msg, msg_size,
                                 "%s = %" PRIu64 ": O would overlap itself (the stride must be at "
                                 "least %" PRIu64 ", the span of the dimensions inside it)",
                                 names[d], strides[d], span);
         if (!mul_add_u64(dims[d] - 1u, strides[d], span, &span))
-            return problem_fail(msg, msg_size, "%s = %" PRIu64 ": out spans more than 2^64 elements",
+            return vkattn__problem_fail(msg, msg_size, "%s = %" PRIu64 ": out spans more than 2^64 elements",
                                 names[d], strides[d]);
     }
     return VKATTN_SUCCESS;
@@ -168,11 +168,11 @@ static vkattn_result check_extents(const vkattn_problem *r, char *msg, size_t ms
         uint64_t e = 0;
         bool ok = i < 4 ? strided_extent(r, which[i], &e) : dense_extent(r, which[i], &e);
         if (!ok)
-            return problem_fail(msg, msg_size,
+            return vkattn__problem_fail(msg, msg_size,
                                 "%s spans more than 2^64 elements: the shaders index with 32 bits",
                                 names[i]);
         if (e > MAX_EXTENT)
-            return problem_fail(msg, msg_size,
+            return vkattn__problem_fail(msg, msg_size,
                                 "%s spans %" PRIu64 " elements: at most 2^32 - 1 (the shaders "
                                 "index with 32 bits)",
                                 names[i], e);
@@ -187,16 +187,16 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
     };
     for (size_t i = 0; i < sizeof ge1 / sizeof ge1[0]; i++)
         if (ge1[i].value < 1)
-            return problem_fail(msg, msg_size, "%s = %" PRIu32 ": expected >= 1", ge1[i].name,
+            return vkattn__problem_fail(msg, msg_size, "%s = %" PRIu32 ": expected >= 1", ge1[i].name,
                                 ge1[i].value);
     if (p->head_dim < 1 || p->head_dim > 256)
-        return problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
+        return vkattn__problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
     if (p->heads_kv != 0 && p->heads_q % p->heads_kv != 0)
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "heads_kv = %" PRIu32 ": expected a divisor of heads_q = %" PRIu32,
                             p->heads_kv, p->heads_q);
     if (p->dtype != VKATTN_DTYPE_F32 && p->dtype != VKATTN_DTYPE_F16)
-        return problem_fail(msg, msg_size, "dtype = %d: expected VKATTN_DTYPE_F32 or _F16",
+        return vkattn__problem_fail(msg, msg_size, "dtype = %d: expected VKATTN_DTYPE_F32 or _F16",
                             (int)p->dtype);
     return VKATTN_SUCCESS;
 }
@@ -204,34 +204,34 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
 static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_t msg_size)
 {
     if (p->align != VKATTN_ALIGN_BOTTOM_RIGHT && p->align != VKATTN_ALIGN_TOP_LEFT)
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "align = %d: expected VKATTN_ALIGN_BOTTOM_RIGHT or _TOP_LEFT",
                             (int)p->align);
     if (p->window && p->window_left < -1)
-        return problem_fail(msg, msg_size, "window_left = %" PRId32 ": expected >= -1",
+        return vkattn__problem_fail(msg, msg_size, "window_left = %" PRId32 ": expected >= -1",
                             p->window_left);
     if (p->window && p->window_right < -1)
-        return problem_fail(msg, msg_size, "window_right = %" PRId32 ": expected >= -1",
+        return vkattn__problem_fail(msg, msg_size, "window_right = %" PRId32 ": expected >= -1",
                             p->window_right);
     if (p->scale != 0.0f && !(isfinite(p->scale) && p->scale > 0.0f))
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "scale = %g: expected finite and > 0 (or 0 for 1/sqrt(head_dim))",
                             (double)p->scale);
     if (!(isfinite(p->softcap) && p->softcap >= 0.0f))
-        return problem_fail(msg, msg_size, "softcap = %g: expected finite and >= 0 (0 = off)",
+        return vkattn__problem_fail(msg, msg_size, "softcap = %g: expected finite and >= 0 (0 = off)",
                             (double)p->softcap);
     if (p->mask_batch != 0 && p->mask_batch != 1 && p->mask_batch != p->batch)
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "mask_batch = %" PRIu32 ": expected 1 or batch = %" PRIu32
                             " (0 = no mask)",
                             p->mask_batch, p->batch);
     if (p->mask_heads != 0 && p->mask_heads != 1 && p->mask_heads != p->heads_q)
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "mask_heads = %" PRIu32 ": expected 1 or heads_q = %" PRIu32
                             " (0 = no mask)",
                             p->mask_heads, p->heads_q);
     if ((p->mask_batch == 0) != (p->mask_heads == 0))
-        return problem_fail(msg, msg_size,
+        return vkattn__problem_fail(msg, msg_size,
                             "mask_batch = %" PRIu32 ", mask_heads = %" PRIu32
                             ": both zero (no mask) or both nonzero",
                             p->mask_batch, p->mask_heads);
@@ -241,18 +241,18 @@ static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_
 vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t msg_size)
 {
     if (!p)
-        return problem_fail(msg, msg_size, "problem = NULL: expected a vkattn_problem");
+        return vkattn__problem_fail(msg, msg_size, "problem = NULL: expected a vkattn_problem");
     vkattn_result res = check_sizes(p, msg, msg_size);
     if (res == VKATTN_SUCCESS)
         res = check_mask_fields(p, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
-    vkattn_problem r = problem_resolved(p);
+    vkattn_problem r = vkattn__problem_resolved(p);
     res = check_out_strides(&r, msg, msg_size);
     if (res == VKATTN_SUCCESS)
         res = check_extents(&r, msg, msg_size);
     if (res == VKATTN_SUCCESS)
-        problem_format(msg, msg_size, "%s", "");
+        vkattn__problem_format(msg, msg_size, "%s", "");
     return res;
 }
 
@@ -260,7 +260,7 @@ uint64_t vkattn_problem_extent(const vkattn_problem *p, char which)
 {
     if (vkattn_problem_check(p, NULL, 0) != VKATTN_SUCCESS)
         return 0;
-    vkattn_problem r = problem_resolved(p);
+    vkattn_problem r = vkattn__problem_resolved(p);
     uint64_t e = 0;
     switch (which) {
     case 'q': case 'k': case 'v': case 'o':
@@ -275,16 +275,16 @@ uint64_t vkattn_problem_extent(const vkattn_problem *p, char which)
     return e;
 }
 
-vkattn_result problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
+vkattn_result vkattn__problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
                                  const uint32_t *kv_lens, char *msg, size_t msg_size)
 {
     for (uint32_t b = 0; b < p->batch; b++) {
         if (q_lens && q_lens[b] > p->seq_q)
-            return problem_fail(msg, msg_size,
+            return vkattn__problem_fail(msg, msg_size,
                                 "q_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_q = %" PRIu32,
                                 b, q_lens[b], p->seq_q);
         if (kv_lens && kv_lens[b] > p->seq_kv)
-            return problem_fail(msg, msg_size,
+            return vkattn__problem_fail(msg, msg_size,
                                 "kv_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_kv = %" PRIu32,
                                 b, kv_lens[b], p->seq_kv);
     }

@@ -17,15 +17,15 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
                           uint64_t elems, uint32_t elem_size, binding *out)
 {
     if (buf->buffer == VK_NULL_HANDLE)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s.buffer is VK_NULL_HANDLE",
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s.buffer is VK_NULL_HANDLE",
                         name);
     if (buf->offset % elem_size != 0)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s.offset = %llu: expected a multiple of %u bytes", name,
                         (unsigned long long)buf->offset, elem_size);
     uint64_t bytes = elems * elem_size;
     if (buf->size != 0 && buf->size != VK_WHOLE_SIZE && buf->size < bytes)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s.size = %llu bytes: the problem needs %llu", name,
                         (unsigned long long)buf->size, (unsigned long long)bytes);
     /* Descriptor sets (no push descriptors) bind whole buffers so offsets do not multiply
@@ -35,7 +35,7 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
         base = buf->offset - buf->offset % ctx->limits.minStorageBufferOffsetAlignment;
     uint64_t skip = buf->offset - base;
     if ((skip + bytes) / elem_size > UINT32_MAX)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s: more than 2^32 elements", name);
     out->info.buffer = buf->buffer;
     out->info.offset = base;
@@ -57,28 +57,28 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (!ctx)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     if (ctx->cpu)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context records no commands");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context records no commands");
     if (!cmd || !problem || !tensors)
-        return ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
                         !cmd ? "cmd" : !problem ? "problem" : "tensors");
     char msg[CTX_MESSAGE_SIZE];
     vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
-        return ctx_fail(ctx, res, "%s", msg);
-    vkattn_problem p = problem_resolved(problem);
+        return vkattn__ctx_fail(ctx, res, "%s", msg);
+    vkattn_problem p = vkattn__problem_resolved(problem);
     if (p.dtype == VKATTN_DTYPE_F16 && !ctx->info.fp16_storage)
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                         "dtype = f16: device '%s' lacks storageBuffer16BitAccess", ctx->info.name);
     const VkPhysicalDeviceLimits *lim = &ctx->limits;
 
     const attn_pipeline *pl;
-    res = pipeline_get(ctx, p.dtype, p.head_dim, &pl);
+    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, &pl);
     if (res != VKATTN_SUCCESS)
         return res;
     uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;
     if (groups_x > lim->maxComputeWorkGroupCount[0] || p.heads_q > lim->maxComputeWorkGroupCount[1] ||
         p.batch > lim->maxComputeWorkGroupCount[2])
-        return ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                         "grid %u x %u x %u exceeds maxComputeWorkGroupCount", groups_x,
                         p.heads_q, p.batch);
 
@@ -161,7 +161,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         VkDescriptorBufferInfo infos[ATTN_BIND_COUNT];
         for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
             infos[i] = b[i].info;
-        if ((res = descriptor_set_get(ctx, infos, &set)) != VKATTN_SUCCESS)
+        if ((res = vkattn__descriptor_set_get(ctx, infos, &set)) != VKATTN_SUCCESS)
             return res;
     }
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);

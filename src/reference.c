@@ -68,7 +68,7 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
                                    char *msg, size_t msg_size)
 {
     if (!t)
-        return problem_fail(msg, msg_size, "tensors = NULL: expected vkattn_host_tensors");
+        return vkattn__problem_fail(msg, msg_size, "tensors = NULL: expected vkattn_host_tensors");
     const struct { const char *name; const void *ptr; bool needed; } req[] = {
         {"q", t->q, true}, {"k", t->k, true}, {"v", t->v, true}, {"out", t->out, true},
         {"lse", t->lse, p->has_lse}, {"q_lens", t->q_lens, p->has_q_lens},
@@ -76,7 +76,7 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
         if (req[i].needed && !req[i].ptr)
-            return problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
+            return vkattn__problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
                                 req[i].name);
     uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     uint64_t no = vkattn_problem_extent(p, 'o') * es;
@@ -88,7 +88,7 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         if (in[i].ptr && overlaps(t->out, no, in[i].ptr, in[i].bytes))
-            return problem_fail(msg, msg_size, "tensors.out overlaps tensors.%s", in[i].name);
+            return vkattn__problem_fail(msg, msg_size, "tensors.out overlaps tensors.%s", in[i].name);
     return VKATTN_SUCCESS;
 }
 
@@ -103,17 +103,17 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
         return res;
     const uint32_t *q_lens = problem->has_q_lens ? t->q_lens : NULL;
     const uint32_t *kv_lens = problem->has_kv_lens ? t->kv_lens : NULL;
-    res = problem_check_lens(problem, q_lens, kv_lens, msg, msg_size);
+    res = vkattn__problem_check_lens(problem, q_lens, kv_lens, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
 
-    const vkattn_problem p = problem_resolved(problem);
+    const vkattn_problem p = vkattn__problem_resolved(problem);
     const uint32_t d = p.head_dim, group = p.heads_q / p.heads_kv;
     const double scale = p.scale, softcap = p.softcap;
     double q[MAX_HEAD_DIM], acc[MAX_HEAD_DIM];
 
     for (uint32_t b = 0; b < p.batch; b++) {
-        const mask_rule rule = mask_rule_for(&p, q_lens, kv_lens, b);
+        const mask_rule rule = vkattn__mask_rule_for(&p, q_lens, kv_lens, b);
         for (uint32_t h = 0; h < p.heads_q; h++) {
             const uint32_t hk = h / group;
             const uint8_t *mrow = NULL;
@@ -122,7 +122,7 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                                   (p.mask_heads == 1 ? 0 : h)) * p.seq_q * p.seq_kv;
             for (uint32_t i = 0; i < p.seq_q; i++) {
                 int64_t j0, j1;
-                mask_key_range(&rule, i, (int64_t)i + 1, &j0, &j1);
+                vkattn__mask_key_range(&rule, i, (int64_t)i + 1, &j0, &j1);
                 load_row(t->q, p.dtype, offset_of(p.q, b, h, i), d, q);
                 for (uint32_t c = 0; c < d; c++)
                     acc[c] = 0.0;

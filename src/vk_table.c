@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-const char *vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst)
+const char *vkattn__vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst)
 {
     t->vkGetInstanceProcAddr = gipa;
 #define LOAD(name)                                                  \
@@ -17,7 +17,7 @@ const char *vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, 
     return NULL;
 }
 
-const char *vk_table_load_device(vk_table *t, VkDevice dev)
+const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev)
 {
 #define LOAD(name)                                                  \
     t->name = (PFN_##name)t->vkGetDeviceProcAddr(dev, #name);       \

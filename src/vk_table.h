@@ -86,8 +86,8 @@ typedef struct vk_table {
 } vk_table;
 
 /* Loads the instance functions; returns the name of the first one missing, or NULL. */
-const char *vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst);
+const char *vkattn__vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst);
 /* Loads the device functions; returns the name of the first one missing, or NULL. */
-const char *vk_table_load_device(vk_table *t, VkDevice dev);
+const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev);
 
 #endif

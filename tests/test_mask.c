@@ -88,7 +88,7 @@ START_TEST(rule_from_problem)
     vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 5, .head_dim = 8,
                         .causal = true, .window_left = 3, .window_right = 4};
     const uint32_t ql[2] = {2, 0}, kl[2] = {3, 5};
-    mask_rule r = mask_rule_for(&p, ql, kl, 0);
+    mask_rule r = vkattn__mask_rule_for(&p, ql, kl, 0);
     ck_assert_int_eq(r.ql, 2);
     ck_assert_int_eq(r.kl, 3);
     ck_assert_int_eq(r.off, 1);
@@ -96,20 +96,20 @@ START_TEST(rule_from_problem)
     ck_assert_int_eq(r.wl, -1); /* window fields only count when window is set */
     ck_assert_int_eq(r.wr, -1);
     check_grid(&r, (const char *const[]){"11000", "11100", "00000", "00000", NULL});
-    mask_rule r1 = mask_rule_for(&p, ql, kl, 1); /* q_len 0: nothing */
+    mask_rule r1 = vkattn__mask_rule_for(&p, ql, kl, 1); /* q_len 0: nothing */
     check_grid(&r1, (const char *const[]){"00000", NULL});
-    ck_assert_uint_eq(mask_visible_pairs(&r1), 0);
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&r1), 0);
 
     p.align = VKATTN_ALIGN_TOP_LEFT;
     p.window = true;
-    r = mask_rule_for(&p, NULL, NULL, 1);
+    r = vkattn__mask_rule_for(&p, NULL, NULL, 1);
     ck_assert_int_eq(r.ql, 4);
     ck_assert_int_eq(r.kl, 5);
     ck_assert_int_eq(r.off, 0);
     ck_assert(r.window && r.wl == 3 && r.wr == 4);
 
     p.align = VKATTN_ALIGN_BOTTOM_RIGHT;
-    r = mask_rule_for(&p, NULL, kl, 0);
+    r = vkattn__mask_rule_for(&p, NULL, kl, 0);
     ck_assert_int_eq(r.off, 3 - 4);
 }
 END_TEST
@@ -121,13 +121,13 @@ START_TEST(empty_keys)
     for (int64_t i = -1; i < 6; i++)
         for (int64_t j = -1; j < 6; j++)
             ck_assert(!mask_visible(&r, i, j));
-    mask_key_range(&r, 0, 4, &j0, &j1);
+    vkattn__mask_key_range(&r, 0, 4, &j0, &j1);
     ck_assert_int_ge(j0, j1);
-    ck_assert_uint_eq(mask_visible_pairs(&r), 0);
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), 0);
     mask_rule open = rule(3, 0, 0, false, false, -1, -1);
-    mask_key_range(&open, 0, 3, &j0, &j1);
+    vkattn__mask_key_range(&open, 0, 3, &j0, &j1);
     ck_assert_int_ge(j0, j1);
-    ck_assert_uint_eq(mask_visible_pairs(&open), 0);
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&open), 0);
 }
 END_TEST
 
@@ -160,7 +160,7 @@ START_TEST(key_range_brute_force)
                             hi = j + 1 > hi ? j + 1 : hi;
                         }
                 int64_t j0 = -99, j1 = -99;
-                mask_key_range(&r, i0, i1, &j0, &j1);
+                vkattn__mask_key_range(&r, i0, i1, &j0, &j1);
                 if (lo == INT64_MAX) {
                     ck_assert_msg(j0 >= j1, "rule %d rows [%lld, %lld): expected empty, got "
                                   "[%lld, %lld)", n, (long long)i0, (long long)i1,
@@ -188,11 +188,11 @@ START_TEST(visible_pairs_brute_force)
         for (int64_t i = 0; i < r.ql; i++)
             for (int64_t j = 0; j < r.kl; j++)
                 want += mask_visible(&r, i, j);
-        ck_assert_uint_eq(mask_visible_pairs(&r), want);
+        ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), want);
     }
     /* Large sizes stay O(ql): a full causal square. */
     mask_rule big = rule(100000, 100000, 0, true, false, -1, -1);
-    ck_assert_uint_eq(mask_visible_pairs(&big), UINT64_C(100000) * 100001 / 2);
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&big), UINT64_C(100000) * 100001 / 2);
 }
 END_TEST
 

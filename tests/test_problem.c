@@ -146,11 +146,11 @@ START_TEST(messages)
     ck_assert_str_eq(msg, "head_dim ");
 
     char buf[32];
-    ck_assert_int_eq(problem_fail(buf, sizeof buf, "x = %d", 3), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(vkattn__problem_fail(buf, sizeof buf, "x = %d", 3), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(buf, "x = 3");
-    problem_format(buf, sizeof buf, "%s", "");
+    vkattn__problem_format(buf, sizeof buf, "%s", "");
     ck_assert_str_eq(buf, "");
-    problem_format(NULL, 5, "%d", 1);
+    vkattn__problem_format(NULL, 5, "%d", 1);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(resolved_defaults)
 {
     vkattn_problem p = good();
     p.heads_kv = 0;
-    vkattn_problem r = problem_resolved(&p);
+    vkattn_problem r = vkattn__problem_resolved(&p);
     ck_assert_uint_eq(r.heads_kv, 4);
     ck_assert_uint_eq(r.q.b, 4 * 5 * 64);
     ck_assert_uint_eq(r.q.h, 5 * 64);
@@ -206,7 +206,7 @@ START_TEST(resolved_defaults)
     p = good();
     p.scale = 2.0f;
     p.k = vkattn_strides_bshd(2, 7, 64);
-    r = problem_resolved(&p);
+    r = vkattn__problem_resolved(&p);
     ck_assert_uint_eq(r.heads_kv, 2);
     ck_assert_uint_eq(r.k.s, 128);
     ck_assert_uint_eq(r.v.s, 64);
@@ -221,12 +221,12 @@ START_TEST(lens)
     p.seq_q = 8;
     const uint32_t ok_q[2] = {8, 0}, bad_q[2] = {3, 9}, ok_kv[2] = {7, 7}, bad_kv[2] = {8, 1};
     char msg[128];
-    ck_assert_int_eq(problem_check_lens(&p, ok_q, ok_kv, msg, sizeof msg), VKATTN_SUCCESS);
-    ck_assert_int_eq(problem_check_lens(&p, NULL, NULL, msg, sizeof msg), VKATTN_SUCCESS);
-    ck_assert_int_eq(problem_check_lens(&p, bad_q, NULL, msg, sizeof msg),
+    ck_assert_int_eq(vkattn__problem_check_lens(&p, ok_q, ok_kv, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_int_eq(vkattn__problem_check_lens(&p, NULL, NULL, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_int_eq(vkattn__problem_check_lens(&p, bad_q, NULL, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "q_lens[1] = 9: larger than seq_q = 8");
-    ck_assert_int_eq(problem_check_lens(&p, ok_q, bad_kv, msg, sizeof msg),
+    ck_assert_int_eq(vkattn__problem_check_lens(&p, ok_q, bad_kv, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "kv_lens[0] = 8: larger than seq_kv = 7");
 }

@@ -63,7 +63,7 @@ static void bench_help(void)
         "                             --suite: quick\n"
         "      quick     S=256 prefill, decode and varlen problems that take seconds on a\n"
         "                software device (lavapipe)\n"
-        "      prefill   B=1, H=8, S 512..4096, D 64 and 128, causal and not\n"
+        "      prefill   B=1, H=8, S 512..8192, D 64 and 128, causal and not\n"
         "      decode    Sq 1 and 4 against a KV cache of 1024..8192, Hq=32 with Hkv 8 and 1\n"
         "                (GQA, MQA), D=128, f32 and f16\n"
         "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
@@ -162,7 +162,7 @@ static int add_suite_quick(bench_case **cases, size_t *n, vkattn_dtype dt)
 
 static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
 {
-    static const uint32_t seqs[] = {512, 1024, 2048, 4096}, dims[] = {64, 128};
+    static const uint32_t seqs[] = {512, 1024, 2048, 4096, 8192}, dims[] = {64, 128};
     for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; ++s)
         for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d)
             for (int causal = 0; causal < 2; ++causal) {
@@ -178,7 +178,7 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
  * alignment: the new tokens see the whole cache. Streaming the cache dominates, so with GQA
  * these rows are memory-bound (MQA reads one kv head for 32 query heads and may not be).
  * Without --dtype both storage types are timed (f16 halves the bytes); f16 is left out on a
- * device without 16-bit storage. On lavapipe the suite takes about 15 s. */
+ * device without 16-bit storage. On lavapipe the suite takes minutes with the current kernel. */
 static int add_suite_decode(bench_case **cases, size_t *n, const bench_opts *o)
 {
     static const uint32_t sq[] = {1, 4}, skv[] = {1024, 2048, 4096, 8192}, hkv[] = {8, 1};
@@ -437,8 +437,8 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
     row->repeats = n;
     uint64_t pairs = 0;
     for (uint32_t b = 0; b < p->batch; ++b) {
-        mask_rule rule = mask_rule_for(p, c->q_lens, c->kv_lens, b);
-        pairs += mask_visible_pairs(&rule);
+        mask_rule rule = vkattn__mask_rule_for(p, c->q_lens, c->kv_lens, b);
+        pairs += vkattn__mask_visible_pairs(&rule);
     }
     row->visible_pairs = pairs;
     double flops_visible = 4.0 * p->heads_q * p->head_dim * (double)pairs;

@@ -241,7 +241,7 @@ static int make_plan(const vkattn_problem *p, const uint32_t *q_lens, const uint
                      uint32_t item, uint32_t br, uint32_t bc, mask_plan *m)
 {
     memset(m, 0, sizeof *m);
-    m->rule = mask_rule_for(p, q_lens, kv_lens, item);
+    m->rule = vkattn__mask_rule_for(p, q_lens, kv_lens, item);
     m->br = br;
     m->bc = bc;
     m->sq = p->seq_q;
@@ -254,7 +254,7 @@ static int make_plan(const vkattn_problem *p, const uint32_t *q_lens, const uint
         return cli_error(CMD, "out of memory");
     for (int64_t rb = 0; rb < m->row_blocks; rb++) {
         int64_t j0, j1;
-        mask_key_range(&m->rule, rb * br, rb * br + br, &j0, &j1);
+        vkattn__mask_key_range(&m->rule, rb * br, rb * br + br, &j0, &j1);
         m->kt0[rb] = m->kt1[rb] = 0;
         if (j0 < j1) {
             m->kt0[rb] = j0 / bc;
@@ -495,7 +495,7 @@ static int png_stream(FILE *fp, const mask_plan *m, const png_geometry *g, png_s
         int64_t i0 = r * g->f, i1 = i0 + g->f < m->sq ? i0 + g->f : m->sq;
         for (int64_t i = i0; i < i1; i++) {
             int64_t a, b, rb = i / m->br;
-            mask_key_range(&m->rule, i, i + 1, &a, &b);
+            vkattn__mask_key_range(&m->rule, i, i + 1, &a, &b);
             add_range(vis, dvis, a, b, g->f);
             int64_t c1 = m->kt1[rb] * m->bc;
             add_range(comp, dcomp, m->kt0[rb] * m->bc, c1 < m->skv ? c1 : m->skv, g->f);
@@ -568,7 +568,7 @@ static void print_header(const mask_opts *o, const mask_plan *m)
 
 static void print_summary(const mask_plan *m)
 {
-    uint64_t pairs = mask_visible_pairs(&m->rule);
+    uint64_t pairs = vkattn__mask_visible_pairs(&m->rule);
     uint64_t dense = (uint64_t)m->sq * (uint64_t)m->skv;
     uint64_t tiles = (uint64_t)m->row_blocks * (uint64_t)m->key_blocks;
     printf("visible pairs %llu of %llu (%.1f%%), tiles computed %llu of %llu (%.1f%%), "
