@@ -36,14 +36,23 @@ void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_de
         next = 0;
     if (!exts)
         next = 0;
-    /* VkPhysicalDeviceDriverProperties is core in 1.2 and an extension before. */
-    if (has_extension(exts, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
-        subgroup.pNext = &driver;
-    vk->vkGetPhysicalDeviceProperties2(pd, &props);
-    if (props.properties.apiVersion >= VK_API_VERSION_1_2 && subgroup.pNext == NULL) {
-        subgroup.pNext = &driver;
-        vk->vkGetPhysicalDeviceProperties2(pd, &props);
+    /* The chain holds only structs the device knows: driver properties are core in 1.2 and
+     * subgroup size control in 1.3, extensions before. */
+    VkPhysicalDeviceSubgroupSizeControlProperties sizes = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+    };
+    VkPhysicalDeviceProperties base;
+    vk->vkGetPhysicalDeviceProperties(pd, &base);
+    void **tail = &subgroup.pNext;
+    if (base.apiVersion >= VK_API_VERSION_1_2 ||
+        has_extension(exts, next, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME)) {
+        *tail = &driver;
+        tail = &driver.pNext;
     }
+    if (base.apiVersion >= VK_API_VERSION_1_3 ||
+        has_extension(exts, next, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME))
+        *tail = &sizes;
+    vk->vkGetPhysicalDeviceProperties2(pd, &props);
 
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
@@ -73,6 +82,8 @@ void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_de
     info->api_version = p->apiVersion;
     info->driver_version = p->driverVersion;
     info->subgroup_size = subgroup.subgroupSize;
+    info->min_subgroup_size = sizes.minSubgroupSize ? sizes.minSubgroupSize : subgroup.subgroupSize;
+    info->max_subgroup_size = sizes.maxSubgroupSize ? sizes.maxSubgroupSize : subgroup.subgroupSize;
     info->shared_memory = p->limits.maxComputeSharedMemorySize;
     info->fp16_storage = storage16.storageBuffer16BitAccess;
     info->fp16_arithmetic = f16.shaderFloat16;

@@ -205,5 +205,26 @@ expect_status 0 "run on the default device" run-qkv --out "$out/o.npy" --lse "$o
 check_npy "  O is complete" "$out/o.npy" 96
 check_npy "  LSE is complete" "$out/l.npy" 24
 
+# vkattn info: lists the devices (or says the CPU is the default) and marks the default.
+expect_status 0 "info" info
+if grep -q "the CPU reference" "$d/stdout" && grep -q "default" "$d/stdout"; then
+    ok "  info names the CPU fallback and the default"
+else
+    bad "  info output: $(head -n 3 "$d/stdout")"
+fi
+expect_status 0 "info --json" info --json
+if grep -q '"default": ' "$d/stdout" && grep -q '"devices": \[' "$d/stdout"; then
+    ok "  info --json has default and devices"
+else
+    bad "  info --json output: $(head -c 200 "$d/stdout")"
+fi
+VKATTN_DEVICE=cpu "$VKATTN" info --json >"$d/stdout" 2>"$d/stderr"
+if grep -q '^{"default": "cpu"' "$d/stdout"; then
+    ok "  info --json honours VKATTN_DEVICE=cpu"
+else
+    bad "  VKATTN_DEVICE=cpu info --json: $(head -c 80 "$d/stdout")"
+fi
+expect_error "info with an unknown option" info --frob
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -17,9 +17,16 @@ static const char *type_name(VkPhysicalDeviceType t)
     }
 }
 
-/* The index the default choice takes (the first GPU, else 0), or -1 for none. */
+/* The index the default choice takes (VKATTN_DEVICE, else the first GPU, else 0), or -1 for
+ * the CPU. */
 static int default_index(const vkattn_device_info *d, uint32_t n)
 {
+    const char *env = getenv("VKATTN_DEVICE");
+    if (env && *env) {
+        char *end;
+        unsigned long i = strtoul(env, &end, 10);
+        return *end == '\0' && end != env && i < n ? (int)i : -1;
+    }
     for (uint32_t i = 0; i < n; ++i)
         if (d[i].type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
             d[i].type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
@@ -90,18 +97,21 @@ int cmd_info(int argc, char **argv)
             printf(", \"type\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, \"driver\": ",
                    type_name(x->type), x->vendor_id, x->device_id);
             json_string(x->driver);
-            printf(", \"api_version\": \"%s\", \"subgroup_size\": %u, \"shared_memory\": %u, "
+            printf(", \"api_version\": \"%s\", \"subgroup_size\": %u, \"min_subgroup_size\": %u, "
+                   "\"max_subgroup_size\": %u, \"shared_memory\": %u, "
                    "\"fp16_storage\": %s, \"fp16_arithmetic\": %s, \"push_descriptors\": %s, "
                    "\"cooperative_matrix\": %s, \"default\": %s}",
-                   api, x->subgroup_size, x->shared_memory, x->fp16_storage ? "true" : "false",
+                   api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
+                   x->shared_memory, x->fp16_storage ? "true" : "false",
                    x->fp16_arithmetic ? "true" : "false", x->push_descriptors ? "true" : "false",
                    x->cooperative_matrix ? "true" : "false", (int)i == def ? "true" : "false");
         } else {
             printf("%u%s %s\n    type %s, vendor 0x%04x, driver %s, Vulkan %s\n"
-                   "    subgroup %u, shared memory %u bytes, fp16 storage %s, fp16 math %s, "
+                   "    subgroup %u (%u..%u), shared memory %u bytes, fp16 storage %s, fp16 math %s, "
                    "push descriptors %s, cooperative matrix %s\n",
                    i, (int)i == def ? "*" : " ", x->name, type_name(x->type), x->vendor_id,
-                   x->driver, api, x->subgroup_size, x->shared_memory,
+                   x->driver, api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
+                   x->shared_memory,
                    x->fp16_storage ? "yes" : "no", x->fp16_arithmetic ? "yes" : "no",
                    x->push_descriptors ? "yes" : "no", x->cooperative_matrix ? "yes" : "no");
         }

@@ -232,6 +232,8 @@ typedef struct vkattn_device_info {
     bool fp16_arithmetic;         /* shaderFloat16 */
     bool push_descriptors;        /* VK_KHR_push_descriptor */
     bool cooperative_matrix;      /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
+    uint32_t min_subgroup_size;   /* the range a driver may pick from (subgroup size control); */
+    uint32_t max_subgroup_size;   /* both subgroup_size where the device cannot say */
 } vkattn_device_info;
 
 /* Fills infos[0..min(*count, n)) with the Vulkan devices in enumeration order and sets *count to
