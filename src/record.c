@@ -41,6 +41,10 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
     out->info.offset = base;
     out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE || !ctx->push_descriptors)
                           ? VK_WHOLE_SIZE : skip + buf->size;
+    /* The u8 mask is read in 32-bit words: its range must cover the whole last word (the
+     * header asks the caller for those bytes), or drivers read that word as 0. */
+    if (elem_size == 1 && out->info.range != VK_WHOLE_SIZE)
+        out->info.range = (out->info.range + 3) / 4 * 4;
     out->elem_offset = (uint32_t)(skip / elem_size);
     return VKATTN_SUCCESS;
 }

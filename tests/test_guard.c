@@ -1,0 +1,828 @@
+/* Guard regions: the GPU side never touches memory outside the ranges it was given, for any shape
+ * and any lengths (0, the maxima, and invalid lengths past Sq / Skv that the shader must clamp).
+ *
+ * Each case gets ONE host-visible, coherent VkBuffer. Q, K, V, O, LSE, q_lens, kv_lens and the
+ * mask lie in it at offsets that are not multiples of minStorageBufferOffsetAlignment, each
+ * tensor with an exact declared size (its extent times the element size; the u8 mask rounded up
+ * to 4 bytes, since it is read in 4-byte words) and at least 4 KiB of guard between and around
+ * them. The whole buffer is filled with a byte pattern before the inputs are written. After the
+ * dispatch every byte that is not an element of O or LSE must be what was there before: the
+ * guards, the gaps inside a strided O, the inputs themselves. O and LSE are compared with the
+ * CPU reference (empty rows exactly 0 / -inf), except for the invalid-length cases.
+ *
+ * Every case runs with two patterns (0xA5, and 0xFF, which is NaN in f32 and f16, so a read of a
+ * guard or gap that reaches the result shows as a wrong value) and on two contexts, one per
+ * kernel form. The validation layer is on and any message fails. Exits 77 (SKIP) without a
+ * Vulkan device. Vulkan is reached only through the context's get_instance_proc_addr. */
+#define VK_NO_PROTOTYPES
+#include <check.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "src/half.h"
+#include "vkattn/vkattn.h"
+
+#define MAX_B 4
+#define GUARD 4096u      /* at least this many pattern bytes around every tensor */
+#define PLACE_ALIGN 256u /* >= any minStorageBufferOffsetAlignment (the Vulkan maximum) */
+
+/* ---------------------------------------------------------------------------------------------
+ * Vulkan, through the context's loader entry point
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct vkfns {
+    PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+    PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
+    PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
+    PFN_vkCreateBuffer CreateBuffer;
+    PFN_vkDestroyBuffer DestroyBuffer;
+    PFN_vkGetBufferMemoryRequirements GetBufferMemoryRequirements;
+    PFN_vkAllocateMemory AllocateMemory;
+    PFN_vkFreeMemory FreeMemory;
+    PFN_vkBindBufferMemory BindBufferMemory;
+    PFN_vkMapMemory MapMemory;
+    PFN_vkUnmapMemory UnmapMemory;
+    PFN_vkCreateCommandPool CreateCommandPool;
+    PFN_vkDestroyCommandPool DestroyCommandPool;
+    PFN_vkAllocateCommandBuffers AllocateCommandBuffers;
+    PFN_vkResetCommandBuffer ResetCommandBuffer;
+    PFN_vkBeginCommandBuffer BeginCommandBuffer;
+    PFN_vkEndCommandBuffer EndCommandBuffer;
+    PFN_vkCmdPipelineBarrier CmdPipelineBarrier;
+    PFN_vkQueueSubmit QueueSubmit;
+    PFN_vkCreateFence CreateFence;
+    PFN_vkDestroyFence DestroyFence;
+    PFN_vkWaitForFences WaitForFences;
+    PFN_vkResetFences ResetFences;
+} vkfns;
+
+/* One context per kernel form, with what the test needs to run on its device. */
+typedef struct runner {
+    const char *name;
+    vkattn_context ctx;
+    vkattn_vulkan_handles h;
+    vkfns vk;
+    VkPhysicalDeviceMemoryProperties mem;
+    VkDeviceSize align; /* minStorageBufferOffsetAlignment */
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+} runner;
+
+static runner runners[2];
+static unsigned messages;
+
+static void on_message(void *user, const char *message)
+{
+    (void)user;
+    ++messages;
+    fprintf(stderr, "validation: %s\n", message);
+}
+
+static int runner_init(runner *r, vkattn_kernel kernel, const char *name)
+{
+    vkattn_context_desc desc = {0};
+    desc.validation = true;
+    desc.on_message = on_message;
+    desc.kernel = kernel;
+    r->name = name;
+    if (vkattn_context_create(&desc, &r->ctx) != VKATTN_SUCCESS || vkattn_context_is_cpu(r->ctx))
+        return 77;
+    if (vkattn_context_vulkan(r->ctx, &r->h) != VKATTN_SUCCESS)
+        return 77;
+    PFN_vkGetInstanceProcAddr gipa = r->h.get_instance_proc_addr;
+    r->vk.GetDeviceProcAddr =
+        (PFN_vkGetDeviceProcAddr)gipa(r->h.instance, "vkGetDeviceProcAddr");
+    r->vk.GetPhysicalDeviceMemoryProperties = (PFN_vkGetPhysicalDeviceMemoryProperties)gipa(
+        r->h.instance, "vkGetPhysicalDeviceMemoryProperties");
+    r->vk.GetPhysicalDeviceProperties = (PFN_vkGetPhysicalDeviceProperties)gipa(
+        r->h.instance, "vkGetPhysicalDeviceProperties");
+    if (!r->vk.GetDeviceProcAddr || !r->vk.GetPhysicalDeviceMemoryProperties ||
+        !r->vk.GetPhysicalDeviceProperties) {
+        fprintf(stderr, "%s: instance functions missing\n", name);
+        return 1;
+    }
+#define DEV(fn)                                                                          \
+    do {                                                                                 \
+        r->vk.fn = (PFN_vk##fn)r->vk.GetDeviceProcAddr(r->h.device, "vk" #fn);           \
+        if (!r->vk.fn) {                                                                 \
+            fprintf(stderr, "%s: vk" #fn " missing\n", name);                            \
+            return 1;                                                                    \
+        }                                                                                \
+    } while (0)
+    DEV(CreateBuffer);
+    DEV(DestroyBuffer);
+    DEV(GetBufferMemoryRequirements);
+    DEV(AllocateMemory);
+    DEV(FreeMemory);
+    DEV(BindBufferMemory);
+    DEV(MapMemory);
+    DEV(UnmapMemory);
+    DEV(CreateCommandPool);
+    DEV(DestroyCommandPool);
+    DEV(AllocateCommandBuffers);
+    DEV(ResetCommandBuffer);
+    DEV(BeginCommandBuffer);
+    DEV(EndCommandBuffer);
+    DEV(CmdPipelineBarrier);
+    DEV(QueueSubmit);
+    DEV(CreateFence);
+    DEV(DestroyFence);
+    DEV(WaitForFences);
+    DEV(ResetFences);
+#undef DEV
+    r->vk.GetPhysicalDeviceMemoryProperties(r->h.physical_device, &r->mem);
+    VkPhysicalDeviceProperties props;
+    r->vk.GetPhysicalDeviceProperties(r->h.physical_device, &props);
+    r->align = props.limits.minStorageBufferOffsetAlignment;
+
+    VkCommandPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex = r->h.queue_family,
+    };
+    if (r->vk.CreateCommandPool(r->h.device, &pci, r->h.allocator, &r->pool) != VK_SUCCESS)
+        return 1;
+    VkCommandBufferAllocateInfo cai = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = r->pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    if (r->vk.AllocateCommandBuffers(r->h.device, &cai, &r->cmd) != VK_SUCCESS)
+        return 1;
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (r->vk.CreateFence(r->h.device, &fci, r->h.allocator, &r->fence) != VK_SUCCESS)
+        return 1;
+    return 0;
+}
+
+static void runner_destroy(runner *r)
+{
+    if (r->h.device) {
+        if (r->fence)
+            r->vk.DestroyFence(r->h.device, r->fence, r->h.allocator);
+        if (r->pool)
+            r->vk.DestroyCommandPool(r->h.device, r->pool, r->h.allocator);
+    }
+    vkattn_context_destroy(r->ctx);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Cases
+ * ------------------------------------------------------------------------------------------- */
+
+enum { LAYOUT_BHSD, LAYOUT_BSHD };
+enum {
+    OUT_SAME,       /* O has Q's strides */
+    OUT_EVERY_OTHER,/* BHSD O in every other row of a [B, H, 2*Sq, D] region */
+    OUT_ODD_ROWS,   /* BSHD O whose rows are Hq*D + 3 elements apart */
+};
+
+typedef struct gcase {
+    char name[128];
+    vkattn_problem p;
+    int layout;
+    int out_mode;
+    bool kv_gaps;      /* K and V rows D + 5 elements apart (gaps hold the pattern) */
+    bool invalid;      /* lengths past Sq / Skv: only the guards are checked */
+    uint32_t ql[MAX_B], kl[MAX_B];
+    uint64_t seed;
+} gcase;
+
+typedef struct case_list {
+    gcase *v;
+    size_t n, cap;
+} case_list;
+
+static gcase *add(case_list *l, const char *name, uint32_t B, uint32_t Hq, uint32_t Hkv,
+                  uint32_t Sq, uint32_t Skv, uint32_t D, vkattn_dtype dt)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        gcase *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    gcase *c = &l->v[l->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s %s B%u Hq%u Hkv%u Sq%u Skv%u D%u", name,
+             dt == VKATTN_DTYPE_F16 ? "f16" : "f32", B, Hq, Hkv, Sq, Skv, D);
+    c->p.batch = B;
+    c->p.heads_q = Hq;
+    c->p.heads_kv = Hkv;
+    c->p.seq_q = Sq;
+    c->p.seq_kv = Skv;
+    c->p.head_dim = D;
+    c->p.dtype = dt;
+    c->p.has_lse = true;
+    c->seed = 7000 + l->n;
+    return c;
+}
+
+static void lens(gcase *c, const uint32_t *ql, const uint32_t *kl)
+{
+    for (uint32_t b = 0; b < c->p.batch; ++b) {
+        if (ql)
+            c->ql[b] = ql[b];
+        if (kl)
+            c->kl[b] = kl[b];
+    }
+    c->p.has_q_lens = ql != NULL;
+    c->p.has_kv_lens = kl != NULL;
+}
+
+static void window(gcase *c, int32_t wl, int32_t wr, vkattn_align align)
+{
+    c->p.window = true;
+    c->p.window_left = wl;
+    c->p.window_right = wr;
+    c->p.align = align;
+}
+
+static void make_cases(case_list *l)
+{
+    static const uint32_t dims[] = {1, 3, 64, 128, 256};
+    const vkattn_align BR = VKATTN_ALIGN_BOTTOM_RIGHT, TL = VKATTN_ALIGN_TOP_LEFT;
+    for (int t = 0; t < 2; ++t) {
+        vkattn_dtype dt = (vkattn_dtype)t;
+        gcase *c;
+        /* Head sizes; sizes that are multiples of no tile. */
+        for (size_t i = 0; i < sizeof dims / sizeof dims[0]; ++i) {
+            add(l, "dense", 2, 2, 1, 7, 11, dims[i], dt);
+            c = add(l, "causal", 1, 3, 3, 13, 9, dims[i], dt);
+            c->p.causal = true;
+        }
+        /* One row, one key. */
+        c = add(l, "Sq=1", 2, 4, 2, 1, 37, 64, dt);
+        c->p.causal = true;
+        c = add(l, "Sq=1 top-left", 2, 2, 1, 1, 37, 3, dt);
+        c->p.causal = true;
+        c->p.align = TL;
+        c = add(l, "Skv=1 causal", 2, 2, 1, 9, 1, 64, dt);
+        c->p.causal = true;
+        c = add(l, "Skv=1 causal top-left", 1, 2, 2, 9, 1, 1, dt);
+        c->p.causal = true;
+        c->p.align = TL;
+        add(l, "Sq=Skv=1", 1, 1, 1, 1, 1, 3, dt);
+        add(l, "Sq=Skv=1", 3, 2, 1, 1, 1, 256, dt);
+        /* Lengths 0 and the maxima. */
+        {
+            uint32_t z[] = {0, 0, 0}, qmax[] = {19, 19, 19}, kmax[] = {23, 23, 23};
+            uint32_t qmix[] = {0, 19, 5}, kmix[] = {23, 0, 1};
+            c = add(l, "q_lens=kv_lens=0", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, z, z);
+            c = add(l, "kv_lens=0", 3, 2, 1, 19, 23, 3, dt);
+            lens(c, NULL, z);
+            c = add(l, "q_lens=0 causal", 3, 2, 2, 19, 23, 128, dt);
+            lens(c, z, NULL);
+            c->p.causal = true;
+            c = add(l, "lens=max", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qmax, kmax);
+            c = add(l, "lens=max causal", 3, 4, 2, 19, 23, 1, dt);
+            lens(c, qmax, kmax);
+            c->p.causal = true;
+            c = add(l, "lens mixed 0/max causal", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qmix, kmix);
+            c->p.causal = true;
+            c = add(l, "lens mixed 0/max window 2,1 top-left", 3, 2, 1, 19, 23, 3, dt);
+            lens(c, qmix, kmix);
+            window(c, 2, 1, TL);
+            c = add(l, "lens mixed 0/max no lse", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qmix, kmix);
+            c->p.has_lse = false;
+        }
+        /* Causal, both alignments, Sq < Skv and Sq > Skv; several tiles. */
+        for (int a = 0; a < 2; ++a) {
+            vkattn_align al = a ? TL : BR;
+            const char *an = a ? "top-left" : "bottom-right";
+            char nm[64];
+            snprintf(nm, sizeof nm, "causal %s", an);
+            c = add(l, nm, 2, 2, 1, 21, 70, 64, dt);
+            c->p.causal = true;
+            c->p.align = al;
+            c = add(l, nm, 1, 2, 2, 70, 21, 3, dt);
+            c->p.causal = true;
+            c->p.align = al;
+            snprintf(nm, sizeof nm, "window 3,2 %s", an);
+            c = add(l, nm, 2, 2, 1, 17, 29, 64, dt);
+            window(c, 3, 2, al);
+            snprintf(nm, sizeof nm, "window -1,0 %s", an);
+            c = add(l, nm, 1, 2, 1, 29, 17, 1, dt);
+            window(c, -1, 0, al);
+            snprintf(nm, sizeof nm, "window 0,-1 %s", an);
+            c = add(l, nm, 1, 2, 1, 17, 29, 128, dt);
+            window(c, 0, -1, al);
+            snprintf(nm, sizeof nm, "causal+window 4,-1 %s", an);
+            c = add(l, nm, 2, 2, 2, 23, 31, 64, dt);
+            c->p.causal = true;
+            window(c, 4, -1, al);
+        }
+        c = add(l, "empty window 0,0 top-left Sq>Skv", 1, 2, 1, 30, 5, 64, dt);
+        window(c, 0, 0, TL);
+        /* Custom masks: every broadcast; Sq*Skv not a multiple of 4. */
+        {
+            static const uint32_t bc[][2] = {{1, 1}, {2, 1}, {1, 4}, {2, 4}};
+            for (int m = 0; m < 4; ++m) {
+                c = add(l, "custom mask", 2, 4, 2, 5, 7, 64, dt);
+                c->p.mask_batch = bc[m][0];
+                c->p.mask_heads = bc[m][1];
+                snprintf(c->name + strlen(c->name), sizeof c->name - strlen(c->name),
+                         " mask %ux%u", bc[m][0], bc[m][1]);
+            }
+            uint32_t ql[] = {3, 13}, kl[] = {0, 11};
+            c = add(l, "custom mask+causal+varlen", 2, 4, 1, 13, 11, 3, dt);
+            c->p.mask_batch = 2;
+            c->p.mask_heads = 1;
+            c->p.causal = true;
+            lens(c, ql, kl);
+            c = add(l, "custom mask Sq=Skv=1", 1, 1, 1, 1, 1, 1, dt);
+            c->p.mask_batch = 1;
+            c->p.mask_heads = 1;
+        }
+        /* GQA / MQA. */
+        add(l, "GQA", 2, 6, 2, 11, 19, 64, dt);
+        add(l, "MQA", 1, 4, 1, 11, 19, 128, dt);
+        /* Strided layouts. */
+        c = add(l, "GQA bshd", 2, 6, 2, 11, 19, 64, dt);
+        c->layout = LAYOUT_BSHD;
+        c = add(l, "causal bshd", 2, 2, 1, 17, 17, 3, dt);
+        c->layout = LAYOUT_BSHD;
+        c->p.causal = true;
+        c = add(l, "O every other row", 2, 3, 1, 9, 14, 64, dt);
+        c->out_mode = OUT_EVERY_OTHER;
+        c = add(l, "O every other row causal", 1, 2, 2, 33, 20, 3, dt);
+        c->out_mode = OUT_EVERY_OTHER;
+        c->p.causal = true;
+        c = add(l, "O every other row", 1, 2, 1, 5, 6, 256, dt);
+        c->out_mode = OUT_EVERY_OTHER;
+        c = add(l, "bshd O rows Hq*D+3 apart", 2, 2, 1, 9, 14, 64, dt);
+        c->layout = LAYOUT_BSHD;
+        c->out_mode = OUT_ODD_ROWS;
+        c = add(l, "bshd O rows Hq*D+3 apart", 1, 3, 3, 7, 5, 1, dt);
+        c->layout = LAYOUT_BSHD;
+        c->out_mode = OUT_ODD_ROWS;
+        c = add(l, "K/V rows D+5 apart", 2, 2, 1, 9, 14, 3, dt);
+        c->kv_gaps = true;
+        c = add(l, "K/V rows D+5 apart", 1, 2, 2, 9, 40, 64, dt);
+        c->kv_gaps = true;
+        c->p.causal = true;
+        /* Invalid: lengths past Sq / Skv in the device buffers (clamped by the shader). */
+        {
+            uint32_t qbig[] = {20, 0xffffffffu, 5}, kbig[] = {24, 1000, 0xffffffffu};
+            c = add(l, "INVALID lens > S", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qbig, kbig);
+            c->invalid = true;
+            c = add(l, "INVALID lens > S causal", 3, 2, 2, 19, 23, 3, dt);
+            lens(c, qbig, kbig);
+            c->p.causal = true;
+            c->invalid = true;
+            c = add(l, "INVALID lens > S window 2,3 top-left", 3, 2, 1, 19, 23, 128, dt);
+            lens(c, qbig, kbig);
+            window(c, 2, 3, TL);
+            c->invalid = true;
+            c = add(l, "INVALID lens > S mask+causal", 3, 4, 2, 6, 9, 64, dt);
+            lens(c, qbig, kbig);
+            c->p.mask_batch = 3;
+            c->p.mask_heads = 4;
+            c->p.causal = true;
+            c->invalid = true;
+            c = add(l, "INVALID q_lens > Sq mask bcast", 3, 2, 1, 6, 9, 1, dt);
+            lens(c, qbig, NULL);
+            c->p.mask_batch = 1;
+            c->p.mask_heads = 1;
+            c->invalid = true;
+            c = add(l, "INVALID kv_lens > Skv Sq=1 bshd O odd rows", 3, 2, 1, 1, 9, 256, dt);
+            lens(c, NULL, kbig);
+            c->layout = LAYOUT_BSHD;
+            c->out_mode = OUT_ODD_ROWS;
+            c->invalid = true;
+            c = add(l, "INVALID lens > S O every other row no lse", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qbig, kbig);
+            c->out_mode = OUT_EVERY_OTHER;
+            c->p.has_lse = false;
+            c->invalid = true;
+        }
+    }
+}
+
+static void set_strides(const gcase *c, vkattn_problem *p)
+{
+    uint64_t Hq = p->heads_q, Hkv = p->heads_kv ? p->heads_kv : p->heads_q;
+    uint64_t Sq = p->seq_q, Skv = p->seq_kv, D = p->head_dim;
+    if (c->layout == LAYOUT_BSHD) {
+        p->q = p->out = vkattn_strides_bshd((uint32_t)Hq, (uint32_t)Sq, (uint32_t)D);
+        p->k = p->v = vkattn_strides_bshd((uint32_t)Hkv, (uint32_t)Skv, (uint32_t)D);
+    } else {
+        p->q = p->out = (vkattn_strides){Hq * Sq * D, Sq * D, D};
+        p->k = p->v = (vkattn_strides){Hkv * Skv * D, Skv * D, D};
+    }
+    if (c->kv_gaps) {
+        uint64_t rs = D + 5;
+        p->k = p->v = (vkattn_strides){Hkv * Skv * rs, Skv * rs, rs};
+    }
+    if (c->out_mode == OUT_EVERY_OTHER)
+        p->out = (vkattn_strides){Hq * 2 * Sq * D, 2 * Sq * D, 2 * D};
+    else if (c->out_mode == OUT_ODD_ROWS) {
+        uint64_t rs = Hq * D + 3;
+        p->out = (vkattn_strides){Sq * rs, D, rs};
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Running one case
+ * ------------------------------------------------------------------------------------------- */
+
+enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_COUNT };
+static const char *const tnames[T_COUNT] = {"Q", "K", "V", "O", "LSE", "q_lens", "kv_lens", "mask"};
+
+typedef struct placed {
+    bool present;
+    uint64_t off;   /* bytes from the start of the VkBuffer */
+    uint64_t size;  /* declared bytes (what vkattn_buffer.size says) */
+} placed;
+
+/* Names where byte x of the buffer lies, for a failure message. */
+static void describe(const placed *pl, uint64_t x, char *out, size_t n)
+{
+    int before = -1, after = -1;
+    for (int t = 0; t < T_COUNT; ++t) {
+        if (!pl[t].present)
+            continue;
+        if (x >= pl[t].off && x < pl[t].off + pl[t].size) {
+            snprintf(out, n, "inside %s's range, byte %" PRIu64 " of %" PRIu64, tnames[t],
+                     x - pl[t].off, pl[t].size);
+            return;
+        }
+        if (pl[t].off + pl[t].size <= x &&
+            (before < 0 || pl[t].off + pl[t].size > pl[before].off + pl[before].size))
+            before = t;
+        if (pl[t].off > x && (after < 0 || pl[t].off < pl[after].off))
+            after = t;
+    }
+    char a[64] = "the start of the buffer", b[64] = "the end of the buffer";
+    if (before >= 0)
+        snprintf(a, sizeof a, "%s (%" PRIu64 " bytes past its end)", tnames[before],
+                 x - (pl[before].off + pl[before].size));
+    if (after >= 0)
+        snprintf(b, sizeof b, "%s (%" PRIu64 " bytes before its start)", tnames[after],
+                 pl[after].off - x);
+    snprintf(out, n, "guard between %s and %s", a, b);
+}
+
+static double elem(const void *x, uint64_t i, vkattn_dtype dt)
+{
+    return dt == VKATTN_DTYPE_F16 ? half_to_float(((const uint16_t *)x)[i])
+                                  : ((const float *)x)[i];
+}
+
+typedef struct run_state {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    void *map;
+    uint8_t *image, *o_bytes; /* expected bytes; 1 where O/LSE may be written */
+    void *q, *k, *v, *o_ref;
+    float *lse_ref;
+    uint8_t *mask;
+} run_state;
+
+static void run_state_free(runner *r, run_state *s)
+{
+    if (s->map)
+        r->vk.UnmapMemory(r->h.device, s->memory);
+    if (s->buffer)
+        r->vk.DestroyBuffer(r->h.device, s->buffer, r->h.allocator);
+    if (s->memory)
+        r->vk.FreeMemory(r->h.device, s->memory, r->h.allocator);
+    free(s->image), free(s->o_bytes), free(s->q), free(s->k), free(s->v), free(s->o_ref);
+    free(s->lse_ref), free(s->mask);
+}
+
+static uint64_t round_up(uint64_t x, uint64_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+/* Runs case c on runner r with guard byte pattern pat. Returns NULL on success, else a message
+ * (static buffer). */
+static const char *run_case(runner *r, const gcase *c, uint8_t pat)
+{
+    static char why[1024];
+    run_state s = {0};
+    const char *fail = NULL;
+#define FAIL(...)                                   \
+    do {                                            \
+        snprintf(why, sizeof why, __VA_ARGS__);     \
+        fail = why;                                 \
+        goto done;                                  \
+    } while (0)
+
+    vkattn_problem p = c->p;
+    set_strides(c, &p);
+    char msg[256];
+    if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS)
+        FAIL("bad case: %s", msg);
+    const vkattn_dtype dt = p.dtype;
+    const uint64_t es = dt == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint32_t B = p.batch, Hq = p.heads_q, Sq = p.seq_q, D = p.head_dim;
+
+    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1};
+    n[T_Q] = vkattn_problem_extent(&p, 'q');
+    n[T_K] = vkattn_problem_extent(&p, 'k');
+    n[T_V] = vkattn_problem_extent(&p, 'v');
+    n[T_O] = vkattn_problem_extent(&p, 'o');
+    n[T_LSE] = p.has_lse ? vkattn_problem_extent(&p, 'l') : 0;
+    n[T_QL] = p.has_q_lens ? B : 0;
+    n[T_KL] = p.has_kv_lens ? B : 0;
+    n[T_M] = vkattn_problem_extent(&p, 'm');
+
+    /* Placement: each tensor at (a multiple of PLACE_ALIGN) + an odd multiple of its element
+     * size, at least GUARD bytes after the previous one; GUARD bytes before the first and after
+     * the last. */
+    placed pl[T_COUNT] = {{0}};
+    uint64_t cursor = 0;
+    for (int t = 0; t < T_COUNT; ++t) {
+        if (n[t] == 0)
+            continue;
+        pl[t].present = true;
+        pl[t].off = round_up(cursor + GUARD, PLACE_ALIGN) + (uint64_t)(2 * t + 1) * esz[t];
+        pl[t].size = n[t] * esz[t];
+        if (t == T_M)
+            pl[t].size = round_up(pl[t].size, 4); /* the mask is read in 4-byte words */
+        cursor = pl[t].off + pl[t].size;
+        if (r->align > esz[t] && pl[t].off % r->align == 0)
+            FAIL("placement of %s is aligned (test bug)", tnames[t]);
+    }
+    const uint64_t total = round_up(cursor + GUARD, 4);
+
+    /* Host tensors, and the expected image of the whole buffer. */
+    s.image = malloc(total);
+    s.o_bytes = calloc(total, 1);
+    s.q = malloc(n[T_Q] * es);
+    s.k = malloc(n[T_K] * es);
+    s.v = malloc(n[T_V] * es);
+    s.o_ref = malloc(n[T_O] * es);
+    uint64_t nl = (uint64_t)B * Hq * Sq;
+    s.lse_ref = malloc(nl * sizeof(float));
+    s.mask = malloc(n[T_M] ? n[T_M] : 1);
+    if (!s.image || !s.o_bytes || !s.q || !s.k || !s.v || !s.o_ref || !s.lse_ref || !s.mask)
+        FAIL("out of host memory");
+    memset(s.image, pat, total);
+    /* Inputs: the pattern stays in the gaps of strided tensors (NaN with 0xFF). */
+    memset(s.q, pat, n[T_Q] * es);
+    memset(s.k, pat, n[T_K] * es);
+    memset(s.v, pat, n[T_V] * es);
+    rng g;
+    rng_seed(&g, c->seed);
+    {
+        uint32_t Hkv = p.heads_kv ? p.heads_kv : Hq;
+        struct { void *dst; vkattn_strides st; uint32_t H, S; } in[3] = {
+            {s.q, p.q, Hq, Sq}, {s.k, p.k, Hkv, p.seq_kv}, {s.v, p.v, Hkv, p.seq_kv}};
+        for (int t = 0; t < 3; ++t)
+            for (uint32_t b = 0; b < B; ++b)
+                for (uint32_t h = 0; h < in[t].H; ++h)
+                    for (uint32_t i = 0; i < in[t].S; ++i)
+                        for (uint32_t d = 0; d < D; ++d) {
+                            uint64_t e = b * in[t].st.b + h * in[t].st.h + i * in[t].st.s + d;
+                            float x = (float)rng_normal(&g);
+                            if (dt == VKATTN_DTYPE_F16)
+                                ((uint16_t *)in[t].dst)[e] = float_to_half(x);
+                            else
+                                ((float *)in[t].dst)[e] = x;
+                        }
+    }
+    for (uint64_t i = 0; i < n[T_M]; ++i) /* a third masked out, every 5th row entirely */
+        s.mask[i] = (uint8_t)(((rng_below(&g, 3) != 0) && ((i / p.seq_kv) % 5 != 2)) ? 1 + rng_below(&g, 255) : 0);
+    memcpy(s.image + pl[T_Q].off, s.q, n[T_Q] * es);
+    memcpy(s.image + pl[T_K].off, s.k, n[T_K] * es);
+    memcpy(s.image + pl[T_V].off, s.v, n[T_V] * es);
+    if (pl[T_QL].present)
+        memcpy(s.image + pl[T_QL].off, c->ql, B * 4);
+    if (pl[T_KL].present)
+        memcpy(s.image + pl[T_KL].off, c->kl, B * 4);
+    if (pl[T_M].present)
+        memcpy(s.image + pl[T_M].off, s.mask, n[T_M]);
+    /* The bytes the GPU may change: the elements of O and of LSE. */
+    for (uint32_t b = 0; b < B; ++b)
+        for (uint32_t h = 0; h < Hq; ++h)
+            for (uint32_t i = 0; i < Sq; ++i) {
+                uint64_t e = b * p.out.b + h * p.out.h + i * p.out.s;
+                memset(s.o_bytes + pl[T_O].off + e * es, 1, (size_t)(D * es));
+            }
+    if (pl[T_LSE].present)
+        memset(s.o_bytes + pl[T_LSE].off, 1, pl[T_LSE].size);
+
+    /* The reference (LSE always, to find the empty rows). */
+    if (!c->invalid) {
+        vkattn_problem pref = p;
+        pref.has_lse = true;
+        vkattn_host_tensors ht = {
+            .q = s.q, .k = s.k, .v = s.v, .out = s.o_ref, .lse = s.lse_ref,
+            .q_lens = p.has_q_lens ? c->ql : NULL, .kv_lens = p.has_kv_lens ? c->kl : NULL,
+            .mask = n[T_M] ? s.mask : NULL,
+        };
+        if (vkattn_reference(&pref, &ht, msg, sizeof msg) != VKATTN_SUCCESS)
+            FAIL("reference: %s", msg);
+    }
+
+    /* The buffer. */
+    VkDevice dev = r->h.device;
+    VkBufferCreateInfo bci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = total,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+    };
+    if (r->vk.CreateBuffer(dev, &bci, r->h.allocator, &s.buffer) != VK_SUCCESS)
+        FAIL("vkCreateBuffer failed");
+    VkMemoryRequirements req;
+    r->vk.GetBufferMemoryRequirements(dev, s.buffer, &req);
+    const VkMemoryPropertyFlags want =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    uint32_t type = UINT32_MAX;
+    for (uint32_t i = 0; i < r->mem.memoryTypeCount && type == UINT32_MAX; ++i)
+        if ((req.memoryTypeBits & (1u << i)) && (r->mem.memoryTypes[i].propertyFlags & want) == want)
+            type = i;
+    if (type == UINT32_MAX)
+        FAIL("no host-visible coherent memory type");
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+        .allocationSize = req.size,
+        .memoryTypeIndex = type,
+    };
+    if (r->vk.AllocateMemory(dev, &mai, r->h.allocator, &s.memory) != VK_SUCCESS)
+        FAIL("vkAllocateMemory failed");
+    if (r->vk.BindBufferMemory(dev, s.buffer, s.memory, 0) != VK_SUCCESS)
+        FAIL("vkBindBufferMemory failed");
+    if (r->vk.MapMemory(dev, s.memory, 0, VK_WHOLE_SIZE, 0, &s.map) != VK_SUCCESS)
+        FAIL("vkMapMemory failed");
+    uint8_t *mapped = s.map;
+    memset(mapped, pat, total); /* the whole buffer first, then the inputs */
+    memcpy(mapped, s.image, total);
+
+    vkattn_device_tensors dtn = {0};
+    vkattn_buffer *bufs[T_COUNT] = {&dtn.q, &dtn.k, &dtn.v, &dtn.out,
+                                    &dtn.lse, &dtn.q_lens, &dtn.kv_lens, &dtn.mask};
+    for (int t = 0; t < T_COUNT; ++t)
+        if (pl[t].present)
+            *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size};
+
+    /* Record, submit, wait. Host writes before vkQueueSubmit are visible to the device. */
+    if (r->vk.ResetCommandBuffer(r->cmd, 0) != VK_SUCCESS)
+        FAIL("vkResetCommandBuffer failed");
+    VkCommandBufferBeginInfo cbi = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    if (r->vk.BeginCommandBuffer(r->cmd, &cbi) != VK_SUCCESS)
+        FAIL("vkBeginCommandBuffer failed");
+    vkattn_result res = vkattn_cmd_attention(r->ctx, r->cmd, &p, &dtn);
+    if (res != VKATTN_SUCCESS) {
+        r->vk.EndCommandBuffer(r->cmd);
+        FAIL("vkattn_cmd_attention: %s: %s", vkattn_result_string(res),
+             vkattn_context_message(r->ctx));
+    }
+    VkBufferMemoryBarrier bar = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+        .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+        .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+        .buffer = s.buffer,
+        .offset = 0,
+        .size = VK_WHOLE_SIZE,
+    };
+    r->vk.CmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                             VK_PIPELINE_STAGE_HOST_BIT, 0, 0, NULL, 1, &bar, 0, NULL);
+    if (r->vk.EndCommandBuffer(r->cmd) != VK_SUCCESS)
+        FAIL("vkEndCommandBuffer failed");
+    VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &r->cmd,
+    };
+    if (r->vk.ResetFences(dev, 1, &r->fence) != VK_SUCCESS)
+        FAIL("vkResetFences failed");
+    if (r->vk.QueueSubmit(r->h.queue, 1, &si, r->fence) != VK_SUCCESS)
+        FAIL("vkQueueSubmit failed");
+    if (r->vk.WaitForFences(dev, 1, &r->fence, VK_TRUE, UINT64_C(120000000000)) != VK_SUCCESS)
+        FAIL("vkWaitForFences failed or timed out");
+
+    /* 1. Every byte that is not an element of O or LSE is as it was. */
+    {
+        uint64_t changed = 0, first = 0;
+        for (uint64_t x = 0; x < total; ++x)
+            if (!s.o_bytes[x] && mapped[x] != s.image[x]) {
+                if (changed++ == 0)
+                    first = x;
+            }
+        if (changed) {
+            char where[200];
+            describe(pl, first, where, sizeof where);
+            FAIL("%" PRIu64 " byte(s) outside O/LSE changed; first at buffer byte %" PRIu64
+                 " (%s): 0x%02x, expected 0x%02x",
+                 changed, first, where, mapped[first], s.image[first]);
+        }
+    }
+    if (c->invalid)
+        goto done; /* invalid input: no values promised */
+
+    /* 2. O and LSE against the reference; empty rows exactly 0 / -inf. */
+    {
+        const void *o = mapped + pl[T_O].off;
+        const float *lse = p.has_lse ? (const float *)(mapped + pl[T_LSE].off) : NULL;
+        const double bound = dt == VKATTN_DTYPE_F16 ? 5e-3 : 1e-4;
+        for (uint32_t b = 0; b < B; ++b)
+            for (uint32_t h = 0; h < Hq; ++h)
+                for (uint32_t i = 0; i < Sq; ++i) {
+                    uint64_t base = b * p.out.b + h * p.out.h + i * p.out.s;
+                    uint64_t li = ((uint64_t)b * Hq + h) * Sq + i;
+                    bool empty = isinf(s.lse_ref[li]) && s.lse_ref[li] < 0;
+                    for (uint32_t d = 0; d < D; ++d) {
+                        double got = elem(o, base + d, dt), ref = elem(s.o_ref, base + d, dt);
+                        if (empty ? got != 0.0 : !(fabs(got - ref) <= bound))
+                            FAIL("O[%u,%u,%u,%u] = %.9g, reference %.9g%s", b, h, i, d, got,
+                                 ref, empty ? " (a row that sees no key must be 0)" : "");
+                    }
+                    if (!lse)
+                        continue;
+                    float got;
+                    memcpy(&got, &lse[li], sizeof got);
+                    float ref = s.lse_ref[li];
+                    if (empty ? !(isinf(got) && got < 0)
+                              : !(fabs((double)got - ref) <= bound * (1.0 + fabs(ref))))
+                        FAIL("LSE[%u,%u,%u] = %.9g, reference %.9g", b, h, i, got, ref);
+                }
+    }
+done:
+    run_state_free(r, &s);
+    return fail;
+#undef FAIL
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The suite
+ * ------------------------------------------------------------------------------------------- */
+
+static gcase *cases;
+static size_t ncases;
+static const uint8_t patterns[2] = {0xA5, 0xFF};
+
+START_TEST(guard_case)
+{
+    size_t ci = (size_t)_i % ncases;
+    int rest = _i / (int)ncases;
+    runner *r = &runners[rest % 2];
+    uint8_t pat = patterns[rest / 2];
+    const gcase *c = &cases[ci];
+    unsigned before = messages;
+    const char *why = run_case(r, c, pat);
+    ck_assert_msg(why == NULL, "%s [%s, pattern 0x%02X]: %s", c->name, r->name, pat, why);
+    ck_assert_msg(messages == before, "%s [%s, pattern 0x%02X]: %u validation message(s)",
+                  c->name, r->name, pat, messages - before);
+}
+END_TEST
+
+int main(void)
+{
+    int rc = runner_init(&runners[0], VKATTN_KERNEL_ROWWISE, "rowwise");
+    if (rc == 0)
+        rc = runner_init(&runners[1], VKATTN_KERNEL_SPLIT, "split");
+    if (rc != 0) {
+        if (rc == 77)
+            fprintf(stderr, "no Vulkan device: skipped\n");
+        runner_destroy(&runners[0]);
+        runner_destroy(&runners[1]);
+        return rc;
+    }
+    case_list l = {0};
+    make_cases(&l);
+    cases = l.v;
+    ncases = l.n;
+
+    Suite *s = suite_create("guard");
+    TCase *tc = tcase_create("guards");
+    tcase_set_timeout(tc, 0);
+    tcase_add_loop_test(tc, guard_case, 0, (int)(4 * ncases));
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK); /* the contexts are shared by every case */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    free(cases);
+    runner_destroy(&runners[0]);
+    runner_destroy(&runners[1]);
+    if (messages)
+        fprintf(stderr, "%u validation message(s)\n", messages);
+    return failed == 0 && messages == 0 ? 0 : 1;
+}
