@@ -273,7 +273,10 @@ static VkResult job_create(engine *e, job *j)
 
 static void job_destroy(const engine *e, job *j)
 {
-    /* The sets go with the pool. */
+    /* vkattn may keep a descriptor set naming the buffer (no push descriptors); a later buffer
+     * can get the same handle, so the set is released first. The sets go with the pool. */
+    if (e->ctx)
+        vkattn_release_buffer(e->ctx, j->arena);
     vkDestroyBuffer(e->device, j->arena, NULL);
     vkDestroyBuffer(e->device, j->readback, NULL);
     vkFreeMemory(e->device, j->arena_mem, NULL);
@@ -1042,6 +1045,7 @@ int main(int argc, char **argv)
             .get_instance_proc_addr = vkGetInstanceProcAddr,
             .pipeline_cache = e.cache,
             .push_descriptors_enabled = e.push,
+            .storage_16bit_enabled = e.fp16,
             .message = msg,
             .message_size = sizeof msg,
         };

@@ -51,6 +51,14 @@ shared float sK[BC * RS];
 shared float sV[BC * RS];
 shared float sS[BR * BC];
 
+const float FLT_MAX = 3.402823466e38;
+
+// q * scale, held inside f32's range so that a huge q times a zero k gives 0, not NaN.
+float scaled(float x)
+{
+    return clamp(x * pc.q_scale, -FLT_MAX, FLT_MAX);
+}
+
 bool custom_mask(uint b, uint h, uint i, uint j)
 {
     uint mb = (pc.flags & ATTN_FLAG_MASK_BCAST_B) != 0u ? 0u : b;
@@ -96,12 +104,12 @@ void main()
         // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
         if (ROWWISE) {
             [[unroll]] for (uint d = 0u; d < D; ++d)
-                qr[d] = int(i) < ql ? float(q[qbase + i * pc.q_ss + d]) * pc.q_scale : 0.0;
+                qr[d] = int(i) < ql ? scaled(float(q[qbase + i * pc.q_ss + d])) : 0.0;
         } else {
             for (uint e = tid; e < BR * D; e += WG) {
                 uint rr = e / D, d = e % D;
                 uint row = r0 + rr;
-                sQ[rr * RS + d] = int(row) < ql ? float(q[qbase + row * pc.q_ss + d]) * pc.q_scale : 0.0;
+                sQ[rr * RS + d] = int(row) < ql ? scaled(float(q[qbase + row * pc.q_ss + d])) : 0.0;
             }
         }
         for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
@@ -125,6 +133,9 @@ void main()
                         dot += (ROWWISE ? qr[d] : sQ[r * RS + d]) * sK[c * RS + d];
                     // tanh saturates to +-1 in f32 beyond |x| = 10; clamping keeps drivers that
                     // evaluate it through exp from producing inf/inf.
+                    // Scores past f32's range (finite inputs of extreme magnitude) are held at
+                    // its edge, so they neither turn into inf - inf nor read as "masked".
+                    dot = clamp(dot, -FLT_MAX, FLT_MAX);
                     s = softcap ? pc.softcap * LOG2E * tanh(clamp(dot / pc.softcap, -10.0, 10.0))
                                 : dot;
                 }

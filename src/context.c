@@ -19,9 +19,9 @@ vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const cha
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        pthread_mutex_lock(&ctx->lock);
+        pthread_mutex_lock(&ctx->msg_lock);
         memcpy(ctx->message, msg, sizeof msg);
-        pthread_mutex_unlock(&ctx->lock);
+        pthread_mutex_unlock(&ctx->msg_lock);
     }
     return code;
 }
@@ -308,6 +308,7 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
      * extensions that are not enabled), so a borrowed device says so in the desc. */
     ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR &&
                             (ctx->owns_device || d->push_descriptors_enabled);
+    ctx->storage_16bit = ctx->info.fp16_storage && (ctx->owns_device || d->storage_16bit_enabled);
     if (ctx->owns_device)
         ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     VkPhysicalDeviceProperties props;
@@ -338,7 +339,12 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
 static vkattn_result create_standalone(vkattn_context ctx, const vkattn_context_desc *d,
                                        bool *use_cpu)
 {
-    bool may_fall_back = d->kind == VKATTN_DEVICE_DEFAULT && !getenv("VKATTN_DEVICE");
+    const char *env = getenv("VKATTN_DEVICE");
+    bool may_fall_back = d->kind == VKATTN_DEVICE_DEFAULT && !env;
+    if (d->kind == VKATTN_DEVICE_DEFAULT && env && strcmp(env, "cpu") == 0) {
+        *use_cpu = true; /* no Vulkan needed, nor wanted */
+        return VKATTN_SUCCESS;
+    }
     vkattn_result res = create_instance(ctx, d->validation);
     if (res == VKATTN_SUCCESS)
         res = pick_device(ctx, d, &ctx->physical_device, use_cpu);
@@ -402,6 +408,7 @@ static void release(vkattn_context ctx)
     if (ctx->owns_instance)
         ctx->vk.vkDestroyInstance(ctx->instance, ctx->alloc);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->msg_lock);
     free(ctx);
 }
 
@@ -426,6 +433,11 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     if (!ctx)
         return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
     if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        free(ctx);
+        return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    if (pthread_mutex_init(&ctx->msg_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ctx->lock);
         free(ctx);
         return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
     }

@@ -91,6 +91,7 @@ static vkattn_result submit_objects(vkattn_context ctx)
 {
     if (ctx->fence)
         return VKATTN_SUCCESS;
+    vkattn__convenience_destroy_submit(ctx); /* what an earlier failed attempt left */
     if (ctx->queue == VK_NULL_HANDLE)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "vkattn_attention needs the context's queue (desc->queue)");
@@ -121,12 +122,18 @@ static vkattn_result submit_objects(vkattn_context ctx)
 void vkattn__convenience_destroy(vkattn_context ctx)
 {
     arena_free(ctx);
+    vkattn__convenience_destroy_submit(ctx);
+}
+
+void vkattn__convenience_destroy_submit(vkattn_context ctx)
+{
     if (ctx->fence)
         ctx->vk.vkDestroyFence(ctx->device, ctx->fence, ctx->alloc);
     if (ctx->pool)
         ctx->vk.vkDestroyCommandPool(ctx->device, ctx->pool, ctx->alloc);
     ctx->fence = VK_NULL_HANDLE;
     ctx->pool = VK_NULL_HANDLE;
+    ctx->cmd = VK_NULL_HANDLE; /* freed with its pool */
 }
 
 static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,

@@ -3,7 +3,8 @@
  * never updated after it is written, so command buffers in flight that use it stay valid, and an
  * app that records with the same buffers every frame creates nothing in steady state. The
  * bindings span whole buffers (offsets travel in push constants) so that offsets do not multiply
- * the sets. */
+ * the sets. The app releases a buffer's sets before destroying it (vkattn_release_buffer): a
+ * new buffer may get the old handle, and the old set would then read the old memory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ static vkattn_result grow_pools(vkattn_context ctx)
     VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * ATTN_BIND_COUNT};
     VkDescriptorPoolCreateInfo pci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT, /* vkattn_release_buffer */
         .maxSets = SETS_PER_POOL,
         .poolSizeCount = 1,
         .pPoolSizes = &size,
@@ -45,6 +47,7 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
         ctx->desc.cap = cap;
     }
     vkattn_result res;
+    /* Freed sets are not reused (pools only grow); releases are rare (buffer destruction). */
     if (ctx->desc.left_in_pool == 0 && (res = grow_pools(ctx)) != VKATTN_SUCCESS)
         return res;
     VkDescriptorSetAllocateInfo ai = {
@@ -73,6 +76,7 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
     for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
         e->buffers[i] = infos[i].buffer;
     e->set = set;
+    e->pool = ai.descriptorPool;
     *out = set;
     return VKATTN_SUCCESS;
 }
@@ -96,6 +100,28 @@ vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorB
         res = make_set(ctx, infos, out);
     pthread_mutex_unlock(&ctx->lock);
     return res;
+}
+
+vkattn_result vkattn_release_buffer(vkattn_context ctx, VkBuffer buffer)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&ctx->lock);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < ctx->desc.count; ++i) {
+        desc_entry *e = &ctx->desc.entries[i];
+        bool uses = false;
+        for (uint32_t b = 0; b < ATTN_BIND_COUNT; ++b)
+            uses = uses || e->buffers[b] == buffer;
+        if (!uses) {
+            ctx->desc.entries[kept++] = *e;
+            continue;
+        }
+        ctx->vk.vkFreeDescriptorSets(ctx->device, e->pool, 1, &e->set);
+    }
+    ctx->desc.count = kept;
+    pthread_mutex_unlock(&ctx->lock);
+    return VKATTN_SUCCESS;
 }
 
 void vkattn__descriptors_destroy(vkattn_context ctx)

@@ -34,6 +34,7 @@ typedef struct host_arena {
 typedef struct desc_entry {
     VkBuffer buffers[ATTN_BIND_COUNT];
     VkDescriptorSet set;
+    VkDescriptorPool pool;      /* the pool it came from */
 } desc_entry;
 
 typedef struct desc_cache {
@@ -63,12 +64,14 @@ struct vkattn_context_T {
     VkPhysicalDeviceMemoryProperties mem_props;
 
     bool push_descriptors;      /* VK_KHR_push_descriptor enabled; else desc below */
+    bool storage_16bit;         /* storageBuffer16BitAccess enabled: f16 can run */
     desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;
     VkPipelineCache pipeline_cache;
     bool owns_pipeline_cache;
-    pthread_mutex_t lock;       /* guards pipelines[] (created on first use), desc, message */
+    pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
+    pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
     attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
@@ -102,5 +105,6 @@ void vkattn__descriptors_destroy(vkattn_context ctx);
 void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);
 /* convenience.c: frees the convenience call's objects. */
 void vkattn__convenience_destroy(vkattn_context ctx);
+void vkattn__convenience_destroy_submit(vkattn_context ctx);
 
 #endif

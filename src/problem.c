@@ -189,6 +189,12 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
         if (ge1[i].value < 1)
             return vkattn__problem_fail(msg, msg_size, "%s = %" PRIu32 ": expected >= 1", ge1[i].name,
                                 ge1[i].value);
+    /* The shader does the mask arithmetic (i + off +- window) in 32-bit ints. */
+    if (p->seq_q > VKATTN_MAX_SEQ || p->seq_kv > VKATTN_MAX_SEQ)
+        return vkattn__problem_fail(msg, msg_size, "%s = %" PRIu32 ": expected at most %u",
+                                    p->seq_q > VKATTN_MAX_SEQ ? "seq_q" : "seq_kv",
+                                    p->seq_q > VKATTN_MAX_SEQ ? p->seq_q : p->seq_kv,
+                                    (unsigned)VKATTN_MAX_SEQ);
     if (p->head_dim < 1 || p->head_dim > 256)
         return vkattn__problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
     if (p->heads_kv != 0 && p->heads_q % p->heads_kv != 0)

@@ -54,6 +54,16 @@ static uint32_t u32(uint64_t x)
     return (uint32_t)x; /* the problem check keeps every extent below 2^32 elements */
 }
 
+/* A window side for the shader. One of Sq + Skv or more never excludes a key (i + off - w < 0
+ * and i + off + w >= Skv), so it is passed as -1, which keeps the shader's int arithmetic far
+ * from overflow. */
+static int32_t window_side(const vkattn_problem *p, int32_t w)
+{
+    if (!p->window || w < 0 || (int64_t)w >= (int64_t)p->seq_q + p->seq_kv)
+        return -1;
+    return w;
+}
+
 vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                    const vkattn_problem *problem,
                                    const vkattn_device_tensors *tensors)
@@ -70,9 +80,10 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = vkattn__problem_resolved(problem);
-    if (p.dtype == VKATTN_DTYPE_F16 && !ctx->info.fp16_storage)
+    if (p.dtype == VKATTN_DTYPE_F16 && !ctx->storage_16bit)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "dtype = f16: device '%s' lacks storageBuffer16BitAccess", ctx->info.name);
+                        "dtype = f16: storageBuffer16BitAccess is not %s on device '%s'",
+                        ctx->info.fp16_storage ? "enabled" : "available", ctx->info.name);
     const VkPhysicalDeviceLimits *lim = &ctx->limits;
 
     const attn_pipeline *pl;
@@ -142,8 +153,8 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         .lse_off = b[ATTN_BIND_LSE].elem_offset, .qlens_off = b[ATTN_BIND_QLENS].elem_offset,
         .kvlens_off = b[ATTN_BIND_KVLENS].elem_offset, .mask_off = b[ATTN_BIND_MASK].elem_offset,
         .flags = flags,
-        .wl = p.window ? p.window_left : -1,
-        .wr = p.window ? p.window_right : -1,
+        .wl = window_side(&p, p.window_left),
+        .wr = window_side(&p, p.window_right),
         /* exp2 with log2(e) folded into the scale; with a softcap the tanh needs natural units. */
         .q_scale = p.softcap > 0 ? p.scale : p.scale * 1.4426950408889634f,
         .softcap = p.softcap,

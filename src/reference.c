@@ -1,5 +1,6 @@
 /* The CPU reference: SPEC sections 1-3, one query row at a time, float64 arithmetic.
  * Memory is O(D) on the stack; no Sq x Skv buffer exists. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -92,6 +93,12 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     return VKATTN_SUCCESS;
 }
 
+/* Scores beyond f32's range (finite inputs of extreme magnitude) still give a finite LSE. */
+static float lse_to_float(double x)
+{
+    return x > FLT_MAX ? FLT_MAX : x < -FLT_MAX ? -FLT_MAX : (float)x;
+}
+
 vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_tensors *t,
                                char *msg, size_t msg_size)
 {
@@ -166,7 +173,7 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                 store_row(t->out, p.dtype, offset_of(p.out, b, h, i), d, acc);
                 if (p.has_lse)
                     t->lse[((uint64_t)b * p.heads_q + h) * p.seq_q + i] =
-                        l > 0.0 ? (float)(m + log(l)) : -INFINITY;
+                        l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
             }
         }
     }

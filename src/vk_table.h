@@ -41,6 +41,7 @@
     X(vkCreateDescriptorPool)                     \
     X(vkDestroyDescriptorPool)                    \
     X(vkAllocateDescriptorSets)                   \
+    X(vkFreeDescriptorSets)                       \
     X(vkUpdateDescriptorSets)                     \
     X(vkCmdBindDescriptorSets)                    \
     X(vkCmdBindPipeline)                          \

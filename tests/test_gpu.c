@@ -1,6 +1,7 @@
 /* The GPU against the CPU reference over the harness matrix, with the validation layer on (any
  * message fails), plus the recording API's error paths. Exits 77 (SKIP) with no Vulkan device. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,84 @@ START_TEST(tiles_and_handles)
 }
 END_TEST
 
+START_TEST(huge_finite_inputs_stay_finite)
+{
+    /* SPEC 3: finite inputs never give a non-finite output, whatever the scores' magnitude. */
+    enum { S = 9, D = 1 };
+    float q[S], k[S], v[S], o[S], lse[S];
+    for (int i = 0; i < S; ++i) {
+        q[i] = 3e38f;
+        k[i] = i % 2 ? 1e20f : 0.0f;
+        v[i] = 1.0f;
+    }
+    vkattn_problem p = {0};
+    p.batch = p.heads_q = 1;
+    p.seq_q = p.seq_kv = S;
+    p.head_dim = D;
+    p.has_lse = true;
+    p.scale = 1.0f;
+    vkattn_host_tensors t = {q, k, v, o, lse, NULL, NULL, NULL};
+    for (int kind = 0; kind < 2; ++kind) {
+        ck_assert_int_eq(vkattn_attention(kernels[kind], &p, &t), VKATTN_SUCCESS);
+        for (int i = 0; i < S; ++i) {
+            ck_assert_msg(isfinite(o[i]) && isfinite(lse[i]), "[%s] row %d: O %g LSE %g",
+                          kernel_names[kind], i, o[i], lse[i]);
+            ck_assert_float_eq_tol(o[i], 1.0f, 1e-6f);
+        }
+    }
+}
+END_TEST
+
+/* An allocator that can be told to fail, to drive creation failures inside the library. */
+static int alloc_fail;
+static void *VKAPI_CALL test_alloc(void *u, size_t size, size_t align, VkSystemAllocationScope s)
+{
+    if (alloc_fail)
+        return NULL;
+    void *p = NULL;
+    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
+}
+static void *VKAPI_CALL test_realloc(void *u, void *old, size_t size, size_t align,
+                                     VkSystemAllocationScope s)
+{
+    if (alloc_fail)
+        return NULL;
+    return realloc(old, size); /* drivers here ask for no more than malloc's alignment */
+}
+static void VKAPI_CALL test_free(void *u, void *p)
+{
+    free(p);
+}
+
+START_TEST(failed_pipeline_creation_returns)
+{
+    /* Pipelines are created under the context's lock; a failure there must come back as a
+     * code (this hung once: the error path took the same lock). */
+    VkAllocationCallbacks cb = {NULL, test_alloc, test_realloc, test_free, NULL, NULL};
+    vkattn_context_desc d = {0};
+    d.allocator = &cb;
+    vkattn_context c;
+    alloc_fail = 0;
+    ck_assert_int_eq(vkattn_context_create(&d, &c), VKATTN_SUCCESS);
+    if (vkattn_context_is_cpu(c)) {
+        vkattn_context_destroy(c);
+        return;
+    }
+    alloc_fail = 1;
+    float buf[4096] = {0};
+    vkattn_problem p = small_problem();
+    p.head_dim = 5;
+    vkattn_host_tensors t = {buf, buf, buf, buf + 2048, NULL, NULL, NULL, NULL};
+    vkattn_result r = vkattn_attention(c, &p, &t);
+    alloc_fail = 0;
+    ck_assert_int_ne(r, VKATTN_SUCCESS);
+    ck_assert_str_ne(vkattn_context_message(c), "");
+    /* The context stays usable once memory is back. */
+    ck_assert_int_eq(vkattn_attention(c, &p, &t), VKATTN_SUCCESS);
+    vkattn_context_destroy(c);
+}
+END_TEST
+
 START_TEST(destroy_null_is_noop)
 {
     vkattn_context_destroy(NULL);
@@ -179,6 +258,8 @@ int main(void)
     tcase_add_test(api, lens_past_sequence_rejected_and_out_untouched);
     tcase_add_test(api, cmd_attention_checks_buffers);
     tcase_add_test(api, destroy_null_is_noop);
+    tcase_add_test(api, huge_finite_inputs_stay_finite);
+    tcase_add_test(api, failed_pipeline_creation_returns);
     tcase_add_test(api, pipeline_cache_round_trip);
     tcase_add_test(api, tiles_and_handles);
     suite_add_tcase(s, api);

@@ -205,6 +205,20 @@ expect_status 0 "run on the default device" run-qkv --out "$out/o.npy" --lse "$o
 check_npy "  O is complete" "$out/o.npy" 96
 check_npy "  LSE is complete" "$out/l.npy" 24
 
+expect_error "--lse names --out through another path" run-qkv --out "$out/o.npy" \
+    --lse "$out/../out/o.npy" --device cpu
+
+# VKATTN_DEVICE=cpu needs no Vulkan driver at all.
+VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json VKATTN_DEVICE=cpu \
+    "$VKATTN" run --q "$in/q.npy" --k "$in/k.npy" --v "$in/v.npy" --out "$d/o_cpu.npy" \
+    >/dev/null 2>"$d/stderr"
+if [ $? -eq 0 ] && [ -s "$d/o_cpu.npy" ]; then
+    ok "VKATTN_DEVICE=cpu without a Vulkan driver"
+else
+    bad "VKATTN_DEVICE=cpu without a Vulkan driver: $(head -n 1 "$d/stderr")"
+fi
+rm -f "$d/o_cpu.npy"
+
 # vkattn info: lists the devices (or says the CPU is the default) and marks the default.
 expect_status 0 "info" info
 if grep -q "the CPU reference" "$d/stdout" && grep -q "default" "$d/stdout"; then

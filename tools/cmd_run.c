@@ -1,6 +1,8 @@
 /* vkattn run: one attention on .npy files (SPEC section 4). Exit 0 on success, 2 on bad usage or
  * input (one line on stderr), 1 when the device fails. Outputs appear complete or not at all. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,6 +51,21 @@ static void run_help(void)
 }
 
 /* 0: run; 1: help was printed; -1: error printed. */
+/* Whether two output paths name one file: the same directory (after resolving links and
+ * "..") and the same name, whether or not the file exists yet. */
+static bool same_file(const char *a, const char *b)
+{
+    char *ra = NULL, *rb = NULL;
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    char *da = na ? strndup(a, (size_t)(na - a) + 1) : strdup(".");
+    char *db = nb ? strndup(b, (size_t)(nb - b) + 1) : strdup(".");
+    bool same = strcmp(a, b) == 0;
+    if (!same && da && db && (ra = realpath(da, NULL)) && (rb = realpath(db, NULL)))
+        same = strcmp(ra, rb) == 0 && strcmp(na ? na + 1 : a, nb ? nb + 1 : b) == 0;
+    free(ra), free(rb), free(da), free(db);
+    return same;
+}
+
 static int parse_args(int argc, char **argv, run_opts *o)
 {
     cli c;
@@ -96,8 +113,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
     if (missing)
         return cli_error(CMD, "missing %s (required: --q, --k, --v and --out; see vkattn run "
                          "--help)", missing);
-    if (o->lse && strcmp(o->lse, o->out) == 0)
-        return cli_error(CMD, "--lse: names the same file as --out ('%s')", o->out);
+    if (o->lse && same_file(o->lse, o->out))
+        return cli_error(CMD, "--lse: '%s' names the same file as --out ('%s')", o->lse, o->out);
     return 0;
 }
 

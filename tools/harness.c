@@ -185,6 +185,12 @@ static void full_cases(case_list *l)
         c = add(l, "large scores causal", 1, 2, 1, 60, 60, 128, dt);
         c->magnitude = 24.0f;
         c->p.causal = true;
+        /* Window sides near INT32_MAX: unbounded in effect, and no int overflow anywhere. */
+        c = add(l, "window max,-1", 1, 2, 1, 33, 20, 16, dt);
+        set_window(c, 2147483647, -1);
+        c = add(l, "window -1,max causal", 1, 2, 1, 20, 33, 16, dt);
+        set_window(c, -1, 2147483647);
+        c->p.causal = true;
         c = add(l, "long", 1, 2, 1, 150, 700, 64, dt);
         c->p.causal = true;
         c = add(l, "long D256", 1, 1, 1, 130, 200, 256, dt);

@@ -77,12 +77,15 @@ typedef struct vkattn_strides {
     uint64_t b, h, s;
 } vkattn_strides;
 
+/* The longest sequence (Sq or Skv) a problem may have: 2^28 tokens. */
+#define VKATTN_MAX_SEQ (1u << 28)
+
 typedef struct vkattn_problem {
     uint32_t batch;     /* B >= 1 */
     uint32_t heads_q;   /* Hq >= 1 */
     uint32_t heads_kv;  /* Hkv >= 1, divides Hq; 0 = heads_q */
-    uint32_t seq_q;     /* Sq >= 1 */
-    uint32_t seq_kv;    /* Skv >= 1 */
+    uint32_t seq_q;     /* Sq in 1..VKATTN_MAX_SEQ */
+    uint32_t seq_kv;    /* Skv in 1..VKATTN_MAX_SEQ */
     uint32_t head_dim;  /* D in 1..256 */
     vkattn_dtype dtype; /* of Q, K, V and O; LSE is always f32 */
     vkattn_strides q, k, v, out; /* 0 = dense BHSD (see vkattn_strides) */
@@ -179,6 +182,8 @@ typedef struct vkattn_context_desc {
     PFN_vkGetInstanceProcAddr get_instance_proc_addr; /* required when borrowed */
     bool push_descriptors_enabled; /* borrowed: the device was created with
                                       VK_KHR_push_descriptor (false = cached descriptor sets) */
+    bool storage_16bit_enabled;    /* borrowed: storageBuffer16BitAccess was enabled (false =
+                                      f16 calls return VKATTN_ERROR_UNSUPPORTED) */
     const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default; used for every Vulkan
                                                object vkattn creates */
     VkPipelineCache pipeline_cache;         /* the app's cache, not destroyed by vkattn;
@@ -284,8 +289,9 @@ typedef struct vkattn_device_tensors {
  * created on first use of a (dtype, head size) and cached in the context. Descriptors are pushed
  * (VK_KHR_push_descriptor), so any number of command buffers recorded with one context may be
  * pending at once. Without the extension, each distinct combination of bound VkBuffers gets a
- * descriptor set on first use that is written once and kept until vkattn_context_destroy, so
- * the same holds and recording with buffers seen before creates nothing.
+ * descriptor set on first use that is written once and kept until vkattn_release_buffer or
+ * vkattn_context_destroy, so the same holds and recording with buffers seen before creates
+ * nothing.
  *
  * mask: the u8 mask is read in 4-byte words; the buffer must extend to the next multiple of 4
  * bytes past the end of the mask.
@@ -303,6 +309,13 @@ typedef struct vkattn_device_tensors {
 VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                               const vkattn_problem *problem,
                                               const vkattn_device_tensors *tensors);
+
+/* Forgets a VkBuffer before the app destroys it. Needed only on contexts without push
+ * descriptors, whose cached descriptor sets name buffers by handle (a new buffer may reuse a
+ * destroyed one's handle); a no-op otherwise, so engines can call it always. The GPU must have
+ * finished every command buffer recorded with the buffer. Thread-safe.
+ * Errors: INVALID_ARGUMENT (NULL ctx). */
+VKATTN_API vkattn_result vkattn_release_buffer(vkattn_context ctx, VkBuffer buffer);
 
 /* The tile shape the context's kernel uses for (dtype, head_dim): query rows per workgroup and
  * keys per K/V tile. A K/V tile is skipped when no query row of the workgroup can see any of its
