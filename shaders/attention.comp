@@ -50,13 +50,26 @@ shared float sQ[ROWWISE ? 1u : BR * RS];
 shared float sK[BC * RS];
 shared float sV[BC * RS];
 shared float sS[BR * BC];
+shared uint sBad[ROWWISE ? 1u : BR]; // split: a row's invocations pool their 'poisoned' flags
 
 const float FLT_MAX = 3.402823466e38;
+#define F_NAN uintBitsToFloat(0x7fc00000u) // a quiet NaN (no constant form in GLSL)
+
+// Non-finite inputs (SPEC 3): a NaN or Inf that reaches a row makes the whole row (O and LSE)
+// NaN. Q and K values that are not finite are loaded as NaN, so every score they touch is NaN
+// whatever the other factor (0 * Inf would be NaN, x * Inf would not); likewise V, so that
+// p * v is NaN for any weight p. A row notes a NaN score (and drops it from the softmax, since
+// max() with NaN is undefined), and at the end looks for a NaN in its accumulator (from V).
+// Values are tested at load time only; the clamping below applies to finite inputs.
+float finite_or_nan(float x)
+{
+    return isinf(x) ? F_NAN : x;
+}
 
 // q * scale, held inside f32's range so that a huge q times a zero k gives 0, not NaN.
 float scaled(float x)
 {
-    return clamp(x * pc.q_scale, -FLT_MAX, FLT_MAX);
+    return isnan(x) || isinf(x) ? F_NAN : clamp(x * pc.q_scale, -FLT_MAX, FLT_MAX);
 }
 
 bool custom_mask(uint b, uint h, uint i, uint j)
@@ -99,6 +112,9 @@ void main()
         acc[a] = 0.0;
     float m = NEG_INF; // running max of the scores, in log2 units
     float l = 0.0;     // running sum of exp2(s - m)
+    bool poisoned = false; // a NaN score reached this row
+    if (!ROWWISE && t == 0u)
+        sBad[r] = 0u; // read after the barriers at the end
 
     if (j0 < j1) {
         // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
@@ -118,8 +134,8 @@ void main()
                 uint c = e / D, d = e % D;
                 uint key = uint(kt) + c;
                 bool valid = int(key) < kl;
-                sK[c * RS + d] = valid ? float(k[kbase + key * pc.k_ss + d]) : 0.0;
-                sV[c * RS + d] = valid ? float(v[vbase + key * pc.v_ss + d]) : 0.0;
+                sK[c * RS + d] = valid ? finite_or_nan(float(k[kbase + key * pc.k_ss + d])) : 0.0;
+                sV[c * RS + d] = valid ? finite_or_nan(float(v[vbase + key * pc.v_ss + d])) : 0.0;
             }
             barrier();
 
@@ -135,9 +151,11 @@ void main()
                     // evaluate it through exp from producing inf/inf.
                     // Scores past f32's range (finite inputs of extreme magnitude) are held at
                     // its edge, so they neither turn into inf - inf nor read as "masked".
-                    dot = clamp(dot, -FLT_MAX, FLT_MAX);
-                    s = softcap ? pc.softcap * LOG2E * tanh(clamp(dot / pc.softcap, -10.0, 10.0))
-                                : dot;
+                    // A NaN dot (a non-finite input) stays NaN: clamp() of NaN is undefined.
+                    float cd = clamp(dot, -FLT_MAX, FLT_MAX);
+                    s = isnan(dot) ? F_NAN
+                        : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
+                                  : cd;
                 }
                 sS[r * BC + c] = s;
             }
@@ -146,9 +164,14 @@ void main()
 
             // Every invocation of a row derives the same statistics from the scores (cheaper
             // than a barrier to share them).
+            // NaN scores are noted and then skipped like masked ones (s > x is false for NaN).
             float mt = NEG_INF;
-            for (uint c = 0u; c < BC; ++c)
-                mt = max(mt, sS[r * BC + c]);
+            for (uint c = 0u; c < BC; ++c) {
+                float s = sS[r * BC + c];
+                if (isnan(s))
+                    poisoned = true;
+                mt = s > mt ? s : mt;
+            }
             float mnew = max(m, mt);
             if (mnew != NEG_INF) { // a row that has seen nothing yet must not compute -inf - -inf
                 float alpha = exp2(m - mnew); // m = -inf gives 0: nothing accumulated yet
@@ -157,7 +180,11 @@ void main()
                     acc[a] *= alpha;
                 for (uint c = 0u; c < BC; ++c) {
                     float s = sS[r * BC + c];
-                    float p = s == NEG_INF ? 0.0 : exp2(s - mnew);
+                    // Masked keys (-inf) and NaN scores add nothing: not even 0 * v, which
+                    // would let a NaN in the V of a key this row cannot see reach it.
+                    if (!(s > NEG_INF))
+                        continue;
+                    float p = exp2(s - mnew);
                     l += p;
                     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
                         uint d = t + a * TPR;
@@ -170,17 +197,31 @@ void main()
         }
     }
 
+    // A NaN in the accumulator came from a non-finite V of a visible key (acc[a] past D stays 0).
+    [[unroll]] for (uint a = 0u; a < NACC; ++a)
+        if (isnan(acc[a]))
+            poisoned = true;
+    if (!ROWWISE) { // the row's invocations each saw part of its V columns
+        barrier();
+        if (poisoned)
+            atomicOr(sBad[r], 1u);
+        barrier();
+        poisoned = sBad[r] != 0u;
+    }
+
     if (i >= pc.Sq)
         return;
-    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf.
+    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf; a row
+    // that a non-finite input reached gets NaN throughout.
     const bool seen = l > 0.0;
     const float inv = seen ? 1.0 / l : 0.0;
     const uint obase = pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
         if (d < D)
-            o[obase + d] = STORE_T(seen ? acc[a] * inv : 0.0);
+            o[obase + d] = STORE_T(poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)
-        lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] = seen ? (m + log2(l)) * LN2 : NEG_INF;
+        lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] =
+            poisoned ? F_NAN : seen ? (m + log2(l)) * LN2 : NEG_INF;
 }

@@ -137,6 +137,11 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                  * exp(s - m); m starts at -inf and only ever meets finite scores, so
                  * exp(m - s) never sees -inf - -inf. */
                 double m = -INFINITY, l = 0.0;
+                /* A NaN or Inf that reaches the row (in q, or in the k or v of a visible key)
+                 * makes all of it NaN (SPEC 3). In float64 a score of finite f32 inputs is
+                 * always finite, so a non-finite score means a non-finite q or k; a non-finite
+                 * v shows as a non-finite accumulator (e * v with e in [0, 1]). */
+                bool poisoned = false;
                 for (int64_t j = j0; j < j1; j++) {
                     if (!mask_visible(&rule, i, j))
                         continue;
@@ -144,6 +149,10 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                         continue;
                     double s = scale * dot_row(t->k, p.dtype, offset_of(p.k, b, hk, (uint64_t)j),
                                                d, q);
+                    if (!isfinite(s)) {
+                        poisoned = true;
+                        continue;
+                    }
                     if (softcap > 0.0)
                         s = softcap * tanh(s / softcap);
                     if (s > m) {
@@ -168,12 +177,18 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                 }
                 /* No visible key: O = 0 exactly (acc is all zero), LSE = -inf. */
                 const double inv = l > 0.0 ? 1.0 / l : 0.0;
-                for (uint32_t c = 0; c < d; c++)
+                for (uint32_t c = 0; c < d; c++) {
                     acc[c] *= inv;
+                    if (!isfinite(acc[c]))
+                        poisoned = true;
+                }
+                if (poisoned)
+                    for (uint32_t c = 0; c < d; c++)
+                        acc[c] = NAN;
                 store_row(t->out, p.dtype, offset_of(p.out, b, h, i), d, acc);
                 if (p.has_lse)
                     t->lse[((uint64_t)b * p.heads_q + h) * p.seq_q + i] =
-                        l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
+                        poisoned ? NAN : l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
             }
         }
     }

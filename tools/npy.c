@@ -113,7 +113,8 @@ static bool peek(hparse *h, char c)
     return h->p < h->end && *h->p == c;
 }
 
-/* A quoted string without escapes ('...' or "..."), at most bufsz - 1 bytes. */
+/* A quoted string without escapes ('...' or "..."), at most bufsz - 1 bytes. Control characters
+ * are refused too: the string may be echoed in an error message, which must stay one line. */
 static bool parse_str(hparse *h, char *buf, size_t bufsz)
 {
     skip_ws(h);
@@ -122,7 +123,8 @@ static bool parse_str(hparse *h, char *buf, size_t bufsz)
     char q = *h->p++;
     size_t n = 0;
     while (h->p < h->end && *h->p != q) {
-        if (*h->p == '\\' || n + 1 >= bufsz)
+        unsigned char c = (unsigned char)*h->p;
+        if (c == '\\' || c < 0x20 || c == 0x7f || n + 1 >= bufsz)
             return false;
         buf[n++] = *h->p++;
     }

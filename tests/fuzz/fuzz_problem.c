@@ -1,0 +1,351 @@
+/* libFuzzer harness for the argument validation: the bytes become a vkattn_problem (raw, and
+ * with some fields folded into small ranges so that valid problems are common), which goes to
+ * vkattn_problem_check and vkattn_problem_extent; valid problems small enough to run cheaply
+ * go on to vkattn_reference with per-batch lengths and a mask also taken from the bytes.
+ *
+ * Input layout: byte 0 = mode bits (below), then sizeof(vkattn_problem) bytes copied over the
+ * struct (missing bytes are zero), then the rest: message size, lengths, mask bits, data seed. */
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/half.h"
+#include "vkattn/vkattn.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum {
+    MODE_SIZES = 1,   /* batch, heads, seqs, head_dim folded into small valid-ish ranges */
+    MODE_STRIDES = 2, /* each tensor's strides: dense, BSHD, raw % 1024 or raw */
+    MODE_MASK = 4,    /* mask_batch / mask_heads from {0, 1, B or Hq, raw} */
+    MODE_WINDOW = 8,  /* window sides in -2..17, scale and softcap small or raw */
+    MODE_ENUMS = 16,  /* dtype and align folded to their valid values */
+};
+
+#define MAX_EXTENT (UINT64_C(1) << 16) /* elements per tensor worth running */
+#define MAX_WORK (UINT64_C(1) << 18)   /* B * Hq * Sq * Skv * D worth running */
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t n;
+} reader;
+
+/* The next byte, or 0 past the end. */
+static uint8_t next_u8(reader *r)
+{
+    if (r->n == 0)
+        return 0;
+    r->n--;
+    return *r->p++;
+}
+
+static uint32_t next_u32(reader *r)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)next_u8(r) << (8 * i);
+    return v;
+}
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "fuzz_problem: invariant broken: %s (message: \"%s\")\n", what,
+            msg ? msg : "");
+    abort();
+}
+
+/* Whether msg starts with the name of a problem field or tensor (followed by a non-name char). */
+static bool names_a_field(const char *msg)
+{
+    static const char *const names[] = {
+        "batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim", "dtype", "align",
+        "window_left", "window_right", "scale", "softcap", "mask_batch", "mask_heads",
+        "out.b", "out.h", "out.s", "q", "k", "v", "out", "lse", "mask", "q_lens", "kv_lens",
+        "tensors", "problem",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(msg, names[i], n) == 0 &&
+            (msg[n] == ' ' || msg[n] == '[' || msg[n] == '.' || msg[n] == ','))
+            return true;
+    }
+    return false;
+}
+
+static void check_message(vkattn_result res, const char *msg, size_t msg_size)
+{
+    const char *nul = memchr(msg, '\0', msg_size);
+    if (!nul)
+        die("message not NUL-terminated", NULL);
+    if (res == VKATTN_SUCCESS)
+        return;
+    if (res != VKATTN_ERROR_INVALID_ARGUMENT)
+        die("neither SUCCESS nor INVALID_ARGUMENT", msg);
+    if (nul == msg && msg_size > 1)
+        die("empty message on failure", msg);
+    /* Only a message that had room to say which field is held to naming it. */
+    if (msg_size >= 64 && !names_a_field(msg))
+        die("the message names no field", msg);
+}
+
+/* Bools come from single bits: copying arbitrary bytes over a bool is undefined behaviour. */
+static void set_bools(vkattn_problem *p, const uint8_t *raw)
+{
+    p->causal = raw[offsetof(vkattn_problem, causal)] & 1;
+    p->window = raw[offsetof(vkattn_problem, window)] & 1;
+    p->has_q_lens = raw[offsetof(vkattn_problem, has_q_lens)] & 1;
+    p->has_kv_lens = raw[offsetof(vkattn_problem, has_kv_lens)] & 1;
+    p->has_lse = raw[offsetof(vkattn_problem, has_lse)] & 1;
+}
+
+static void fold_sizes(vkattn_problem *p)
+{
+    p->batch = 1 + p->batch % 3;
+    p->heads_kv %= 4; /* 0 = heads_q */
+    uint32_t hk = p->heads_kv ? p->heads_kv : 1;
+    p->heads_q = hk * (1 + p->heads_q % 3);
+    p->seq_q = 1 + p->seq_q % 23;
+    p->seq_kv = 1 + p->seq_kv % 23;
+    p->head_dim = 1 + p->head_dim % ((p->head_dim >> 16) & 1 ? 256 : 48);
+}
+
+static void fold_strides(vkattn_strides *s, uint32_t heads, uint32_t seq, uint32_t head_dim)
+{
+    switch (s->b & 3) {
+    case 0:
+        *s = (vkattn_strides){0, 0, 0};
+        break;
+    case 1:
+        *s = vkattn_strides_bshd(heads, seq, head_dim);
+        break;
+    case 2:
+        s->b = (s->b >> 2) % 1024;
+        s->h %= 1024;
+        s->s %= 1024;
+        break;
+    default:
+        break;
+    }
+}
+
+static uint32_t fold_mask_dim(uint32_t raw, uint32_t full)
+{
+    switch (raw & 3) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return full;
+    default: return raw >> 2;
+    }
+}
+
+static float finite_or_raw(float raw, float small)
+{
+    uint32_t bits;
+    memcpy(&bits, &raw, sizeof bits);
+    return bits & 1 ? raw : small;
+}
+
+/* A small exactly-representable value (multiples of 1/16 in [-1, 1]) for element i. */
+static float fill_value(uint64_t i, uint32_t seed)
+{
+    uint32_t x = (uint32_t)(i * 2654435761u) ^ seed;
+    x ^= x >> 13;
+    return (float)((int)(x % 33) - 16) / 16.0f;
+}
+
+static void *alloc_tensor(uint64_t count, size_t es, vkattn_dtype dtype, uint32_t seed, bool fill)
+{
+    void *buf = malloc(count * es ? count * es : 1);
+    if (!buf)
+        abort();
+    for (uint64_t i = 0; i < count; i++) {
+        float f = fill ? fill_value(i, seed) : NAN; /* outputs start as NaN: unwritten shows */
+        if (dtype == VKATTN_DTYPE_F16)
+            ((uint16_t *)buf)[i] = float_to_half(f);
+        else
+            ((float *)buf)[i] = f;
+    }
+    return buf;
+}
+
+static bool is_finite_at(const void *buf, vkattn_dtype dtype, uint64_t i)
+{
+    float f = dtype == VKATTN_DTYPE_F16 ? half_to_float(((const uint16_t *)buf)[i])
+                                        : ((const float *)buf)[i];
+    return isfinite(f);
+}
+
+static void run_reference(const vkattn_problem *p, reader *r)
+{
+    uint64_t eq = vkattn_problem_extent(p, 'q'), ek = vkattn_problem_extent(p, 'k');
+    uint64_t ev = vkattn_problem_extent(p, 'v'), eo = vkattn_problem_extent(p, 'o');
+    uint64_t el = vkattn_problem_extent(p, 'l'), em = vkattn_problem_extent(p, 'm');
+    if (eq == 0 || ek == 0 || ev == 0 || eo == 0 || el == 0)
+        die("a valid problem has an empty tensor", NULL);
+    if ((em == 0) != (p->mask_batch == 0))
+        die("mask extent disagrees with mask_batch", NULL);
+    if (eq > MAX_EXTENT || ek > MAX_EXTENT || ev > MAX_EXTENT || eo > MAX_EXTENT ||
+        el > MAX_EXTENT || em > MAX_EXTENT)
+        return;
+    uint64_t work = (uint64_t)p->batch * p->heads_q * p->seq_q * p->seq_kv * p->head_dim;
+    if (work > MAX_WORK)
+        return;
+
+    const size_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint32_t seed = next_u32(r);
+    uint32_t *q_lens = NULL, *kv_lens = NULL;
+    uint8_t *mask = NULL;
+    bool lens_ok = true;
+    if (p->has_q_lens) {
+        q_lens = malloc(p->batch * sizeof *q_lens);
+        for (uint32_t b = 0; b < p->batch; b++) {
+            q_lens[b] = next_u8(r) % (p->seq_q + 2); /* now and then one too many */
+            lens_ok = lens_ok && q_lens[b] <= p->seq_q;
+        }
+    }
+    if (p->has_kv_lens) {
+        kv_lens = malloc(p->batch * sizeof *kv_lens);
+        for (uint32_t b = 0; b < p->batch; b++) {
+            kv_lens[b] = next_u8(r) % (p->seq_kv + 2);
+            lens_ok = lens_ok && kv_lens[b] <= p->seq_kv;
+        }
+    }
+    if (em) {
+        mask = malloc(em);
+        uint8_t bits = 0;
+        for (uint64_t i = 0; i < em; i++) {
+            if (i % 8 == 0)
+                bits = r->n ? next_u8(r) : (uint8_t)(seed >> (i / 8 % 4 * 8));
+            mask[i] = (bits >> (i % 8)) & 1;
+        }
+    }
+    vkattn_host_tensors t = {
+        .q = alloc_tensor(eq, es, p->dtype, seed, true),
+        .k = alloc_tensor(ek, es, p->dtype, seed ^ 0x5bd1e995u, true),
+        .v = alloc_tensor(ev, es, p->dtype, seed ^ 0x9e3779b9u, true),
+        .out = alloc_tensor(eo, es, p->dtype, 0, false),
+        .lse = p->has_lse ? alloc_tensor(el, 4, VKATTN_DTYPE_F32, 0, false) : NULL,
+        .q_lens = q_lens,
+        .kv_lens = kv_lens,
+        .mask = mask,
+    };
+
+    char msg[256];
+    memset(msg, 0x55, sizeof msg);
+    vkattn_result res = vkattn_reference(p, &t, msg, sizeof msg);
+    check_message(res, msg, sizeof msg);
+    if (!lens_ok) {
+        if (res != VKATTN_ERROR_INVALID_ARGUMENT)
+            die("lengths beyond seq_q / seq_kv accepted", msg);
+        if (strncmp(msg, "q_lens[", 7) != 0 && strncmp(msg, "kv_lens[", 8) != 0)
+            die("a bad length rejected without naming the length", msg);
+    } else if (res != VKATTN_SUCCESS) {
+        die("a valid problem with valid tensors rejected", msg);
+    } else {
+        /* Every row of O (started as NaN) is written and finite; LSE may be -inf (no key). */
+        for (uint32_t b = 0; b < p->batch; b++)
+            for (uint32_t h = 0; h < p->heads_q; h++)
+                for (uint32_t i = 0; i < p->seq_q; i++) {
+                    vkattn_strides os = p->out;
+                    if (os.b == 0 && os.h == 0 && os.s == 0) {
+                        os.s = p->head_dim;
+                        os.h = (uint64_t)p->seq_q * os.s;
+                        os.b = (uint64_t)p->heads_q * os.h;
+                    }
+                    uint64_t o = b * os.b + h * os.h + i * os.s;
+                    for (uint32_t c = 0; c < p->head_dim; c++)
+                        if (!is_finite_at(t.out, p->dtype, o + c))
+                            die("an output is not finite for finite inputs", NULL);
+                    if (p->has_lse) {
+                        float l = t.lse[((uint64_t)b * p->heads_q + h) * p->seq_q + i];
+                        if (isnan(l) || l == INFINITY)
+                            die("an LSE is NaN or +inf", NULL);
+                    }
+                }
+    }
+    free((void *)t.q);
+    free((void *)t.k);
+    free((void *)t.v);
+    free(t.out);
+    free(t.lse);
+    free(q_lens);
+    free(kv_lens);
+    free(mask);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const uint8_t mode = data[0];
+    uint8_t raw[sizeof(vkattn_problem)] = {0};
+    size_t n = size - 1 < sizeof raw ? size - 1 : sizeof raw;
+    memcpy(raw, data + 1, n);
+    reader r = {data + 1 + n, size - 1 - n};
+
+    vkattn_problem p;
+    memcpy(&p, raw, sizeof p);
+    set_bools(&p, raw);
+    if (mode & MODE_SIZES)
+        fold_sizes(&p);
+    if (mode & MODE_STRIDES) {
+        uint32_t hk = p.heads_kv ? p.heads_kv : p.heads_q;
+        fold_strides(&p.q, p.heads_q, p.seq_q, p.head_dim);
+        fold_strides(&p.k, hk, p.seq_kv, p.head_dim);
+        fold_strides(&p.v, hk, p.seq_kv, p.head_dim);
+        fold_strides(&p.out, p.heads_q, p.seq_q, p.head_dim);
+    }
+    if (mode & MODE_MASK) {
+        uint32_t sel = p.mask_batch;
+        p.mask_batch = fold_mask_dim(sel, p.batch);
+        p.mask_heads = fold_mask_dim(p.mask_heads, p.heads_q);
+        if ((sel & 3) == 0)
+            p.mask_heads = 0; /* mostly paired, so "no mask" stays common */
+    }
+    if (mode & MODE_WINDOW) {
+        p.window_left = (int32_t)((uint32_t)p.window_left % 20) - 2;
+        p.window_right = (int32_t)((uint32_t)p.window_right % 20) - 2;
+        p.scale = finite_or_raw(p.scale, 0.0f);
+        p.softcap = finite_or_raw(p.softcap, (float)(p.window_right + 2) * 0.5f);
+    }
+    if (mode & MODE_ENUMS) {
+        p.dtype = (vkattn_dtype)((unsigned)p.dtype & 1);
+        p.align = (vkattn_align)((unsigned)p.align & 1);
+    }
+
+    /* The message buffer is exactly msg_size bytes on the heap, so ASan sees any overrun. */
+    size_t msg_size = next_u8(&r);
+    char *msg = malloc(msg_size ? msg_size : 1);
+    if (!msg)
+        abort();
+    memset(msg, 0x55, msg_size ? msg_size : 1);
+    vkattn_result res = vkattn_problem_check(&p, msg_size ? msg : NULL, msg_size);
+    if (msg_size)
+        check_message(res, msg, msg_size);
+    char full[256];
+    vkattn_result res2 = vkattn_problem_check(&p, full, sizeof full);
+    if (res2 != res)
+        die("the outcome depends on the message buffer", full);
+    check_message(res2, full, sizeof full);
+    free(msg);
+
+    if (res != VKATTN_SUCCESS) {
+        static const char which[] = "qkvolm";
+        for (int i = 0; which[i]; i++)
+            if (vkattn_problem_extent(&p, which[i]) != 0)
+                die("an invalid problem has a nonzero extent", full);
+        /* The reference must refuse before touching any tensor (all NULL here). */
+        vkattn_host_tensors none = {0};
+        char msg2[256];
+        if (vkattn_reference(&p, &none, msg2, sizeof msg2) != VKATTN_ERROR_INVALID_ARGUMENT ||
+            strcmp(msg2, full) != 0)
+            die("vkattn_reference disagrees with vkattn_problem_check", msg2);
+        return 0;
+    }
+    run_reference(&p, &r);
+    return 0;
+}
