@@ -8,4 +8,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     gcc g++ meson ninja-build pkg-config git \
     libvulkan-dev glslc glslang-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools \
-    check libcjson-dev libpng-dev
+    check libcjson-dev libpng-dev \
+    clang libclang-rt-dev
