@@ -15,7 +15,7 @@ root=$(pwd)
 setup() {
     dir=$1
     shift
-    if [ -d "$dir" ]; then
+    if [ -d "$dir/meson-private" ]; then
         meson setup --reconfigure "$dir" "$@" >/dev/null
     else
         meson setup "$dir" "$@" >/dev/null

@@ -7,7 +7,7 @@
 # Ends with one line "N passed, N failed" over all parts; exits nonzero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
-if [ -d build ]; then
+if [ -d build/meson-private ]; then
     meson setup --reconfigure build >/dev/null
 else
     meson setup build >/dev/null
