@@ -54,6 +54,37 @@ static uint32_t u32(uint64_t x)
     return (uint32_t)x; /* the problem check keeps every extent below 2^32 elements */
 }
 
+/* The outputs must not share bytes with an input or each other in the same VkBuffer (the
+ * spans are conservative: first to last element). Aliasing through different VkBuffers bound to
+ * one memory cannot be seen here; the header asks the caller to avoid it. */
+static vkattn_result check_overlap(vkattn_context ctx, const vkattn_problem *p,
+                                   const vkattn_device_tensors *t, uint32_t esize)
+{
+    const struct { const char *name; const vkattn_buffer *buf; uint64_t bytes; } in[] = {
+        {"q", &t->q, vkattn_problem_extent(p, 'q') * esize},
+        {"k", &t->k, vkattn_problem_extent(p, 'k') * esize},
+        {"v", &t->v, vkattn_problem_extent(p, 'v') * esize},
+        {"q_lens", &t->q_lens, p->has_q_lens ? 4ull * p->batch : 0},
+        {"kv_lens", &t->kv_lens, p->has_kv_lens ? 4ull * p->batch : 0},
+        {"mask", &t->mask, vkattn_problem_extent(p, 'm')},
+        {"lse", &t->lse, p->has_lse ? 4 * vkattn_problem_extent(p, 'l') : 0},
+    };
+    const uint64_t out_bytes = vkattn_problem_extent(p, 'o') * esize;
+    for (size_t o = 0; o < 2; ++o) {
+        const vkattn_buffer *ob = o == 0 ? &t->out : &t->lse;
+        uint64_t obytes = o == 0 ? out_bytes : in[6].bytes;
+        if (obytes == 0)
+            continue;
+        for (size_t i = 0; i < sizeof in / sizeof in[0] - o; ++i)
+            if (in[i].bytes && in[i].buf->buffer == ob->buffer &&
+                in[i].buf->offset < ob->offset + obytes && ob->offset < in[i].buf->offset + in[i].bytes)
+                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                        "tensors->%s overlaps tensors->%s in the same buffer",
+                                        o == 0 ? "out" : "lse", in[i].name);
+    }
+    return VKATTN_SUCCESS;
+}
+
 /* A window side for the shader. One of Sq + Skv or more never excludes a key (i + off - w < 0
  * and i + off + w >= Skv), so it is passed as -1, which keeps the shader's int arithmetic far
  * from overflow. */
@@ -104,6 +135,8 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         (res = bind(ctx, "k", &tensors->k, vkattn_problem_extent(&p, 'k'), esize, &b[ATTN_BIND_K])) ||
         (res = bind(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), esize, &b[ATTN_BIND_V])) ||
         (res = bind(ctx, "out", &tensors->out, vkattn_problem_extent(&p, 'o'), esize, &b[ATTN_BIND_O])))
+        return res;
+    if ((res = check_overlap(ctx, &p, tensors, esize)) != VKATTN_SUCCESS)
         return res;
     /* Absent optional tensors are bound to out's range: the shader never touches them. */
     for (int i = ATTN_BIND_LSE; i < ATTN_BIND_COUNT; ++i)

@@ -96,6 +96,27 @@ START_TEST(cmd_attention_checks_buffers)
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->q"));
     ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, NULL, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "problem"));
+    /* Declared ranges are checked before anything is recorded: too small, or misaligned. */
+    vkattn_buffer whole = {(VkBuffer)(uintptr_t)0x10, 0, 0};
+    dt.q = dt.k = dt.v = whole;
+    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0};
+    dt.q.size = 4 * 2 * 5 * 16 - 4; /* one float short of Q's extent */
+    ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->q.size"));
+    dt.q = whole;
+    dt.v.offset = 6; /* not a multiple of 4 bytes */
+    ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->v.offset"));
+    dt.v = whole;
+    vkattn_buffer own_out = dt.out;
+    dt.out = whole;
+    dt.out.offset = 64; /* out inside q's bytes in the same buffer */
+    ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->out overlaps tensors->q"));
+    dt.out = own_out;
+    p.has_lse = true; /* and an LSE with no buffer */
+    ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->lse"));
 }
 END_TEST
 

@@ -294,7 +294,9 @@ typedef struct vkattn_device_tensors {
  * nothing.
  *
  * mask: the u8 mask is read in 4-byte words; the buffer must extend to the next multiple of 4
- * bytes past the end of the mask.
+ * bytes past the end of the mask. out and lse must not overlap any tensor: overlaps within one
+ * VkBuffer are rejected (INVALID_ARGUMENT); different VkBuffers aliasing one memory are not
+ * detected and are the caller's to avoid.
  *
  * Synchronisation: before the call, the writes to q/k/v/q_lens/kv_lens/mask must be made visible
  * to COMPUTE_SHADER reads (a barrier with dstStage COMPUTE_SHADER, dstAccess SHADER_READ), and
