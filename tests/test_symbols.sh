@@ -6,20 +6,23 @@
 set -u
 command -v nm >/dev/null 2>&1 || exit 77
 fail=0
+pass=0
 bad=$(nm -D --defined-only "$1" | awk '{print $3}' | grep -v '^vkattn_[a-z]' || true)
 if [ -n "$bad" ]; then
     echo "FAIL $1 exports non-public symbols: $bad"
-    fail=1
+    fail=$((fail + 1))
 else
     echo "ok   $1 exports only vkattn_ names"
+    pass=$((pass + 1))
 fi
 bad=$(nm -g --defined-only "$2" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDBRC]/ {print $3}' |
       grep -v '^vkattn_' || true)
 if [ -n "$bad" ]; then
     echo "FAIL $2 defines unprefixed globals: $bad"
-    fail=1
+    fail=$((fail + 1))
 else
     echo "ok   $2 defines only vkattn_ globals"
+    pass=$((pass + 1))
 fi
-if [ $fail -eq 0 ]; then echo "2 passed, 0 failed"; else echo "1 passed, 1 failed"; fi
-exit $fail
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
