@@ -32,6 +32,8 @@ layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[];
 layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
 
+#include "attn_common.glsl"
+
 const uint WG = BR * TPR;
 const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
 // TPR == 1 (chosen for CPU devices): each invocation owns a whole row with q and the accumulator
@@ -42,44 +44,12 @@ const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
 const bool ROWWISE = TPR == 1u;
 // Padded row stride of the shared tiles (no bank conflicts); rowwise reads are broadcasts.
 const uint RS = ROWWISE ? D : D + 1u;
-const float NEG_INF = -1.0 / 0.0;
-const float LN2 = 0.69314718055994531;
-const float LOG2E = 1.4426950408889634;
 
 shared float sQ[ROWWISE ? 1u : BR * RS];
 shared float sK[BC * RS];
 shared float sV[BC * RS];
 shared float sS[BR * BC];
 shared uint sBad[ROWWISE ? 1u : BR]; // split: a row's invocations pool their 'poisoned' flags
-
-const float FLT_MAX = 3.402823466e38;
-#define F_NAN uintBitsToFloat(0x7fc00000u) // a quiet NaN (no constant form in GLSL)
-
-// Non-finite inputs (SPEC 3): a NaN or Inf that reaches a row makes the whole row (O and LSE)
-// NaN. Q and K values that are not finite are loaded as NaN, so every score they touch is NaN
-// whatever the other factor (0 * Inf would be NaN, x * Inf would not); likewise V, so that
-// p * v is NaN for any weight p. A row notes a NaN score (and drops it from the softmax, since
-// max() with NaN is undefined), and at the end looks for a NaN in its accumulator (from V).
-// Values are tested at load time only; the clamping below applies to finite inputs.
-float finite_or_nan(float x)
-{
-    return isinf(x) ? F_NAN : x;
-}
-
-// q * scale, held inside f32's range so that a huge q times a zero k gives 0, not NaN.
-float scaled(float x)
-{
-    return isnan(x) || isinf(x) ? F_NAN : clamp(x * pc.q_scale, -FLT_MAX, FLT_MAX);
-}
-
-bool custom_mask(uint b, uint h, uint i, uint j)
-{
-    uint mb = (pc.flags & ATTN_FLAG_MASK_BCAST_B) != 0u ? 0u : b;
-    uint mh = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 0u : h;
-    uint hm = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 1u : pc.Hq;
-    uint idx = pc.mask_off + ((mb * hm + mh) * pc.Sq + i) * pc.Skv + j;
-    return ((mask_words[idx >> 2] >> ((idx & 3u) * 8u)) & 0xffu) != 0u;
-}
 
 void main()
 {

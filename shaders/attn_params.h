@@ -1,5 +1,5 @@
-/* The push-constant block of attention.comp, shared by C (src/record.c) and GLSL so the two can
- * never disagree. Every field is 4 bytes, so std430 and C agree on offsets; 116 bytes in all
+/* The push-constant blocks of the attention kernels, shared by C (src/record.c) and GLSL so the two can
+ * never disagree. Every field is 4 bytes, so std430 and C agree on offsets; each struct at most 128 bytes
  * (Vulkan guarantees 128). Offsets are in elements (bytes for the mask) past the bound range's
  * start, because descriptor offsets must be aligned and the caller's need not be. */
 #ifndef VKATTN_ATTN_PARAMS_H
@@ -15,6 +15,10 @@
 #define ATTN_FLAG_MASK_BCAST_B 128u /* custom mask has one batch item for all */
 #define ATTN_FLAG_MASK_BCAST_H 256u /* custom mask has one head for all */
 #define ATTN_FLAG_SOFTCAP   512u
+#define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
+#define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
+#define MERGE_FLAG_LSE        1u /* merge: write LSE */
+#define MERGE_FLAG_SPLITS     2u /* merge: the parts are the decode kernel's scratch */
 
 /* Specialization constant ids. */
 #define ATTN_SPEC_D   0
@@ -22,6 +26,7 @@
 #define ATTN_SPEC_BC  2 /* keys per K/V tile */
 #define ATTN_SPEC_TPR 3 /* invocations per query row */
 #define ATTN_SPEC_WG  4 /* workgroup size = BR * TPR */
+#define ATTN_SPEC_RP  5 /* decode: query rows per workgroup */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0
@@ -32,7 +37,14 @@
 #define ATTN_BIND_QLENS 5
 #define ATTN_BIND_KVLENS 6
 #define ATTN_BIND_MASK 7
-#define ATTN_BIND_COUNT 8
+#define ATTN_BIND_PAGES 8    /* decode: u32 page table [B, pages_per_seq] */
+#define ATTN_BIND_SCRATCH 9  /* decode writes, merge reads: f32 partial O and LSE */
+#define ATTN_BIND_COUNT 10
+/* merge.comp reuses the set: parts A, B at Q, K; their LSEs at QLENS, KVLENS. */
+#define MERGE_BIND_A ATTN_BIND_Q
+#define MERGE_BIND_B ATTN_BIND_K
+#define MERGE_BIND_LA ATTN_BIND_QLENS
+#define MERGE_BIND_LB ATTN_BIND_KVLENS
 
 #if defined(VULKAN) || defined(GL_core_profile)
 #define ATTN_U32 uint
@@ -40,6 +52,8 @@
 #define ATTN_F32 float
 #define ATTN_PARAMS_BEGIN layout(push_constant) uniform attn_params {
 #define ATTN_PARAMS_END } pc;
+#define ATTN_PARAMS_BEGIN_NAMED(n) layout(push_constant) uniform n {
+#define ATTN_PARAMS_END_NAMED(n) } pc;
 #else
 #include <stdint.h>
 #define ATTN_U32 uint32_t
@@ -47,19 +61,51 @@
 #define ATTN_F32 float
 #define ATTN_PARAMS_BEGIN typedef struct attn_params {
 #define ATTN_PARAMS_END } attn_params;
+#define ATTN_PARAMS_BEGIN_NAMED(n) typedef struct n {
+#define ATTN_PARAMS_END_NAMED(n) } n;
 #endif
 
-ATTN_PARAMS_BEGIN
-    ATTN_U32 Hq, group, Sq, Skv;            /* group = Hq / Hkv */
-    ATTN_U32 q_sb, q_sh, q_ss;              /* element strides of batch, head, row */
-    ATTN_U32 k_sb, k_sh, k_ss;
-    ATTN_U32 v_sb, v_sh, v_ss;
-    ATTN_U32 o_sb, o_sh, o_ss;
-    ATTN_U32 q_off, k_off, v_off, o_off, lse_off, qlens_off, kvlens_off, mask_off;
-    ATTN_U32 flags;
-    ATTN_I32 wl, wr;                        /* window sides, -1 = unbounded */
-    ATTN_F32 q_scale;                       /* scale * log2(e), or scale when softcapping */
+/* The fields every kernel of the attention set reads, in one place so that the C filler in
+ * src/record.c serves both layouts. */
+#define ATTN_COMMON_FIELDS                                                                        \
+    ATTN_U32 Hq, group, Sq, Skv;            /* group = Hq / Hkv */                              \
+    ATTN_U32 q_sb, q_sh, q_ss;              /* element strides of batch, head, row */            \
+    ATTN_U32 k_sb, k_sh, k_ss;              /* paged: k_sb is the page stride */                 \
+    ATTN_U32 v_sb, v_sh, v_ss;                                                                   \
+    ATTN_U32 q_off, k_off, v_off, lse_off, qlens_off, kvlens_off, mask_off;                      \
+    ATTN_U32 flags;                                                                              \
+    ATTN_I32 wl, wr;                        /* window sides, -1 = unbounded */                   \
+    ATTN_F32 q_scale;                       /* scale * log2(e), or scale when softcapping */     \
     ATTN_F32 softcap;                       /* softcap (natural units), 0 = off */
-ATTN_PARAMS_END
 
+#if !defined(ATTN_DECODE) && !defined(ATTN_MERGE)
+/* attention.comp */
+ATTN_PARAMS_BEGIN
+    ATTN_COMMON_FIELDS
+    ATTN_U32 o_sb, o_sh, o_ss, o_off;
+ATTN_PARAMS_END
+#endif
+
+#if defined(ATTN_DECODE) || !defined(VULKAN)
+/* decode.comp: partial results of split s for row (b, h, i) go to scratch, O at
+ * scratch_off + (s * rows + (b * Hq + h) * Sq + i) * D, LSE (natural log) after all the O parts
+ * at scratch_off + n_splits * rows * D + s * rows + row, where rows = B * Hq * Sq. */
+ATTN_PARAMS_BEGIN_NAMED(decode_params)
+    ATTN_COMMON_FIELDS
+    ATTN_U32 page_size, pages_per_seq, num_pages; /* paged KV (ATTN_FLAG_PAGED) */
+    ATTN_U32 n_splits, split_len;           /* keys per split, a multiple of the workgroup size */
+    ATTN_U32 pages_off, scratch_off;        /* element offsets of the page table and scratch */
+ATTN_PARAMS_END_NAMED(decode_params)
+#endif
+
+#if defined(ATTN_MERGE) || !defined(VULKAN)
+/* merge.comp: O/LSE of row (b, h, i) from n parts, either the decode kernel's scratch
+ * (MERGE_FLAG_SPLITS) or two tensors A, B with out's strides and LSE_A, LSE_B dense. */
+ATTN_PARAMS_BEGIN_NAMED(merge_params)
+    ATTN_U32 Hq, Sq, D, rows, n_parts;
+    ATTN_U32 o_sb, o_sh, o_ss;
+    ATTN_U32 a_off, b_off, la_off, lb_off, scratch_off, o_off, lse_off;
+    ATTN_U32 flags;
+ATTN_PARAMS_END_NAMED(merge_params)
+#endif
 #endif

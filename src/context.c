@@ -421,11 +421,11 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     if (!out)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     *out = NULL;
-    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED || (unsigned)d->kernel > VKATTN_KERNEL_SPLIT) {
+    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED || (unsigned)d->kernel > VKATTN_KERNEL_DECODE) {
         if (d->message && d->message_size > 0)
             snprintf(d->message, d->message_size, "%s = %d: out of range",
-                     (unsigned)d->kernel > VKATTN_KERNEL_SPLIT ? "kernel" : "kind",
-                     (unsigned)d->kernel > VKATTN_KERNEL_SPLIT ? (int)d->kernel : (int)d->kind);
+                     (unsigned)d->kernel > VKATTN_KERNEL_DECODE ? "kernel" : "kind",
+                     (unsigned)d->kernel > VKATTN_KERNEL_DECODE ? (int)d->kernel : (int)d->kind);
         return VKATTN_ERROR_INVALID_ARGUMENT;
     }
 

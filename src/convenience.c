@@ -8,7 +8,8 @@
 #include "problem.h"
 
 /* Sections of the arena, in the order of vkattn_device_tensors. */
-enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_COUNT };
+enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_PAGES,
+       SEC_SCRATCH, SEC_COUNT };
 
 static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a)
 {
@@ -203,13 +204,19 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
                         : p.has_lse && !t->lse ? "lse"
                         : p.has_q_lens && !t->q_lens ? "q_lens"
                         : p.has_kv_lens && !t->kv_lens ? "kv_lens"
-                        : p.mask_batch && !t->mask ? "mask" : NULL;
+                        : p.mask_batch && !t->mask ? "mask"
+                        : p.page_size && !t->page_table ? "page_table" : NULL;
     if (missing)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
     res = vkattn__problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
                              p.has_kv_lens ? t->kv_lens : NULL, msg, sizeof msg);
+    if (res == VKATTN_SUCCESS && p.page_size)
+        res = vkattn__problem_check_pages(&p, t->page_table, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
+    uint64_t scratch = 0;
+    if ((res = vkattn_scratch_size(ctx, problem, &scratch)) != VKATTN_SUCCESS)
+        return res;
 
     uint64_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     uint64_t bytes[SEC_COUNT] = {
@@ -219,9 +226,11 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
         p.has_q_lens ? p.batch * 4ull : 0, p.has_kv_lens ? p.batch * 4ull : 0,
         /* the shader reads the u8 mask in whole 32-bit words */
         p.mask_batch ? round_up(vkattn_problem_extent(&p, 'm'), 4) : 0,
+        vkattn_problem_extent(&p, 'p') * 4, scratch,
     };
     /* out too: the shader writes only its elements, so gaps of a strided out keep their bytes */
-    const void *src[SEC_COUNT] = {t->q, t->k, t->v, t->out, NULL, t->q_lens, t->kv_lens, t->mask};
+    const void *src[SEC_COUNT] = {t->q, t->k, t->v, t->out, NULL, t->q_lens, t->kv_lens, t->mask,
+                                  t->page_table, NULL};
     VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
     if (align < 16)
         align = 16;
@@ -247,12 +256,12 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
 
     vkattn_device_tensors dt;
     vkattn_buffer *slots[SEC_COUNT] = {&dt.q, &dt.k, &dt.v, &dt.out, &dt.lse, &dt.q_lens,
-                                       &dt.kv_lens, &dt.mask};
+                                       &dt.kv_lens, &dt.mask, &dt.page_table, &dt.scratch};
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])
             *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], bytes[i]};
-    res = run_once(ctx, &p, &dt);
+    res = run_once(ctx, problem, &dt); /* as given: a paged K/V's strides stay unset */
     if (res != VKATTN_SUCCESS)
         return res;
     if (!ctx->arena.coherent)

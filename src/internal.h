@@ -16,6 +16,19 @@ typedef struct attn_tiles {
     uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
 } attn_tiles;
 
+/* The split-KV (decode) kernel: rows per workgroup come in 1, 2, 4. */
+#define DECODE_RP_VARIANTS 3
+
+/* How vkattn_cmd_attention runs one problem on one context (record.c, pipeline.c). */
+typedef struct decode_plan {
+    bool use;             /* the split-KV kernel runs (else attention.comp) */
+    uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
+    uint32_t wg;          /* invocations per workgroup */
+    uint32_t blocks;      /* row blocks per KV head */
+    uint32_t splits, split_len;
+    uint64_t scratch_bytes;
+} decode_plan;
+
 typedef struct attn_pipeline {
     VkPipeline pipeline; /* VK_NULL_HANDLE until first use */
     attn_tiles tiles;
@@ -73,6 +86,8 @@ struct vkattn_context_T {
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
     attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
+    VkPipeline decode[2][256][DECODE_RP_VARIANTS]; /* [dtype][head_dim - 1][log2 rows] */
+    VkPipeline merge[2];             /* [dtype] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
     VkCommandPool pool;
@@ -94,6 +109,12 @@ const char *vkattn__vk_result_name(VkResult vr);
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                            const attn_pipeline **out);
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
+/* The split-KV plan for a resolved, checked problem (pure: depends on shape and device only). */
+decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p);
+vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
+                                          uint32_t head_dim, const decode_plan *plan,
+                                          VkPipeline *out);
+vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out);
 void vkattn__pipelines_destroy(vkattn_context ctx);
 
 /* descriptors.c: the set binding these buffers (whole buffers), made on first use. */

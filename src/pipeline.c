@@ -11,8 +11,23 @@ static const uint32_t attn_f32_spv[] =
 static const uint32_t attn_f16_spv[] =
 #include "shaders/attn_f16.spv.h"
     ;
+static const uint32_t decode_f32_spv[] =
+#include "shaders/decode_f32.spv.h"
+    ;
+static const uint32_t decode_f16_spv[] =
+#include "shaders/decode_f16.spv.h"
+    ;
+static const uint32_t merge_f32_spv[] =
+#include "shaders/merge_f32.spv.h"
+    ;
+static const uint32_t merge_f16_spv[] =
+#include "shaders/merge_f16.spv.h"
+    ;
 
-_Static_assert(sizeof(attn_params) <= 128, "push constants beyond the guaranteed 128 bytes");
+#define MAX3(a, b, c) ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
+/* One pipeline layout serves the three kernels: its push-constant range is the largest block. */
+#define PUSH_SIZE MAX3(sizeof(attn_params), sizeof(decode_params), sizeof(merge_params))
+_Static_assert(PUSH_SIZE <= 128, "push constants beyond the guaranteed 128 bytes");
 
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
 {
@@ -36,7 +51,7 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDescriptorSetLayout");
     VkPushConstantRange range = {
         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
-        .size = sizeof(attn_params),
+        .size = PUSH_SIZE,
     };
     VkPipelineLayoutCreateInfo lci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -54,9 +69,16 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
 void vkattn__pipelines_destroy(vkattn_context ctx)
 {
     for (int t = 0; t < 2; ++t)
-        for (int d = 0; d < 256; ++d)
+        for (int d = 0; d < 256; ++d) {
             if (ctx->pipelines[t][d].pipeline)
                 ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d].pipeline, ctx->alloc);
+            for (int r = 0; r < DECODE_RP_VARIANTS; ++r)
+                if (ctx->decode[t][d][r])
+                    ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r], ctx->alloc);
+        }
+    for (int t = 0; t < 2; ++t)
+        if (ctx->merge[t])
+            ctx->vk.vkDestroyPipeline(ctx->device, ctx->merge[t], ctx->alloc);
     if (ctx->pipeline_layout)
         ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, ctx->alloc);
     if (ctx->set_layout)
@@ -117,22 +139,20 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, VkPhysicalDevi
     }
 }
 
-static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
-                                     attn_pipeline *out)
+/* A compute pipeline of the context's layout from embedded SPIR-V and specialization data
+ * (n 32-bit constants with the given ids). */
+static vkattn_result make_pipeline(vkattn_context ctx, const uint32_t *code, size_t code_size,
+                                   const uint32_t *ids, const uint32_t *values, uint32_t n,
+                                   VkPipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, d);
-    uint32_t spec_data[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
-    VkSpecializationMapEntry entries[5];
-    static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
-                                    ATTN_SPEC_WG};
-    for (uint32_t i = 0; i < 5; ++i)
+    VkSpecializationMapEntry entries[8];
+    for (uint32_t i = 0; i < n; ++i)
         entries[i] = (VkSpecializationMapEntry){ids[i], i * 4, 4};
-    VkSpecializationInfo spec = {5, entries, sizeof spec_data, spec_data};
-
+    VkSpecializationInfo spec = {n, entries, n * sizeof(uint32_t), values};
     VkShaderModuleCreateInfo mci = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-        .codeSize = dtype == VKATTN_DTYPE_F16 ? sizeof attn_f16_spv : sizeof attn_f32_spv,
-        .pCode = dtype == VKATTN_DTYPE_F16 ? attn_f16_spv : attn_f32_spv,
+        .codeSize = code_size,
+        .pCode = code,
     };
     VkShaderModule module;
     VkResult vr = ctx->vk.vkCreateShaderModule(ctx->device, &mci, ctx->alloc, &module);
@@ -145,16 +165,34 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
             .stage = VK_SHADER_STAGE_COMPUTE_BIT,
             .module = module,
             .pName = "main",
-            .pSpecializationInfo = &spec,
+            .pSpecializationInfo = n ? &spec : NULL,
         },
         .layout = ctx->pipeline_layout,
     };
-    VkPipeline pipeline;
     vr = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pci, ctx->alloc,
-                                          &pipeline);
+                                          out);
     ctx->vk.vkDestroyShaderModule(ctx->device, module, ctx->alloc);
-    if (vr != VK_SUCCESS)
+    if (vr != VK_SUCCESS) {
+        *out = VK_NULL_HANDLE;
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateComputePipelines");
+    }
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
+                                     attn_pipeline *out)
+{
+    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, d);
+    const uint32_t values[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
+    static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
+                                    ATTN_SPEC_WG};
+    bool f16 = dtype == VKATTN_DTYPE_F16;
+    VkPipeline pipeline;
+    vkattn_result res = make_pipeline(ctx, f16 ? attn_f16_spv : attn_f32_spv,
+                                      f16 ? sizeof attn_f16_spv : sizeof attn_f32_spv, ids,
+                                      values, 5, &pipeline);
+    if (res != VKATTN_SUCCESS)
+        return res;
     out->tiles = tiles;
     out->pipeline = pipeline;
     return VKATTN_SUCCESS;
@@ -190,4 +228,81 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
     *query_rows = t.br;
     *kv_keys = t.bc;
     return VKATTN_SUCCESS;
+}
+
+/* The split-KV kernel's shape. CPU drivers run a workgroup as one SIMD loop on one thread:
+ * a workgroup of one SIMD row (the subgroup) keeps the final merge in registers' reach, and
+ * 16 workgroups keep every core busy. GPUs get 64 invocations and enough splits for a few
+ * hundred workgroups. A split covers at least 256 keys (shorter ones cost more in the merge
+ * than they save). Packed rows: the group's heads times Sq, in blocks of up to 4. */
+decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
+{
+    decode_plan plan = {0};
+    const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    const uint32_t group = p->heads_q / p->heads_kv;
+    const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
+    plan.use = ctx->kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
+               (ctx->kernel == VKATTN_KERNEL_AUTO && (uint64_t)group * p->seq_q <= 16);
+    if (!plan.use)
+        return plan;
+    plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    const uint32_t rp = 1u << plan.rp_log2;
+    plan.wg = cpu ? (ctx->info.subgroup_size ? ctx->info.subgroup_size : 8) : 64;
+    if (plan.wg > ctx->limits.maxComputeWorkGroupInvocations)
+        plan.wg = ctx->limits.maxComputeWorkGroupInvocations;
+    if (plan.wg > 64) /* the shared merge block is wg x (wg + 1) floats */
+        plan.wg = 64;
+    plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
+                                    : (uint32_t)((per_kv + rp - 1) / rp);
+    uint64_t grid = (uint64_t)plan.blocks * p->heads_kv * p->batch;
+    uint32_t splits = p->kv_splits;
+    if (splits == 0) {
+        const uint64_t target = cpu ? 16 : 512;
+        const uint64_t by_keys = (p->seq_kv + 255) / 256;
+        uint64_t want = grid >= target ? 1 : (target + grid - 1) / grid;
+        if (want > by_keys)
+            want = by_keys;
+        splits = want < 1 ? 1 : want > 256 ? 256 : (uint32_t)want;
+    }
+    uint32_t len = (p->seq_kv + splits - 1) / splits;
+    len = (len + plan.wg - 1) / plan.wg * plan.wg;
+    plan.split_len = len;
+    plan.splits = p->kv_splits ? splits : (p->seq_kv + len - 1) / len;
+    plan.scratch_bytes = (uint64_t)plan.splits * p->batch * p->heads_q * p->seq_q *
+                         (p->head_dim + 1) * sizeof(float);
+    return plan;
+}
+
+vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
+                                          uint32_t head_dim, const decode_plan *plan,
+                                          VkPipeline *out)
+{
+    const bool f16 = dtype == VKATTN_DTYPE_F16;
+    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2];
+    vkattn_result res = VKATTN_SUCCESS;
+    pthread_mutex_lock(&ctx->lock);
+    if (!*slot) {
+        static const uint32_t ids[3] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG};
+        const uint32_t values[3] = {head_dim, 1u << plan->rp_log2, plan->wg};
+        res = make_pipeline(ctx, f16 ? decode_f16_spv : decode_f32_spv,
+                            f16 ? sizeof decode_f16_spv : sizeof decode_f32_spv, ids, values, 3,
+                            slot);
+    }
+    *out = *slot;
+    pthread_mutex_unlock(&ctx->lock);
+    return res;
+}
+
+vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out)
+{
+    const bool f16 = dtype == VKATTN_DTYPE_F16;
+    VkPipeline *slot = &ctx->merge[f16];
+    vkattn_result res = VKATTN_SUCCESS;
+    pthread_mutex_lock(&ctx->lock);
+    if (!*slot)
+        res = make_pipeline(ctx, f16 ? merge_f16_spv : merge_f32_spv,
+                            f16 ? sizeof merge_f16_spv : sizeof merge_f32_spv, NULL, NULL, 0, slot);
+    *out = *slot;
+    pthread_mutex_unlock(&ctx->lock);
+    return res;
 }

@@ -64,6 +64,13 @@ vkattn_problem vkattn__problem_resolved(const vkattn_problem *p)
         r.q = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
     if (strides_zero(r.out))
         r.out = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
+    if (r.page_size != 0) {
+        /* [num_pages, page_size, Hkv, D]: b is the page stride. */
+        if (r.pages_per_seq == 0)
+            r.pages_per_seq = (r.seq_kv + r.page_size - 1) / r.page_size;
+        uint64_t row = (uint64_t)r.heads_kv * r.head_dim;
+        r.k = r.v = (vkattn_strides){.b = row * r.page_size, .h = r.head_dim, .s = row};
+    }
     if (strides_zero(r.k))
         r.k = strides_bhsd(r.heads_kv, r.seq_kv, r.head_dim);
     if (strides_zero(r.v))
@@ -89,9 +96,10 @@ static bool mul_add_u64(uint64_t a, uint64_t b, uint64_t c, uint64_t *r)
 static void tensor_dims(const vkattn_problem *r, char which, uint32_t dims[3], vkattn_strides *s)
 {
     bool kv = which == 'k' || which == 'v';
-    dims[0] = r->batch;
+    bool paged = kv && r->page_size != 0; /* [num_pages, page_size, Hkv, D] */
+    dims[0] = paged ? r->num_pages : r->batch;
     dims[1] = kv ? r->heads_kv : r->heads_q;
-    dims[2] = kv ? r->seq_kv : r->seq_q;
+    dims[2] = paged ? r->page_size : kv ? r->seq_kv : r->seq_q;
     *s = which == 'q' ? r->q : which == 'k' ? r->k : which == 'v' ? r->v : r->out;
 }
 
@@ -116,6 +124,8 @@ static bool dense_extent(const vkattn_problem *r, char which, uint64_t *extent)
     uint64_t e;
     if (which == 'l')
         return mul_add_u64((uint64_t)r->batch * r->heads_q, r->seq_q, 0, extent);
+    if (which == 'p')
+        return mul_add_u64(r->batch, r->page_size ? r->pages_per_seq : 0, 0, extent);
     if (r->mask_batch == 0) {
         *extent = 0;
         return true;
@@ -162,9 +172,9 @@ static vkattn_result check_out_strides(const vkattn_problem *r, char *msg, size_
 
 static vkattn_result check_extents(const vkattn_problem *r, char *msg, size_t msg_size)
 {
-    static const char which[6] = {'q', 'k', 'v', 'o', 'l', 'm'};
-    static const char *const names[6] = {"q", "k", "v", "out", "lse", "mask"};
-    for (int i = 0; i < 6; i++) {
+    static const char which[7] = {'q', 'k', 'v', 'o', 'l', 'm', 'p'};
+    static const char *const names[7] = {"q", "k", "v", "out", "lse", "mask", "page_table"};
+    for (int i = 0; i < 7; i++) {
         uint64_t e = 0;
         bool ok = i < 4 ? strided_extent(r, which[i], &e) : dense_extent(r, which[i], &e);
         if (!ok)
@@ -244,6 +254,33 @@ static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_
     return VKATTN_SUCCESS;
 }
 
+static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size_t msg_size)
+{
+    if (p->kv_splits > 256)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "kv_splits = %" PRIu32 ": expected 0 (automatic) or 1..256",
+                                    p->kv_splits);
+    if (p->page_size == 0)
+        return VKATTN_SUCCESS;
+    if (p->page_size % 16 != 0 || p->page_size > 1024)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "page_size = %" PRIu32 ": expected a multiple of 16 in "
+                                    "16..1024 (0 = contiguous K/V)", p->page_size);
+    if (p->num_pages == 0)
+        return vkattn__problem_fail(msg, msg_size, "num_pages = 0: a paged K/V needs >= 1 page");
+    if (!strides_zero(p->k) || !strides_zero(p->v))
+        return vkattn__problem_fail(msg, msg_size,
+                                    "%s strides are set: a paged K/V has the fixed layout "
+                                    "[num_pages, page_size, Hkv, D] (leave them 0)",
+                                    strides_zero(p->k) ? "v" : "k");
+    if (p->pages_per_seq != 0 && (uint64_t)p->pages_per_seq * p->page_size < p->seq_kv)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "pages_per_seq = %" PRIu32 ": %" PRIu32 " pages of %" PRIu32
+                                    " keys cannot hold seq_kv = %" PRIu32,
+                                    p->pages_per_seq, p->pages_per_seq, p->page_size, p->seq_kv);
+    return VKATTN_SUCCESS;
+}
+
 vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t msg_size)
 {
     if (!p)
@@ -251,6 +288,8 @@ vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t ms
     vkattn_result res = check_sizes(p, msg, msg_size);
     if (res == VKATTN_SUCCESS)
         res = check_mask_fields(p, msg, msg_size);
+    if (res == VKATTN_SUCCESS)
+        res = check_paged_fields(p, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
     vkattn_problem r = vkattn__problem_resolved(p);
@@ -272,7 +311,7 @@ uint64_t vkattn_problem_extent(const vkattn_problem *p, char which)
     case 'q': case 'k': case 'v': case 'o':
         strided_extent(&r, which, &e);
         break;
-    case 'l': case 'm':
+    case 'l': case 'm': case 'p':
         dense_extent(&r, which, &e);
         break;
     default:
@@ -294,5 +333,19 @@ vkattn_result vkattn__problem_check_lens(const vkattn_problem *p, const uint32_t
                                 "kv_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_kv = %" PRIu32,
                                 b, kv_lens[b], p->seq_kv);
     }
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn__problem_check_pages(const vkattn_problem *p, const uint32_t *table,
+                                          char *msg, size_t msg_size)
+{
+    vkattn_problem r = vkattn__problem_resolved(p);
+    for (uint64_t e = 0; e < (uint64_t)r.batch * r.pages_per_seq; e++)
+        if (table[e] >= r.num_pages)
+            return vkattn__problem_fail(msg, msg_size,
+                                        "page_table[%" PRIu64 "][%" PRIu64 "] = %" PRIu32
+                                        ": expected a page below num_pages = %" PRIu32,
+                                        e / r.pages_per_seq, e % r.pages_per_seq, table[e],
+                                        r.num_pages);
     return VKATTN_SUCCESS;
 }

@@ -23,6 +23,10 @@ vkattn_problem vkattn__problem_resolved(const vkattn_problem *p);
 vkattn_result vkattn__problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
                                  const uint32_t *kv_lens, char *msg, size_t msg_size);
 
+/* Checks that every page number of a paged problem's table is below num_pages. */
+vkattn_result vkattn__problem_check_pages(const vkattn_problem *p, const uint32_t *table,
+                                          char *msg, size_t msg_size);
+
 /* snprintf into msg; nothing when msg is NULL or msg_size is 0, else always NUL-terminated
  * (truncated if need be). The one place messages are formatted, so they all read alike. */
 void vkattn__problem_format(char *msg, size_t msg_size, const char *fmt, ...) VKATTN_PRINTF_LIKE(3, 4);

@@ -95,42 +95,38 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
     return w;
 }
 
-vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
-                                   const vkattn_problem *problem,
-                                   const vkattn_device_tensors *tensors)
+/* The common fields of every attention kernel's push constants, for attn_params and
+ * decode_params alike (a macro, since they are two C types with the same field names). */
+#define FILL_COMMON(pc, p, b, flags)                                                              \
+    do {                                                                                          \
+        (pc).Hq = (p).heads_q, (pc).group = (p).heads_q / (p).heads_kv;                           \
+        (pc).Sq = (p).seq_q, (pc).Skv = (p).seq_kv;                                               \
+        (pc).q_sb = u32((p).q.b), (pc).q_sh = u32((p).q.h), (pc).q_ss = u32((p).q.s);             \
+        (pc).k_sb = u32((p).k.b), (pc).k_sh = u32((p).k.h), (pc).k_ss = u32((p).k.s);             \
+        (pc).v_sb = u32((p).v.b), (pc).v_sh = u32((p).v.h), (pc).v_ss = u32((p).v.s);             \
+        (pc).q_off = (b)[ATTN_BIND_Q].elem_offset, (pc).k_off = (b)[ATTN_BIND_K].elem_offset;     \
+        (pc).v_off = (b)[ATTN_BIND_V].elem_offset;                                                \
+        (pc).lse_off = (p).has_lse ? (b)[ATTN_BIND_LSE].elem_offset : 0;                          \
+        (pc).qlens_off = (b)[ATTN_BIND_QLENS].elem_offset;                                        \
+        (pc).kvlens_off = (b)[ATTN_BIND_KVLENS].elem_offset;                                      \
+        (pc).mask_off = (b)[ATTN_BIND_MASK].elem_offset;                                          \
+        (pc).flags = (flags);                                                                     \
+        (pc).wl = window_side(&(p), (p).window_left), (pc).wr = window_side(&(p), (p).window_right); \
+        /* exp2 with log2(e) folded into the scale; with a softcap tanh needs natural units. */   \
+        (pc).q_scale = (p).softcap > 0 ? (p).scale : (p).scale * 1.4426950408889634f;             \
+        (pc).softcap = (p).softcap;                                                               \
+    } while (0)
+
+/* Binds every tensor of the problem (absent optional ones to out's range: the shaders never
+ * touch them) and gathers the flags. */
+static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
+                              const vkattn_device_tensors *tensors, const decode_plan *plan,
+                              binding *b, uint32_t *flags_out)
 {
-    if (!ctx)
-        return VKATTN_ERROR_INVALID_ARGUMENT;
-    if (ctx->cpu)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context records no commands");
-    if (!cmd || !problem || !tensors)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
-                        !cmd ? "cmd" : !problem ? "problem" : "tensors");
-    char msg[CTX_MESSAGE_SIZE];
-    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
-    if (res != VKATTN_SUCCESS)
-        return vkattn__ctx_fail(ctx, res, "%s", msg);
-    vkattn_problem p = vkattn__problem_resolved(problem);
-    if (p.dtype == VKATTN_DTYPE_F16 && !ctx->storage_16bit)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "dtype = f16: storageBuffer16BitAccess is not %s on device '%s'",
-                        ctx->info.fp16_storage ? "enabled" : "available", ctx->info.name);
-    const VkPhysicalDeviceLimits *lim = &ctx->limits;
-
-    const attn_pipeline *pl;
-    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, &pl);
-    if (res != VKATTN_SUCCESS)
-        return res;
-    uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;
-    if (groups_x > lim->maxComputeWorkGroupCount[0] || p.heads_q > lim->maxComputeWorkGroupCount[1] ||
-        p.batch > lim->maxComputeWorkGroupCount[2])
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "grid %u x %u x %u exceeds maxComputeWorkGroupCount", groups_x,
-                        p.heads_q, p.batch);
-
+    const vkattn_problem p = *pp;
     uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
-    binding b[ATTN_BIND_COUNT];
-    memset(b, 0, sizeof b);
+    vkattn_result res;
+    memset(b, 0, sizeof(binding) * ATTN_BIND_COUNT);
     if ((res = bind(ctx, "q", &tensors->q, vkattn_problem_extent(&p, 'q'), esize, &b[ATTN_BIND_Q])) ||
         (res = bind(ctx, "k", &tensors->k, vkattn_problem_extent(&p, 'k'), esize, &b[ATTN_BIND_K])) ||
         (res = bind(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), esize, &b[ATTN_BIND_V])) ||
@@ -138,7 +134,6 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         return res;
     if ((res = check_overlap(ctx, &p, tensors, esize)) != VKATTN_SUCCESS)
         return res;
-    /* Absent optional tensors are bound to out's range: the shader never touches them. */
     for (int i = ATTN_BIND_LSE; i < ATTN_BIND_COUNT; ++i)
         b[i] = b[ATTN_BIND_O];
     uint32_t flags = 0;
@@ -166,6 +161,28 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         if (p.mask_heads == 1)
             flags |= ATTN_FLAG_MASK_BCAST_H;
     }
+    if (p.page_size) {
+        if ((res = bind(ctx, "page_table", &tensors->page_table, vkattn_problem_extent(&p, 'p'), 4,
+                        &b[ATTN_BIND_PAGES])))
+            return res;
+        flags |= ATTN_FLAG_PAGED;
+    }
+    if (plan->use) {
+        if ((res = bind(ctx, "scratch", &tensors->scratch, plan->scratch_bytes / 4, 4,
+                        &b[ATTN_BIND_SCRATCH])))
+            return res;
+        const vkattn_buffer *sc = &tensors->scratch;
+        const vkattn_buffer *others[] = {&tensors->q, &tensors->k, &tensors->v, &tensors->out,
+                                         &tensors->lse, &tensors->q_lens, &tensors->kv_lens,
+                                         &tensors->mask, &tensors->page_table};
+        for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i)
+            if (others[i]->buffer == sc->buffer && others[i]->offset < sc->offset + plan->scratch_bytes &&
+                sc->offset < others[i]->offset + (others[i]->size ? others[i]->size : 1))
+                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                        "tensors->scratch overlaps another tensor in the same buffer");
+        if (!p.no_gqa_packing)
+            flags |= ATTN_FLAG_PACK;
+    }
     if (p.causal)
         flags |= ATTN_FLAG_CAUSAL;
     if (p.align == VKATTN_ALIGN_TOP_LEFT)
@@ -174,53 +191,271 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         flags |= ATTN_FLAG_WINDOW;
     if (p.softcap > 0)
         flags |= ATTN_FLAG_SOFTCAP;
+    *flags_out = flags;
+    return VKATTN_SUCCESS;
+}
 
-    attn_params pc = {
-        .Hq = p.heads_q, .group = p.heads_q / p.heads_kv, .Sq = p.seq_q, .Skv = p.seq_kv,
-        .q_sb = u32(p.q.b), .q_sh = u32(p.q.h), .q_ss = u32(p.q.s),
-        .k_sb = u32(p.k.b), .k_sh = u32(p.k.h), .k_ss = u32(p.k.s),
-        .v_sb = u32(p.v.b), .v_sh = u32(p.v.h), .v_ss = u32(p.v.s),
-        .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
-        .q_off = b[ATTN_BIND_Q].elem_offset, .k_off = b[ATTN_BIND_K].elem_offset,
-        .v_off = b[ATTN_BIND_V].elem_offset, .o_off = b[ATTN_BIND_O].elem_offset,
-        .lse_off = b[ATTN_BIND_LSE].elem_offset, .qlens_off = b[ATTN_BIND_QLENS].elem_offset,
-        .kvlens_off = b[ATTN_BIND_KVLENS].elem_offset, .mask_off = b[ATTN_BIND_MASK].elem_offset,
-        .flags = flags,
-        .wl = window_side(&p, p.window_left),
-        .wr = window_side(&p, p.window_right),
-        /* exp2 with log2(e) folded into the scale; with a softcap the tanh needs natural units. */
-        .q_scale = p.softcap > 0 ? p.scale : p.scale * 1.4426950408889634f,
-        .softcap = p.softcap,
-    };
-    if (!p.has_lse)
-        pc.lse_off = 0;
-
+/* Pushes (or binds the cached set of) the descriptors b; both dispatches of the split-KV path
+ * use the same ones. */
+static vkattn_result bind_descriptors(vkattn_context ctx, VkCommandBuffer cmd, const binding *b)
+{
     VkWriteDescriptorSet writes[ATTN_BIND_COUNT];
-    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+    VkDescriptorBufferInfo infos[ATTN_BIND_COUNT];
+    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i) {
+        infos[i] = b[i].info;
         writes[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstBinding = i,
             .descriptorCount = 1,
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &b[i].info,
+            .pBufferInfo = &infos[i],
         };
-    VkDescriptorSet set = VK_NULL_HANDLE;
-    if (!ctx->push_descriptors) {
-        VkDescriptorBufferInfo infos[ATTN_BIND_COUNT];
-        for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
-            infos[i] = b[i].info;
-        if ((res = vkattn__descriptor_set_get(ctx, infos, &set)) != VKATTN_SUCCESS)
-            return res;
     }
-    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
-    if (ctx->push_descriptors)
+    if (ctx->push_descriptors) {
         ctx->vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
                                           ctx->pipeline_layout, 0, ATTN_BIND_COUNT, writes);
-    else
+        return VKATTN_SUCCESS;
+    }
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    vkattn_result res = vkattn__descriptor_set_get(ctx, infos, &set);
+    if (res == VKATTN_SUCCESS)
         ctx->vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipeline_layout,
                                         0, 1, &set, 0, NULL);
+    return res;
+}
+
+static vkattn_result check_grid(vkattn_context ctx, uint64_t x, uint64_t y, uint64_t z)
+{
+    const VkPhysicalDeviceLimits *lim = &ctx->limits;
+    if (x > lim->maxComputeWorkGroupCount[0] || y > lim->maxComputeWorkGroupCount[1] ||
+        z > lim->maxComputeWorkGroupCount[2])
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "grid %llu x %llu x %llu exceeds maxComputeWorkGroupCount",
+                                (unsigned long long)x, (unsigned long long)y, (unsigned long long)z);
+    return VKATTN_SUCCESS;
+}
+
+/* The merge pass over the decode kernel's splits (also vkattn_cmd_merge's, without them). */
+static vkattn_result record_merge(vkattn_context ctx, VkCommandBuffer cmd, vkattn_dtype dtype,
+                                  const merge_params *mp)
+{
+    VkPipeline pipeline;
+    vkattn_result res = vkattn__merge_pipeline_get(ctx, dtype, &pipeline);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    uint64_t groups = ((uint64_t)mp->rows + 63) / 64;
+    if ((res = check_grid(ctx, groups, 1, 1)) != VKATTN_SUCCESS)
+        return res;
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                               sizeof *mp, mp);
+    ctx->vk.vkCmdDispatch(cmd, (uint32_t)groups, 1, 1);
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result record_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
+                                   const decode_plan *plan, const binding *b, uint32_t flags)
+{
+    const vkattn_problem p = *pp;
+    VkPipeline pipeline;
+    vkattn_result res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, plan, &pipeline);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
+    if ((uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                "kv_splits = %u: the scratch would span more than 2^32 floats",
+                                plan->splits);
+    uint64_t gx = (uint64_t)plan->blocks * plan->splits;
+    if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) != VKATTN_SUCCESS)
+        return res;
+    decode_params dp;
+    memset(&dp, 0, sizeof dp);
+    FILL_COMMON(dp, p, b, flags);
+    if (p.page_size) {
+        dp.page_size = p.page_size;
+        dp.pages_per_seq = p.pages_per_seq;
+        dp.num_pages = p.num_pages;
+        dp.pages_off = b[ATTN_BIND_PAGES].elem_offset;
+    }
+    dp.n_splits = plan->splits;
+    dp.split_len = plan->split_len;
+    dp.scratch_off = b[ATTN_BIND_SCRATCH].elem_offset;
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                               sizeof dp, &dp);
+    ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, p.heads_kv, p.batch);
+    /* The merge reads what the splits wrote. */
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
+    };
+    ctx->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    merge_params mp = {
+        .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim, .rows = (uint32_t)rows,
+        .n_parts = plan->splits,
+        .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
+        .scratch_off = b[ATTN_BIND_SCRATCH].elem_offset, .o_off = b[ATTN_BIND_O].elem_offset,
+        .lse_off = p.has_lse ? b[ATTN_BIND_LSE].elem_offset : 0,
+        .flags = MERGE_FLAG_SPLITS | (p.has_lse ? MERGE_FLAG_LSE : 0u),
+    };
+    return record_merge(ctx, cmd, p.dtype, &mp);
+}
+
+/* What every recording entry point checks first. */
+static vkattn_result check_call(vkattn_context ctx, VkCommandBuffer cmd, const void *problem,
+                                const void *tensors)
+{
+    if (ctx->cpu)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context records no commands");
+    if (!cmd || !problem || !tensors)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                        !cmd ? "cmd" : !problem ? "problem" : "tensors");
+    return VKATTN_SUCCESS;
+}
+
+static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *problem)
+{
+    char msg[CTX_MESSAGE_SIZE];
+    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
+    if (res != VKATTN_SUCCESS)
+        return vkattn__ctx_fail(ctx, res, "%s", msg);
+    if (problem->dtype == VKATTN_DTYPE_F16 && !ctx->storage_16bit)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "dtype = f16: storageBuffer16BitAccess is not %s on device '%s'",
+                        ctx->info.fp16_storage ? "enabled" : "available", ctx->info.name);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
+                                  uint64_t *bytes)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context needs no scratch");
+    if (!problem || !bytes)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                                !problem ? "problem" : "bytes");
+    char msg[CTX_MESSAGE_SIZE];
+    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
+    if (res != VKATTN_SUCCESS)
+        return vkattn__ctx_fail(ctx, res, "%s", msg);
+    vkattn_problem p = vkattn__problem_resolved(problem);
+    decode_plan plan = vkattn__decode_plan(ctx, &p);
+    *bytes = plan.use ? plan.scratch_bytes : 0;
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
+                                   const vkattn_problem *problem,
+                                   const vkattn_device_tensors *tensors)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    vkattn_result res = check_call(ctx, cmd, problem, tensors);
+    if (res == VKATTN_SUCCESS)
+        res = check_problem(ctx, problem);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    vkattn_problem p = vkattn__problem_resolved(problem);
+    const decode_plan plan = vkattn__decode_plan(ctx, &p);
+    binding b[ATTN_BIND_COUNT];
+    uint32_t flags = 0;
+    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
+        return res;
+    if (plan.use) {
+        /* Pipelines first: a failure must leave cmd untouched. */
+        VkPipeline dpl, mpl;
+        if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, &plan, &dpl)) ||
+            (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)))
+            return res;
+        if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
+            return res;
+        return record_decode(ctx, cmd, &p, &plan, b, flags);
+    }
+
+    const attn_pipeline *pl;
+    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, &pl);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;
+    if ((res = check_grid(ctx, groups_x, p.heads_q, p.batch)) != VKATTN_SUCCESS)
+        return res;
+    attn_params pc;
+    memset(&pc, 0, sizeof pc);
+    FILL_COMMON(pc, p, b, flags);
+    pc.o_sb = u32(p.out.b), pc.o_sh = u32(p.out.h), pc.o_ss = u32(p.out.s);
+    pc.o_off = b[ATTN_BIND_O].elem_offset;
+    if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
+        return res;
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof pc, &pc);
     ctx->vk.vkCmdDispatch(cmd, groups_x, p.heads_q, p.batch);
     return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
+                               const vkattn_problem *problem, const vkattn_merge_tensors *t)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    vkattn_result res = check_call(ctx, cmd, problem, t);
+    if (res == VKATTN_SUCCESS)
+        res = check_problem(ctx, problem);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    vkattn_problem p = vkattn__problem_resolved(problem);
+    const uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint64_t oe = vkattn_problem_extent(&p, 'o'), le = vkattn_problem_extent(&p, 'l');
+    binding b[ATTN_BIND_COUNT];
+    memset(b, 0, sizeof b);
+    if ((res = bind(ctx, "o1", &t->o1, oe, esize, &b[MERGE_BIND_A])) ||
+        (res = bind(ctx, "o2", &t->o2, oe, esize, &b[MERGE_BIND_B])) ||
+        (res = bind(ctx, "lse1", &t->lse1, le, 4, &b[MERGE_BIND_LA])) ||
+        (res = bind(ctx, "lse2", &t->lse2, le, 4, &b[MERGE_BIND_LB])) ||
+        (res = bind(ctx, "out", &t->out, oe, esize, &b[ATTN_BIND_O])))
+        return res;
+    const bool has_lse = t->lse.buffer != VK_NULL_HANDLE;
+    b[ATTN_BIND_LSE] = b[ATTN_BIND_O];
+    if (has_lse && (res = bind(ctx, "lse", &t->lse, le, 4, &b[ATTN_BIND_LSE])))
+        return res;
+    const struct { const char *name; const vkattn_buffer *buf; uint64_t bytes; } in[] = {
+        {"o1", &t->o1, oe * esize}, {"o2", &t->o2, oe * esize},
+        {"lse1", &t->lse1, le * 4}, {"lse2", &t->lse2, le * 4},
+    };
+    for (int o = 0; o < 2; ++o) {
+        const vkattn_buffer *ob = o ? &t->lse : &t->out;
+        const uint64_t obytes = o ? (has_lse ? le * 4 : 0) : oe * esize;
+        for (size_t i = 0; obytes && i < 4; ++i)
+            if (in[i].buf->buffer == ob->buffer && in[i].buf->offset < ob->offset + obytes &&
+                ob->offset < in[i].buf->offset + in[i].bytes)
+                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                        "tensors->%s overlaps tensors->%s in the same buffer",
+                                        o ? "lse" : "out", in[i].name);
+    }
+    for (int i = 0; i < ATTN_BIND_COUNT; ++i)
+        if (!b[i].info.buffer)
+            b[i] = b[ATTN_BIND_O];
+    VkPipeline mpl;
+    if ((res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)) != VKATTN_SUCCESS)
+        return res;
+    if ((uint64_t)p.batch * p.heads_q * p.seq_q > UINT32_MAX)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "more than 2^32 rows");
+    if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
+        return res;
+    merge_params mp = {
+        .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim,
+        .rows = (uint32_t)((uint64_t)p.batch * p.heads_q * p.seq_q), .n_parts = 2,
+        .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
+        .a_off = b[MERGE_BIND_A].elem_offset, .b_off = b[MERGE_BIND_B].elem_offset,
+        .la_off = b[MERGE_BIND_LA].elem_offset, .lb_off = b[MERGE_BIND_LB].elem_offset,
+        .o_off = b[ATTN_BIND_O].elem_offset,
+        .lse_off = has_lse ? b[ATTN_BIND_LSE].elem_offset : 0,
+        .flags = has_lse ? MERGE_FLAG_LSE : 0u,
+    };
+    return record_merge(ctx, cmd, p.dtype, &mp);
 }

@@ -1,6 +1,7 @@
 /* The CPU reference: SPEC sections 1-3, one query row at a time, float64 arithmetic.
  * Memory is O(D) on the stack; no Sq x Skv buffer exists. */
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -14,6 +15,17 @@
 static uint64_t offset_of(vkattn_strides st, uint64_t b, uint64_t h, uint64_t s)
 {
     return b * st.b + h * st.h + s * st.s;
+}
+
+/* Element offset of key j's row of K or V (strides st) for KV head hk of batch item b, through
+ * the page table when the problem is paged. */
+static uint64_t kv_offset(const vkattn_problem *p, vkattn_strides st, const uint32_t *pages,
+                          uint32_t b, uint32_t hk, uint64_t j)
+{
+    if (p->page_size == 0)
+        return offset_of(st, b, hk, j);
+    uint32_t page = pages[(uint64_t)b * p->pages_per_seq + j / p->page_size];
+    return offset_of(st, page, hk, j % p->page_size);
 }
 
 static void load_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32_t d, double *row)
@@ -74,6 +86,7 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
         {"q", t->q, true}, {"k", t->k, true}, {"v", t->v, true}, {"out", t->out, true},
         {"lse", t->lse, p->has_lse}, {"q_lens", t->q_lens, p->has_q_lens},
         {"kv_lens", t->kv_lens, p->has_kv_lens}, {"mask", t->mask, p->mask_batch != 0},
+        {"page_table", t->page_table, p->page_size != 0},
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
         if (req[i].needed && !req[i].ptr)
@@ -90,6 +103,8 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         if (in[i].ptr && overlaps(t->out, no, in[i].ptr, in[i].bytes))
             return vkattn__problem_fail(msg, msg_size, "tensors.out overlaps tensors.%s", in[i].name);
+    if (p->page_size != 0)
+        return vkattn__problem_check_pages(p, t->page_table, msg, msg_size);
     return VKATTN_SUCCESS;
 }
 
@@ -147,7 +162,7 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                         continue;
                     if (mrow && !mrow[(uint64_t)i * p.seq_kv + (uint64_t)j])
                         continue;
-                    double s = scale * dot_row(t->k, p.dtype, offset_of(p.k, b, hk, (uint64_t)j),
+                    double s = scale * dot_row(t->k, p.dtype, kv_offset(&p, p.k, t->page_table, b, hk, (uint64_t)j),
                                                d, q);
                     if (!isfinite(s)) {
                         poisoned = true;
@@ -164,7 +179,7 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
                     }
                     double e = exp(s - m);
                     l += e;
-                    const uint64_t vo = offset_of(p.v, b, hk, (uint64_t)j);
+                    const uint64_t vo = kv_offset(&p, p.v, t->page_table, b, hk, (uint64_t)j);
                     if (p.dtype == VKATTN_DTYPE_F16) {
                         const uint16_t *vr = (const uint16_t *)t->v + vo;
                         for (uint32_t c = 0; c < d; c++)
@@ -192,5 +207,43 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
             }
         }
     }
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_merge_reference(const vkattn_problem *problem, const vkattn_merge_host *t,
+                                     char *msg, size_t msg_size)
+{
+    vkattn_result res = vkattn_problem_check(problem, msg, msg_size);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (!t || !t->o1 || !t->o2 || !t->lse1 || !t->lse2 || !t->out)
+        return vkattn__problem_fail(msg, msg_size, "%s = NULL: required by the merge",
+                                    !t ? "tensors" : !t->o1 ? "tensors.o1" : !t->o2 ? "tensors.o2"
+                                    : !t->lse1 ? "tensors.lse1" : !t->lse2 ? "tensors.lse2"
+                                    : "tensors.out");
+    const vkattn_problem p = vkattn__problem_resolved(problem);
+    const uint32_t d = p.head_dim;
+    double o1[MAX_HEAD_DIM], o2[MAX_HEAD_DIM];
+    for (uint32_t b = 0; b < p.batch; b++)
+        for (uint32_t h = 0; h < p.heads_q; h++)
+            for (uint32_t i = 0; i < p.seq_q; i++) {
+                const uint64_t row = ((uint64_t)b * p.heads_q + h) * p.seq_q + i;
+                const uint64_t off = offset_of(p.out, b, h, i);
+                const double l1 = t->lse1[row], l2 = t->lse2[row];
+                load_row(t->o1, p.dtype, off, d, o1);
+                load_row(t->o2, p.dtype, off, d, o2);
+                const bool bad = isnan(l1) || isnan(l2);
+                const double mx = l1 > l2 ? l1 : l2;
+                /* A part with LSE = -inf saw no key: it weighs 0 (never exp(-inf - -inf)). */
+                const double w1 = l1 > -INFINITY ? exp(l1 - mx) : 0.0;
+                const double w2 = l2 > -INFINITY ? exp(l2 - mx) : 0.0;
+                const double ws = w1 + w2;
+                for (uint32_t c = 0; c < d; c++)
+                    o1[c] = bad ? NAN : ws > 0.0 ? (w1 * (w1 > 0 ? o1[c] : 0.0) +
+                                                    w2 * (w2 > 0 ? o2[c] : 0.0)) / ws : 0.0;
+                store_row(t->out, p.dtype, off, d, o1);
+                if (t->lse)
+                    t->lse[row] = bad ? NAN : ws > 0.0 ? lse_to_float(mx + log(ws)) : -INFINITY;
+            }
     return VKATTN_SUCCESS;
 }

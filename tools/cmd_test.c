@@ -16,7 +16,7 @@ static void count_message(void *user, const char *message)
 static int usage(void)
 {
     printf("usage: vkattn test [--quick] [--device N|cpu] [--validation] [--filter TEXT]\n"
-           "                   [--kernel auto|rowwise|split]\n"
+           "                   [--kernel auto|rowwise|split|decode]\n"
            "Runs a matrix of attention problems on the device and compares each with the CPU\n"
            "reference: one line per case, then 'N passed, N failed'. Exit 1 if any failed.\n"
            "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n");
@@ -44,13 +44,14 @@ int cmd_test(int argc, char **argv)
         else if (cli_is(&c, "--kernel")) {
             const char *v = cli_value(&c);
             rc = -1;
-            if (v && (strcmp(v, "auto") == 0 || strcmp(v, "rowwise") == 0 || strcmp(v, "split") == 0)) {
-                desc.kernel = v[0] == 'a' ? VKATTN_KERNEL_AUTO : v[0] == 'r' ? VKATTN_KERNEL_ROWWISE
-                                                                          : VKATTN_KERNEL_SPLIT;
-                rc = 0;
-            } else if (v) {
-                cli_error("test", "--kernel: expected auto, rowwise or split, got '%s'", v);
-            }
+            static const char *const names[] = {"auto", "rowwise", "split", "decode"};
+            for (int k = 0; v && k < 4; ++k)
+                if (strcmp(v, names[k]) == 0) {
+                    desc.kernel = (vkattn_kernel)k; /* the enum's order */
+                    rc = 0;
+                }
+            if (v && rc < 0)
+                cli_error("test", "--kernel: expected auto, rowwise, split or decode, got '%s'", v);
         } else if (cli_is(&c, "--filter"))
             rc = (filter = cli_value(&c)) ? 0 : -1;
         else

@@ -102,6 +102,26 @@ typedef struct vkattn_problem {
     /* Custom bool mask [mask_batch, mask_heads, Sq, Skv] u8 (nonzero = attend), dense.
      * mask_batch in {1, B} and mask_heads in {1, Hq}; 1 broadcasts. 0 for both = no mask. */
     uint32_t mask_batch, mask_heads;
+
+    /* Paged KV cache (FlashAttention-2's layout): page_size 0 = K and V are [B, Hkv, Skv, D]
+     * tensors with the strides above. Otherwise K and V are each [num_pages, page_size, Hkv, D]
+     * (dense; their strides must be left zero), and key j of batch item b is row j % page_size
+     * of page page_table[b][j / page_size], where the page table is u32 [B, pages_per_seq].
+     * page_size is a multiple of 16 in 16..1024; pages_per_seq * page_size >= Skv. Page numbers
+     * must be below num_pages (the CPU reference checks; the GPU clamps, never reading outside
+     * K/V). */
+    uint32_t page_size;
+    uint32_t num_pages;     /* paged: pages in K and V, >= 1 */
+    uint32_t pages_per_seq; /* paged: columns of the page table; 0 = ceil(Skv / page_size) */
+
+    /* Decoding controls (results are the same either way, within f32 rounding). The split-KV
+     * kernel (flash-decoding) runs where the (batch, head, query-tile) grid is too small to fill
+     * the device, or when paged; it splits the keys into kv_splits ranges processed by separate
+     * workgroups and combined by a second pass. 0 = chosen from the problem and the device;
+     * N >= 1 forces the split-KV kernel with N splits (at most 256). */
+    uint32_t kv_splits;
+    bool no_gqa_packing; /* split-KV kernel: take the query heads of a KV group one at a time
+                            (each K/V row read once per query head) instead of together */
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
@@ -114,7 +134,8 @@ VKATTN_API vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint
 VKATTN_API vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t msg_size);
 
 /* Number of elements (not bytes) a tensor of this problem spans, given its strides:
- * which is 'q', 'k', 'v', 'o' (or 'l' for LSE, 'm' for the mask). 0 on an invalid problem. */
+ * which is 'q', 'k', 'v', 'o' (or 'l' for LSE, 'm' for the mask, 'p' for the page table; a
+ * paged K/V spans num_pages * page_size * Hkv * D). 0 on an invalid problem. */
 VKATTN_API uint64_t vkattn_problem_extent(const vkattn_problem *p, char which);
 
 /* Host memory for one attention. Pointers follow the problem's dtype and strides. */
@@ -125,6 +146,7 @@ typedef struct vkattn_host_tensors {
     const uint32_t *q_lens;   /* required when has_q_lens: q_lens[b] <= Sq */
     const uint32_t *kv_lens;  /* required when has_kv_lens: kv_lens[b] <= Skv */
     const uint8_t *mask;      /* required when mask_batch/mask_heads are set */
+    const uint32_t *page_table; /* required when page_size != 0: u32 [B, pages_per_seq] */
 } vkattn_host_tensors;
 
 /* The CPU reference: SPEC sections 1-3 in plain C with f32 or wider arithmetic, one row at a time
@@ -153,6 +175,8 @@ typedef enum vkattn_kernel {
     VKATTN_KERNEL_AUTO = 0,    /* default: ROWWISE on CPU devices, SPLIT on GPUs */
     VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
     VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
+    VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem (it is correct for any
+                                  Sq, and fast where the rows per KV head are few) */
 } vkattn_kernel;
 
 /* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
@@ -282,6 +306,9 @@ typedef struct vkattn_device_tensors {
     vkattn_buffer lse;          /* required when has_lse */
     vkattn_buffer q_lens, kv_lens; /* u32[B], required when has_q_lens / has_kv_lens */
     vkattn_buffer mask;         /* u8, required when a custom mask is given */
+    vkattn_buffer page_table;   /* u32 [B, pages_per_seq], required when page_size != 0 */
+    vkattn_buffer scratch;      /* split-KV partial results; required when
+                                   vkattn_scratch_size() gives more than 0 bytes */
 } vkattn_device_tensors;
 
 /* Records one attention into the app's command buffer cmd (in the recording state, outside a
@@ -311,6 +338,45 @@ typedef struct vkattn_device_tensors {
 VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                               const vkattn_problem *problem,
                                               const vkattn_device_tensors *tensors);
+
+/* The scratch bytes vkattn_cmd_attention needs in tensors->scratch for this problem on this
+ * context (0 when the problem runs without split-KV). The split is chosen from the problem's
+ * shape and kv_splits, never from the data, so the size can be allocated once per shape.
+ * Errors: INVALID_ARGUMENT (NULL, or an invalid problem), UNSUPPORTED (a CPU context). */
+VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
+                                             uint64_t *bytes);
+
+/* Merging two partial results over disjoint key sets (chunked prefill, shared-prefix cascades):
+ * given (O1, LSE1) from keys K1 and (O2, LSE2) from keys K2 of the same queries, out and lse
+ * become attention over K1 u K2: with M = max(LSE1, LSE2) and w_n = exp(LSE_n - M),
+ * O = (w_1 O1 + w_2 O2) / (w_1 + w_2) and LSE = M + ln(w_1 + w_2). A part with LSE = -inf
+ * (no visible key) weighs 0; both -inf give O = 0 and LSE = -inf; a NaN LSE makes the row NaN.
+ * The problem gives B, Hq, Sq, D, dtype and the strides of the O tensors (problem->out, for all
+ * three); LSEs are dense f32 [B, Hq, Sq]; the other fields are ignored. lse may be NULL. */
+typedef struct vkattn_merge_host {
+    const void *o1, *o2;     /* dtype, problem->out strides */
+    const float *lse1, *lse2;
+    void *out;               /* may be o1 or o2 (in place) */
+    float *lse;              /* optional; may be lse1 or lse2 */
+} vkattn_merge_host;
+
+/* CPU merge (float64 arithmetic). Errors: INVALID_ARGUMENT (problem or NULL pointers). */
+VKATTN_API vkattn_result vkattn_merge_reference(const vkattn_problem *problem,
+                                                const vkattn_merge_host *t, char *msg,
+                                                size_t msg_size);
+
+typedef struct vkattn_merge_tensors {
+    vkattn_buffer o1, o2, lse1, lse2; /* required */
+    vkattn_buffer out;                /* required; must not overlap the inputs */
+    vkattn_buffer lse;                /* optional (buffer VK_NULL_HANDLE = not written) */
+} vkattn_merge_tensors;
+
+/* GPU merge recorded into cmd, with the synchronisation rules of vkattn_cmd_attention.
+ * Errors: INVALID_ARGUMENT, UNSUPPORTED (CPU context, f16 without 16-bit storage), pipeline
+ * creation failures. Thread-safety as vkattn_cmd_attention. */
+VKATTN_API vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
+                                          const vkattn_problem *problem,
+                                          const vkattn_merge_tensors *tensors);
 
 /* Forgets a VkBuffer before the app destroys it. Needed only on contexts without push
  * descriptors, whose cached descriptor sets name buffers by handle (a new buffer may reuse a

@@ -1,0 +1,219 @@
+#version 450
+// Split-KV attention for few query rows per KV head (decoding), paged or contiguous K/V.
+//
+// A workgroup takes RP query rows that share one KV head (with ATTN_FLAG_PACK the rows of all
+// the query heads of a group, so each K/V row is read once per group, not once per head) and one
+// split, a range of split_len keys. Its invocations take keys in turn, each with its own
+// running max, sum and accumulator per row; at the end they are merged through shared memory and
+// the split's O (normalised) and LSE go to scratch, where merge.comp combines the splits.
+//
+// Every private array is indexed with constants only (the loops over rows and D are unrolled):
+// lavapipe (Mesa 22.3) miscompiles dynamically indexed private arrays, and on GPUs they would
+// spill to memory. K/V reads are per invocation (each its own key), so nothing is redundant.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#ifdef VKATTN_F16
+#extension GL_EXT_shader_16bit_storage : require
+#define STORE_T float16_t
+#else
+#define STORE_T float
+#endif
+
+#define ATTN_DECODE
+#include "attn_params.h"
+#include "mask.glsl"
+
+layout(constant_id = ATTN_SPEC_D) const uint D = 64;
+layout(constant_id = ATTN_SPEC_RP) const uint RP = 4;
+layout(local_size_x_id = ATTN_SPEC_WG) in;
+const uint WG = gl_WorkGroupSize.x;
+
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
+layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
+layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
+layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
+layout(std430, binding = ATTN_BIND_PAGES) readonly buffer Pages { uint pages[]; };
+layout(std430, binding = ATTN_BIND_SCRATCH) writeonly buffer Scratch { float scratch[]; };
+
+#include "attn_common.glsl"
+
+shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded rows
+shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
+
+// Element address of key j's row for KV head hk of batch item b.
+uint kv_row(uint b, uint hk, uint j, uint off, uint sb, uint sh, uint ss)
+{
+    if ((pc.flags & ATTN_FLAG_PAGED) == 0u)
+        return off + b * sb + hk * sh + j * ss;
+    // A page number past the pool is invalid input; clamping keeps the read inside K/V.
+    uint page = min(pages[pc.pages_off + b * pc.pages_per_seq + j / pc.page_size],
+                    pc.num_pages - 1u);
+    return off + page * sb + (j % pc.page_size) * ss + hk * sh;
+}
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x;
+    const uint split = gl_WorkGroupID.x % pc.n_splits;
+    const uint blk = gl_WorkGroupID.x / pc.n_splits;
+    const uint hk = gl_WorkGroupID.y;
+    const uint b = gl_WorkGroupID.z;
+    const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
+    const uint blocks_per_head = (pc.Sq + RP - 1u) / RP;
+
+    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
+    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
+    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
+
+    // The block's rows: packed, row p of the group is query i = p / group of head g = p % group;
+    // else RP consecutive queries of one head. Either way i never decreases along the block.
+    uint ri[RP], rh[RP];
+    bool rvalid[RP];
+    int ilo = int(pc.Sq), ihi = -1;
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        uint i, g;
+        if (pack) {
+            uint p = blk * RP + r;
+            i = p / pc.group;
+            g = p % pc.group;
+        } else {
+            g = blk / blocks_per_head;
+            i = (blk % blocks_per_head) * RP + r;
+        }
+        rvalid[r] = i < pc.Sq && g < pc.group;
+        ri[r] = rvalid[r] ? i : 0u;
+        rh[r] = hk * pc.group + (rvalid[r] ? g : 0u);
+        if (rvalid[r]) {
+            ilo = min(ilo, int(i));
+            ihi = max(ihi, int(i));
+        }
+    }
+    int j0, j1;
+    mask_key_range(ilo, min(ihi + 1, ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+    const int ks = max(j0, int(split * pc.split_len));
+    const int ke = min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
+
+    // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
+    float qv[RP * D];
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss;
+        const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
+        [[unroll]] for (uint d = 0u; d < D; ++d)
+            qv[r * D + d] = live ? scaled(float(q[qb + d])) : 0.0;
+    }
+
+    float acc[RP * D];
+    [[unroll]] for (uint e = 0u; e < RP * D; ++e)
+        acc[e] = 0.0;
+    float m[RP], l[RP];
+    bool poisoned[RP];
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        m[r] = NEG_INF;
+        l[r] = 0.0;
+        poisoned[r] = false;
+    }
+    const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
+
+    for (int j = ks + int(lid); j < ke; j += int(WG)) {
+        const uint ka = kv_row(b, hk, uint(j), pc.k_off, pc.k_sb, pc.k_sh, pc.k_ss);
+        const uint va = kv_row(b, hk, uint(j), pc.v_off, pc.v_sb, pc.v_sh, pc.v_ss);
+        float s[RP];
+        [[unroll]] for (uint r = 0u; r < RP; ++r)
+            s[r] = 0.0;
+        bool kbad = false; // a NaN or Inf in this key (SPEC 3: it poisons the rows that see it)
+        [[unroll]] for (uint d = 0u; d < D; ++d) {
+            float x = float(k[ka + d]);
+            kbad = kbad || !(abs(x) <= FLT_MAX);
+            [[unroll]] for (uint r = 0u; r < RP; ++r)
+                s[r] = fma(qv[r * D + d], x, s[r]);
+        }
+        float alpha[RP], p[RP];
+        bool vis[RP];
+        [[unroll]] for (uint r = 0u; r < RP; ++r) {
+            vis[r] = rvalid[r] && mask_visible(int(ri[r]), j, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                     (!custom || custom_mask(b, rh[r], ri[r], uint(j)));
+            // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
+            const bool bad = kbad || isnan(s[r]);
+            if (vis[r] && bad)
+                poisoned[r] = true;
+            float sc = clamp(s[r], -FLT_MAX, FLT_MAX);
+            if (softcap)
+                sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
+            sc = vis[r] && !bad ? sc : NEG_INF;
+            const float mn = max(m[r], sc);
+            alpha[r] = mn == NEG_INF ? 1.0 : exp2(m[r] - mn);
+            p[r] = sc == NEG_INF ? 0.0 : exp2(sc - mn);
+            l[r] = l[r] * alpha[r] + p[r];
+            m[r] = mn;
+        }
+        bool vbad = false;
+        [[unroll]] for (uint d = 0u; d < D; ++d) {
+            float x = float(v[va + d]);
+            // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not
+            // see this key) and poisons, below, the rows that do.
+            const bool bad = !(abs(x) <= FLT_MAX);
+            vbad = vbad || bad;
+            x = bad ? 0.0 : x;
+            [[unroll]] for (uint r = 0u; r < RP; ++r)
+                acc[r * D + d] = fma(p[r], x, acc[r * D + d] * alpha[r]);
+        }
+        [[unroll]] for (uint r = 0u; r < RP; ++r)
+            if (vis[r] && vbad)
+                poisoned[r] = true;
+    }
+
+    // Merge the invocations: the common max per row, then sums of the rescaled partials.
+    [[unroll]] for (uint r = 0u; r < RP; ++r)
+        sRow[r * WG + lid] = m[r];
+    barrier();
+    float mx[RP], f[RP], lsum[RP];
+    bool bad[RP];
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        mx[r] = NEG_INF;
+        for (uint w = 0u; w < WG; ++w)
+            mx[r] = max(mx[r], sRow[r * WG + w]);
+        f[r] = m[r] == NEG_INF ? 0.0 : exp2(m[r] - mx[r]);
+    }
+    barrier();
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        sRow[r * WG + lid] = l[r] * f[r];
+        sRow[(RP + r) * WG + lid] = poisoned[r] ? 1.0 : 0.0;
+    }
+    barrier();
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        lsum[r] = 0.0;
+        float pz = 0.0;
+        for (uint w = 0u; w < WG; ++w) {
+            lsum[r] += sRow[r * WG + w];
+            pz += sRow[(RP + r) * WG + w];
+        }
+        bad[r] = pz > 0.0;
+    }
+
+    const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
+        const uint obase = pc.scratch_off + (split * rows + row) * D;
+        const bool seen = lsum[r] > 0.0;
+        const float inv = seen ? 1.0 / lsum[r] : 0.0;
+        [[unroll]] for (uint c0 = 0u; c0 < D; c0 += WG) {
+            barrier();
+            [[unroll]] for (uint e = 0u; e < WG; ++e)
+                if (c0 + e < D)
+                    sRed[lid * (WG + 1u) + e] = acc[r * D + min(c0 + e, D - 1u)] * f[r];
+            barrier();
+            if (rvalid[r] && c0 + lid < D) {
+                float sum = 0.0;
+                for (uint w = 0u; w < WG; ++w)
+                    sum += sRed[w * (WG + 1u) + lid];
+                scratch[obase + c0 + lid] = bad[r] ? F_NAN : sum * inv;
+            }
+        }
+        if (rvalid[r] && lid == 0u)
+            scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] =
+                bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
+    }
+}
