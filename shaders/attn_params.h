@@ -27,6 +27,7 @@
 #define ATTN_SPEC_TPR 3 /* invocations per query row */
 #define ATTN_SPEC_WG  4 /* workgroup size = BR * TPR */
 #define ATTN_SPEC_RP  5 /* decode: query rows per workgroup */
+#define ATTN_SPEC_VEC 6 /* decode: K/V rows read as 16-byte words */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

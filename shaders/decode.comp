@@ -25,12 +25,17 @@
 
 layout(constant_id = ATTN_SPEC_D) const uint D = 64;
 layout(constant_id = ATTN_SPEC_RP) const uint RP = 4;
+// 1: every K/V row starts on 16 bytes and D fills whole 16-byte words, so rows are read in
+// uvec4s (a CPU driver pays per load, not per byte: 4 or 8 elements for the price of one).
+layout(constant_id = ATTN_SPEC_VEC) const uint VEC = 0;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
 layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KWords { uvec4 k4[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VWords { uvec4 v4[]; };
 layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
 layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
@@ -38,6 +43,24 @@ layout(std430, binding = ATTN_BIND_PAGES) readonly buffer Pages { uint pages[]; 
 layout(std430, binding = ATTN_BIND_SCRATCH) writeonly buffer Scratch { float scratch[]; };
 
 #include "attn_common.glsl"
+
+#ifdef VKATTN_F16
+const uint EPW = 8u; // elements per uvec4
+#else
+const uint EPW = 4u;
+#endif
+
+// Element e of the 16-byte word w.
+float word_elem(uvec4 w, uint e)
+{
+#ifdef VKATTN_F16
+    uint x = e < 2u ? w.x : e < 4u ? w.y : e < 6u ? w.z : w.w;
+    vec2 h = unpackHalf2x16(x);
+    return (e & 1u) == 0u ? h.x : h.y;
+#else
+    return uintBitsToFloat(e == 0u ? w.x : e == 1u ? w.y : e == 2u ? w.z : w.w);
+#endif
+}
 
 shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded rows
 shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
@@ -123,9 +146,13 @@ void main()
         float s[RP];
         [[unroll]] for (uint r = 0u; r < RP; ++r)
             s[r] = 0.0;
+        uvec4 kw = uvec4(0u), vw = uvec4(0u);
         bool kbad = false; // a NaN or Inf in this key (SPEC 3: it poisons the rows that see it)
+        // (e is a constant after unrolling, so word_elem folds to one component.)
         [[unroll]] for (uint d = 0u; d < D; ++d) {
-            float x = float(k[ka + d]);
+            if (VEC != 0u && d % EPW == 0u)
+                kw = k4[ka / EPW + d / EPW];
+            float x = VEC != 0u ? word_elem(kw, d % EPW) : float(k[ka + d]);
             kbad = kbad || !(abs(x) <= FLT_MAX);
             [[unroll]] for (uint r = 0u; r < RP; ++r)
                 s[r] = fma(qv[r * D + d], x, s[r]);
@@ -151,7 +178,9 @@ void main()
         }
         bool vbad = false;
         [[unroll]] for (uint d = 0u; d < D; ++d) {
-            float x = float(v[va + d]);
+            if (VEC != 0u && d % EPW == 0u)
+                vw = v4[va / EPW + d / EPW];
+            float x = VEC != 0u ? word_elem(vw, d % EPW) : float(v[va + d]);
             // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not
             // see this key) and poisons, below, the rows that do.
             const bool bad = !(abs(x) <= FLT_MAX);

@@ -23,6 +23,7 @@ typedef struct attn_tiles {
 typedef struct decode_plan {
     bool use;             /* the split-KV kernel runs (else attention.comp) */
     uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
+    bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
     uint32_t splits, split_len;
@@ -86,7 +87,7 @@ struct vkattn_context_T {
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
     attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
-    VkPipeline decode[2][256][DECODE_RP_VARIANTS]; /* [dtype][head_dim - 1][log2 rows] */
+    VkPipeline decode[2][256][DECODE_RP_VARIANTS][2]; /* [dtype][head_dim - 1][log2 rows][vec] */
     VkPipeline merge[2];             /* [dtype] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */

@@ -73,8 +73,9 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
             if (ctx->pipelines[t][d].pipeline)
                 ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d].pipeline, ctx->alloc);
             for (int r = 0; r < DECODE_RP_VARIANTS; ++r)
-                if (ctx->decode[t][d][r])
-                    ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r], ctx->alloc);
+                for (int v = 0; v < 2; ++v)
+                    if (ctx->decode[t][d][r][v])
+                        ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r][v], ctx->alloc);
         }
     for (int t = 0; t < 2; ++t)
         if (ctx->merge[t])
@@ -246,6 +247,12 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     if (!plan.use)
         return plan;
     plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    /* Each row keeps D accumulators and D query values per invocation: at most 512 values on
+     * CPU drivers (beyond that LLVM takes minutes to compile the unrolled loop), 256 on GPUs
+     * (registers). */
+    const uint32_t max_values = cpu ? 512 : 256;
+    while (plan.rp_log2 > 0 && (p->head_dim << plan.rp_log2) > max_values)
+        plan.rp_log2--;
     const uint32_t rp = 1u << plan.rp_log2;
     plan.wg = cpu ? (ctx->info.subgroup_size ? ctx->info.subgroup_size : 8) : 64;
     if (plan.wg > ctx->limits.maxComputeWorkGroupInvocations)
@@ -278,14 +285,14 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                           VkPipeline *out)
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
-    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2];
+    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2][plan->vec];
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
     if (!*slot) {
-        static const uint32_t ids[3] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG};
-        const uint32_t values[3] = {head_dim, 1u << plan->rp_log2, plan->wg};
+        static const uint32_t ids[4] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG, ATTN_SPEC_VEC};
+        const uint32_t values[4] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec};
         res = make_pipeline(ctx, f16 ? decode_f16_spv : decode_f32_spv,
-                            f16 ? sizeof decode_f16_spv : sizeof decode_f32_spv, ids, values, 3,
+                            f16 ? sizeof decode_f16_spv : sizeof decode_f32_spv, ids, values, 4,
                             slot);
     }
     *out = *slot;

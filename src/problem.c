@@ -268,11 +268,17 @@ static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size
                                     "16..1024 (0 = contiguous K/V)", p->page_size);
     if (p->num_pages == 0)
         return vkattn__problem_fail(msg, msg_size, "num_pages = 0: a paged K/V needs >= 1 page");
-    if (!strides_zero(p->k) || !strides_zero(p->v))
-        return vkattn__problem_fail(msg, msg_size,
-                                    "%s strides are set: a paged K/V has the fixed layout "
-                                    "[num_pages, page_size, Hkv, D] (leave them 0)",
-                                    strides_zero(p->k) ? "v" : "k");
+    /* The layout is fixed; strides may be left 0 or spell it out (as resolved problems do). */
+    const uint64_t row = (uint64_t)(p->heads_kv ? p->heads_kv : p->heads_q) * p->head_dim;
+    const vkattn_strides paged = {row * p->page_size, p->head_dim, row};
+    for (int t = 0; t < 2; t++) {
+        const vkattn_strides *s = t ? &p->v : &p->k;
+        if (!strides_zero(*s) && (s->b != paged.b || s->h != paged.h || s->s != paged.s))
+            return vkattn__problem_fail(msg, msg_size,
+                                        "%s strides are set: a paged K/V has the fixed layout "
+                                        "[num_pages, page_size, Hkv, D] (leave them 0)",
+                                        t ? "v" : "k");
+    }
     if (p->pages_per_seq != 0 && (uint64_t)p->pages_per_seq * p->page_size < p->seq_kv)
         return vkattn__problem_fail(msg, msg_size,
                                     "pages_per_seq = %" PRIu32 ": %" PRIu32 " pages of %" PRIu32

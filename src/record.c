@@ -361,12 +361,17 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (res != VKATTN_SUCCESS)
         return res;
     vkattn_problem p = vkattn__problem_resolved(problem);
-    const decode_plan plan = vkattn__decode_plan(ctx, &p);
+    decode_plan plan = vkattn__decode_plan(ctx, &p);
     binding b[ATTN_BIND_COUNT];
     uint32_t flags = 0;
     if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
+        /* 16-byte words when every K/V row starts on one and D fills whole words. */
+        const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+        const uint64_t all = (uint64_t)p.head_dim | b[ATTN_BIND_K].elem_offset |
+                             b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
+        plan.vec = all % epw == 0;
         /* Pipelines first: a failure must leave cmd untouched. */
         VkPipeline dpl, mpl;
         if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, &plan, &dpl)) ||

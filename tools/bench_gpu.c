@@ -309,7 +309,7 @@ static int timed_runs(bench_gpu *g, int warmup, int n, double *ms, char *err, si
     return 0;
 }
 
-enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_COUNT };
+enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_PAGES, BUF_SCRATCH, BUF_COUNT };
 
 int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
                    const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
@@ -317,12 +317,19 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
 {
     gbuf b[BUF_COUNT] = {{0}}, staging = {0};
     const void *src[BUF_COUNT] = {t->q, t->k, t->v, NULL, p->has_q_lens ? t->q_lens : NULL,
-                                  p->has_kv_lens ? t->kv_lens : NULL};
+                                  p->has_kv_lens ? t->kv_lens : NULL,
+                                  p->page_size ? t->page_table : NULL, NULL};
+    uint64_t scratch = 0;
+    if (vkattn_scratch_size(ctx, p, &scratch) != VKATTN_SUCCESS) {
+        snprintf(err, err_size, "vkattn_scratch_size: %s", vkattn_context_message(ctx));
+        return -1;
+    }
     VkDeviceSize es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, lens = p->batch * sizeof(uint32_t);
     VkDeviceSize bytes[BUF_COUNT] = {
         vkattn_problem_extent(p, 'q') * es, vkattn_problem_extent(p, 'k') * es,
         vkattn_problem_extent(p, 'v') * es, vkattn_problem_extent(p, 'o') * es,
-        src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0};
+        src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0,
+        vkattn_problem_extent(p, 'p') * 4, scratch};
     VkDeviceSize offset[BUF_COUNT], total = 0;
     int rc = -1;
 
@@ -330,7 +337,7 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         offset[i] = total;
         if (src[i])
             total += (bytes[i] + 15) / 16 * 16;
-        if ((src[i] || i == BUF_O) &&
+        if ((src[i] || i == BUF_O || (i == BUF_SCRATCH && scratch)) &&
             gbuf_create(g, bytes[i],
                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                         false, &b[i], err, err_size))
@@ -358,6 +365,7 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0},
         .v = {b[BUF_V].buffer, 0, 0}, .out = {b[BUF_O].buffer, 0, 0},
         .q_lens = {b[BUF_QLENS].buffer, 0, 0}, .kv_lens = {b[BUF_KVLENS].buffer, 0, 0},
+        .page_table = {b[BUF_PAGES].buffer, 0, 0}, .scratch = {b[BUF_SCRATCH].buffer, 0, 0},
     };
     vkattn_result res = vkattn_cmd_attention(ctx, g->cmd, p, &dt);
     if (res != VKATTN_SUCCESS) {

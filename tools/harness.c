@@ -65,6 +65,15 @@ static void set_lens(harness_case *c, const uint32_t *ql, const uint32_t *kl)
 }
 
 /* Sizes are deliberately not multiples of any tile. */
+/* Paged K/V of page_size keys per page, with spare pages beyond those the table uses. */
+static void set_paged(harness_case *c, uint32_t page_size, uint32_t spare)
+{
+    c->p.page_size = page_size;
+    c->p.pages_per_seq = (c->p.seq_kv + page_size - 1) / page_size;
+    c->p.num_pages = c->p.batch * c->p.pages_per_seq + spare;
+    snprintf(c->name + strlen(c->name), sizeof c->name - strlen(c->name), " page%u", page_size);
+}
+
 static void quick_cases(case_list *l)
 {
     static const uint32_t dims[] = {1, 3, 64, 80, 128, 256};
@@ -91,6 +100,11 @@ static void quick_cases(case_list *l)
     c = add(l, "large scores", 1, 2, 2, 33, 40, 64, VKATTN_DTYPE_F32);
     c->magnitude = 32.0f;
     c = add(l, "softcap", 1, 2, 1, 21, 21, 48, VKATTN_DTYPE_F32);
+    c = add(l, "paged 16 causal", 2, 8, 2, 3, 70, 64, VKATTN_DTYPE_F16);
+    set_paged(c, 16, 2);
+    c->p.causal = true;
+    c = add(l, "split-KV 5", 2, 4, 1, 2, 300, 32, VKATTN_DTYPE_F32);
+    c->p.kv_splits = 5;
     c->p.softcap = 5.0f;
     c->p.scale = 0.5f;
 }
@@ -194,6 +208,41 @@ static void full_cases(case_list *l)
         c = add(l, "long", 1, 2, 1, 150, 700, 64, dt);
         c->p.causal = true;
         c = add(l, "long D256", 1, 1, 1, 130, 200, 256, dt);
+
+        /* Decoding: paged K/V with shuffled tables and several page sizes, forced splits and
+         * GQA packing off, with each mask kind. */
+        static const uint32_t page_sizes[] = {16, 48, 256};
+        for (int i = 0; i < 3; ++i) {
+            c = add(l, "paged", 3, 8, 2, 1, 333, 64, dt);
+            set_paged(c, page_sizes[i], 3);
+            c = add(l, "paged varlen+causal", 3, 4, 1, 4, 200, 32, dt);
+            set_paged(c, page_sizes[i], 1);
+            set_lens(c, (const uint32_t[]){4, 1, 0}, (const uint32_t[]){200, 17, 0});
+            c->p.causal = true;
+        }
+        c = add(l, "paged window+mask", 2, 4, 2, 3, 100, 16, dt);
+        set_paged(c, 32, 0);
+        set_window(c, 20, 0);
+        c->p.mask_batch = 2;
+        c->p.mask_heads = 4;
+        c = add(l, "paged prefill causal", 1, 2, 1, 40, 60, 48, dt);
+        set_paged(c, 16, 5);
+        c->p.causal = true;
+        static const uint32_t splits[] = {1, 2, 7, 64};
+        for (int i = 0; i < 4; ++i) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "split-KV %u", splits[i]);
+            c = add(l, nm, 2, 8, 2, 1, 400, 64, dt);
+            c->p.kv_splits = splits[i];
+            c->p.causal = i % 2 == 1;
+        }
+        c = add(l, "split-KV no packing", 1, 8, 2, 4, 257, 64, dt);
+        c->p.kv_splits = 3;
+        c->p.no_gqa_packing = true;
+        c = add(l, "split-KV softcap window", 1, 4, 4, 2, 300, 24, dt);
+        c->p.kv_splits = 4;
+        c->p.softcap = 5.0f;
+        set_window(c, 50, 3);
     }
 }
 
@@ -216,12 +265,13 @@ typedef struct tensors {
     void *q, *k, *v, *o, *o_ref;
     float *lse, *lse_ref;
     uint8_t *mask;
+    uint32_t *pages;
 } tensors;
 
 static void tensors_free(tensors *t)
 {
     free(t->q), free(t->k), free(t->v), free(t->o), free(t->o_ref);
-    free(t->lse), free(t->lse_ref), free(t->mask);
+    free(t->lse), free(t->lse_ref), free(t->mask), free(t->pages);
 }
 
 /* Fills n elements with N(0, mag^2) draws in the problem's dtype. */
@@ -312,6 +362,8 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         p.q = p.out = dense_q;
         p.k = p.v = dense_kv;
     }
+    if (p.page_size) /* a paged K/V has its fixed layout */
+        memset(&p.k, 0, sizeof p.k), memset(&p.v, 0, sizeof p.v);
     char msg[256];
     if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
         snprintf(r->why, sizeof r->why, "bad case: %s", msg);
@@ -326,8 +378,10 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         .o = calloc(no, es), .o_ref = calloc(no, es),
         .lse = calloc(nl, sizeof(float)), .lse_ref = calloc(nl, sizeof(float)),
         .mask = nm ? malloc(nm) : NULL,
+        .pages = malloc((vkattn_problem_extent(&p, 'p') + 1) * sizeof(uint32_t)),
     };
-    if (!t.q || !t.k || !t.v || !t.o || !t.o_ref || !t.lse || !t.lse_ref || (nm && !t.mask)) {
+    if (!t.q || !t.k || !t.v || !t.o || !t.o_ref || !t.lse || !t.lse_ref || (nm && !t.mask) ||
+        !t.pages) {
         tensors_free(&t);
         snprintf(r->why, sizeof r->why, "out of host memory");
         return -1;
@@ -340,6 +394,17 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
     /* About a third of the pairs masked out, and every 7th row entirely, to cover empty rows. */
     for (uint64_t i = 0; i < nm; ++i)
         t.mask[i] = (rng_below(&g, 3) != 0) && ((i / p.seq_kv) % 7 != 3);
+    /* Paged: the table is a shuffle of the pool (num_pages covers the table), so neighbouring
+     * keys live on scattered pages. */
+    const uint64_t np = vkattn_problem_extent(&p, 'p');
+    for (uint64_t i = 0; i < np; ++i)
+        t.pages[i] = (uint32_t)(i % p.num_pages);
+    for (uint64_t i = np; i > 1; --i) {
+        uint64_t j = rng_below(&g, (uint32_t)i);
+        uint32_t x = t.pages[i - 1];
+        t.pages[i - 1] = t.pages[j];
+        t.pages[j] = x;
+    }
 
     vkattn_host_tensors in = {
         .q = t.q, .k = t.k, .v = t.v, .out = t.o_ref,
@@ -347,6 +412,7 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         .q_lens = p.has_q_lens ? c->q_lens : NULL,
         .kv_lens = p.has_kv_lens ? c->kv_lens : NULL,
         .mask = t.mask,
+        .page_table = p.page_size ? t.pages : NULL,
     };
     /* LSE is always computed, also when the case does not ask for it, to find the empty rows. */
     vkattn_problem pref = p;
