@@ -75,6 +75,8 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
+    if (c->tag[0] && strlen(buf) + 1 < size)
+        snprintf(buf + strlen(buf), size - strlen(buf), " %s", c->tag);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "window", cJSON_CreateIntArray(window, 2)) &&
            json_add(o, "q_lens", json_u32_list(c->q_lens, p->batch)) &&
            json_add(o, "kv_lens", json_u32_list(c->kv_lens, p->batch)) &&
-           cJSON_AddBoolToObject(o, "paged", false) &&
+           cJSON_AddBoolToObject(o, "paged", c->p.page_size != 0) &&
            cJSON_AddStringToObject(o, "variant", r->variant) &&
            cJSON_AddNumberToObject(o, "ms_median", bench_sig6(r->ms_median)) &&
            cJSON_AddNumberToObject(o, "ms_min", bench_sig6(r->ms_min)) &&
@@ -270,7 +272,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_lens(f, c->q_lens, p->batch);
         fputc(',', f);
         csv_lens(f, c->kv_lens, p->batch);
-        fputs(",false,", f);
+        fputs(p->page_size ? ",true," : ",false,", f);
         csv_field(f, r->variant);
         fprintf(f, ",%.6g,%.6g,%.6g,%d,%llu,%.6g,%.6g,%.6g,%.6g", r->ms_median, r->ms_min,
                 r->ms_max, r->repeats, (unsigned long long)r->visible_pairs, r->gflops_visible,

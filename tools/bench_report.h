@@ -16,6 +16,7 @@ typedef struct bench_case {
     uint32_t *q_lens, *kv_lens;    /* p.batch values each, or NULL; malloc'd */
     bool f16_optional;             /* an f16 problem that a suite skips on a device without
                                     * 16-bit storage (no --dtype asked for f16) */
+    char tag[32];                  /* --decode-variants: "splits=1", "no-pack", "paged64" */
 } bench_case;
 
 typedef struct bench_row {

@@ -43,6 +43,7 @@ typedef struct bench_opts {
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
+    bool decode_variants;          /* each --shape problem also with splits=1, no-pack, paged */
     const char **compare;          /* --compare FILE...: argv entries (malloc'd array) */
     int n_compare;
     char other[64];                /* the first option that is not --compare, or "" */
@@ -75,6 +76,9 @@ static void bench_help(void)
         "                             the mask of the --shape problems, as for vkattn run\n"
         "  --warmup N                 untimed runs before the timed ones (default 2)\n"
         "  --repeat N                 timed runs (default 10)\n"
+        "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
+        "                             GQA packing off (no-pack) and paged K/V (paged64: pages\n"
+        "                             of 64 keys, in reverse order), side by side in one run\n"
         "  --peak                     first measure the device's f32 and f16 FMA throughput and\n"
         "                             its memory bandwidth with micro-kernels (about a second),\n"
         "                             then give each row as a percentage of its roofline: rows\n"
@@ -231,6 +235,18 @@ static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
             goto next;
         }
         rc = add_case(cases, n, &p, ql, kl);
+        for (int v = 0; rc == 0 && o->decode_variants && v < 3; ++v) {
+            vkattn_problem pv = p;
+            static const char *const tags[3] = {"splits=1", "no-pack", "paged64"};
+            if (v == 0)
+                pv.kv_splits = 1;
+            else if (v == 1)
+                pv.no_gqa_packing = true;
+            else
+                pv.page_size = 64, pv.num_pages = p.batch * ((p.seq_kv + 63) / 64);
+            if ((rc = add_case(cases, n, &pv, ql, kl)) == 0)
+                snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
+        }
     next:
         free(ql);
         free(kl);
@@ -331,6 +347,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             if (cli_switch(&c))
                 return -1;
             *(cli_is(&c, "--cpu") ? &o->cpu : &o->peak) = true;
+        } else if (cli_is(&c, "--decode-variants")) {
+            if (cli_switch(&c))
+                return -1;
+            o->decode_variants = true;
         } else if (cli_is(&c, "--validation")) {
             if (cli_switch(&c))
                 return -1;
@@ -371,6 +391,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
  * ------------------------------------------------------------------------------------------- */
 typedef struct host_data {
     void *q, *k, *v, *out;
+    uint32_t *pages;   /* paged problems: the pool in reverse order */
 } host_data;
 
 static void host_free(host_data *h)
@@ -379,6 +400,7 @@ static void host_free(host_data *h)
     free(h->k);
     free(h->v);
     free(h->out);
+    free(h->pages);
     memset(h, 0, sizeof *h);
 }
 
@@ -400,8 +422,14 @@ static int host_make(const vkattn_problem *p, uint64_t seed, host_data *h)
         size_t n = (size_t)vkattn_problem_extent(p, which[t]);
         if (!(*ptr[t] = calloc(n ? n : 1, es)))
             goto oom;
-        if (t == 3)
+        if (t == 3) {
+            uint64_t np = vkattn_problem_extent(p, 'p');
+            if (!(h->pages = malloc((np ? np : 1) * sizeof *h->pages)))
+                goto oom;
+            for (uint64_t i = 0; i < np; ++i)
+                h->pages[i] = (uint32_t)(np - 1 - i); /* reversed: no page where it would be */
             break;
+        }
         float *x = es == 4 ? *ptr[t] : malloc(n * sizeof *x);
         if (!x)
             goto oom;
@@ -709,7 +737,8 @@ int cmd_bench(int argc, char **argv)
         row->case_index = i;
         bool ok, wall = true;
         vkattn_host_tensors t = {.q = h.q, .k = h.k, .v = h.v, .out = h.out,
-                                 .q_lens = c->q_lens, .kv_lens = c->kv_lens};
+                                 .q_lens = c->q_lens, .kv_lens = c->kv_lens,
+                                 .page_table = c->p.page_size ? h.pages : NULL};
         if (cpu_ctx) {
             ok = cpu_time(ctx, &c->p, &t, cpu_runs, ms, msg, sizeof msg) == 0;
             row->variant = "cpu-attention-wallclock";
@@ -719,7 +748,9 @@ int cmd_bench(int argc, char **argv)
         } else {
             ok = bench_gpu_time(g, ctx, &c->p, &t, o.warmup, o.repeat, ms, msg, sizeof msg) == 0;
             wall = !bench_gpu_has_timestamps(g);
-            row->variant = "fa2-tiled";
+            uint64_t scratch = 0;
+            row->variant = vkattn_scratch_size(ctx, &c->p, &scratch) == VKATTN_SUCCESS && scratch
+                               ? "split-kv" : "fa2-tiled";
             row->device = info.name;
             if (ok)
                 fill_row(row, c, ms, o.repeat, meta.peak);

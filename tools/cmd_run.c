@@ -14,7 +14,8 @@
 #define CMD "run"
 
 typedef struct run_opts {
-    const char *q, *k, *v, *out, *lse, *mask;
+    const char *q, *k, *v, *out, *lse, *mask, *pages;
+    uint32_t splits; /* --splits: 0 = automatic */
     cli_mask_flags mask_flags;
     float scale, softcap;
     cli_layout layout;
@@ -43,6 +44,13 @@ static void run_help(void)
         "                      nonzero = attend\n"
         "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
         "                      LSE keep their shapes\n"
+        "  --page-table FILE   paged KV cache: <u4 or <i4 [B, P] page numbers; K and V are then\n"
+        "                      [num_pages, page_size, Hkv, D] (page_size a multiple of 16 up to\n"
+        "                      1024), key j of item b is row j %% page_size of page\n"
+        "                      table[b][j / page_size], and Skv = P * page_size (--kv-lens for\n"
+        "                      shorter sequences)\n"
+        "  --splits N          split the keys into N ranges (split-KV kernel; 1..256); default:\n"
+        "                      chosen by the library\n"
         "  --device D          a Vulkan device index (see vkattn info) or cpu; default: the\n"
         "                      VKATTN_DEVICE variable, else the first GPU, else any Vulkan\n"
         "                      device, else cpu\n"
@@ -75,7 +83,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
     while ((r = cli_next(&c)) > 0) {
         const char **path = cli_is(&c, "--q") ? &o->q : cli_is(&c, "--k") ? &o->k
                           : cli_is(&c, "--v") ? &o->v : cli_is(&c, "--out") ? &o->out
-                          : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask : NULL;
+                          : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask
+                          : cli_is(&c, "--page-table") ? &o->pages : NULL;
         if (path) {
             if (!(*path = cli_value(&c)))
                 return -1;
@@ -97,6 +106,15 @@ static int parse_args(int argc, char **argv, run_opts *o)
                 return cli_error(CMD, "%s: expected a finite number %s 0, got '%s'", c.flag,
                                  scale ? ">" : ">=", text);
             *(scale ? &o->scale : &o->softcap) = x;
+        } else if (cli_is(&c, "--splits")) {
+            const char *text = cli_value(&c);
+            char *end = NULL;
+            unsigned long n = text ? strtoul(text, &end, 10) : 0;
+            if (!text)
+                return -1;
+            if (!*text || *end || text[0] == '-' || n < 1 || n > 256)
+                return cli_error(CMD, "--splits: expected an integer in 1..256, got '%s'", text);
+            o->splits = (uint32_t)n;
         } else if (cli_is(&c, "--layout")) {
             if (cli_parse_layout(&c, cli_value(&c), &o->layout))
                 return -1;
@@ -148,10 +166,52 @@ static int dims(const char *flag, const char *path, const npy_array *a, cli_layo
 }
 
 /* Fills the problem's sizes from the loaded tensors, checking that they agree. */
+/* A paged K/V ([num_pages, page_size, Hkv, D]) and its page table [B, P] as dims of the
+ * logical K: dk = {B, Hkv, P * page_size, D}; the paging fields go into p. */
+static int paged_dims(const run_opts *o, const npy_array *k, const npy_array *t, uint32_t dk[4],
+                      vkattn_problem *p)
+{
+    char s[256];
+    npy_format_shape(t->ndim, t->shape, s, sizeof s);
+    if (strcmp(t->dtype, "<u4") != 0 && strcmp(t->dtype, "<i4") != 0)
+        return cli_error(CMD, "--page-table: %s has dtype '%s' (expected '<u4' or '<i4')",
+                         o->pages, t->dtype);
+    if (t->ndim != 2 || t->shape[0] == 0 || t->shape[1] == 0 || t->shape[1] > UINT32_MAX)
+        return cli_error(CMD, "--page-table: %s has shape %s (expected [B, pages per sequence])",
+                         o->pages, s);
+    npy_format_shape(k->ndim, k->shape, s, sizeof s);
+    if (k->ndim != 4 || k->shape[0] == 0 || k->shape[0] > UINT32_MAX || k->shape[1] > 1024 ||
+        k->shape[1] % 16 != 0 || k->shape[1] == 0 || k->shape[2] > UINT32_MAX ||
+        k->shape[3] > UINT32_MAX)
+        return cli_error(CMD, "--k: %s has shape %s (expected [num_pages, page_size, Hkv, D] with "
+                         "--page-table, page_size a multiple of 16 up to 1024)", o->k, s);
+    const uint64_t skv = t->shape[1] * k->shape[1];
+    if (skv > VKATTN_MAX_SEQ)
+        return cli_error(CMD, "--page-table: %s: %llu pages of %llu keys exceed %u keys", o->pages,
+                         (unsigned long long)t->shape[1], (unsigned long long)k->shape[1],
+                         (unsigned)VKATTN_MAX_SEQ);
+    const int32_t *e = t->data;
+    for (uint64_t i = 0; i < t->shape[0] * t->shape[1]; ++i)
+        if (e[i] < 0 && strcmp(t->dtype, "<i4") == 0)
+            return cli_error(CMD, "--page-table: %s: entry [%llu][%llu] = %d (expected a page "
+                             "number >= 0)", o->pages, (unsigned long long)(i / t->shape[1]),
+                             (unsigned long long)(i % t->shape[1]), e[i]);
+    dk[0] = (uint32_t)t->shape[0];
+    dk[1] = (uint32_t)k->shape[2];
+    dk[2] = (uint32_t)skv;
+    dk[3] = (uint32_t)k->shape[3];
+    p->page_size = (uint32_t)k->shape[1];
+    p->num_pages = (uint32_t)k->shape[0];
+    p->pages_per_seq = (uint32_t)t->shape[1];
+    return 0;
+}
+
 static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *k,
-                        const npy_array *v, const npy_array *m, vkattn_problem *p)
+                        const npy_array *v, const npy_array *m, const npy_array *t,
+                        vkattn_problem *p)
 {
     uint32_t dq[4], dk[4];
+    vkattn_problem paged = {0};
     char sk[256], sv[256];
     if (strcmp(q->dtype, "<f4") != 0 && strcmp(q->dtype, "<f2") != 0)
         return cli_error(CMD, "--q: %s has dtype '%s' (expected '<f4' or '<f2')", o->q, q->dtype);
@@ -161,7 +221,8 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     if (strcmp(v->dtype, q->dtype) != 0)
         return cli_error(CMD, "--v: %s has dtype '%s' but Q has '%s' (Q, K and V must have the "
                          "same dtype)", o->v, v->dtype, q->dtype);
-    if (dims("--q", o->q, q, o->layout, dq) || dims("--k", o->k, k, o->layout, dk))
+    if (dims("--q", o->q, q, o->layout, dq) ||
+        (o->pages ? paged_dims(o, k, t, dk, &paged) : dims("--k", o->k, k, o->layout, dk)))
         return -1;
     npy_format_shape(k->ndim, k->shape, sk, sizeof sk);
     npy_format_shape(v->ndim, v->shape, sv, sizeof sv);
@@ -169,7 +230,8 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
         return cli_error(CMD, "--v: %s has shape %s but K has %s (K and V must have the same "
                          "shape)", o->v, sv, sk);
     if (dk[0] != dq[0])
-        return cli_error(CMD, "--k: %s has B = %u but Q has B = %u", o->k, dk[0], dq[0]);
+        return cli_error(CMD, "%s: %s has B = %u but Q has B = %u", o->pages ? "--page-table" : "--k",
+                         o->pages ? o->pages : o->k, dk[0], dq[0]);
     if (dk[3] != dq[3])
         return cli_error(CMD, "--k: %s has D = %u but Q has D = %u", o->k, dk[3], dq[3]);
     if (dk[1] == 0 || dq[1] % dk[1] != 0)
@@ -183,9 +245,14 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     p->heads_kv = dk[1];
     p->seq_kv = dk[2];
     p->dtype = strcmp(q->dtype, "<f2") == 0 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
+    p->page_size = paged.page_size;
+    p->num_pages = paged.num_pages;
+    p->pages_per_seq = paged.pages_per_seq;
+    p->kv_splits = o->splits;
     if (o->layout == CLI_LAYOUT_BSHD) {
         p->q = p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim);
-        p->k = p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
+        if (!o->pages)
+            p->k = p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
     }
     if (o->mask) {
         char sm[256];
@@ -238,7 +305,7 @@ int cmd_run(int argc, char **argv)
     if (r)
         return r > 0 ? 0 : 2;
 
-    npy_array q = {0}, k = {0}, v = {0}, m = {0};
+    npy_array q = {0}, k = {0}, v = {0}, m = {0}, pt = {0};
     uint32_t *q_lens = NULL, *kv_lens = NULL;
     void *out = NULL;
     float *lse = NULL;
@@ -249,9 +316,9 @@ int cmd_run(int argc, char **argv)
     if (cli_check_output(CMD, "--out", o.out) || (o.lse && cli_check_output(CMD, "--lse", o.lse)))
         goto done;
     if (load("--q", o.q, &q) || load("--k", o.k, &k) || load("--v", o.v, &v)
-        || (o.mask && load("--mask", o.mask, &m)))
+        || (o.mask && load("--mask", o.mask, &m)) || (o.pages && load("--page-table", o.pages, &pt)))
         goto done;
-    if (check_inputs(&o, &q, &k, &v, &m, &p))
+    if (check_inputs(&o, &q, &k, &v, &m, &pt, &p))
         goto done;
     if (cli_mask_apply(CMD, &o.mask_flags, &p, &q_lens, &kv_lens))
         goto done;
@@ -292,7 +359,7 @@ int cmd_run(int argc, char **argv)
 
     vkattn_host_tensors t = {
         .q = q.data, .k = k.data, .v = v.data, .out = out, .lse = lse,
-        .q_lens = q_lens, .kv_lens = kv_lens, .mask = m.data,
+        .q_lens = q_lens, .kv_lens = kv_lens, .mask = m.data, .page_table = pt.data,
     };
     res = vkattn_attention(ctx, &p, &t);
     if (res != VKATTN_SUCCESS) {
@@ -316,5 +383,6 @@ done:
     npy_free(&k);
     npy_free(&v);
     npy_free(&m);
+    npy_free(&pt);
     return status;
 }

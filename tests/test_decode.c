@@ -1,0 +1,359 @@
+/* The split-KV path and the merge (issue #5): the public merge against attention over the union
+ * (CPU and GPU), paged K/V against the same keys stored contiguously, and results that do not
+ * depend on the number of splits or on GQA packing. Validation on; exits 77 without a device. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "vkattn/vkattn.h"
+
+static vkattn_context ctx;
+static unsigned messages;
+
+static void on_message(void *user, const char *message)
+{
+    (void)user;
+    ++messages;
+    fprintf(stderr, "validation: %s\n", message);
+}
+
+static float *randn(uint64_t n, uint64_t seed)
+{
+    rng g;
+    rng_seed(&g, seed);
+    float *x = malloc(n * sizeof *x);
+    for (uint64_t i = 0; i < n; ++i)
+        x[i] = (float)rng_normal(&g);
+    return x;
+}
+
+static double max_diff(const float *a, const float *b, uint64_t n)
+{
+    double m = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        if (isinf(a[i]) || isinf(b[i])) {
+            if (a[i] != b[i])
+                return INFINITY;
+            continue;
+        }
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m))
+            m = d;
+    }
+    return m;
+}
+
+/* B=2, Hq=4, Hkv=2, Sq=3, Skv=50, D=32 over keys [0, 50) and over [0, 20) and [20, 50) as two
+ * problems whose K/V strides point into the full tensors; batch item 1 has kv_lens = 15, so
+ * its second part sees no key (LSE = -inf, weight 0). The merge of the parts must give the
+ * attention over all keys. */
+static void merge_case(bool gpu)
+{
+    enum { B = 2, H = 4, HKV = 2, SQ = 3, SKV = 50, D = 32, SPLIT = 20 };
+    const uint64_t nq = (uint64_t)B * H * SQ * D, nk = (uint64_t)B * HKV * SKV * D;
+    const uint64_t nl = (uint64_t)B * H * SQ;
+    float *q = randn(nq, 1), *k = randn(nk, 2), *v = randn(nk, 3);
+    float *o = calloc(nq, 4), *o1 = calloc(nq, 4), *o2 = calloc(nq, 4), *om = calloc(nq, 4);
+    float *l = calloc(nl, 4), *l1 = calloc(nl, 4), *l2 = calloc(nl, 4), *lm = calloc(nl, 4);
+    uint32_t lens[B] = {SKV, 15}, lens1[B] = {SPLIT, 15}, lens2[B] = {SKV - SPLIT, 0};
+
+    vkattn_problem p = {.batch = B, .heads_q = H, .heads_kv = HKV, .seq_q = SQ, .seq_kv = SKV,
+                        .head_dim = D, .has_lse = true, .has_kv_lens = true};
+    vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = o, .lse = l, .kv_lens = lens};
+    char msg[256];
+    ck_assert_int_eq(vkattn_reference(&p, &t, msg, sizeof msg), VKATTN_SUCCESS);
+    vkattn_problem p1 = p, p2 = p;
+    vkattn_strides full = {(uint64_t)HKV * SKV * D, (uint64_t)SKV * D, D};
+    p1.seq_kv = SPLIT;
+    p2.seq_kv = SKV - SPLIT;
+    p1.k = p1.v = p2.k = p2.v = full;
+    vkattn_host_tensors t1 = {.q = q, .k = k, .v = v, .out = o1, .lse = l1, .kv_lens = lens1};
+    vkattn_host_tensors t2 = {.q = q, .k = k + SPLIT * D, .v = v + SPLIT * D, .out = o2,
+                              .lse = l2, .kv_lens = lens2};
+    ck_assert_int_eq(vkattn_reference(&p1, &t1, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_int_eq(vkattn_reference(&p2, &t2, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert(isinf(l2[nl - 1]) && l2[nl - 1] < 0); /* item 1's part 2 saw nothing */
+
+    if (!gpu) {
+        vkattn_merge_host m = {.o1 = o1, .o2 = o2, .lse1 = l1, .lse2 = l2, .out = om, .lse = lm};
+        ck_assert_int_eq(vkattn_merge_reference(&p, &m, msg, sizeof msg), VKATTN_SUCCESS);
+    } else {
+        /* GPU: the parts and the result through host memory via vkattn_attention's device;
+         * the merge is recorded with vkattn_cmd_merge on buffers of our own. */
+        vkattn_vulkan_handles h;
+        ck_assert_int_eq(vkattn_context_vulkan(ctx, &h), VKATTN_SUCCESS);
+        PFN_vkGetDeviceProcAddr gdpa =
+            (PFN_vkGetDeviceProcAddr)h.get_instance_proc_addr(h.instance, "vkGetDeviceProcAddr");
+#define DF(name) PFN_##name name = (PFN_##name)gdpa(h.device, #name)
+        DF(vkCreateBuffer); DF(vkDestroyBuffer); DF(vkGetBufferMemoryRequirements);
+        DF(vkAllocateMemory); DF(vkFreeMemory); DF(vkBindBufferMemory); DF(vkMapMemory);
+        DF(vkCreateCommandPool); DF(vkDestroyCommandPool); DF(vkAllocateCommandBuffers);
+        DF(vkBeginCommandBuffer); DF(vkEndCommandBuffer); DF(vkQueueSubmit); DF(vkQueueWaitIdle);
+        DF(vkCmdPipelineBarrier);
+#undef DF
+        PFN_vkGetPhysicalDeviceMemoryProperties gmp = (PFN_vkGetPhysicalDeviceMemoryProperties)
+            h.get_instance_proc_addr(h.instance, "vkGetPhysicalDeviceMemoryProperties");
+        const VkDeviceSize ob = nq * 4, lb = nl * 4, total = 3 * ob + 3 * lb;
+        VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = total,
+                                  .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
+        VkBuffer buf;
+        ck_assert_int_eq(vkCreateBuffer(h.device, &bci, NULL, &buf), VK_SUCCESS);
+        VkMemoryRequirements req;
+        vkGetBufferMemoryRequirements(h.device, buf, &req);
+        VkPhysicalDeviceMemoryProperties mp;
+        gmp(h.physical_device, &mp);
+        uint32_t type = 0;
+        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        while (type < mp.memoryTypeCount && (!(req.memoryTypeBits & (1u << type)) ||
+                                             (mp.memoryTypes[type].propertyFlags & want) != want))
+            ++type;
+        ck_assert_uint_lt(type, mp.memoryTypeCount);
+        VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                    .allocationSize = req.size, .memoryTypeIndex = type};
+        VkDeviceMemory mem;
+        ck_assert_int_eq(vkAllocateMemory(h.device, &mai, NULL, &mem), VK_SUCCESS);
+        ck_assert_int_eq(vkBindBufferMemory(h.device, buf, mem, 0), VK_SUCCESS);
+        char *map;
+        ck_assert_int_eq(vkMapMemory(h.device, mem, 0, VK_WHOLE_SIZE, 0, (void **)&map), VK_SUCCESS);
+        memcpy(map, o1, ob);
+        memcpy(map + ob, o2, ob);
+        memcpy(map + 3 * ob, l1, lb);
+        memcpy(map + 3 * ob + lb, l2, lb);
+        VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                       .queueFamilyIndex = h.queue_family};
+        VkCommandPool pool;
+        ck_assert_int_eq(vkCreateCommandPool(h.device, &pci, NULL, &pool), VK_SUCCESS);
+        VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                           .commandPool = pool,
+                                           .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                           .commandBufferCount = 1};
+        VkCommandBuffer cmd;
+        ck_assert_int_eq(vkAllocateCommandBuffers(h.device, &cai, &cmd), VK_SUCCESS);
+        VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        ck_assert_int_eq(vkBeginCommandBuffer(cmd, &bi), VK_SUCCESS);
+        vkattn_merge_tensors mt = {
+            .o1 = {buf, 0, ob}, .o2 = {buf, ob, ob}, .out = {buf, 2 * ob, ob},
+            .lse1 = {buf, 3 * ob, lb}, .lse2 = {buf, 3 * ob + lb, lb},
+            .lse = {buf, 3 * ob + 2 * lb, lb},
+        };
+        /* out overlapping an input is refused before anything is recorded */
+        vkattn_merge_tensors overlap = mt;
+        overlap.out = mt.o2;
+        ck_assert_int_eq(vkattn_cmd_merge(ctx, cmd, &p, &overlap), VKATTN_ERROR_INVALID_ARGUMENT);
+        ck_assert_int_eq(vkattn_cmd_merge(ctx, cmd, &p, &mt), VKATTN_SUCCESS);
+        VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                   .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                   .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                             0, 1, &to_host, 0, NULL, 0, NULL);
+        ck_assert_int_eq(vkEndCommandBuffer(cmd), VK_SUCCESS);
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                           .pCommandBuffers = &cmd};
+        ck_assert_int_eq(vkQueueSubmit(h.queue, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
+        ck_assert_int_eq(vkQueueWaitIdle(h.queue), VK_SUCCESS);
+        memcpy(om, map + 2 * ob, ob);
+        memcpy(lm, map + 3 * ob + 2 * lb, lb);
+        vkDestroyCommandPool(h.device, pool, NULL);
+        vkDestroyBuffer(h.device, buf, NULL);
+        vkFreeMemory(h.device, mem, NULL);
+    }
+    /* SPEC's f32 bound against attention over the union; LSE within f32 rounding. */
+    double eo = max_diff(o, om, nq), el = max_diff(l, lm, nl);
+    ck_assert_msg(eo <= 1e-4, "%s merge: max |O - O_union| = %g", gpu ? "GPU" : "CPU", eo);
+    ck_assert_msg(el <= 1e-4, "%s merge: max |LSE - LSE_union| = %g", gpu ? "GPU" : "CPU", el);
+    free(q), free(k), free(v), free(o), free(o1), free(o2), free(om);
+    free(l), free(l1), free(l2), free(lm);
+}
+
+START_TEST(merge_cpu_matches_union) { merge_case(false); }
+END_TEST
+
+START_TEST(merge_gpu_matches_union) { merge_case(true); }
+END_TEST
+
+START_TEST(merge_reference_rules)
+{
+    /* Both parts empty: 0 and -inf; a NaN LSE: NaN; an -inf part never reads its O. */
+    vkattn_problem p = {.batch = 1, .heads_q = 1, .seq_q = 3, .seq_kv = 1, .head_dim = 2};
+    float o1[6] = {1, 2, 3, 4, 5, 6}, o2[6] = {NAN, NAN, 7, 8, 9, 10}, out[6], lse[3];
+    float l1[3] = {-INFINITY, NAN, 0.5f}, l2[3] = {-INFINITY, 0.0f, -INFINITY};
+    vkattn_merge_host m = {.o1 = o1, .o2 = o2, .lse1 = l1, .lse2 = l2, .out = out, .lse = lse};
+    ck_assert_int_eq(vkattn_merge_reference(&p, &m, NULL, 0), VKATTN_SUCCESS);
+    ck_assert(out[0] == 0 && out[1] == 0 && isinf(lse[0]) && lse[0] < 0);
+    ck_assert(isnan(out[2]) && isnan(out[3]) && isnan(lse[1]));
+    ck_assert(out[4] == 5 && out[5] == 6 && lse[2] == 0.5f);
+    m.out = NULL;
+    char msg[128];
+    ck_assert_int_eq(vkattn_merge_reference(&p, &m, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "tensors.out"));
+}
+END_TEST
+
+/* Decode-shaped GQA problem run through the split-KV kernel in several ways. */
+typedef struct decode_run {
+    uint32_t splits;
+    bool no_pack, paged;
+    uint32_t page_size;
+} decode_run;
+
+static void run_decode(const decode_run *r, vkattn_dtype dt, float *out, float *lse)
+{
+    enum { B = 3, H = 8, HKV = 2, SQ = 2, SKV = 300, D = 64 };
+    const uint64_t nq = (uint64_t)B * H * SQ * D, nk = (uint64_t)B * HKV * SKV * D;
+    float *q = randn(nq, 11), *k = randn(nk, 12), *v = randn(nk, 13);
+    uint32_t kv_lens[B] = {300, 77, 1};
+    vkattn_problem p = {.batch = B, .heads_q = H, .heads_kv = HKV, .seq_q = SQ, .seq_kv = SKV,
+                        .head_dim = D, .dtype = dt, .causal = true, .has_lse = true,
+                        .has_kv_lens = true, .kv_splits = r->splits,
+                        .no_gqa_packing = r->no_pack};
+    void *qq = q, *kk = k, *vv = v, *oo = out;
+    uint16_t *h16[4] = {NULL, NULL, NULL, NULL};
+    if (dt == VKATTN_DTYPE_F16) { /* round the inputs through f16 the same way for every run */
+        const float *src[3] = {q, k, v};
+        const uint64_t n[3] = {nq, nk, nk};
+        for (int i = 0; i < 3; ++i) {
+            h16[i] = malloc(n[i] * 2);
+            for (uint64_t e = 0; e < n[i]; ++e) {
+                _Float16 x = (_Float16)src[i][e];
+                memcpy(&h16[i][e], &x, 2);
+            }
+        }
+        h16[3] = malloc(nq * 2);
+        qq = h16[0], kk = h16[1], vv = h16[2], oo = h16[3];
+    }
+    uint32_t *table = NULL;
+    void *pk = kk, *pv = vv;
+    if (r->paged) {
+        /* Copy each key row to a shuffled page: table[b][j / ps] = page, pages reversed with a
+         * spare page in front so that no page number equals its position. */
+        const uint32_t ps = r->page_size, pps = (SKV + ps - 1) / ps, np = B * pps + 1;
+        const size_t es = dt == VKATTN_DTYPE_F16 ? 2 : 4;
+        p.page_size = ps;
+        p.num_pages = np;
+        table = malloc((size_t)B * pps * 4);
+        pk = calloc((size_t)np * ps * HKV * D, es);
+        pv = calloc((size_t)np * ps * HKV * D, es);
+        for (uint32_t b = 0; b < B; ++b)
+            for (uint32_t pg = 0; pg < pps; ++pg)
+                table[b * pps + pg] = np - 1 - (b * pps + pg);
+        for (uint32_t b = 0; b < B; ++b)
+            for (uint32_t hk = 0; hk < HKV; ++hk)
+                for (uint32_t j = 0; j < SKV; ++j) {
+                    size_t src = (((size_t)b * HKV + hk) * SKV + j) * D;
+                    size_t dst = (((size_t)table[b * pps + j / ps] * ps + j % ps) * HKV + hk) * D;
+                    memcpy((char *)pk + dst * es, (char *)kk + src * es, D * es);
+                    memcpy((char *)pv + dst * es, (char *)vv + src * es, D * es);
+                }
+    }
+    vkattn_host_tensors t = {.q = qq, .k = pk, .v = pv, .out = oo, .lse = lse,
+                             .kv_lens = kv_lens, .page_table = table};
+    vkattn_result res = vkattn_attention(ctx, &p, &t);
+    ck_assert_msg(res == VKATTN_SUCCESS, "%s", vkattn_context_message(ctx));
+    if (dt == VKATTN_DTYPE_F16)
+        for (uint64_t e = 0; e < nq; ++e) {
+            _Float16 x;
+            memcpy(&x, &h16[3][e], 2);
+            out[e] = (float)x;
+        }
+    if (r->paged)
+        free(pk), free(pv);
+    free(table), free(q), free(k), free(v);
+    for (int i = 0; i < 4; ++i)
+        free(h16[i]);
+}
+
+START_TEST(splits_packing_and_pages_agree)
+{
+    enum { N = 3 * 8 * 2 * 64, NL = 3 * 8 * 2 };
+    const vkattn_dtype dt = _i ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
+    static const decode_run runs[] = {
+        {1, false, false, 0}, {4, false, false, 0}, {4, false, true, 16}, {37, false, false, 0},
+        {3, true, false, 0}, {5, false, true, 112}, {0, false, true, 64},
+    };
+    static float out0[N], lse0[NL], out[N], lse[NL], prev[N];
+    run_decode(&runs[0], dt, out0, lse0);
+    memcpy(prev, out0, sizeof prev);
+    for (size_t i = 1; i < sizeof runs / sizeof runs[0]; ++i) {
+        run_decode(&runs[i], dt, out, lse);
+        /* Splits change the order of f32 sums only; f16 output adds one rounding step. */
+        double eo = max_diff(out0, out, N), el = max_diff(lse0, lse, NL);
+        double bound = dt == VKATTN_DTYPE_F16 ? 1e-3 : 1e-5;
+        ck_assert_msg(eo <= bound && el <= 1e-5,
+                      "%s splits %u pack %d paged %u: O differs by %g, LSE by %g",
+                      _i ? "f16" : "f32", runs[i].splits, !runs[i].no_pack, runs[i].page_size,
+                      eo, el);
+        /* Paging changes where rows live, not the arithmetic: bitwise equal to contiguous. */
+        if (runs[i].paged && runs[i].splits == runs[i - 1].splits && !runs[i - 1].paged)
+            ck_assert_msg(memcmp(out, prev, sizeof out) == 0, "paged differs from contiguous");
+        memcpy(prev, out, sizeof out);
+    }
+    ck_assert_uint_eq(messages, 0);
+}
+END_TEST
+
+START_TEST(scratch_size_and_errors)
+{
+    vkattn_problem p = {.batch = 1, .heads_q = 32, .heads_kv = 8, .seq_q = 1, .seq_kv = 4096,
+                        .head_dim = 128};
+    uint64_t bytes = 0;
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
+    ck_assert_uint_gt(bytes, 0);
+    p.kv_splits = 8; /* forced: 8 parts of 32 rows, D + 1 floats each */
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
+    ck_assert_uint_eq(bytes, 8ull * 32 * 129 * 4);
+    p.kv_splits = 257;
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "kv_splits"));
+    p.kv_splits = 0;
+    p.page_size = 24;
+    p.num_pages = 4;
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "page_size = 24"));
+    p.page_size = 16;
+    p.pages_per_seq = 3;
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "pages_per_seq = 3"));
+
+    /* A page number past the pool: the convenience call and the reference refuse it. */
+    vkattn_problem q = {.batch = 1, .heads_q = 1, .seq_q = 1, .seq_kv = 20, .head_dim = 4,
+                        .page_size = 16, .num_pages = 2};
+    float buf[2 * 16 * 4] = {0}, o[4];
+    uint32_t table[2] = {1, 2};
+    vkattn_host_tensors t = {.q = buf, .k = buf, .v = buf, .out = o, .page_table = table};
+    ck_assert_int_eq(vkattn_attention(ctx, &q, &t), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "page_table[0][1] = 2"));
+    t.page_table = NULL;
+    ck_assert_int_eq(vkattn_attention(ctx, &q, &t), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "page_table"));
+}
+END_TEST
+
+int main(void)
+{
+    vkattn_context_desc desc = {.validation = true, .on_message = on_message};
+    if (vkattn_context_create(&desc, &ctx) != VKATTN_SUCCESS || vkattn_context_is_cpu(ctx)) {
+        fprintf(stderr, "no Vulkan device: skipped\n");
+        vkattn_context_destroy(ctx);
+        return 77;
+    }
+    Suite *s = suite_create("decode");
+    TCase *tc = tcase_create("decode");
+    tcase_set_timeout(tc, 0);
+    tcase_add_test(tc, merge_cpu_matches_union);
+    tcase_add_test(tc, merge_gpu_matches_union);
+    tcase_add_test(tc, merge_reference_rules);
+    tcase_add_loop_test(tc, splits_packing_and_pages_agree, 0, 2);
+    tcase_add_test(tc, scratch_size_and_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    vkattn_context_destroy(ctx);
+    return failed == 0 && messages == 0 ? 0 : 1;
+}
