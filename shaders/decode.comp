@@ -65,15 +65,22 @@ float word_elem(uvec4 w, uint e)
 shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded rows
 shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
 
-// Element address of key j's row for KV head hk of batch item b.
-uint kv_row(uint b, uint hk, uint j, uint off, uint sb, uint sh, uint ss)
+// Where key j lives: with a paged K/V, the physical page (through the table) and the row in
+// it; else batch item b and row j. j / page_size through a float reciprocal and one correction
+// (a 32-bit division per lane is the costliest thing a CPU driver could do per key).
+void key_place(uint b, uint j, out uint outer, out uint row)
 {
-    if ((pc.flags & ATTN_FLAG_PAGED) == 0u)
-        return off + b * sb + hk * sh + j * ss;
+    if ((pc.flags & ATTN_FLAG_PAGED) == 0u) {
+        outer = b;
+        row = j;
+        return;
+    }
+    uint pg = uint(float(j) * (1.0 / float(pc.page_size)));
+    int r = int(j) - int(pg * pc.page_size);
+    pg = r < 0 ? pg - 1u : r >= int(pc.page_size) ? pg + 1u : pg;
+    row = j - pg * pc.page_size;
     // A page number past the pool is invalid input; clamping keeps the read inside K/V.
-    uint page = min(pages[pc.pages_off + b * pc.pages_per_seq + j / pc.page_size],
-                    pc.num_pages - 1u);
-    return off + page * sb + (j % pc.page_size) * ss + hk * sh;
+    outer = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
 }
 
 void main()
@@ -141,8 +148,10 @@ void main()
     const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
 
     for (int j = ks + int(lid); j < ke; j += int(WG)) {
-        const uint ka = kv_row(b, hk, uint(j), pc.k_off, pc.k_sb, pc.k_sh, pc.k_ss);
-        const uint va = kv_row(b, hk, uint(j), pc.v_off, pc.v_sb, pc.v_sh, pc.v_ss);
+        uint outer, row;
+        key_place(b, uint(j), outer, row); // b (or the page) is the outermost K/V index
+        const uint ka = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss;
+        const uint va = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss;
         float s[RP];
         [[unroll]] for (uint r = 0u; r < RP; ++r)
             s[r] = 0.0;
