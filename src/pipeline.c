@@ -244,8 +244,8 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
     /* Automatically for decoding against a real cache: few rows per KV head, many keys. */
     plan.use = ctx->kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
-               (ctx->kernel == VKATTN_KERNEL_AUTO && (uint64_t)group * p->seq_q <= 16 &&
-                p->seq_kv >= 1024);
+               p->no_gqa_packing ||
+               (ctx->kernel == VKATTN_KERNEL_AUTO && p->seq_q <= 16 && p->seq_kv >= 1024);
     if (!plan.use)
         return plan;
     plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;

@@ -120,8 +120,9 @@ typedef struct vkattn_problem {
      * workgroups and combined by a second pass. 0 = chosen from the problem and the device;
      * N >= 1 forces the split-KV kernel with N splits (at most 256). */
     uint32_t kv_splits;
-    bool no_gqa_packing; /* split-KV kernel: take the query heads of a KV group one at a time
-                            (each K/V row read once per query head) instead of together */
+    bool no_gqa_packing; /* forces the split-KV kernel and takes the query heads of a KV group
+                            one at a time (each K/V row read once per query head) instead of
+                            together: for comparisons */
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
