@@ -330,7 +330,9 @@ typedef struct vkattn_device_tensors {
  * to COMPUTE_SHADER reads (a barrier with dstStage COMPUTE_SHADER, dstAccess SHADER_READ), and
  * earlier reads or writes of out/lse must be finished (dstAccess SHADER_WRITE). After it, out and
  * lse are written by COMPUTE_SHADER (srcAccess SHADER_WRITE); the caller barriers before using them.
- * The call changes the compute pipeline binding and push constants of cmd.
+ * The call changes the compute pipeline binding and push constants of cmd. On the split-KV path
+ * (vkattn_scratch_size() > 0) it records two dispatches with a compute-to-compute memory barrier
+ * between them, and scratch (which must not overlap any tensor) is written and read in cmd.
  *
  * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
  * UNSUPPORTED (f16 without 16-bit storage, CPU context), OUT_OF_*_MEMORY / VULKAN (pipeline
