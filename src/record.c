@@ -235,39 +235,47 @@ static vkattn_result check_grid(vkattn_context ctx, uint64_t x, uint64_t y, uint
     return VKATTN_SUCCESS;
 }
 
-/* The merge pass over the decode kernel's splits (also vkattn_cmd_merge's, without them). */
-static vkattn_result record_merge(vkattn_context ctx, VkCommandBuffer cmd, vkattn_dtype dtype,
-                                  const merge_params *mp)
+/* Workgroups of the merge pass (64 rows each), checked against the device's grid limit. */
+static vkattn_result merge_groups(vkattn_context ctx, uint64_t rows, uint32_t *groups)
 {
-    VkPipeline pipeline;
-    vkattn_result res = vkattn__merge_pipeline_get(ctx, dtype, &pipeline);
-    if (res != VKATTN_SUCCESS)
-        return res;
-    uint64_t groups = ((uint64_t)mp->rows + 63) / 64;
-    if ((res = check_grid(ctx, groups, 1, 1)) != VKATTN_SUCCESS)
-        return res;
+    uint64_t g = (rows + 63) / 64;
+    vkattn_result res = check_grid(ctx, g, 1, 1);
+    *groups = (uint32_t)g;
+    return res;
+}
+
+/* The merge pass over the decode kernel's splits (also vkattn_cmd_merge's, without them).
+ * Records only: everything that can fail was checked before the first command. */
+static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pipeline,
+                         const merge_params *mp, uint32_t groups)
+{
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof *mp, mp);
-    ctx->vk.vkCmdDispatch(cmd, (uint32_t)groups, 1, 1);
-    return VKATTN_SUCCESS;
+    ctx->vk.vkCmdDispatch(cmd, groups, 1, 1);
 }
 
-static vkattn_result record_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
-                                   const decode_plan *plan, const binding *b, uint32_t flags)
+/* The split-KV path: pipelines, scratch span and both grids are checked before anything is
+ * recorded, so a failure leaves cmd untouched. */
+static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
+                                const decode_plan *plan, const binding *b, uint32_t flags)
 {
     const vkattn_problem p = *pp;
-    VkPipeline pipeline;
-    vkattn_result res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, plan, &pipeline);
-    if (res != VKATTN_SUCCESS)
+    VkPipeline dpl, mpl;
+    vkattn_result res;
+    if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, plan, &dpl)) ||
+        (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)))
         return res;
     const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
     if ((uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                 "kv_splits = %u: the scratch would span more than 2^32 floats",
                                 plan->splits);
-    uint64_t gx = (uint64_t)plan->blocks * plan->splits;
-    if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) != VKATTN_SUCCESS)
+    const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
+    uint32_t mgroups;
+    if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) ||
+        (res = merge_groups(ctx, rows, &mgroups)) ||
+        (res = bind_descriptors(ctx, cmd, b)))
         return res;
     decode_params dp;
     memset(&dp, 0, sizeof dp);
@@ -281,7 +289,7 @@ static vkattn_result record_decode(vkattn_context ctx, VkCommandBuffer cmd, cons
     dp.n_splits = plan->splits;
     dp.split_len = plan->split_len;
     dp.scratch_off = b[ATTN_BIND_SCRATCH].elem_offset;
-    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dpl);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof dp, &dp);
     ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, p.heads_kv, p.batch);
@@ -301,7 +309,8 @@ static vkattn_result record_decode(vkattn_context ctx, VkCommandBuffer cmd, cons
         .lse_off = p.has_lse ? b[ATTN_BIND_LSE].elem_offset : 0,
         .flags = MERGE_FLAG_SPLITS | (p.has_lse ? MERGE_FLAG_LSE : 0u),
     };
-    return record_merge(ctx, cmd, p.dtype, &mp);
+    record_merge(ctx, cmd, mpl, &mp, mgroups);
+    return VKATTN_SUCCESS;
 }
 
 /* What every recording entry point checks first. */
@@ -372,14 +381,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         const uint64_t all = (uint64_t)p.head_dim | b[ATTN_BIND_K].elem_offset |
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
         plan.vec = all % epw == 0;
-        /* Pipelines first: a failure must leave cmd untouched. */
-        VkPipeline dpl, mpl;
-        if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, &plan, &dpl)) ||
-            (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)))
-            return res;
-        if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
-            return res;
-        return record_decode(ctx, cmd, &p, &plan, b, flags);
+        return cmd_decode(ctx, cmd, &p, &plan, b, flags);
     }
 
     const attn_pipeline *pl;
@@ -448,13 +450,15 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     VkPipeline mpl;
     if ((res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)) != VKATTN_SUCCESS)
         return res;
-    if ((uint64_t)p.batch * p.heads_q * p.seq_q > UINT32_MAX)
+    const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
+    if (rows > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "more than 2^32 rows");
-    if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
+    uint32_t groups;
+    if ((res = merge_groups(ctx, rows, &groups)) || (res = bind_descriptors(ctx, cmd, b)))
         return res;
     merge_params mp = {
         .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim,
-        .rows = (uint32_t)((uint64_t)p.batch * p.heads_q * p.seq_q), .n_parts = 2,
+        .rows = (uint32_t)rows, .n_parts = 2,
         .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
         .a_off = b[MERGE_BIND_A].elem_offset, .b_off = b[MERGE_BIND_B].elem_offset,
         .la_off = b[MERGE_BIND_LA].elem_offset, .lb_off = b[MERGE_BIND_LB].elem_offset,
@@ -462,5 +466,6 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
         .lse_off = has_lse ? b[ATTN_BIND_LSE].elem_offset : 0,
         .flags = has_lse ? MERGE_FLAG_LSE : 0u,
     };
-    return record_merge(ctx, cmd, p.dtype, &mp);
+    record_merge(ctx, cmd, mpl, &mp, groups);
+    return VKATTN_SUCCESS;
 }

@@ -224,7 +224,7 @@ int main(int argc, char **argv)
         vkattn_host_tensors t = {f16 ? (const void *)qh : q, f16 ? (const void *)kh : k,
                                  f16 ? (const void *)vh : v, o, p.has_lse ? lse : NULL,
                                  p.has_q_lens ? ql : NULL, p.has_kv_lens ? kl : NULL,
-                                 p.mask_batch ? mask : NULL};
+                                 p.mask_batch ? mask : NULL, NULL};
         r = vkattn_attention(ctx, &p, &t);
         if (bad) {
             if (r != VKATTN_ERROR_INVALID_ARGUMENT) {
