@@ -24,6 +24,7 @@ enum {
     MODE_MASK = 4,    /* mask_batch / mask_heads from {0, 1, B or Hq, raw} */
     MODE_WINDOW = 8,  /* window sides in -2..17, scale and softcap small or raw */
     MODE_ENUMS = 16,  /* dtype and align folded to their valid values */
+    MODE_PAGED = 32,  /* page_size in {0, 16, 32, 48}, small pool, table wide enough */
 };
 
 #define MAX_EXTENT (UINT64_C(1) << 16) /* elements per tensor worth running */
@@ -101,6 +102,7 @@ static void set_bools(vkattn_problem *p, const uint8_t *raw)
     p->has_q_lens = raw[offsetof(vkattn_problem, has_q_lens)] & 1;
     p->has_kv_lens = raw[offsetof(vkattn_problem, has_kv_lens)] & 1;
     p->has_lse = raw[offsetof(vkattn_problem, has_lse)] & 1;
+    p->no_gqa_packing = raw[offsetof(vkattn_problem, no_gqa_packing)] & 1;
 }
 
 static void fold_sizes(vkattn_problem *p)
@@ -131,6 +133,18 @@ static void fold_strides(vkattn_strides *s, uint32_t heads, uint32_t seq, uint32
     default:
         break;
     }
+}
+
+static void fold_paged(vkattn_problem *p)
+{
+    p->page_size = 16 * (p->page_size % 4);
+    if (p->page_size == 0)
+        return;
+    p->num_pages = 1 + p->num_pages % 5;
+    uint32_t need = (p->seq_kv + p->page_size - 1) / p->page_size;
+    p->pages_per_seq = p->pages_per_seq % 3 == 0 ? 0 : need + p->pages_per_seq % 3 - 1;
+    p->k = p->v = (vkattn_strides){0, 0, 0};
+    p->kv_splits %= 300; /* now and then above the limit of 256 */
 }
 
 static uint32_t fold_mask_dim(uint32_t raw, uint32_t full)
@@ -198,7 +212,18 @@ static void run_reference(const vkattn_problem *p, reader *r)
 
     const size_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     const uint32_t seed = next_u32(r);
-    uint32_t *q_lens = NULL, *kv_lens = NULL;
+    uint32_t *q_lens = NULL, *kv_lens = NULL, *pages = NULL;
+    bool pages_ok = true;
+    if (p->page_size != 0) {
+        uint64_t ep = vkattn_problem_extent(p, 'p');
+        if (ep == 0)
+            die("a valid paged problem has no page table", NULL);
+        pages = malloc(ep * sizeof *pages);
+        for (uint64_t e = 0; e < ep; e++) {
+            pages[e] = next_u8(r) % (p->num_pages + 1); /* now and then past the pool */
+            pages_ok = pages_ok && pages[e] < p->num_pages;
+        }
+    }
     uint8_t *mask = NULL;
     bool lens_ok = true;
     if (p->has_q_lens) {
@@ -233,13 +258,19 @@ static void run_reference(const vkattn_problem *p, reader *r)
         .q_lens = q_lens,
         .kv_lens = kv_lens,
         .mask = mask,
+        .page_table = pages,
     };
 
     char msg[256];
     memset(msg, 0x55, sizeof msg);
     vkattn_result res = vkattn_reference(p, &t, msg, sizeof msg);
     check_message(res, msg, sizeof msg);
-    if (!lens_ok) {
+    if (!pages_ok) { /* pages are checked before lengths */
+        if (res != VKATTN_ERROR_INVALID_ARGUMENT)
+            die("a page number past num_pages accepted", msg);
+        if (strncmp(msg, "page_table[", 11) != 0)
+            die("a bad page rejected without naming the page table", msg);
+    } else if (!lens_ok) {
         if (res != VKATTN_ERROR_INVALID_ARGUMENT)
             die("lengths beyond seq_q / seq_kv accepted", msg);
         if (strncmp(msg, "q_lens[", 7) != 0 && strncmp(msg, "kv_lens[", 8) != 0)
@@ -276,6 +307,7 @@ static void run_reference(const vkattn_problem *p, reader *r)
     free(q_lens);
     free(kv_lens);
     free(mask);
+    free(pages);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -317,6 +349,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.dtype = (vkattn_dtype)((unsigned)p.dtype & 1);
         p.align = (vkattn_align)((unsigned)p.align & 1);
     }
+    if (mode & MODE_PAGED)
+        fold_paged(&p);
 
     /* The message buffer is exactly msg_size bytes on the heap, so ASan sees any overrun. */
     size_t msg_size = next_u8(&r);

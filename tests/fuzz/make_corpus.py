@@ -53,13 +53,15 @@ def problem_seeds():
         return struct.pack("<QQQ", b, h, s)
 
     def problem(batch, hq, hkv, sq, skv, d, dtype=0, causal=0, align=0, window=0, wl=-1, wr=-1,
-                scale=0.0, softcap=0.0, qlens=0, kvlens=0, lse=0, mb=0, mh=0, st=None):
+                scale=0.0, softcap=0.0, qlens=0, kvlens=0, lse=0, mb=0, mh=0, st=None,
+                page=0, npages=0, pps=0, splits=0, nopack=0):
         st = st or [strides()] * 4
         head = struct.pack("<6Ii", batch, hq, hkv, sq, skv, d, dtype)
         head += b"\0" * 4  # padding before the 8-aligned strides
         body = b"".join(st)
         tail = struct.pack("<B3xiBxxxiiffBBBxII", causal, align, window, wl, wr, scale, softcap,
                            qlens, kvlens, lse, mb, mh)
+        tail += struct.pack("<IIIIB7x", page, npages, pps, splits, nopack)
         return head + body + tail
 
     seeds = {
@@ -73,6 +75,10 @@ def problem_seeds():
         "bad_overlap": (0, problem(1, 2, 0, 4, 4, 4, st=[strides(), strides(), strides(),
                                                           strides(16, 0, 4)])),
         "folded_all": (0x1f, problem(7, 5, 9, 40, 50, 100, mb=2, mh=2)),
+        "paged": (0, problem(2, 4, 2, 1, 40, 8, page=16, npages=6, pps=3, splits=2)),
+        "paged_nopack_lens": (0, problem(2, 2, 1, 3, 20, 4, kvlens=1, page=32, npages=2,
+                                         nopack=1)),
+        "folded_paged": (0x3f, problem(7, 5, 9, 40, 50, 100, page=1, npages=3, pps=1)),
     }
     for name, (mode, body) in seeds.items():
         write("corpus_problem", name, bytes([mode]) + body + bytes([200, 3, 1, 4, 1, 5, 9, 2, 6]))
