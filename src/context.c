@@ -182,10 +182,11 @@ static vkattn_result create_instance(vkattn_context ctx, bool validation)
     if (missing)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan function %s missing", missing);
     if (use_layer && ctx->vk.vkCreateDebugUtilsMessengerEXT) {
-        vr = ctx->vk.vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, ctx->alloc,
-                                                    &ctx->messenger);
+        VkDebugUtilsMessengerEXT messenger; /* kept only on success */
+        vr = ctx->vk.vkCreateDebugUtilsMessengerEXT(ctx->instance, &dbg, ctx->alloc, &messenger);
         if (vr != VK_SUCCESS)
             return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDebugUtilsMessengerEXT");
+        ctx->messenger = messenger;
     }
     return VKATTN_SUCCESS;
 }

@@ -57,9 +57,12 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    VkResult vr = ctx->vk.vkCreateBuffer(ctx->device, &bci, ctx->alloc, &a->buffer);
+    /* Outputs of a failed Vulkan call are undefined: handles are kept only on success. */
+    VkBuffer buffer;
+    VkResult vr = ctx->vk.vkCreateBuffer(ctx->device, &bci, ctx->alloc, &buffer);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateBuffer");
+    a->buffer = buffer;
     VkMemoryRequirements req;
     ctx->vk.vkGetBufferMemoryRequirements(ctx->device, a->buffer, &req);
     int type = find_memory_type(&ctx->mem_props, req.memoryTypeBits);
@@ -72,14 +75,24 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
         .allocationSize = req.size,
         .memoryTypeIndex = (uint32_t)type,
     };
-    vr = ctx->vk.vkAllocateMemory(ctx->device, &mai, ctx->alloc, &a->memory);
-    if (vr == VK_SUCCESS)
+    const char *call = "vkAllocateMemory (host-visible)";
+    VkDeviceMemory memory;
+    vr = ctx->vk.vkAllocateMemory(ctx->device, &mai, ctx->alloc, &memory);
+    if (vr == VK_SUCCESS) {
+        a->memory = memory;
+        call = "vkBindBufferMemory";
         vr = ctx->vk.vkBindBufferMemory(ctx->device, a->buffer, a->memory, 0);
-    if (vr == VK_SUCCESS)
-        vr = ctx->vk.vkMapMemory(ctx->device, a->memory, 0, VK_WHOLE_SIZE, 0, &a->mapped);
+    }
+    if (vr == VK_SUCCESS) {
+        call = "vkMapMemory";
+        void *mapped;
+        vr = ctx->vk.vkMapMemory(ctx->device, a->memory, 0, VK_WHOLE_SIZE, 0, &mapped);
+        if (vr == VK_SUCCESS)
+            a->mapped = mapped;
+    }
     if (vr != VK_SUCCESS) {
         arena_free(ctx);
-        return vkattn__ctx_vk_fail(ctx, vr, "allocating host-visible memory");
+        return vkattn__ctx_vk_fail(ctx, vr, call);
     }
     a->size = size;
     a->coherent = (ctx->mem_props.memoryTypes[type].propertyFlags &
@@ -101,22 +114,29 @@ static vkattn_result submit_objects(vkattn_context ctx)
         .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
         .queueFamilyIndex = ctx->queue_family,
     };
-    VkResult vr = ctx->vk.vkCreateCommandPool(ctx->device, &pci, ctx->alloc, &ctx->pool);
+    /* Handles are kept only on success (a failed call's outputs are undefined). */
+    VkCommandPool pool;
+    VkResult vr = ctx->vk.vkCreateCommandPool(ctx->device, &pci, ctx->alloc, &pool);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateCommandPool");
+    ctx->pool = pool;
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
         .commandPool = ctx->pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
-    vr = ctx->vk.vkAllocateCommandBuffers(ctx->device, &cai, &ctx->cmd);
+    VkCommandBuffer cmd;
+    vr = ctx->vk.vkAllocateCommandBuffers(ctx->device, &cai, &cmd);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkAllocateCommandBuffers");
+    ctx->cmd = cmd;
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    vr = ctx->vk.vkCreateFence(ctx->device, &fci, ctx->alloc, &ctx->fence);
+    VkFence fence;
+    vr = ctx->vk.vkCreateFence(ctx->device, &fci, ctx->alloc, &fence);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateFence");
+    ctx->fence = fence;
     return VKATTN_SUCCESS;
 }
 

@@ -45,10 +45,12 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
         .bindingCount = ATTN_BIND_COUNT,
         .pBindings = bindings,
     };
-    VkResult vr = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &sci, ctx->alloc,
-                                                      &ctx->set_layout);
+    /* Handles are kept only on success (a failed call's outputs are undefined). */
+    VkDescriptorSetLayout set_layout;
+    VkResult vr = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &sci, ctx->alloc, &set_layout);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDescriptorSetLayout");
+    ctx->set_layout = set_layout;
     VkPushConstantRange range = {
         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         .size = PUSH_SIZE,
@@ -60,9 +62,11 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
         .pushConstantRangeCount = 1,
         .pPushConstantRanges = &range,
     };
-    vr = ctx->vk.vkCreatePipelineLayout(ctx->device, &lci, ctx->alloc, &ctx->pipeline_layout);
+    VkPipelineLayout layout;
+    vr = ctx->vk.vkCreatePipelineLayout(ctx->device, &lci, ctx->alloc, &layout);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreatePipelineLayout");
+    ctx->pipeline_layout = layout;
     return VKATTN_SUCCESS;
 }
 
