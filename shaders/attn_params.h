@@ -28,6 +28,7 @@
 #define ATTN_SPEC_WG  4 /* workgroup size = BR * TPR */
 #define ATTN_SPEC_RP  5 /* decode: query rows per workgroup */
 #define ATTN_SPEC_VEC 6 /* decode: K/V rows read as 16-byte words */
+#define ATTN_SPEC_PARTS 7 /* decode: invocations per key (each with D / PARTS dimensions) */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

@@ -3,15 +3,22 @@
 //
 // A workgroup takes RP query rows that share one KV head (with ATTN_FLAG_PACK the rows of all
 // the query heads of a group, so each K/V row is read once per group, not once per head) and one
-// split, a range of split_len keys. Its invocations take keys in turn, each with its own
-// running max, sum and accumulator per row; at the end they are merged through shared memory and
-// the split's O (normalised) and LSE go to scratch, where merge.comp combines the splits.
+// split, a range of split_len keys. Its invocations take keys in turn, PARTS invocations per key
+// (each with D / PARTS of the dimensions, the score summed over them by subgroup shuffles), each
+// with its own running max, sum and accumulator per row; at the end they are merged through
+// shared memory and the split's O (normalised) and LSE go to scratch, where merge.comp combines
+// the splits. PARTS trades shuffles for fewer values per invocation: RP * D accumulators and
+// query values per invocation spill out of registers (on a CPU driver, out of the L1 cache),
+// which costs more than the shuffles.
 //
 // Every private array is indexed with constants only (the loops over rows and D are unrolled):
 // lavapipe (Mesa 22.3) miscompiles dynamically indexed private arrays, and on GPUs they would
 // spill to memory. K/V reads are per invocation (each its own key), so nothing is redundant.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef VKATTN_SHUFFLE
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 #ifdef VKATTN_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define STORE_T float16_t
@@ -28,8 +35,13 @@ layout(constant_id = ATTN_SPEC_RP) const uint RP = 4;
 // 1: every K/V row starts on 16 bytes and D fills whole 16-byte words, so rows are read in
 // uvec4s (a CPU driver pays per load, not per byte: 4 or 8 elements for the price of one).
 layout(constant_id = ATTN_SPEC_VEC) const uint VEC = 0;
+// Invocations per key (1, 2, 4 or 8; a divisor of D, and of the subgroup size). Above 1 only in
+// the module built with VKATTN_SHUFFLE (for devices with subgroup shuffles).
+layout(constant_id = ATTN_SPEC_PARTS) const uint PARTS = 1;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
+const uint DL = D / PARTS;       // dimensions per invocation
+const uint KPI = WG / PARTS;     // keys per iteration of the workgroup
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
@@ -62,6 +74,18 @@ float word_elem(uvec4 w, uint e)
 #endif
 }
 
+// Whether a 16-byte word holds a NaN or an Inf: all exponent bits set. For f16, adding one to
+// each exponent field carries into the sign bit exactly then (two halves per component).
+bool word_bad(uvec4 w)
+{
+#ifdef VKATTN_F16
+    const uvec4 t = ((w & 0x7c007c00u) + 0x04000400u) & 0x80008000u;
+#else
+    const uvec4 t = ((w & 0x7f800000u) + 0x00800000u) & 0x80000000u;
+#endif
+    return any(notEqual(t, uvec4(0u)));
+}
+
 shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded rows
 shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
 
@@ -86,6 +110,8 @@ void key_place(uint b, uint j, out uint outer, out uint row)
 void main()
 {
     const uint lid = gl_LocalInvocationID.x;
+    const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
+    const uint slot = lid / PARTS;
     const uint split = gl_WorkGroupID.x % pc.n_splits;
     const uint blk = gl_WorkGroupID.x / pc.n_splits;
     const uint hk = gl_WorkGroupID.y;
@@ -126,16 +152,16 @@ void main()
     const int ke = min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
 
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
-    float qv[RP * D];
+    float qv[RP * DL];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss;
+        const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
         const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
-        [[unroll]] for (uint d = 0u; d < D; ++d)
-            qv[r * D + d] = live ? scaled(float(q[qb + d])) : 0.0;
+        [[unroll]] for (uint d = 0u; d < DL; ++d)
+            qv[r * DL + d] = live ? scaled(float(q[qb + d])) : 0.0;
     }
 
-    float acc[RP * D];
-    [[unroll]] for (uint e = 0u; e < RP * D; ++e)
+    float acc[RP * DL];
+    [[unroll]] for (uint e = 0u; e < RP * DL; ++e)
         acc[e] = 0.0;
     float m[RP], l[RP];
     bool poisoned[RP];
@@ -147,24 +173,37 @@ void main()
     const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
     const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
 
-    for (int j = ks + int(lid); j < ke; j += int(WG)) {
+    // All PARTS invocations of a key run the same iterations, so the shuffles below always
+    // find their partners active.
+    for (int j = ks + int(slot); j < ke; j += int(KPI)) {
         uint outer, row;
         key_place(b, uint(j), outer, row); // b (or the page) is the outermost K/V index
-        const uint ka = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss;
-        const uint va = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss;
+        const uint ka = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
+        const uint va = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
         float s[RP];
         [[unroll]] for (uint r = 0u; r < RP; ++r)
             s[r] = 0.0;
         uvec4 kw = uvec4(0u), vw = uvec4(0u);
         bool kbad = false; // a NaN or Inf in this key (SPEC 3: it poisons the rows that see it)
         // (e is a constant after unrolling, so word_elem folds to one component.)
-        [[unroll]] for (uint d = 0u; d < D; ++d) {
-            if (VEC != 0u && d % EPW == 0u)
+        [[unroll]] for (uint d = 0u; d < DL; ++d) {
+            if (VEC != 0u && d % EPW == 0u) {
                 kw = k4[ka / EPW + d / EPW];
+                kbad = kbad || word_bad(kw);
+            }
             float x = VEC != 0u ? word_elem(kw, d % EPW) : float(k[ka + d]);
-            kbad = kbad || !(abs(x) <= FLT_MAX);
+            if (VEC == 0u)
+                kbad = kbad || !(abs(x) <= FLT_MAX);
             [[unroll]] for (uint r = 0u; r < RP; ++r)
-                s[r] = fma(qv[r * D + d], x, s[r]);
+                s[r] = fma(qv[r * DL + d], x, s[r]);
+        }
+        // The score of a non-finite key is NaN in every part, then summed over the parts.
+        [[unroll]] for (uint r = 0u; r < RP; ++r) {
+            s[r] = kbad ? F_NAN : s[r];
+#ifdef VKATTN_SHUFFLE
+            [[unroll]] for (uint o = 1u; o < PARTS; o *= 2u)
+                s[r] += subgroupShuffleXor(s[r], o);
+#endif
         }
         float alpha[RP], p[RP];
         bool vis[RP];
@@ -172,7 +211,7 @@ void main()
             vis[r] = rvalid[r] && mask_visible(int(ri[r]), j, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
                      (!custom || custom_mask(b, rh[r], ri[r], uint(j)));
             // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
-            const bool bad = kbad || isnan(s[r]);
+            const bool bad = isnan(s[r]);
             if (vis[r] && bad)
                 poisoned[r] = true;
             float sc = clamp(s[r], -FLT_MAX, FLT_MAX);
@@ -185,18 +224,25 @@ void main()
             l[r] = l[r] * alpha[r] + p[r];
             m[r] = mn;
         }
+        // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not see this
+        // key) and poisons, below, the rows that do (whose results are then NaN whatever the
+        // rest of the word was, so a word is zeroed whole).
         bool vbad = false;
-        [[unroll]] for (uint d = 0u; d < D; ++d) {
-            if (VEC != 0u && d % EPW == 0u)
+        [[unroll]] for (uint d = 0u; d < DL; ++d) {
+            if (VEC != 0u && d % EPW == 0u) {
                 vw = v4[va / EPW + d / EPW];
+                const bool bad = word_bad(vw);
+                vbad = vbad || bad;
+                vw = bad ? uvec4(0u) : vw;
+            }
             float x = VEC != 0u ? word_elem(vw, d % EPW) : float(v[va + d]);
-            // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not
-            // see this key) and poisons, below, the rows that do.
-            const bool bad = !(abs(x) <= FLT_MAX);
-            vbad = vbad || bad;
-            x = bad ? 0.0 : x;
+            if (VEC == 0u) {
+                const bool bad = !(abs(x) <= FLT_MAX);
+                vbad = vbad || bad;
+                x = bad ? 0.0 : x;
+            }
             [[unroll]] for (uint r = 0u; r < RP; ++r)
-                acc[r * D + d] = fma(p[r], x, acc[r * D + d] * alpha[r]);
+                acc[r * DL + d] = fma(p[r], x, acc[r * DL + d] * alpha[r]);
         }
         [[unroll]] for (uint r = 0u; r < RP; ++r)
             if (vis[r] && vbad)
@@ -216,8 +262,9 @@ void main()
         f[r] = m[r] == NEG_INF ? 0.0 : exp2(m[r] - mx[r]);
     }
     barrier();
+    // The PARTS invocations of a key hold the same sums: one of them counts.
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        sRow[r * WG + lid] = l[r] * f[r];
+        sRow[r * WG + lid] = part == 0u ? l[r] * f[r] : 0.0;
         sRow[(RP + r) * WG + lid] = poisoned[r] ? 1.0 : 0.0;
     }
     barrier();
@@ -237,17 +284,21 @@ void main()
         const uint obase = pc.scratch_off + (split * rows + row) * D;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
-        [[unroll]] for (uint c0 = 0u; c0 < D; c0 += WG) {
+        // Column c0 + e of every invocation's accumulators, summed over the invocations of the
+        // same part, is dimension part * DL + c0 + e of the output.
+        [[unroll]] for (uint c0 = 0u; c0 < DL; c0 += WG) {
             barrier();
             [[unroll]] for (uint e = 0u; e < WG; ++e)
-                if (c0 + e < D)
-                    sRed[lid * (WG + 1u) + e] = acc[r * D + min(c0 + e, D - 1u)] * f[r];
+                if (c0 + e < DL)
+                    sRed[lid * (WG + 1u) + e] = acc[r * DL + min(c0 + e, DL - 1u)] * f[r];
             barrier();
-            if (rvalid[r] && c0 + lid < D) {
-                float sum = 0.0;
-                for (uint w = 0u; w < WG; ++w)
-                    sum += sRed[w * (WG + 1u) + lid];
-                scratch[obase + c0 + lid] = bad[r] ? F_NAN : sum * inv;
+            if (rvalid[r] && c0 + lid < DL) {
+                [[unroll]] for (uint pt = 0u; pt < PARTS; ++pt) {
+                    float sum = 0.0;
+                    for (uint w = pt; w < WG; w += PARTS)
+                        sum += sRed[w * (WG + 1u) + lid];
+                    scratch[obase + pt * DL + c0 + lid] = bad[r] ? F_NAN : sum * inv;
+                }
             }
         }
         if (rvalid[r] && lid == 0u)

@@ -391,6 +391,7 @@ static void cpu_info(vkattn_device_info *info)
     snprintf(info->driver, sizeof info->driver, "vkattn CPU reference");
     info->type = VK_PHYSICAL_DEVICE_TYPE_CPU;
     info->fp16_storage = true;
+    info->max_buffer_range = UINT32_MAX;
 }
 
 static void release(vkattn_context ctx)
@@ -429,6 +430,12 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
                      (unsigned)d->kernel > VKATTN_KERNEL_DECODE ? (int)d->kernel : (int)d->kind);
         return VKATTN_ERROR_INVALID_ARGUMENT;
     }
+    if (d->decode_parts > 8 || (d->decode_parts & (d->decode_parts - 1)) != 0) {
+        if (d->message && d->message_size > 0)
+            snprintf(d->message, d->message_size,
+                     "decode_parts = %u: expected 0 (automatic), 1, 2, 4 or 8", d->decode_parts);
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    }
 
     vkattn_context ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -444,6 +451,7 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     }
     ctx->alloc = d->allocator;
     ctx->kernel = d->kernel;
+    ctx->decode_parts = d->decode_parts;
     ctx->on_message = d->on_message;
     ctx->user = d->user;
 

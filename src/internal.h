@@ -18,12 +18,15 @@ typedef struct attn_tiles {
 
 /* The split-KV (decode) kernel: rows per workgroup come in 1, 2, 4. */
 #define DECODE_RP_VARIANTS 3
+/* ... and invocations per key in 1, 2, 4, 8. */
+#define DECODE_PARTS_VARIANTS 4
 
 /* How vkattn_cmd_attention runs one problem on one context (record.c, pipeline.c). */
 typedef struct decode_plan {
     bool use;             /* the split-KV kernel runs (else attention.comp) */
     uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
+    uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
     uint32_t splits, split_len;
@@ -73,6 +76,7 @@ struct vkattn_context_T {
     void *user;
 
     vkattn_kernel kernel; /* as asked for in the desc (AUTO resolved per pipeline) */
+    uint32_t decode_parts; /* as asked for in the desc (0 = automatic) */
     vkattn_device_info info;
     VkPhysicalDeviceLimits limits;
     VkPhysicalDeviceMemoryProperties mem_props;
@@ -87,7 +91,8 @@ struct vkattn_context_T {
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
     attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
-    VkPipeline decode[2][256][DECODE_RP_VARIANTS][2]; /* [dtype][head_dim - 1][log2 rows][vec] */
+    /* [dtype][head_dim - 1][log2 rows][vec][log2 parts] */
+    VkPipeline decode[2][256][DECODE_RP_VARIANTS][2][DECODE_PARTS_VARIANTS];
     VkPipeline merge[2];             /* [dtype] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */

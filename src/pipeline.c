@@ -17,6 +17,12 @@ static const uint32_t decode_f32_spv[] =
 static const uint32_t decode_f16_spv[] =
 #include "shaders/decode_f16.spv.h"
     ;
+static const uint32_t decode_shuffle_f32_spv[] =
+#include "shaders/decode_shuffle_f32.spv.h"
+    ;
+static const uint32_t decode_shuffle_f16_spv[] =
+#include "shaders/decode_shuffle_f16.spv.h"
+    ;
 static const uint32_t merge_f32_spv[] =
 #include "shaders/merge_f32.spv.h"
     ;
@@ -78,8 +84,10 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
                 ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d].pipeline, ctx->alloc);
             for (int r = 0; r < DECODE_RP_VARIANTS; ++r)
                 for (int v = 0; v < 2; ++v)
-                    if (ctx->decode[t][d][r][v])
-                        ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r][v], ctx->alloc);
+                    for (int s = 0; s < DECODE_PARTS_VARIANTS; ++s)
+                        if (ctx->decode[t][d][r][v][s])
+                            ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r][v][s],
+                                                      ctx->alloc);
         }
     for (int t = 0; t < 2; ++t)
         if (ctx->merge[t])
@@ -252,19 +260,38 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
                (ctx->kernel == VKATTN_KERNEL_AUTO && p->seq_q <= 16 && p->seq_kv >= 1024);
     if (!plan.use)
         return plan;
-    plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
-    /* Each row keeps D accumulators and D query values per invocation: at most 512 values on
-     * CPU drivers (beyond that LLVM takes minutes to compile the unrolled loop), 256 on GPUs
-     * (registers). */
-    const uint32_t max_values = cpu ? 512 : 256;
-    while (plan.rp_log2 > 0 && (p->head_dim << plan.rp_log2) > max_values)
-        plan.rp_log2--;
-    const uint32_t rp = 1u << plan.rp_log2;
     plan.wg = cpu ? (ctx->info.subgroup_size ? ctx->info.subgroup_size : 8) : 64;
     if (plan.wg > ctx->limits.maxComputeWorkGroupInvocations)
         plan.wg = ctx->limits.maxComputeWorkGroupInvocations;
     if (plan.wg > 64) /* the shared merge block is wg x (wg + 1) floats */
         plan.wg = 64;
+    /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512
+     * of each on CPU drivers (beyond that LLVM takes minutes to compile the unrolled loops),
+     * 128 on GPUs (registers). GPUs share a key among invocations (PARTS) before they give up
+     * rows; CPU drivers give up rows: on lavapipe the shuffles cost more than they save (D=128
+     * with 4 rows: 74 ms with PARTS 1, 260 ms with PARTS 2, for one read of 134 MB). */
+    const uint32_t max_values = cpu ? 512 : 128;
+    uint32_t max_parts = ctx->info.subgroup_shuffle ? ctx->info.min_subgroup_size : 1;
+    if (max_parts > 8)
+        max_parts = 8;
+    if (max_parts > plan.wg)
+        max_parts = plan.wg;
+    plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    plan.parts_log2 = 0;
+    const uint32_t forced = ctx->decode_parts;
+    if (forced > 1 && forced <= max_parts && p->head_dim % forced == 0)
+        while ((1u << plan.parts_log2) < forced)
+            plan.parts_log2++;
+    while ((p->head_dim << plan.rp_log2 >> plan.parts_log2) > max_values) {
+        if (!forced && !cpu && (2u << plan.parts_log2) <= max_parts &&
+            p->head_dim % (2u << plan.parts_log2) == 0)
+            plan.parts_log2++;
+        else if (plan.rp_log2 > 0)
+            plan.rp_log2--;
+        else
+            break;
+    }
+    const uint32_t rp = 1u << plan.rp_log2;
     plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
     uint64_t grid = (uint64_t)plan.blocks * p->heads_kv * p->batch;
@@ -291,15 +318,21 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                           VkPipeline *out)
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
-    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2][plan->vec];
+    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2][plan->vec][plan->parts_log2];
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
     if (!*slot) {
-        static const uint32_t ids[4] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG, ATTN_SPEC_VEC};
-        const uint32_t values[4] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec};
-        res = make_pipeline(ctx, f16 ? decode_f16_spv : decode_f32_spv,
-                            f16 ? sizeof decode_f16_spv : sizeof decode_f32_spv, ids, values, 4,
-                            slot);
+        static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG, ATTN_SPEC_VEC,
+                                        ATTN_SPEC_PARTS};
+        const uint32_t values[5] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
+                                    1u << plan->parts_log2};
+        /* Modules that use shuffles are only given to devices that have them. */
+        const bool sh = plan->parts_log2 > 0;
+        const uint32_t *code = f16 ? (sh ? decode_shuffle_f16_spv : decode_f16_spv)
+                                   : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
+        const size_t size = f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
+                                : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
+        res = make_pipeline(ctx, code, size, ids, values, 5, slot);
     }
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);

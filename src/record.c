@@ -34,6 +34,11 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
     if (ctx->push_descriptors && ctx->limits.minStorageBufferOffsetAlignment > 0)
         base = buf->offset - buf->offset % ctx->limits.minStorageBufferOffsetAlignment;
     uint64_t skip = buf->offset - base;
+    if (skip + bytes > ctx->limits.maxStorageBufferRange)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                        "tensors->%s: %llu bytes from the bound offset, over the device's "
+                        "maxStorageBufferRange of %u", name, (unsigned long long)(skip + bytes),
+                        ctx->limits.maxStorageBufferRange);
     if ((skip + bytes) / elem_size > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "tensors->%s: more than 2^32 elements", name);
@@ -378,7 +383,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (plan.use) {
         /* 16-byte words when every K/V row starts on one and D fills whole words. */
         const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
-        const uint64_t all = (uint64_t)p.head_dim | b[ATTN_BIND_K].elem_offset |
+        const uint64_t all = (uint64_t)(p.head_dim >> plan.parts_log2) | b[ATTN_BIND_K].elem_offset |
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
         plan.vec = all % epw == 0;
         return cmd_decode(ctx, cmd, &p, &plan, b, flags);

@@ -198,7 +198,23 @@ typedef struct decode_run {
     uint32_t splits;
     bool no_pack, paged;
     uint32_t page_size;
+    uint32_t parts; /* invocations per key: the context made with decode_parts = parts */
 } decode_run;
+
+static vkattn_context parts_ctx[4]; /* decode_parts 1, 2, 4, 8 (index log2) */
+
+static vkattn_context context_for(uint32_t parts)
+{
+    if (parts == 0)
+        return ctx;
+    int i = parts == 1 ? 0 : parts == 2 ? 1 : parts == 4 ? 2 : 3;
+    if (!parts_ctx[i]) {
+        vkattn_context_desc desc = {.validation = true, .on_message = on_message,
+                                    .decode_parts = parts};
+        ck_assert_int_eq(vkattn_context_create(&desc, &parts_ctx[i]), VKATTN_SUCCESS);
+    }
+    return parts_ctx[i];
+}
 
 static void run_decode(const decode_run *r, vkattn_dtype dt, float *out, float *lse)
 {
@@ -251,8 +267,9 @@ static void run_decode(const decode_run *r, vkattn_dtype dt, float *out, float *
     }
     vkattn_host_tensors t = {.q = qq, .k = pk, .v = pv, .out = oo, .lse = lse,
                              .kv_lens = kv_lens, .page_table = table};
-    vkattn_result res = vkattn_attention(ctx, &p, &t);
-    ck_assert_msg(res == VKATTN_SUCCESS, "%s", vkattn_context_message(ctx));
+    vkattn_context c = context_for(r->parts);
+    vkattn_result res = vkattn_attention(c, &p, &t);
+    ck_assert_msg(res == VKATTN_SUCCESS, "%s", vkattn_context_message(c));
     if (dt == VKATTN_DTYPE_F16)
         for (uint64_t e = 0; e < nq; ++e) {
             _Float16 x;
@@ -271,8 +288,10 @@ START_TEST(splits_packing_and_pages_agree)
     enum { N = 3 * 8 * 2 * 64, NL = 3 * 8 * 2 };
     const vkattn_dtype dt = _i ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
     static const decode_run runs[] = {
-        {1, false, false, 0}, {4, false, false, 0}, {4, false, true, 16}, {37, false, false, 0},
-        {3, true, false, 0}, {5, false, true, 112}, {0, false, true, 64},
+        {1, false, false, 0, 0}, {4, false, false, 0, 0}, {4, false, true, 16, 0},
+        {37, false, false, 0, 0}, {3, true, false, 0, 0}, {5, false, true, 112, 0},
+        {0, false, true, 64, 0}, {4, false, false, 0, 2}, {4, false, true, 16, 2},
+        {1, false, false, 0, 8}, {0, true, false, 0, 4}, {1, false, false, 0, 1},
     };
     static float out0[N], lse0[NL], out[N], lse[NL], prev[N];
     run_decode(&runs[0], dt, out0, lse0);
@@ -283,11 +302,12 @@ START_TEST(splits_packing_and_pages_agree)
         double eo = max_diff(out0, out, N), el = max_diff(lse0, lse, NL);
         double bound = dt == VKATTN_DTYPE_F16 ? 1e-3 : 1e-5;
         ck_assert_msg(eo <= bound && el <= 1e-5,
-                      "%s splits %u pack %d paged %u: O differs by %g, LSE by %g",
+                      "%s splits %u pack %d paged %u parts %u: O differs by %g, LSE by %g",
                       _i ? "f16" : "f32", runs[i].splits, !runs[i].no_pack, runs[i].page_size,
-                      eo, el);
+                      runs[i].parts, eo, el);
         /* Paging changes where rows live, not the arithmetic: bitwise equal to contiguous. */
-        if (runs[i].paged && runs[i].splits == runs[i - 1].splits && !runs[i - 1].paged)
+        if (runs[i].paged && runs[i].splits == runs[i - 1].splits && !runs[i - 1].paged &&
+            runs[i].parts == runs[i - 1].parts)
             ck_assert_msg(memcmp(out, prev, sizeof out) == 0, "paged differs from contiguous");
         memcpy(prev, out, sizeof out);
     }
@@ -329,6 +349,14 @@ START_TEST(scratch_size_and_errors)
     t.page_table = NULL;
     ck_assert_int_eq(vkattn_attention(ctx, &q, &t), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "page_table"));
+
+    /* decode_parts other than 0, 1, 2, 4, 8 is refused at creation, naming the field. */
+    char why[128] = "";
+    vkattn_context bad = NULL;
+    vkattn_context_desc d = {.decode_parts = 3, .message = why, .message_size = sizeof why};
+    ck_assert_int_eq(vkattn_context_create(&d, &bad), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(bad);
+    ck_assert_ptr_nonnull(strstr(why, "decode_parts = 3"));
 }
 END_TEST
 
@@ -354,6 +382,8 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    for (int i = 0; i < 4; ++i)
+        vkattn_context_destroy(parts_ctx[i]);
     vkattn_context_destroy(ctx);
     return failed == 0 && messages == 0 ? 0 : 1;
 }

@@ -270,6 +270,29 @@ START_TEST(f16_without_16bit_storage_is_unsupported)
 }
 END_TEST
 
+START_TEST(tensor_past_buffer_range_is_unsupported)
+{
+    /* K one row longer than one binding of the device may span: refused with UNSUPPORTED and
+     * the limit named, before the (dummy) command buffer or buffers are touched. */
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    vkattn_problem p = small_problem();
+    p.seq_q = 32; /* the tiled kernel: no scratch needed */
+    p.head_dim = 256;
+    p.heads_q = p.heads_kv = 1;
+    p.seq_kv = info.max_buffer_range / (256u * 4u) + 1u;
+    vkattn_device_tensors dt = {0};
+    dt.q = (vkattn_buffer){(VkBuffer)(uintptr_t)0x10, 0, 0};
+    dt.k = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0};
+    dt.v = (vkattn_buffer){(VkBuffer)(uintptr_t)0x30, 0, 0};
+    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x40, 0, 0};
+    VkCommandBuffer fake = (VkCommandBuffer)(uintptr_t)0x1;
+    ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->k"));
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "maxStorageBufferRange"));
+}
+END_TEST
+
 START_TEST(destroy_null_is_noop)
 {
     vkattn_context_destroy(NULL);
@@ -306,6 +329,7 @@ int main(void)
     tcase_add_test(api, missing_tensor_names_it);
     tcase_add_test(api, lens_past_sequence_rejected_and_out_untouched);
     tcase_add_test(api, cmd_attention_checks_buffers);
+    tcase_add_test(api, tensor_past_buffer_range_is_unsupported);
     tcase_add_test(api, destroy_null_is_noop);
     tcase_add_test(api, f16_without_16bit_storage_is_unsupported);
     tcase_add_test(api, huge_finite_inputs_stay_finite);

@@ -202,6 +202,17 @@ int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc)
     return 0;
 }
 
+int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
+{
+    int64_t v;
+    if (!text)
+        return -1;
+    if (!parse_whole_i64(text, 1, 8, &v) || (v & (v - 1)) != 0)
+        return cli_error(c->cmd, "%s: expected 1, 2, 4 or 8, got '%s'", c->flag, text);
+    desc->decode_parts = (uint32_t)v;
+    return 0;
+}
+
 int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
                        uint32_t **out, size_t *count)
 {

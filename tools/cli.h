@@ -68,6 +68,8 @@ int cli_parse_layout(const cli *c, const char *text, cli_layout *out);
 /* "cpu" (VKATTN_DEVICE_CPU) or an index N >= 0 (VKATTN_DEVICE_INDEX); sets kind and
  * device_index of desc and leaves its other fields alone. */
 int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
+/* 1, 2, 4 or 8: desc->decode_parts (invocations per key in the split-KV kernel). */
+int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc);
 
 /* A comma-separated list of u32 such as "5,3". When expect is not 0 the list must have exactly
  * expect values. On success *out is a malloc'd array of *count values (the caller frees it).

@@ -65,8 +65,10 @@ static void bench_help(void)
         "      quick     S=256 prefill, decode and varlen problems that take seconds on a\n"
         "                software device (lavapipe)\n"
         "      prefill   B=1, H=8, S 512..8192, D 64 and 128, causal and not\n"
-        "      decode    Sq 1 and 4 against a KV cache of 1024..8192, Hq=32 with Hkv 8 and 1\n"
-        "                (GQA, MQA), D=128, f32 and f16\n"
+        "      decode    B 1 and 8, Sq 1 and 4 against a KV cache of 1024, 8192 and 32768,\n"
+        "                Hq=32 with Hkv 32, 8 and 1 (MHA, GQA, MQA), D=128, f32 and f16,\n"
+        "                contiguous and paged (64-key pages); problems too large for the\n"
+        "                device's buffers are left out\n"
         "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
         "                the same batch in full\n"
         "      all       every suite\n"
@@ -89,6 +91,8 @@ static void bench_help(void)
         "                             no warm-up; the CPU device's rows already are the CPU)\n"
         "  --device D                 a Vulkan device index (see vkattn info) or cpu; on the CPU\n"
         "                             vkattn_attention is timed by the wall clock\n"
+        "  --parts N                  N invocations (1, 2, 4, 8) share each key in the split-KV\n"
+        "                             kernel, where the device allows (default: per device)\n"
         "  --validation               enable VK_LAYER_KHRONOS_validation (when installed); any\n"
         "                             message makes the exit status 1\n"
         "  --json FILE, --csv FILE    write the rows with the device, driver and build\n"
@@ -131,6 +135,25 @@ static int add_case(bench_case **cases, size_t *n, const vkattn_problem *p, cons
     if ((q_lens && !c->q_lens) || (kv_lens && !c->kv_lens))
         return cli_error(CMD, "out of memory");
     return 0;
+}
+
+/* Bytes of the largest of Q, K, V and O (what one storage-buffer binding must span). */
+static uint64_t largest_tensor(const vkattn_problem *p)
+{
+    static const char which[4] = {'q', 'k', 'v', 'o'};
+    uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, most = 0;
+    for (int i = 0; i < 4; ++i) {
+        uint64_t bytes = vkattn_problem_extent(p, which[i]) * es;
+        most = bytes > most ? bytes : most;
+    }
+    return most;
+}
+
+/* K and V in 64-key pages, as many pages as the batch needs (the table is made by host_make). */
+static void set_paged64(vkattn_problem *p)
+{
+    p->page_size = 64;
+    p->num_pages = p->batch * ((p->seq_kv + 63) / 64);
 }
 
 static vkattn_problem make_problem(uint32_t b, uint32_t hq, uint32_t hkv, uint32_t sq, uint32_t skv,
@@ -178,27 +201,37 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
 }
 
 /* Generating tokens against a KV cache: one new token, and four (a speculative or chunked
- * step), with 32 query heads on 8 kv heads (GQA) and on one (MQA). Causal with the bottom-right
- * alignment: the new tokens see the whole cache. Streaming the cache dominates, so with GQA
- * these rows are memory-bound (MQA reads one kv head for 32 query heads and may not be).
- * Without --dtype both storage types are timed (f16 halves the bytes); f16 is left out on a
- * device without 16-bit storage. On lavapipe the suite takes minutes with the current kernel. */
+ * step), for one sequence and a batch of 8, with 32 query heads on 32 kv heads (MHA), 8 (GQA)
+ * and one (MQA), against caches of 1024, 8192 and 32768 keys, D=128. Causal with the
+ * bottom-right alignment: the new tokens see the whole cache. Each problem runs with contiguous
+ * K/V and then paged (tag "paged64": 64-key pages, the table reversing the pool).
+ * Streaming the cache dominates, so these rows are memory-bound. Without --dtype both storage
+ * types are timed (f16 halves the bytes); f16 is left out on a device without 16-bit storage,
+ * and so is any problem whose K or V spans more than the device's maxStorageBufferRange. */
 static int add_suite_decode(bench_case **cases, size_t *n, const bench_opts *o)
 {
-    static const uint32_t sq[] = {1, 4}, skv[] = {1024, 2048, 4096, 8192}, hkv[] = {8, 1};
+    static const uint32_t batch[] = {1, 8}, hkv[] = {32, 8, 1}, sq[] = {1, 4},
+                          skv[] = {1024, 8192, 32768};
     static const vkattn_dtype dts[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
     for (size_t t = 0; t < 2; ++t) {
         if (o->dtype_given && dts[t] != o->dtype)
             continue;
-        for (size_t q = 0; q < sizeof sq / sizeof sq[0]; ++q)
+        for (size_t b = 0; b < sizeof batch / sizeof batch[0]; ++b)
             for (size_t h = 0; h < sizeof hkv / sizeof hkv[0]; ++h)
-                for (size_t s = 0; s < sizeof skv / sizeof skv[0]; ++s) {
-                    vkattn_problem p = make_problem(1, 32, hkv[h], sq[q], skv[s], 128, dts[t],
-                                                    true);
-                    if (add_case(cases, n, &p, NULL, NULL))
-                        return -1;
-                    (*cases)[*n - 1].f16_optional = !o->dtype_given;
-                }
+                for (size_t q = 0; q < sizeof sq / sizeof sq[0]; ++q)
+                    for (size_t s = 0; s < sizeof skv / sizeof skv[0]; ++s)
+                        for (int paged = 0; paged < 2; ++paged) {
+                            vkattn_problem p = make_problem(batch[b], 32, hkv[h], sq[q], skv[s],
+                                                            128, dts[t], true);
+                            if (paged)
+                                set_paged64(&p);
+                            if (add_case(cases, n, &p, NULL, NULL))
+                                return -1;
+                            bench_case *c = &(*cases)[*n - 1];
+                            c->f16_optional = !o->dtype_given;
+                            if (paged)
+                                snprintf(c->tag, sizeof c->tag, "paged64");
+                        }
     }
     return 0;
 }
@@ -243,7 +276,7 @@ static int build_cases(const bench_opts *o, bench_case **cases, size_t *n)
             else if (v == 1)
                 pv.no_gqa_packing = true;
             else
-                pv.page_size = 64, pv.num_pages = p.batch * ((p.seq_kv + 63) / 64);
+                set_paged64(&pv);
             if ((rc = add_case(cases, n, &pv, ql, kl)) == 0)
                 snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
         }
@@ -357,6 +390,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->device.validation = true;
         } else if (cli_is(&c, "--device")) {
             if (cli_parse_device(&c, cli_value(&c), &o->device))
+                return -1;
+        } else if (cli_is(&c, "--parts")) {
+            if (cli_parse_parts(&c, cli_value(&c), &o->device))
                 return -1;
         } else if (cli_is(&c, "--json") || cli_is(&c, "--csv")) {
             if (!(text = cli_value(&c)))
@@ -631,7 +667,7 @@ int cmd_bench(int argc, char **argv)
     vkattn_context ctx = NULL;
     bench_gpu *g = NULL;
     bench_peak peak;
-    unsigned messages = 0, failed = 0, skipped = 0;
+    unsigned messages = 0, failed = 0, skipped = 0, too_big = 0;
     char msg[512];
     int status = 2;
 
@@ -724,6 +760,13 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         bench_case_name(c, name, sizeof name);
+        if (!cpu_ctx && largest_tensor(&c->p) > info.max_buffer_range) {
+            printf("%-*s  left out: a tensor of %.0f MB, over the device's buffer range of "
+                   "%.0f MB\n", width, name, (double)largest_tensor(&c->p) / 1e6,
+                   (double)info.max_buffer_range / 1e6);
+            ++too_big;
+            continue;
+        }
         if (progress)
             fprintf(stderr, "[%zu/%zu] %s ...\r", i + 1, n_cases, name);
         if (host_make(&c->p, 1000 + i, &h)) {
@@ -788,6 +831,9 @@ int cmd_bench(int argc, char **argv)
     }
     if (skipped)
         printf("(%u f16 problem(s) left out: the device has no 16-bit storage)\n", skipped);
+    if (too_big)
+        printf("(%u problem(s) left out: larger than one buffer of the device can be)\n",
+               too_big);
     if (messages)
         cli_error(CMD, "%u validation message(s)", messages);
     if (write_outputs(&o, &meta, cases, rows, n_rows))

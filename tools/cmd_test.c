@@ -16,10 +16,12 @@ static void count_message(void *user, const char *message)
 static int usage(void)
 {
     printf("usage: vkattn test [--quick] [--device N|cpu] [--validation] [--filter TEXT]\n"
-           "                   [--kernel auto|rowwise|split|decode]\n"
+           "                   [--kernel auto|rowwise|split|decode] [--parts N]\n"
            "Runs a matrix of attention problems on the device and compares each with the CPU\n"
            "reference: one line per case, then 'N passed, N failed'. Exit 1 if any failed.\n"
-           "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n");
+           "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n"
+           "--parts N (1, 2, 4, 8) makes N invocations share each key in the split-KV kernel\n"
+           "(where the device and head size allow; default: chosen per device).\n");
     return 0;
 }
 
@@ -52,7 +54,9 @@ int cmd_test(int argc, char **argv)
                 }
             if (v && rc < 0)
                 cli_error("test", "--kernel: expected auto, rowwise, split or decode, got '%s'", v);
-        } else if (cli_is(&c, "--filter"))
+        } else if (cli_is(&c, "--parts"))
+            rc = cli_parse_parts(&c, cli_value(&c), &desc);
+        else if (cli_is(&c, "--filter"))
             rc = (filter = cli_value(&c)) ? 0 : -1;
         else
             rc = cli_unknown(&c);

@@ -220,6 +220,11 @@ typedef struct vkattn_context_desc {
     char *message;        /* optional: receives why creation failed (NUL-terminated) */
     size_t message_size;  /* bytes at message */
     vkattn_kernel kernel; /* default VKATTN_KERNEL_AUTO */
+    uint32_t decode_parts; /* split-KV kernel: invocations that share one key (1, 2, 4 or 8),
+                              0 = chosen per device. For tests and tuning: a value the device
+                              or a problem cannot take (no subgroup shuffles, above the smallest
+                              subgroup size, not a divisor of head_dim) runs as 1. Anything
+                              else is INVALID_ARGUMENT. */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
@@ -264,6 +269,11 @@ typedef struct vkattn_device_info {
     bool cooperative_matrix;      /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
     uint32_t min_subgroup_size;   /* the range a driver may pick from (subgroup size control); */
     uint32_t max_subgroup_size;   /* both subgroup_size where the device cannot say */
+    bool subgroup_shuffle;        /* compute shaders have subgroup shuffles (the split-KV
+                                     kernel then shares a key among several invocations) */
+    uint32_t max_buffer_range;    /* maxStorageBufferRange: the most bytes one tensor may span
+                                     from its bound offset (vkattn_cmd_attention returns
+                                     UNSUPPORTED past it); UINT32_MAX for the CPU */
 } vkattn_device_info;
 
 /* Fills infos[0..min(*count, n)) with the Vulkan devices in enumeration order and sets *count to
