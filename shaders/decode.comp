@@ -41,7 +41,8 @@ layout(constant_id = ATTN_SPEC_PARTS) const uint PARTS = 1;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
 const uint DL = D / PARTS;       // dimensions per invocation
-const uint KPI = WG / PARTS;     // keys per iteration of the workgroup
+const uint KPI = WG / PARTS;     // keys side by side in the workgroup
+const uint KEYS = 2u;            // keys per invocation and iteration
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
@@ -174,79 +175,114 @@ void main()
     const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
 
     // All PARTS invocations of a key run the same iterations, so the shuffles below always
-    // find their partners active.
-    for (int j = ks + int(slot); j < ke; j += int(KPI)) {
-        uint outer, row;
-        key_place(b, uint(j), outer, row); // b (or the page) is the outermost K/V index
-        const uint ka = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
-        const uint va = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
-        float s[RP];
-        [[unroll]] for (uint r = 0u; r < RP; ++r)
-            s[r] = 0.0;
-        uvec4 kw = uvec4(0u), vw = uvec4(0u);
-        bool kbad = false; // a NaN or Inf in this key (SPEC 3: it poisons the rows that see it)
+    // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,
+    // the rescale of the accumulators and their trip through memory (they do not fit in
+    // registers on a CPU driver) are paid once for all of them.
+    for (int j = ks + int(slot); j < ke; j += int(KEYS * KPI)) {
+        uint ka[KEYS], va[KEYS];
+        int jk[KEYS];
+        bool live[KEYS]; // a key past the range reads key j again and counts for nothing
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            const int jt = j + int(t * KPI);
+            live[t] = jt < ke;
+            jk[t] = live[t] ? jt : j;
+            uint outer, row;
+            key_place(b, uint(jk[t]), outer, row); // b (or the page) is the outermost index
+            ka[t] = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
+            va[t] = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
+        }
+        float s[KEYS * RP];
+        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+            s[e] = 0.0;
+        uvec4 kw[KEYS], vw[KEYS];
+        bool kbad[KEYS]; // a NaN or Inf in the key (SPEC 3: it poisons the rows that see it)
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            kw[t] = uvec4(0u);
+            vw[t] = uvec4(0u);
+            kbad[t] = false;
+        }
         // (e is a constant after unrolling, so word_elem folds to one component.)
         [[unroll]] for (uint d = 0u; d < DL; ++d) {
-            if (VEC != 0u && d % EPW == 0u) {
-                kw = k4[ka / EPW + d / EPW];
-                kbad = kbad || word_bad(kw);
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+                if (VEC != 0u && d % EPW == 0u) {
+                    kw[t] = k4[ka[t] / EPW + d / EPW];
+                    kbad[t] = kbad[t] || word_bad(kw[t]);
+                }
+                float x = VEC != 0u ? word_elem(kw[t], d % EPW) : float(k[ka[t] + d]);
+                if (VEC == 0u)
+                    kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
+                [[unroll]] for (uint r = 0u; r < RP; ++r)
+                    s[t * RP + r] = fma(qv[r * DL + d], x, s[t * RP + r]);
             }
-            float x = VEC != 0u ? word_elem(kw, d % EPW) : float(k[ka + d]);
-            if (VEC == 0u)
-                kbad = kbad || !(abs(x) <= FLT_MAX);
-            [[unroll]] for (uint r = 0u; r < RP; ++r)
-                s[r] = fma(qv[r * DL + d], x, s[r]);
         }
         // The score of a non-finite key is NaN in every part, then summed over the parts.
-        [[unroll]] for (uint r = 0u; r < RP; ++r) {
-            s[r] = kbad ? F_NAN : s[r];
+        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e) {
+            s[e] = kbad[e / RP] ? F_NAN : s[e];
 #ifdef VKATTN_SHUFFLE
             [[unroll]] for (uint o = 1u; o < PARTS; o *= 2u)
-                s[r] += subgroupShuffleXor(s[r], o);
+                s[e] += subgroupShuffleXor(s[e], o);
 #endif
         }
-        float alpha[RP], p[RP];
-        bool vis[RP];
+        float alpha[RP], p[KEYS * RP];
+        bool vis[KEYS * RP];
         [[unroll]] for (uint r = 0u; r < RP; ++r) {
-            vis[r] = rvalid[r] && mask_visible(int(ri[r]), j, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
-                     (!custom || custom_mask(b, rh[r], ri[r], uint(j)));
-            // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
-            const bool bad = isnan(s[r]);
-            if (vis[r] && bad)
-                poisoned[r] = true;
-            float sc = clamp(s[r], -FLT_MAX, FLT_MAX);
-            if (softcap)
-                sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
-            sc = vis[r] && !bad ? sc : NEG_INF;
-            const float mn = max(m[r], sc);
+            float mn = m[r];
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+                const uint e = t * RP + r;
+                vis[e] = live[t] && rvalid[r] &&
+                         mask_visible(int(ri[r]), jk[t], ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                         (!custom || custom_mask(b, rh[r], ri[r], uint(jk[t])));
+                // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
+                const bool bad = isnan(s[e]);
+                if (vis[e] && bad)
+                    poisoned[r] = true;
+                float sc = clamp(s[e], -FLT_MAX, FLT_MAX);
+                if (softcap)
+                    sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
+                s[e] = vis[e] && !bad ? sc : NEG_INF;
+                mn = max(mn, s[e]);
+            }
             alpha[r] = mn == NEG_INF ? 1.0 : exp2(m[r] - mn);
-            p[r] = sc == NEG_INF ? 0.0 : exp2(sc - mn);
-            l[r] = l[r] * alpha[r] + p[r];
+            l[r] *= alpha[r];
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+                const uint e = t * RP + r;
+                p[e] = s[e] == NEG_INF ? 0.0 : exp2(s[e] - mn);
+                l[r] += p[e];
+            }
             m[r] = mn;
         }
         // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not see this
         // key) and poisons, below, the rows that do (whose results are then NaN whatever the
         // rest of the word was, so a word is zeroed whole).
-        bool vbad = false;
+        bool vbad[KEYS];
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+            vbad[t] = false;
         [[unroll]] for (uint d = 0u; d < DL; ++d) {
-            if (VEC != 0u && d % EPW == 0u) {
-                vw = v4[va / EPW + d / EPW];
-                const bool bad = word_bad(vw);
-                vbad = vbad || bad;
-                vw = bad ? uvec4(0u) : vw;
+            float x[KEYS];
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+                if (VEC != 0u && d % EPW == 0u) {
+                    vw[t] = v4[va[t] / EPW + d / EPW];
+                    const bool bad = word_bad(vw[t]);
+                    vbad[t] = vbad[t] || bad;
+                    vw[t] = bad ? uvec4(0u) : vw[t];
+                }
+                x[t] = VEC != 0u ? word_elem(vw[t], d % EPW) : float(v[va[t] + d]);
+                if (VEC == 0u) {
+                    const bool bad = !(abs(x[t]) <= FLT_MAX);
+                    vbad[t] = vbad[t] || bad;
+                    x[t] = bad ? 0.0 : x[t];
+                }
             }
-            float x = VEC != 0u ? word_elem(vw, d % EPW) : float(v[va + d]);
-            if (VEC == 0u) {
-                const bool bad = !(abs(x) <= FLT_MAX);
-                vbad = vbad || bad;
-                x = bad ? 0.0 : x;
+            [[unroll]] for (uint r = 0u; r < RP; ++r) {
+                float a = acc[r * DL + d] * alpha[r];
+                [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+                    a = fma(p[t * RP + r], x[t], a);
+                acc[r * DL + d] = a;
             }
-            [[unroll]] for (uint r = 0u; r < RP; ++r)
-                acc[r * DL + d] = fma(p[r], x, acc[r * DL + d] * alpha[r]);
         }
-        [[unroll]] for (uint r = 0u; r < RP; ++r)
-            if (vis[r] && vbad)
-                poisoned[r] = true;
+        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+            if (vis[e] && vbad[e / RP])
+                poisoned[e % RP] = true;
     }
 
     // Merge the invocations: the common max per row, then sums of the rescaled partials.
