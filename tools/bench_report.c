@@ -62,7 +62,7 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
     return pos;
 }
 
-static const char *dtype_name(vkattn_dtype dt)
+static const char *dcli_device_type_name(vkattn_dtype dt)
 {
     return dt == VKATTN_DTYPE_F16 ? "f16" : "f32";
 }
@@ -71,7 +71,7 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
 {
     const vkattn_problem *p = &c->p;
     name_fields f = {p->batch, p->heads_q, p->heads_kv, p->seq_q, p->seq_kv, p->head_dim,
-                     dtype_name(p->dtype), p->causal, p->window,
+                     dcli_device_type_name(p->dtype), p->causal, p->window,
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
@@ -82,17 +82,6 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
 /* ---------------------------------------------------------------------------------------------
  * JSON and CSV
  * ------------------------------------------------------------------------------------------- */
-static const char *type_name(VkPhysicalDeviceType t)
-{
-    switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
 double bench_sig6(double x)
 {
     char buf[32];
@@ -143,7 +132,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            cJSON_AddNumberToObject(o, "Sq", p->seq_q) &&
            cJSON_AddNumberToObject(o, "Skv", p->seq_kv) &&
            cJSON_AddNumberToObject(o, "D", p->head_dim) &&
-           cJSON_AddStringToObject(o, "dtype", dtype_name(p->dtype)) &&
+           cJSON_AddStringToObject(o, "dtype", dcli_device_type_name(p->dtype)) &&
            cJSON_AddStringToObject(o, "layout", "bhsd") &&
            cJSON_AddBoolToObject(o, "causal", p->causal) &&
            cJSON_AddStringToObject(o, "align", p->align == VKATTN_ALIGN_TOP_LEFT
@@ -192,7 +181,7 @@ char *bench_json_text(const bench_meta *m, const bench_case *cases, const bench_
               cJSON_AddStringToObject(o, "git", VKATTN_GIT) &&
               (o = cJSON_AddObjectToObject(root, "device")) &&
               cJSON_AddStringToObject(o, "name", m->info->name) &&
-              cJSON_AddStringToObject(o, "type", type_name(m->info->type)) &&
+              cJSON_AddStringToObject(o, "type", cli_device_type_name(m->info->type)) &&
               cJSON_AddNumberToObject(o, "vendor_id", m->info->vendor_id) &&
               cJSON_AddStringToObject(o, "driver", m->info->driver) &&
               cJSON_AddStringToObject(o, "api_version", m->api) &&
@@ -265,7 +254,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         const bench_case *c = &cases[r->case_index];
         const vkattn_problem *p = &c->p;
         fprintf(f, "%u,%u,%u,%u,%u,%u,%s,bhsd,%s,%s,\"%d,%d\",", p->batch, p->heads_q,
-                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dtype_name(p->dtype),
+                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dcli_device_type_name(p->dtype),
                 p->causal ? "true" : "false",
                 p->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
                 p->window ? p->window_left : -1, p->window ? p->window_right : -1);

@@ -202,6 +202,17 @@ int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc)
     return 0;
 }
 
+const char *cli_device_type_name(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
 int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
 {
     int64_t v;

@@ -68,6 +68,8 @@ int cli_parse_layout(const cli *c, const char *text, cli_layout *out);
 /* "cpu" (VKATTN_DEVICE_CPU) or an index N >= 0 (VKATTN_DEVICE_INDEX); sets kind and
  * device_index of desc and leaves its other fields alone. */
 int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
+/* "integrated", "discrete", "virtual", "cpu" or "other" (vkattn info and the bench reports). */
+const char *cli_device_type_name(VkPhysicalDeviceType t);
 /* 1, 2, 4 or 8: desc->decode_parts (invocations per key in the split-KV kernel). */
 int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc);
 

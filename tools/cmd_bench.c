@@ -760,9 +760,10 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         bench_case_name(c, name, sizeof name);
-        if (!cpu_ctx && largest_tensor(&c->p) > info.max_buffer_range) {
+        const uint64_t largest = largest_tensor(&c->p);
+        if (!cpu_ctx && largest > info.max_buffer_range) {
             printf("%-*s  left out: a tensor of %.0f MB, over the device's buffer range of "
-                   "%.0f MB\n", width, name, (double)largest_tensor(&c->p) / 1e6,
+                   "%.0f MB\n", width, name, (double)largest / 1e6,
                    (double)info.max_buffer_range / 1e6);
             ++too_big;
             continue;

@@ -6,17 +6,6 @@
 #include "cli.h"
 #include "commands.h"
 
-static const char *type_name(VkPhysicalDeviceType t)
-{
-    switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
 /* The index the default choice takes (VKATTN_DEVICE, else the first GPU, else 0), or -1 for
  * the CPU. */
 static int default_index(const vkattn_device_info *d, uint32_t n)
@@ -95,7 +84,7 @@ int cmd_info(int argc, char **argv)
             printf("%s\n  {\"index\": %u, \"name\": ", i ? "," : "", i);
             json_string(x->name);
             printf(", \"type\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, \"driver\": ",
-                   type_name(x->type), x->vendor_id, x->device_id);
+                   cli_device_type_name(x->type), x->vendor_id, x->device_id);
             json_string(x->driver);
             printf(", \"api_version\": \"%s\", \"subgroup_size\": %u, \"min_subgroup_size\": %u, "
                    "\"max_subgroup_size\": %u, \"subgroup_shuffle\": %s, \"shared_memory\": %u, "
@@ -111,7 +100,7 @@ int cmd_info(int argc, char **argv)
                    "    subgroup %u (%u..%u%s), shared memory %u bytes, buffer range %u bytes,\n"
                    "    fp16 storage %s, fp16 math %s, "
                    "push descriptors %s, cooperative matrix %s\n",
-                   i, (int)i == def ? "*" : " ", x->name, type_name(x->type), x->vendor_id,
+                   i, (int)i == def ? "*" : " ", x->name, cli_device_type_name(x->type), x->vendor_id,
                    x->driver, api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
                    x->subgroup_shuffle ? ", shuffles" : "", x->shared_memory, x->max_buffer_range,
                    x->fp16_storage ? "yes" : "no", x->fp16_arithmetic ? "yes" : "no",
