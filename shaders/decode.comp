@@ -43,6 +43,11 @@ const uint WG = gl_WorkGroupSize.x;
 const uint DL = D / PARTS;       // dimensions per invocation
 const uint KPI = WG / PARTS;     // keys side by side in the workgroup
 const uint KEYS = 2u;            // keys per invocation and iteration
+// Mesa's NIR unrolls no loop of more than 32 iterations ([[unroll]] or not); a longer loop over
+// a private array leaves it indexed dynamically (a gather per access on a CPU driver, spills on
+// GPUs). Loops over D are therefore nested, the inner one over DSTEP (a divisor of DL, at most
+// 16) dimensions. (An odd DL keeps the long loop: correct, slower.)
+const uint DSTEP = DL % 16u == 0u ? 16u : DL % 8u == 0u ? 8u : DL % 4u == 0u ? 4u : DL % 2u == 0u ? 2u : 1u;
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
@@ -157,13 +162,15 @@ void main()
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
         const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
-        [[unroll]] for (uint d = 0u; d < DL; ++d)
-            qv[r * DL + d] = live ? scaled(float(q[qb + d])) : 0.0;
+        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
+            [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
+                qv[r * DL + dh + dl] = live ? scaled(float(q[qb + dh + dl])) : 0.0;
     }
 
     float acc[RP * DL];
-    [[unroll]] for (uint e = 0u; e < RP * DL; ++e)
-        acc[e] = 0.0;
+    [[unroll]] for (uint eh = 0u; eh < RP * DL; eh += DSTEP)
+        [[unroll]] for (uint el = 0u; el < DSTEP; ++el)
+            acc[eh + el] = 0.0;
     float m[RP], l[RP];
     bool poisoned[RP];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
@@ -202,7 +209,9 @@ void main()
             kbad[t] = false;
         }
         // (e is a constant after unrolling, so word_elem folds to one component.)
-        [[unroll]] for (uint d = 0u; d < DL; ++d) {
+        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
+        [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+            const uint d = dh + dl;
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 if (VEC != 0u && d % EPW == 0u) {
                     kw[t] = k4[ka[t] / EPW + d / EPW];
@@ -257,7 +266,9 @@ void main()
         bool vbad[KEYS];
         [[unroll]] for (uint t = 0u; t < KEYS; ++t)
             vbad[t] = false;
-        [[unroll]] for (uint d = 0u; d < DL; ++d) {
+        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
+        [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+            const uint d = dh + dl;
             float x[KEYS];
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 if (VEC != 0u && d % EPW == 0u) {
