@@ -224,6 +224,19 @@ int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
     return 0;
 }
 
+int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
+{
+    static const char *const names[] = {"auto", "rowwise", "split", "decode"}; /* enum order */
+    if (!text)
+        return -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
+        if (strcmp(text, names[i]) == 0) {
+            desc->kernel = (vkattn_kernel)i;
+            return 0;
+        }
+    return cli_error(c->cmd, "%s: expected auto, rowwise, split or decode, got '%s'", c->flag, text);
+}
+
 int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
                        uint32_t **out, size_t *count)
 {

@@ -72,6 +72,8 @@ int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
 const char *cli_device_type_name(VkPhysicalDeviceType t);
 /* 1, 2, 4 or 8: desc->decode_parts (invocations per key in the split-KV kernel). */
 int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc);
+/* --kernel: auto, rowwise, split or decode (vkattn_kernel) into desc->kernel. */
+int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc);
 
 /* A comma-separated list of u32 such as "5,3". When expect is not 0 the list must have exactly
  * expect values. On success *out is a malloc'd array of *count values (the caller frees it).

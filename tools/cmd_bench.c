@@ -93,6 +93,9 @@ static void bench_help(void)
         "                             vkattn_attention is timed by the wall clock\n"
         "  --parts N                  N invocations (1, 2, 4, 8) share each key in the split-KV\n"
         "                             kernel, where the device allows (default: per device)\n"
+        "  --kernel K                 auto (default), rowwise, split or decode: the kernel for\n"
+        "                             every problem (decode: the split-KV kernel, even for\n"
+        "                             prefill)\n"
         "  --validation               enable VK_LAYER_KHRONOS_validation (when installed); any\n"
         "                             message makes the exit status 1\n"
         "  --json FILE, --csv FILE    write the rows with the device, driver and build\n"
@@ -393,6 +396,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 return -1;
         } else if (cli_is(&c, "--parts")) {
             if (cli_parse_parts(&c, cli_value(&c), &o->device))
+                return -1;
+        } else if (cli_is(&c, "--kernel")) {
+            if (cli_parse_kernel(&c, cli_value(&c), &o->device))
                 return -1;
         } else if (cli_is(&c, "--json") || cli_is(&c, "--csv")) {
             if (!(text = cli_value(&c)))

@@ -43,18 +43,9 @@ int cmd_test(int argc, char **argv)
             rc = cli_switch(&c), desc.validation = true;
         else if (cli_is(&c, "--device"))
             rc = cli_parse_device(&c, cli_value(&c), &desc);
-        else if (cli_is(&c, "--kernel")) {
-            const char *v = cli_value(&c);
-            rc = -1;
-            static const char *const names[] = {"auto", "rowwise", "split", "decode"};
-            for (int k = 0; v && k < 4; ++k)
-                if (strcmp(v, names[k]) == 0) {
-                    desc.kernel = (vkattn_kernel)k; /* the enum's order */
-                    rc = 0;
-                }
-            if (v && rc < 0)
-                cli_error("test", "--kernel: expected auto, rowwise, split or decode, got '%s'", v);
-        } else if (cli_is(&c, "--parts"))
+        else if (cli_is(&c, "--kernel"))
+            rc = cli_parse_kernel(&c, cli_value(&c), &desc);
+        else if (cli_is(&c, "--parts"))
             rc = cli_parse_parts(&c, cli_value(&c), &desc);
         else if (cli_is(&c, "--filter"))
             rc = (filter = cli_value(&c)) ? 0 : -1;
