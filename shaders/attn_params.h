@@ -17,6 +17,8 @@
 #define ATTN_FLAG_SOFTCAP   512u
 #define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
 #define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
+#define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge);
+                                    never with ATTN_FLAG_PAGED, whose fields hold O's layout */
 #define MERGE_FLAG_LSE        1u /* merge: write LSE */
 #define MERGE_FLAG_SPLITS     2u /* merge: the parts are the decode kernel's scratch */
 
@@ -91,7 +93,10 @@ ATTN_PARAMS_END
 #if defined(ATTN_DECODE) || !defined(VULKAN)
 /* decode.comp: partial results of split s for row (b, h, i) go to scratch, O at
  * scratch_off + (s * rows + (b * Hq + h) * Sq + i) * D, LSE (natural log) after all the O parts
- * at scratch_off + n_splits * rows * D + s * rows + row, where rows = B * Hq * Sq. */
+ * at scratch_off + n_splits * rows * D + s * rows + row, where rows = B * Hq * Sq.
+ * With ATTN_FLAG_DIRECT (one split, K/V not paged) the kernel writes O and LSE itself, and the
+ * page fields and scratch_off hold O's layout: page_size, pages_per_seq, num_pages = o_sb, o_sh,
+ * o_ss and scratch_off = o_off. */
 ATTN_PARAMS_BEGIN_NAMED(decode_params)
     ATTN_COMMON_FIELDS
     ATTN_U32 page_size, pages_per_seq, num_pages; /* paged KV (ATTN_FLAG_PAGED) */

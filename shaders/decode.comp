@@ -59,6 +59,8 @@ layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens
 layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
 layout(std430, binding = ATTN_BIND_PAGES) readonly buffer Pages { uint pages[]; };
 layout(std430, binding = ATTN_BIND_SCRATCH) writeonly buffer Scratch { float scratch[]; };
+layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
 
 #include "attn_common.glsl"
 
@@ -325,10 +327,14 @@ void main()
         bad[r] = pz > 0.0;
     }
 
+    // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
+    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
     const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
-        const uint obase = pc.scratch_off + (split * rows + row) * D;
+        const uint obase = direct ? pc.scratch_off + b * pc.page_size + rh[r] * pc.pages_per_seq +
+                                        ri[r] * pc.num_pages
+                                  : pc.scratch_off + (split * rows + row) * D;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
         // Column c0 + e of every invocation's accumulators, summed over the invocations of the
@@ -344,12 +350,20 @@ void main()
                     float sum = 0.0;
                     for (uint w = pt; w < WG; w += PARTS)
                         sum += sRed[w * (WG + 1u) + lid];
-                    scratch[obase + pt * DL + c0 + lid] = bad[r] ? F_NAN : sum * inv;
+                    const float x = bad[r] ? F_NAN : sum * inv;
+                    if (direct)
+                        o[obase + pt * DL + c0 + lid] = STORE_T(x);
+                    else
+                        scratch[obase + pt * DL + c0 + lid] = x;
                 }
             }
         }
-        if (rvalid[r] && lid == 0u)
-            scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] =
-                bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
+        const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
+        if (rvalid[r] && lid == 0u) {
+            if (!direct)
+                scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
+            else if ((pc.flags & ATTN_FLAG_LSE) != 0u)
+                lse[pc.lse_off + row] = ls;
+        }
     }
 }

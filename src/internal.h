@@ -16,8 +16,8 @@ typedef struct attn_tiles {
     uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
 } attn_tiles;
 
-/* The split-KV (decode) kernel: rows per workgroup come in 1, 2, 4. */
-#define DECODE_RP_VARIANTS 3
+/* The split-KV (decode) kernel: rows per workgroup come in 1, 2, 4, 8. */
+#define DECODE_RP_VARIANTS 4
 /* ... and invocations per key in 1, 2, 4, 8. */
 #define DECODE_PARTS_VARIANTS 4
 
@@ -30,7 +30,8 @@ typedef struct decode_plan {
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
     uint32_t splits, split_len;
-    uint64_t scratch_bytes;
+    bool direct;          /* one split and contiguous K/V: O and LSE written without a merge */
+    uint64_t scratch_bytes; /* 0 when direct */
 } decode_plan;
 
 typedef struct attn_pipeline {

@@ -254,10 +254,16 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const uint32_t group = p->heads_q / p->heads_kv;
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
-    /* Automatically for decoding against a real cache: few rows per KV head, many keys. */
+    /* Automatically for decoding against a real cache (few rows per KV head, many keys), and on
+     * CPU drivers for every problem: there a load costs a loop over the SIMD lanes, and this
+     * kernel's loads (each invocation its own key, 16 bytes at a time, each value used for
+     * every row of the block) are the fewest; attention.comp reads each K/V value per row from
+     * shared memory (lavapipe, B1 H8 S512 D64: 0.8 GFLOP/s there, 9.5 here). Only the decode
+     * case is split automatically, so other problems keep needing no scratch. */
+    const bool decoding = p->seq_q <= 16 && p->seq_kv >= 1024;
     plan.use = ctx->kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
                p->no_gqa_packing ||
-               (ctx->kernel == VKATTN_KERNEL_AUTO && p->seq_q <= 16 && p->seq_kv >= 1024);
+               (ctx->kernel == VKATTN_KERNEL_AUTO && (decoding || cpu));
     if (!plan.use)
         return plan;
     plan.wg = cpu ? (ctx->info.subgroup_size ? ctx->info.subgroup_size : 8) : 64;
@@ -276,7 +282,10 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
         max_parts = 8;
     if (max_parts > plan.wg)
         max_parts = plan.wg;
-    plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    /* CPU drivers take the most rows that fit (8 at most) for any problem that is not a decode
+     * step: one pipeline per head size (compiling one takes seconds there), and each K/V value
+     * read serves 8 rows (lavapipe, B1 H8 S512 D64: 4.1 GFLOP/s with 4 rows, 9.5 with 8). */
+    plan.rp_log2 = cpu && !decoding ? 3 : per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
     plan.parts_log2 = 0;
     const uint32_t forced = ctx->decode_parts;
     if (forced > 1 && forced <= max_parts && p->head_dim % forced == 0)
@@ -296,6 +305,8 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
     uint64_t grid = (uint64_t)plan.blocks * p->heads_kv * p->batch;
     uint32_t splits = p->kv_splits;
+    if (splits == 0 && !decoding && ctx->kernel != VKATTN_KERNEL_DECODE)
+        splits = 1;
     if (splits == 0) {
         const uint64_t target = cpu ? 16 : 512;
         const uint64_t by_keys = (p->seq_kv + 255) / 256;
@@ -308,8 +319,9 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     len = (len + plan.wg - 1) / plan.wg * plan.wg;
     plan.split_len = len;
     plan.splits = p->kv_splits ? splits : (p->seq_kv + len - 1) / len;
-    plan.scratch_bytes = (uint64_t)plan.splits * p->batch * p->heads_q * p->seq_q *
-                         (p->head_dim + 1) * sizeof(float);
+    plan.direct = plan.splits == 1 && p->page_size == 0;
+    plan.scratch_bytes = plan.direct ? 0 : (uint64_t)plan.splits * p->batch * p->heads_q *
+                                               p->seq_q * (p->head_dim + 1) * sizeof(float);
     return plan;
 }
 

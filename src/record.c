@@ -172,7 +172,7 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
             return res;
         flags |= ATTN_FLAG_PAGED;
     }
-    if (plan->use) {
+    if (plan->use && !plan->direct) {
         if ((res = bind(ctx, "scratch", &tensors->scratch, plan->scratch_bytes / 4, 4,
                         &b[ATTN_BIND_SCRATCH])))
             return res;
@@ -185,9 +185,9 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
                 sc->offset < others[i]->offset + (others[i]->size ? others[i]->size : 1))
                 return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                         "tensors->scratch overlaps another tensor in the same buffer");
-        if (!p.no_gqa_packing)
-            flags |= ATTN_FLAG_PACK;
     }
+    if (plan->use && !p.no_gqa_packing)
+        flags |= ATTN_FLAG_PACK;
     if (p.causal)
         flags |= ATTN_FLAG_CAUSAL;
     if (p.align == VKATTN_ALIGN_TOP_LEFT)
@@ -266,20 +266,21 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
                                 const decode_plan *plan, const binding *b, uint32_t flags)
 {
     const vkattn_problem p = *pp;
-    VkPipeline dpl, mpl;
+    VkPipeline dpl, mpl = VK_NULL_HANDLE;
     vkattn_result res;
     if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, plan, &dpl)) ||
-        (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)))
+        (!plan->direct && (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl))))
         return res;
     const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
-    if ((uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
+    if (!plan->direct &&
+        (uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                 "kv_splits = %u: the scratch would span more than 2^32 floats",
                                 plan->splits);
     const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
-    uint32_t mgroups;
+    uint32_t mgroups = 0;
     if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) ||
-        (res = merge_groups(ctx, rows, &mgroups)) ||
+        (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||
         (res = bind_descriptors(ctx, cmd, b)))
         return res;
     decode_params dp;
@@ -294,10 +295,19 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     dp.n_splits = plan->splits;
     dp.split_len = plan->split_len;
     dp.scratch_off = b[ATTN_BIND_SCRATCH].elem_offset;
+    if (plan->direct) { /* O's layout in the page fields (see attn_params.h) */
+        dp.flags |= ATTN_FLAG_DIRECT;
+        dp.page_size = u32(p.out.b);
+        dp.pages_per_seq = u32(p.out.h);
+        dp.num_pages = u32(p.out.s);
+        dp.scratch_off = b[ATTN_BIND_O].elem_offset;
+    }
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dpl);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof dp, &dp);
     ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, p.heads_kv, p.batch);
+    if (plan->direct)
+        return VKATTN_SUCCESS;
     /* The merge reads what the splits wrote. */
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,

@@ -173,11 +173,14 @@ typedef enum vkattn_device_kind {
 /* Which form of the attention kernel a context uses. Both compute the same thing; AUTO picks by
  * device. Forcing one is for tests and tuning. */
 typedef enum vkattn_kernel {
-    VKATTN_KERNEL_AUTO = 0,    /* default: ROWWISE on CPU devices, SPLIT on GPUs */
+    VKATTN_KERNEL_AUTO = 0,    /* default: DECODE on CPU devices (unsplit where the problem is
+                                  not a decode step), SPLIT on GPUs, DECODE (split) on either
+                                  for decode steps (Sq <= 16, Skv >= 1024) */
     VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
     VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
-    VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem (it is correct for any
-                                  Sq, and fast where the rows per KV head are few) */
+    VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem, split by the device's
+                                  size (it is correct for any Sq, and fast where the rows per
+                                  KV head are few, or on CPU devices) */
 } vkattn_kernel;
 
 /* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
@@ -340,9 +343,10 @@ typedef struct vkattn_device_tensors {
  * to COMPUTE_SHADER reads (a barrier with dstStage COMPUTE_SHADER, dstAccess SHADER_READ), and
  * earlier reads or writes of out/lse must be finished (dstAccess SHADER_WRITE). After it, out and
  * lse are written by COMPUTE_SHADER (srcAccess SHADER_WRITE); the caller barriers before using them.
- * The call changes the compute pipeline binding and push constants of cmd. On the split-KV path
+ * The call changes the compute pipeline binding and push constants of cmd. When the keys are split
  * (vkattn_scratch_size() > 0) it records two dispatches with a compute-to-compute memory barrier
- * between them, and scratch (which must not overlap any tensor) is written and read in cmd.
+ * between them, and scratch (which must not overlap any tensor) is written and read in cmd;
+ * otherwise one dispatch.
  *
  * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
  * UNSUPPORTED (f16 without 16-bit storage, CPU context), OUT_OF_*_MEMORY / VULKAN (pipeline
