@@ -203,8 +203,9 @@ static void run_reference(const vkattn_problem *p, reader *r)
         die("a valid problem has an empty tensor", NULL);
     if ((em == 0) != (p->mask_batch == 0))
         die("mask extent disagrees with mask_batch", NULL);
+    const uint64_t ep = p->page_size != 0 ? vkattn_problem_extent(p, 'p') : 0;
     if (eq > MAX_EXTENT || ek > MAX_EXTENT || ev > MAX_EXTENT || eo > MAX_EXTENT ||
-        el > MAX_EXTENT || em > MAX_EXTENT)
+        el > MAX_EXTENT || em > MAX_EXTENT || ep > MAX_EXTENT)
         return;
     uint64_t work = (uint64_t)p->batch * p->heads_q * p->seq_q * p->seq_kv * p->head_dim;
     if (work > MAX_WORK)
@@ -215,7 +216,6 @@ static void run_reference(const vkattn_problem *p, reader *r)
     uint32_t *q_lens = NULL, *kv_lens = NULL, *pages = NULL;
     bool pages_ok = true;
     if (p->page_size != 0) {
-        uint64_t ep = vkattn_problem_extent(p, 'p');
         if (ep == 0)
             die("a valid paged problem has no page table", NULL);
         pages = malloc(ep * sizeof *pages);
