@@ -353,23 +353,52 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     return VKATTN_SUCCESS;
 }
 
-vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
-                                  uint64_t *bytes)
+/* The plan vkattn_cmd_attention would follow for problem, for the queries below (out_name: their
+ * output argument, NULL-checked by the caller as out). Needs no 16-bit storage: the plan does not
+ * depend on it. */
+static vkattn_result query_plan(vkattn_context ctx, const vkattn_problem *problem, const void *out,
+                                const char *out_name, decode_plan *plan)
 {
     if (!ctx)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     if (ctx->cpu)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context needs no scratch");
-    if (!problem || !bytes)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "a CPU context runs the reference (no kernels, no scratch)");
+    if (!problem || !out)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
-                                !problem ? "problem" : "bytes");
+                                !problem ? "problem" : out_name);
     char msg[CTX_MESSAGE_SIZE];
     vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = vkattn__problem_resolved(problem);
-    decode_plan plan = vkattn__decode_plan(ctx, &p);
-    *bytes = plan.use ? plan.scratch_bytes : 0;
+    *plan = vkattn__decode_plan(ctx, &p);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
+                                  uint64_t *bytes)
+{
+    decode_plan plan;
+    vkattn_result res = query_plan(ctx, problem, bytes, "bytes", &plan);
+    if (res == VKATTN_SUCCESS)
+        *bytes = plan.use ? plan.scratch_bytes : 0;
+    return res;
+}
+
+vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
+                                    vkattn_kernel *kernel, uint32_t *splits)
+{
+    decode_plan plan;
+    vkattn_result res = query_plan(ctx, problem, kernel, "kernel", &plan);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    /* Without the split-KV plan attention.comp runs: rowwise only when asked for (AUTO sends
+     * CPU devices, its other user, to the split-KV kernel). */
+    *kernel = plan.use ? VKATTN_KERNEL_DECODE
+              : ctx->kernel == VKATTN_KERNEL_ROWWISE ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+    if (splits)
+        *splits = plan.use ? plan.splits : 1;
     return VKATTN_SUCCESS;
 }
 

@@ -334,6 +334,24 @@ START_TEST(scratch_size_and_errors)
                               .seq_kv = 512, .head_dim = 64};
     ck_assert_int_eq(vkattn_scratch_size(ctx, &prefill, &bytes), VKATTN_SUCCESS);
     ck_assert_uint_eq(bytes, 0); /* prefill is never split automatically */
+    /* The kernel query agrees: forced splits, one split, and prefill per device type. */
+    vkattn_kernel kern = VKATTN_KERNEL_AUTO;
+    uint32_t splits = 0;
+    ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &kern, &splits), VKATTN_SUCCESS);
+    ck_assert_int_eq(kern, VKATTN_KERNEL_DECODE);
+    ck_assert_uint_eq(splits, 1);
+    p.kv_splits = 8;
+    ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &kern, &splits), VKATTN_SUCCESS);
+    ck_assert_uint_eq(splits, 8);
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    ck_assert_int_eq(vkattn_problem_kernel(ctx, &prefill, &kern, &splits), VKATTN_SUCCESS);
+    ck_assert_int_eq(kern, info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_DECODE
+                                                                     : VKATTN_KERNEL_SPLIT);
+    ck_assert_uint_eq(splits, 1);
+    ck_assert_int_eq(vkattn_problem_kernel(ctx, &prefill, NULL, &splits),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "kernel is NULL"));
     p.kv_splits = 257;
     ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "kv_splits"));

@@ -798,18 +798,11 @@ int cmd_bench(int argc, char **argv)
         } else {
             ok = bench_gpu_time(g, ctx, &c->p, &t, o.warmup, o.repeat, ms, msg, sizeof msg) == 0;
             wall = !bench_gpu_has_timestamps(g);
-            uint64_t scratch = 0;
-            /* Scratch means split keys; else the split-KV kernel runs unsplit where the library
-             * sends every problem to it (CPU devices, --kernel decode: src/pipeline.c) or the
-             * problem asks for it. */
-            const bool decode_kernel =
-                o.device.kernel == VKATTN_KERNEL_DECODE ||
-                (o.device.kernel == VKATTN_KERNEL_AUTO &&
-                 (info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ||
-                  (c->p.seq_q <= 16 && c->p.seq_kv >= 1024))) ||
-                c->p.kv_splits || c->p.no_gqa_packing || c->p.page_size;
-            row->variant = vkattn_scratch_size(ctx, &c->p, &scratch) == VKATTN_SUCCESS && scratch
-                               ? "split-kv" : decode_kernel ? "split-kv-1" : "fa2-tiled";
+            vkattn_kernel kernel = VKATTN_KERNEL_AUTO;
+            uint32_t splits = 1;
+            vkattn_problem_kernel(ctx, &c->p, &kernel, &splits); /* the run checked the problem */
+            row->variant = kernel != VKATTN_KERNEL_DECODE ? "fa2-tiled"
+                           : splits > 1                  ? "split-kv" : "split-kv-1";
             row->device = info.name;
             if (ok)
                 fill_row(row, c, ms, o.repeat, meta.peak);

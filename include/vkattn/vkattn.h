@@ -363,6 +363,15 @@ VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffe
 VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
                                              uint64_t *bytes);
 
+/* Which kernel vkattn_cmd_attention runs for this problem on this context (ROWWISE or SPLIT:
+ * attention.comp; DECODE: the split-KV kernel) and into how many key ranges it splits the keys
+ * (1: no merge pass and no scratch; may be NULL). Like the scratch size it follows from the
+ * shape, never the data. For reports and benchmarks.
+ * Errors: INVALID_ARGUMENT (NULL ctx, problem or kernel, or an invalid problem), UNSUPPORTED (a
+ * CPU context). */
+VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
+                                               vkattn_kernel *kernel, uint32_t *splits);
+
 /* Merging two partial results over disjoint key sets (chunked prefill, shared-prefix cascades):
  * given (O1, LSE1) from keys K1 and (O2, LSE2) from keys K2 of the same queries, out and lse
  * become attention over K1 u K2: with M = max(LSE1, LSE2) and w_n = exp(LSE_n - M),
