@@ -16,14 +16,10 @@ typedef struct attn_tiles {
     uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
 } attn_tiles;
 
-/* The split-KV (decode) kernel: rows per workgroup come in 1, 2, 4, 8. */
-#define DECODE_RP_VARIANTS 4
-/* ... and invocations per key in 1, 2, 4, 8. */
-#define DECODE_PARTS_VARIANTS 4
-
 /* How vkattn_cmd_attention runs one problem on one context (record.c, pipeline.c). */
 typedef struct decode_plan {
     bool use;             /* the split-KV kernel runs (else attention.comp) */
+    vkattn_kernel kernel; /* attention.comp's form when !use: ROWWISE or SPLIT */
     uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
@@ -38,6 +34,16 @@ typedef struct attn_pipeline {
     VkPipeline pipeline; /* VK_NULL_HANDLE until first use */
     attn_tiles tiles;
 } attn_pipeline;
+
+/* A split-KV pipeline and its specialization (dtype, head size, rows, vec, parts, workgroup),
+ * packed into one key: tunings make too many combinations for a table of slots. */
+typedef struct decode_pipeline {
+    uint32_t key;
+    VkPipeline pipeline;
+} decode_pipeline;
+
+/* The tunings set on a context, [class][dtype][head_dim - 1] (all zero = built-in). */
+typedef vkattn_tuning tuning_table[2][2][256];
 
 /* Host-visible memory for the convenience call, reused between calls and grown on demand. */
 typedef struct host_arena {
@@ -91,9 +97,10 @@ struct vkattn_context_T {
     bool owns_pipeline_cache;
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
-    attn_pipeline pipelines[2][256]; /* [dtype][head_dim - 1] */
-    /* [dtype][head_dim - 1][log2 rows][vec][log2 parts] */
-    VkPipeline decode[2][256][DECODE_RP_VARIANTS][2][DECODE_PARTS_VARIANTS];
+    attn_pipeline pipelines[2][256][2]; /* [dtype][head_dim - 1][split: else rowwise] */
+    decode_pipeline *decode;         /* made so far, in order of first use */
+    uint32_t n_decode, cap_decode;
+    tuning_table tuning;             /* vkattn_tuning_set/load */
     VkPipeline merge[2];             /* [dtype] */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
@@ -114,7 +121,9 @@ const char *vkattn__vk_result_name(VkResult vr);
 
 /* pipeline.c: the pipeline for (dtype, head_dim), created on first use. Thread-safe. */
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
-                           const attn_pipeline **out);
+                                   vkattn_kernel kernel, const attn_pipeline **out);
+/* attention.comp's form (ROWWISE or SPLIT) for (dtype, head_dim) on this context. */
+vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim);
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
 /* The split-KV plan for a resolved, checked problem (pure: depends on shape and device only). */
 decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p);
@@ -123,6 +132,12 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                           VkPipeline *out);
 vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out);
 void vkattn__pipelines_destroy(vkattn_context ctx);
+
+/* tuning.c: the tuning that applies to (cls, dtype, head_dim): the set one over the built-in
+ * table's row for this device, every field resolved except rows (0 = by the problem's shape)
+ * and parts (0 = grow on demand). */
+vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cls,
+                                      vkattn_dtype dtype, uint32_t head_dim);
 
 /* descriptors.c: the set binding these buffers (whole buffers), made on first use. */
 vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,

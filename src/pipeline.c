@@ -1,5 +1,6 @@
 /* The attention pipelines: one layout per context (push descriptors + push constants) and one
  * pipeline per (dtype, head size), created on first use with tile sizes fitted to the device. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -79,16 +80,16 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
 void vkattn__pipelines_destroy(vkattn_context ctx)
 {
     for (int t = 0; t < 2; ++t)
-        for (int d = 0; d < 256; ++d) {
-            if (ctx->pipelines[t][d].pipeline)
-                ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d].pipeline, ctx->alloc);
-            for (int r = 0; r < DECODE_RP_VARIANTS; ++r)
-                for (int v = 0; v < 2; ++v)
-                    for (int s = 0; s < DECODE_PARTS_VARIANTS; ++s)
-                        if (ctx->decode[t][d][r][v][s])
-                            ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[t][d][r][v][s],
-                                                      ctx->alloc);
-        }
+        for (int d = 0; d < 256; ++d)
+            for (int k = 0; k < 2; ++k)
+                if (ctx->pipelines[t][d][k].pipeline)
+                    ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d][k].pipeline,
+                                              ctx->alloc);
+    for (uint32_t i = 0; i < ctx->n_decode; ++i)
+        ctx->vk.vkDestroyPipeline(ctx->device, ctx->decode[i].pipeline, ctx->alloc);
+    free(ctx->decode);
+    ctx->decode = NULL;
+    ctx->n_decode = ctx->cap_decode = 0;
     for (int t = 0; t < 2; ++t)
         if (ctx->merge[t])
             ctx->vk.vkDestroyPipeline(ctx->device, ctx->merge[t], ctx->alloc);
@@ -109,15 +110,12 @@ static uint32_t pow2_floor(uint32_t x)
 /* Tiles for head size d on this device. TPR invocations share a row so that each keeps at most
  * 16 accumulators; the workgroup has 128 invocations where the device allows; the K/V tile is as
  * long as shared memory permits beside the Q tile (rows padded to d + 1 floats). */
-static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, VkPhysicalDeviceType type,
-                               vkattn_kernel kernel, uint32_t d)
+static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel, uint32_t d)
 {
     attn_tiles t;
-    /* CPU drivers run invocations as SIMD lanes: a row per invocation keeps every K/V read a
-     * broadcast and needs no Q tile (registers spill to cached stack there, cheaply). GPUs
-     * split a row so that no invocation holds more than 16 accumulators. */
-    if (kernel == VKATTN_KERNEL_AUTO)
-        kernel = type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+    /* Rowwise: a row per invocation keeps every K/V read a broadcast and needs no Q tile (on CPU
+     * drivers registers spill to cached stack, cheaply). Split: a row is shared so that no
+     * invocation holds more than 16 accumulators (GPU registers). */
     if (kernel == VKATTN_KERNEL_ROWWISE)
         t.tpr = 1;
     else
@@ -193,9 +191,9 @@ static vkattn_result make_pipeline(vkattn_context ctx, const uint32_t *code, siz
 }
 
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
-                                     attn_pipeline *out)
+                                     vkattn_kernel kernel, attn_pipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, d);
+    attn_tiles tiles = choose_tiles(&ctx->limits, kernel, d);
     const uint32_t values[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
     static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
                                     ATTN_SPEC_WG};
@@ -212,13 +210,15 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
 }
 
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
-                           const attn_pipeline **out)
+                                   vkattn_kernel kernel, const attn_pipeline **out)
 {
-    attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1];
+    const bool split = kernel != VKATTN_KERNEL_ROWWISE;
+    attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][split];
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
     if (!slot->pipeline)
-        res = create_pipeline(ctx, dtype, head_dim, slot);
+        res = create_pipeline(ctx, dtype, head_dim,
+                              split ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, slot);
     pthread_mutex_unlock(&ctx->lock);
     *out = slot;
     return res;
@@ -237,62 +237,72 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
                         query_rows && kv_keys ? "given" : "NULL");
     if (ctx->cpu)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no kernel tiles");
-    attn_tiles t = choose_tiles(&ctx->limits, ctx->info.type, ctx->kernel, head_dim);
+    attn_tiles t = choose_tiles(&ctx->limits, vkattn__attn_kernel(ctx, dtype, head_dim), head_dim);
     *query_rows = t.br;
     *kv_keys = t.bc;
     return VKATTN_SUCCESS;
 }
 
-/* The split-KV kernel's shape. CPU drivers run a workgroup as one SIMD loop on one thread:
- * a workgroup of one SIMD row (the subgroup) keeps the final merge in registers' reach, and
- * 16 workgroups keep every core busy. GPUs get 64 invocations and enough splits for a few
- * hundred workgroups. A split covers at least 256 keys (shorter ones cost more in the merge
- * than they save). Packed rows: the group's heads times Sq, in blocks of up to 4. */
+/* attention.comp's form for (dtype, head_dim) when it runs: the desc's choice, else the prefill
+ * tuning's, else rowwise on CPU drivers and split on GPUs. */
+vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim)
+{
+    vkattn_kernel k = ctx->kernel;
+    if (k != VKATTN_KERNEL_ROWWISE && k != VKATTN_KERNEL_SPLIT)
+        k = vkattn__tuning_resolved(ctx, VKATTN_TUNING_PREFILL, dtype, head_dim).kernel;
+    if (k != VKATTN_KERNEL_ROWWISE && k != VKATTN_KERNEL_SPLIT)
+        k = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_ROWWISE
+                                                          : VKATTN_KERNEL_SPLIT;
+    return k;
+}
+
+/* The split-KV kernel's shape, from the tuning of the problem's class (tuning.c: the built-in
+ * table gives the reasons per kind of device) fitted to the device's limits. A split covers at
+ * least 256 keys (shorter ones cost more in the merge than they save). Packed rows: the group's
+ * heads times Sq, in blocks of up to 4 unless the tuning says otherwise. */
 decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
 {
     decode_plan plan = {0};
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const uint32_t group = p->heads_q / p->heads_kv;
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
-    /* Automatically for decoding against a real cache (few rows per KV head, many keys), and on
-     * CPU drivers for every problem: there a load costs a loop over the SIMD lanes, and this
-     * kernel's loads (each invocation its own key, 16 bytes at a time, each value used for
-     * every row of the block) are the fewest; attention.comp reads each K/V value per row from
-     * shared memory (lavapipe, B1 H8 S512 D64: 0.8 GFLOP/s there, 9.5 here). Only the decode
-     * case is split automatically, so other problems keep needing no scratch. */
     const bool decoding = p->seq_q <= 16 && p->seq_kv >= 1024;
-    plan.use = ctx->kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
-               p->no_gqa_packing ||
-               (ctx->kernel == VKATTN_KERNEL_AUTO && (decoding || cpu));
+    const vkattn_tuning tu = vkattn__tuning_resolved(
+        ctx, decoding ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL, p->dtype, p->head_dim);
+    const vkattn_kernel kernel = ctx->kernel != VKATTN_KERNEL_AUTO ? ctx->kernel : tu.kernel;
+    /* Paging, forced splits and unpacked heads exist only in the split-KV kernel. */
+    plan.use = kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
+               p->no_gqa_packing;
+    plan.kernel = vkattn__attn_kernel(ctx, p->dtype, p->head_dim);
     if (!plan.use)
         return plan;
-    plan.wg = cpu ? (ctx->info.subgroup_size ? ctx->info.subgroup_size : 8) : 64;
+    plan.wg = tu.workgroup;
     if (plan.wg > ctx->limits.maxComputeWorkGroupInvocations)
         plan.wg = ctx->limits.maxComputeWorkGroupInvocations;
     if (plan.wg > 64) /* the shared merge block is wg x (wg + 1) floats */
         plan.wg = 64;
     /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512
      * of each on CPU drivers (beyond that LLVM takes minutes to compile the unrolled loops),
-     * 128 on GPUs (registers). GPUs share a key among invocations (PARTS) before they give up
-     * rows; CPU drivers give up rows: on lavapipe the shuffles cost more than they save (D=128
-     * with 4 rows: 74 ms with PARTS 1, 260 ms with PARTS 2, for one read of 134 MB). */
+     * 128 on GPUs (registers). Without a tuned parts count, GPUs share a key among
+     * invocations before they give up rows. */
     const uint32_t max_values = cpu ? 512 : 128;
     uint32_t max_parts = ctx->info.subgroup_shuffle ? ctx->info.min_subgroup_size : 1;
     if (max_parts > 8)
         max_parts = 8;
     if (max_parts > plan.wg)
         max_parts = plan.wg;
-    /* CPU drivers take the most rows that fit (8 at most) for any problem that is not a decode
-     * step: one pipeline per head size (compiling one takes seconds there), and each K/V value
-     * read serves 8 rows (lavapipe, B1 H8 S512 D64: 4.1 GFLOP/s with 4 rows, 9.5 with 8). */
-    plan.rp_log2 = cpu && !decoding ? 3 : per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    if (tu.rows)
+        while ((2u << plan.rp_log2) <= tu.rows)
+            plan.rp_log2++;
+    else
+        plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
     plan.parts_log2 = 0;
-    const uint32_t forced = ctx->decode_parts;
+    const uint32_t forced = ctx->decode_parts ? ctx->decode_parts : tu.parts;
     if (forced > 1 && forced <= max_parts && p->head_dim % forced == 0)
         while ((1u << plan.parts_log2) < forced)
             plan.parts_log2++;
     while ((p->head_dim << plan.rp_log2 >> plan.parts_log2) > max_values) {
-        if (!forced && !cpu && (2u << plan.parts_log2) <= max_parts &&
+        if (!forced && (2u << plan.parts_log2) <= max_parts &&
             p->head_dim % (2u << plan.parts_log2) == 0)
             plan.parts_log2++;
         else if (plan.rp_log2 > 0)
@@ -305,10 +315,12 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
     uint64_t grid = (uint64_t)plan.blocks * p->heads_kv * p->batch;
     uint32_t splits = p->kv_splits;
-    if (splits == 0 && !decoding && ctx->kernel != VKATTN_KERNEL_DECODE)
-        splits = 1;
+    /* A desc-forced split-KV kernel splits prefill by the device's size too (for tests). */
+    uint64_t target = tu.split_target;
+    if (ctx->kernel == VKATTN_KERNEL_DECODE && !decoding)
+        target = vkattn__tuning_resolved(ctx, VKATTN_TUNING_DECODE, p->dtype, p->head_dim)
+                     .split_target;
     if (splits == 0) {
-        const uint64_t target = cpu ? 16 : 512;
         const uint64_t by_keys = (p->seq_kv + 255) / 256;
         uint64_t want = grid >= target ? 1 : (target + grid - 1) / grid;
         if (want > by_keys)
@@ -325,15 +337,39 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     return plan;
 }
 
+/* The key of a split-KV pipeline (see decode_pipeline). */
+static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
+{
+    uint32_t wg_log2 = 0;
+    while ((2u << wg_log2) <= plan->wg)
+        wg_log2++;
+    return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
+           plan->parts_log2 << 12 | wg_log2 << 14;
+}
+
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
                                           uint32_t head_dim, const decode_plan *plan,
                                           VkPipeline *out)
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
-    VkPipeline *slot = &ctx->decode[f16][head_dim - 1][plan->rp_log2][plan->vec][plan->parts_log2];
+    const uint32_t key = decode_key(f16, head_dim, plan);
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
-    if (!*slot) {
+    *out = VK_NULL_HANDLE;
+    for (uint32_t i = 0; i < ctx->n_decode && !*out; ++i)
+        if (ctx->decode[i].key == key)
+            *out = ctx->decode[i].pipeline;
+    if (!*out && ctx->n_decode == ctx->cap_decode) {
+        uint32_t cap = ctx->cap_decode ? 2 * ctx->cap_decode : 8;
+        decode_pipeline *grown = realloc(ctx->decode, cap * sizeof *grown);
+        if (grown) {
+            ctx->decode = grown;
+            ctx->cap_decode = cap;
+        } else {
+            res = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+        }
+    }
+    if (!*out && res == VKATTN_SUCCESS) {
         static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_RP, ATTN_SPEC_WG, ATTN_SPEC_VEC,
                                         ATTN_SPEC_PARTS};
         const uint32_t values[5] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
@@ -344,9 +380,10 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                    : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
         const size_t size = f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
                                 : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
-        res = make_pipeline(ctx, code, size, ids, values, 5, slot);
+        res = make_pipeline(ctx, code, size, ids, values, 5, out);
+        if (res == VKATTN_SUCCESS)
+            ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }
-    *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
     return res;
 }

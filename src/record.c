@@ -393,10 +393,7 @@ vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *pr
     vkattn_result res = query_plan(ctx, problem, kernel, "kernel", &plan);
     if (res != VKATTN_SUCCESS)
         return res;
-    /* Without the split-KV plan attention.comp runs: rowwise only when asked for (AUTO sends
-     * CPU devices, its other user, to the split-KV kernel). */
-    *kernel = plan.use ? VKATTN_KERNEL_DECODE
-              : ctx->kernel == VKATTN_KERNEL_ROWWISE ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+    *kernel = plan.use ? VKATTN_KERNEL_DECODE : plan.kernel;
     if (splits)
         *splits = plan.use ? plan.splits : 1;
     return VKATTN_SUCCESS;
@@ -429,7 +426,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     }
 
     const attn_pipeline *pl;
-    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, &pl);
+    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, plan.kernel, &pl);
     if (res != VKATTN_SUCCESS)
         return res;
     uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;

@@ -173,6 +173,50 @@ else
     sed 's/^/     /' "$d/stdout"
 fi
 
+# vkattn tune: a file that vkattn bench --tuning and vkattn test --tuning load; bad files and
+# outputs are refused with exit 2 and one line (on a Vulkan device only: the CPU has no kernels).
+rm -f "$out"/*
+"$VKATTN" tune --shape 1,2,2,64,64,32 --repeat 1 --warmup 0 --out "$out/t.txt" >"$d/stdout" 2>"$d/stderr"
+got=$?
+if grep -q 'cannot open a Vulkan device' "$d/stderr"; then
+    echo "skip vkattn tune: no Vulkan device"
+elif [ "$got" -eq 0 ] && [ "$(head -n 1 "$out/t.txt")" = "vkattn-tuning 1" ] &&
+    grep -q '^device 0x' "$out/t.txt" && grep -q 'built-in ms' "$d/stdout"; then
+    ok "vkattn tune writes a tuning file and the side-by-side table"
+    # The device line of the file, with a shape of our own for the bench's D=32 problem (the last
+    # line for a slot wins, so the count is 2 when tune kept a shape for it).
+    { cat "$out/t.txt"; echo "prefill f32 32 kernel=decode rows=2 workgroup=16 split_target=1024"; } \
+        >"$d/tuned.txt"
+    rm -f "$out/t.txt"
+    run --shape 1,2,2,64,1024,32 --repeat 1 --warmup 0 --tuning "$d/tuned.txt" --json "$out/tb.json"
+    if [ "$got" -eq 0 ] && grep -q "tuning: $d/tuned.txt ([12] line(s) for this device)" "$d/stdout" &&
+        grep -q '"variant":[[:space:]]*"split-kv"' "$out/tb.json"; then
+        ok "bench --tuning applies the file's line (split-kv: 1024 workgroups wanted, 4 splits of 256 keys)"
+    else
+        bad "bench --tuning: exit $got, $(head -n 3 "$d/stdout" | tr '\n' ' ')"
+    fi
+    rm -f "$out/tb.json"
+    if "$VKATTN" test --quick --filter D32 --tuning "$d/tuned.txt" >"$d/stdout" 2>"$d/stderr" &&
+        grep -q ' 0 failed' "$d/stdout"; then
+        ok "test --tuning: the tuned shape passes against the reference"
+    else
+        bad "test --tuning: $(tail -n 1 "$d/stdout") $(head -n 1 "$d/stderr")"
+    fi
+    printf 'vkattn-tuning 1\ndevice 0x1 0x2 "x"\nprefill f32 32 rows=3\n' >"$d/bad.txt"
+    expect_error "--tuning with rows=3" --shape 1,2,2,64,64,32 --tuning "$d/bad.txt"
+    case $msg in *"line 3"*"rows = 3"*) ;; *) bad "  the message names neither line 3 nor rows" ;; esac
+    expect_error "--tuning with a missing file" --shape 1,2,2,64,64,32 --tuning "$d/none.txt"
+    "$VKATTN" tune --shape 1,2,2,64,64,32 --repeat 1 --out "$out/none/t.txt" >/dev/null 2>"$d/stderr"
+    got=$?
+    if [ "$got" -eq 2 ] && [ "$(wc -l <"$d/stderr")" -eq 1 ]; then
+        ok "tune --out in a missing directory: exit 2, $(cat "$d/stderr")"
+    else
+        bad "tune --out in a missing directory: exit $got"
+    fi
+else
+    bad "vkattn tune: exit $got, $(head -n 1 "$d/stderr")"
+fi
+
 # Without a Vulkan driver the bench falls back to the CPU reference.
 # shellcheck disable=SC2086
 VK_ICD_FILENAMES="$d/none.json" VK_DRIVER_FILES="$d/none.json" \

@@ -358,3 +358,46 @@ int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, 
     p->has_kv_lens = *kv_lens != NULL;
     return 0;
 }
+
+int cli_load_tuning(const char *cmd, vkattn_context ctx, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_error(cmd, "--tuning: %s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            char *grown = realloc(text, cap = len + 65536);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                return cli_error(cmd, "--tuning: %s: out of memory", path);
+            }
+            text = grown;
+        }
+        size_t n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return cli_error(cmd, "--tuning: %s: cannot read it", path);
+    }
+    uint32_t applied = 0;
+    vkattn_result res = vkattn_tuning_load(ctx, text, len, &applied);
+    free(text);
+    if (res != VKATTN_SUCCESS)
+        return cli_error(cmd, "--tuning: %s: %s", path, vkattn_context_message(ctx));
+    printf("tuning: %s (%u line(s) for this device)\n", path, applied);
+    return 0;
+}
+
+void cli_count_message(void *user, const char *message)
+{
+    ++*(unsigned *)user;
+    fprintf(stderr, "validation: %s\n", message);
+}

@@ -113,4 +113,12 @@ int cli_mask_flag(cli *c, cli_mask_flags *m);
 int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
                    uint32_t **kv_lens);
 
+/* --tuning FILE: reads the file and applies its lines for ctx's device (vkattn_tuning_load),
+ * saying how many on stdout; -1 with the error printed (the file's fault: exit status 2). */
+int cli_load_tuning(const char *cmd, vkattn_context ctx, const char *path);
+
+/* A vkattn_message_fn for the tool's commands: counts the validation messages in *(unsigned *)user
+ * and prints each on stderr. */
+void cli_count_message(void *user, const char *message);
+
 #endif

@@ -7,21 +7,16 @@
 #include "commands.h"
 #include "harness.h"
 
-static void count_message(void *user, const char *message)
-{
-    ++*(unsigned *)user;
-    fprintf(stderr, "validation: %s\n", message);
-}
-
 static int usage(void)
 {
     printf("usage: vkattn test [--quick] [--device N|cpu] [--validation] [--filter TEXT]\n"
-           "                   [--kernel auto|rowwise|split|decode] [--parts N]\n"
+           "                   [--kernel auto|rowwise|split|decode] [--parts N] [--tuning FILE]\n"
            "Runs a matrix of attention problems on the device and compares each with the CPU\n"
            "reference: one line per case, then 'N passed, N failed'. Exit 1 if any failed.\n"
            "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n"
            "--parts N (1, 2, 4, 8) makes N invocations share each key in the split-KV kernel\n"
-           "(where the device and head size allow; default: chosen per device).\n");
+           "(where the device and head size allow; default: chosen per device).\n"
+           "--tuning FILE runs with the kernel shapes of a vkattn tune file (this device's lines).\n");
     return 0;
 }
 
@@ -31,7 +26,7 @@ int cmd_test(int argc, char **argv)
     cli_init(&c, "test", argc, argv);
     vkattn_context_desc desc = {0};
     bool quick = false;
-    const char *filter = NULL;
+    const char *filter = NULL, *tuning = NULL;
     unsigned messages = 0;
     int rc;
     while ((rc = cli_next(&c)) == 1) {
@@ -47,6 +42,8 @@ int cmd_test(int argc, char **argv)
             rc = cli_parse_kernel(&c, cli_value(&c), &desc);
         else if (cli_is(&c, "--parts"))
             rc = cli_parse_parts(&c, cli_value(&c), &desc);
+        else if (cli_is(&c, "--tuning"))
+            rc = (tuning = cli_value(&c)) ? 0 : -1;
         else if (cli_is(&c, "--filter"))
             rc = (filter = cli_value(&c)) ? 0 : -1;
         else
@@ -56,7 +53,7 @@ int cmd_test(int argc, char **argv)
     }
     if (rc < 0)
         return 2;
-    desc.on_message = count_message;
+    desc.on_message = cli_count_message;
     desc.user = &messages;
     char msg[512];
     desc.message = msg;
@@ -67,6 +64,10 @@ int cmd_test(int argc, char **argv)
         cli_error("test", "cannot open the device: %s%s%s", vkattn_result_string(res),
                   msg[0] ? ": " : "", msg);
         return res == VKATTN_ERROR_NO_DEVICE || res == VKATTN_ERROR_INVALID_ARGUMENT ? 2 : 1;
+    }
+    if (tuning && cli_load_tuning("test", ctx, tuning)) {
+        vkattn_context_destroy(ctx);
+        return 2;
     }
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);

@@ -9,5 +9,6 @@ int cmd_test(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_mask(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"test", cmd_test, "compare a device with the CPU reference over a matrix of cases"},
     {"info", cmd_info, "list the Vulkan devices"},
     {"bench", cmd_bench, "time attention with GPU timestamps"},
+    {"tune", cmd_tune, "search kernel shapes on a device and save them as a tuning file"},
     {"mask", cmd_mask, "show which keys each query sees, with the kernel's tiles"},
 };
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])

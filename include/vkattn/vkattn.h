@@ -372,6 +372,62 @@ VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_pr
 VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
                                                vkattn_kernel *kernel, uint32_t *splits);
 
+/* ---------------------------------------------------------------------------------------------
+ * Tuning: how the kernels are shaped on this device
+ *
+ * Each context starts from a built-in table keyed by vendor and device type (then fitted to the
+ * device's limits). A tuning overrides it for one (class, dtype, head_dim); `vkattn tune`
+ * searches the space on a device and saves its winners with vkattn_tuning_save(); an app loads
+ * such text with vkattn_tuning_load() (it chooses where the text lives; vkattn reads and writes
+ * no files). Desc fields (kernel, decode_parts) still win over any tuning.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vkattn_tuning_class {
+    VKATTN_TUNING_PREFILL = 0, /* every problem that is not a decode step */
+    VKATTN_TUNING_DECODE = 1,  /* decode steps: Sq <= 16 and Skv >= 1024 */
+} vkattn_tuning_class;
+
+/* Zero in any field = the built-in choice for it. */
+typedef struct vkattn_tuning {
+    vkattn_kernel kernel;  /* which kernel runs the class (AUTO = built-in) */
+    uint32_t rows;         /* split-KV kernel: query rows per workgroup: 1, 2, 4 or 8 (fewer
+                              where rows x head_dim would exceed the device's register budget) */
+    uint32_t workgroup;    /* split-KV kernel: invocations per workgroup: a power of two, 1..64,
+                              at most maxComputeWorkGroupInvocations */
+    uint32_t parts;        /* split-KV kernel: invocations per key, 1, 2, 4 or 8, as
+                              vkattn_context_desc.decode_parts */
+    uint32_t split_target; /* split-KV kernel: workgroups the automatic key split aims at
+                              (1 = never split automatically), at most 65536 */
+} vkattn_tuning;
+
+/* Sets (tuning non-NULL) or clears (NULL: back to built-in) the tuning of one class, dtype and
+ * head size. Takes effect for commands recorded afterwards (pipelines are made on first use).
+ * Not synchronised with recording on the same context.
+ * Errors: INVALID_ARGUMENT (a field out of its range, head_dim outside 1..256, bad class or dtype;
+ * the message names it; nothing changes), UNSUPPORTED (a CPU context). */
+VKATTN_API vkattn_result vkattn_tuning_set(vkattn_context ctx, vkattn_tuning_class cls,
+                                           vkattn_dtype dtype, uint32_t head_dim,
+                                           const vkattn_tuning *tuning);
+
+/* The tuning set for (cls, dtype, head_dim): zero fields where none is set.
+ * Errors: as vkattn_tuning_set, and NULL out. */
+VKATTN_API vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls,
+                                           vkattn_dtype dtype, uint32_t head_dim,
+                                           vkattn_tuning *out);
+
+/* Every tuning set on the context as text: a header, a "device" line naming this device (vendor
+ * id, device id, name), one line per (class, dtype, head_dim). With text NULL, sets *size to the
+ * bytes needed (with the final NUL); else writes that many and sets *size to them.
+ * Errors: INVALID_ARGUMENT (NULL size, *size too small: nothing written), UNSUPPORTED (CPU). */
+VKATTN_API vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size);
+
+/* Applies text from vkattn_tuning_save (of this or another device; several may be concatenated:
+ * only the sections whose device line names this device apply). All or nothing: on an error
+ * nothing changes and the message gives the line. *applied (may be NULL) receives the number of
+ * tunings applied. Errors: INVALID_ARGUMENT (NULL text, syntax, a value out of range),
+ * UNSUPPORTED (a CPU context). */
+VKATTN_API vkattn_result vkattn_tuning_load(vkattn_context ctx, const char *text, size_t size,
+                                            uint32_t *applied);
+
 /* Merging two partial results over disjoint key sets (chunked prefill, shared-prefix cascades):
  * given (O1, LSE1) from keys K1 and (O2, LSE2) from keys K2 of the same queries, out and lse
  * become attention over K1 u K2: with M = max(LSE1, LSE2) and w_n = exp(LSE_n - M),

@@ -1,0 +1,415 @@
+/* Tuning: the built-in table of kernel shapes per kind of device, the app's overrides, and their
+ * text form (vkattn_tuning_save / vkattn_tuning_load). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ANY_VENDOR 0u
+#define ANY_TYPE VK_PHYSICAL_DEVICE_TYPE_MAX_ENUM
+
+/* The built-in table: the first row matching the device (vendor, type) and class wins. Limits
+ * (workgroup size, subgroup shuffles, registers) are applied afterwards, in pipeline.c.
+ * Rows are added only for devices measured; the last rows are for any device. */
+static const struct builtin {
+    uint32_t vendor;
+    VkPhysicalDeviceType type;
+    vkattn_tuning_class cls;
+    vkattn_tuning t;
+} builtin_table[] = {
+    /* CPU drivers (lavapipe, SwiftShader) run a workgroup as SIMD loops on one thread, where
+     * every load is a loop over the lanes: the split-KV kernel reads each key once per
+     * invocation 16 bytes at a time and uses it for 8 rows (lavapipe, B1 H8 S512 D64: 0.8
+     * GFLOP/s in attention.comp, 9.5 here). A workgroup of one SIMD row (workgroup 0 = the
+     * subgroup size); no key sharing (shuffles cost more than they save there: D128 with 4
+     * rows, 74 ms with parts 1, 260 ms with 2); 16 workgroups keep every core busy; prefill
+     * never split, so it needs no scratch. */
+    {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_PREFILL,
+     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1}},
+    {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
+     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16}},
+    /* GPUs: attention.comp with several invocations per row for prefill; decode steps split
+     * into enough 64-invocation workgroups for a few hundred in flight. */
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512}},
+};
+
+static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_class cls)
+{
+    for (size_t i = 0; i < sizeof builtin_table / sizeof builtin_table[0]; ++i) {
+        const struct builtin *b = &builtin_table[i];
+        if (b->cls == cls && (b->vendor == ANY_VENDOR || b->vendor == info->vendor_id) &&
+            (b->type == ANY_TYPE || b->type == info->type))
+            return b->t;
+    }
+    return (vkattn_tuning){0}; /* unreachable: the last rows match any device */
+}
+
+vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cls,
+                                      vkattn_dtype dtype, uint32_t head_dim)
+{
+    vkattn_tuning t = builtin_for(&ctx->info, cls);
+    const vkattn_tuning *set = &ctx->tuning[cls][dtype == VKATTN_DTYPE_F16][head_dim - 1];
+    if (set->kernel)
+        t.kernel = set->kernel;
+    if (set->rows)
+        t.rows = set->rows;
+    if (set->workgroup)
+        t.workgroup = set->workgroup;
+    if (set->parts)
+        t.parts = set->parts;
+    if (set->split_target)
+        t.split_target = set->split_target;
+    if (t.workgroup == 0) /* built-in "one SIMD row" */
+        t.workgroup = ctx->info.subgroup_size ? ctx->info.subgroup_size : 8;
+    return t;
+}
+
+static bool pow2_upto(uint32_t x, uint32_t max)
+{
+    return x == 0 || (x <= max && (x & (x - 1)) == 0);
+}
+
+/* Writes why t is out of range into msg (empty when it is fine); against ctx's device limits
+ * unless ctx is NULL (a tuning for another device). */
+static void check_tuning(vkattn_context ctx, const vkattn_tuning *t, char *msg, size_t size)
+{
+    const uint32_t max_wg = ctx ? ctx->limits.maxComputeWorkGroupInvocations : 64;
+    msg[0] = '\0';
+    if ((unsigned)t->kernel > VKATTN_KERNEL_DECODE)
+        snprintf(msg, size, "kernel = %d: expected 0 (auto) to 3 (decode)", (int)t->kernel);
+    else if (!pow2_upto(t->rows, 8))
+        snprintf(msg, size, "rows = %" PRIu32 ": expected 0 (built-in), 1, 2, 4 or 8", t->rows);
+    else if (!pow2_upto(t->workgroup, 64) || t->workgroup > max_wg ||
+             (ctx && t->workgroup > ctx->limits.maxComputeWorkGroupSize[0]))
+        snprintf(msg, size, "workgroup = %" PRIu32 ": expected 0 (built-in) or a power of two up "
+                 "to 64 and the device's %" PRIu32 " invocations", t->workgroup, max_wg);
+    else if (!pow2_upto(t->parts, 8))
+        snprintf(msg, size, "parts = %" PRIu32 ": expected 0 (built-in), 1, 2, 4 or 8", t->parts);
+    else if (t->split_target > 65536)
+        snprintf(msg, size, "split_target = %" PRIu32 ": expected 0 (built-in) to 65536",
+                 t->split_target);
+}
+
+/* The slot of (cls, dtype, head_dim) in table, or NULL with the context's message set. */
+static vkattn_tuning *slot_of(vkattn_context ctx, tuning_table *table, vkattn_tuning_class cls,
+                              vkattn_dtype dtype, uint32_t head_dim, const char *fn)
+{
+    if ((unsigned)cls > VKATTN_TUNING_DECODE || (dtype != VKATTN_DTYPE_F32 && dtype != VKATTN_DTYPE_F16) ||
+        head_dim < 1 || head_dim > 256) {
+        vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                         "%s: cls = %d, dtype = %d, head_dim = %" PRIu32 ": expected a class, a "
+                         "dtype and 1..256", fn, (int)cls, (int)dtype, head_dim);
+        return NULL;
+    }
+    return &(*table)[cls][dtype == VKATTN_DTYPE_F16][head_dim - 1];
+}
+
+static vkattn_result check_ctx(vkattn_context ctx, const char *fn)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "%s: a CPU context has no kernels "
+                                "to tune", fn);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_tuning_set(vkattn_context ctx, vkattn_tuning_class cls, vkattn_dtype dtype,
+                                uint32_t head_dim, const vkattn_tuning *tuning)
+{
+    vkattn_result res = check_ctx(ctx, "vkattn_tuning_set");
+    if (res != VKATTN_SUCCESS)
+        return res;
+    vkattn_tuning *slot = slot_of(ctx, &ctx->tuning, cls, dtype, head_dim, "vkattn_tuning_set");
+    if (!slot)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (!tuning) {
+        memset(slot, 0, sizeof *slot);
+        return VKATTN_SUCCESS;
+    }
+    char why[200];
+    check_tuning(ctx, tuning, why, sizeof why);
+    if (why[0])
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tuning->%s", why);
+    *slot = *tuning;
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls, vkattn_dtype dtype,
+                                uint32_t head_dim, vkattn_tuning *out)
+{
+    vkattn_result res = check_ctx(ctx, "vkattn_tuning_get");
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (!out)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_tuning_get: out is NULL");
+    const vkattn_tuning *slot = slot_of(ctx, &ctx->tuning, cls, dtype, head_dim, "vkattn_tuning_get");
+    if (!slot)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    *out = *slot;
+    return VKATTN_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The text form:
+ *   vkattn-tuning 1
+ *   device <vendor id> <device id> "<name>"
+ *   <prefill|decode> <f32|f16> <head_dim> kernel=<auto|rowwise|split|decode> rows=N
+ *       workgroup=N parts=N split_target=N
+ * Lines starting with '#' and blank lines are ignored. Quotes and backslashes in the name are
+ * written with a backslash before them.
+ * ------------------------------------------------------------------------------------------- */
+#define TUNING_HEADER "vkattn-tuning 1"
+
+static const char *const class_names[2] = {"prefill", "decode"};
+static const char *const dtype_names[2] = {"f32", "f16"};
+static const char *const kernel_names[4] = {"auto", "rowwise", "split", "decode"};
+
+/* Appends printf output at *len when it fits in size (counting always). */
+static void emit(char *text, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void emit(char *text, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text && *len < size ? text + *len : NULL,
+                      text && *len < size ? size - *len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size)
+{
+    vkattn_result res = check_ctx(ctx, "vkattn_tuning_save");
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (!size)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_tuning_save: size is NULL");
+    /* Two passes: count, then (when it fits) write, so that nothing is half-written. */
+    for (int pass = text ? 0 : 1; pass < 2; ++pass) {
+        char *out = pass == 0 ? NULL : text;
+        size_t cap = pass == 0 ? 0 : *size, len = 0;
+        emit(out, cap, &len, TUNING_HEADER "\ndevice 0x%" PRIx32 " 0x%" PRIx32 " \"",
+             ctx->info.vendor_id, ctx->info.device_id);
+        for (const char *c = ctx->info.name; *c; ++c)
+            emit(out, cap, &len, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+        emit(out, cap, &len, "\"\n");
+        for (int c = 0; c < 2; ++c)
+            for (int t = 0; t < 2; ++t)
+                for (int d = 0; d < 256; ++d) {
+                    const vkattn_tuning *x = &ctx->tuning[c][t][d];
+                    if (!x->kernel && !x->rows && !x->workgroup && !x->parts && !x->split_target)
+                        continue;
+                    emit(out, cap, &len, "%s %s %d kernel=%s rows=%" PRIu32 " workgroup=%" PRIu32
+                         " parts=%" PRIu32 " split_target=%" PRIu32 "\n", class_names[c],
+                         dtype_names[t], d + 1, kernel_names[x->kernel], x->rows, x->workgroup,
+                         x->parts, x->split_target);
+                }
+        if (pass == 0) {
+            if (len + 1 > *size)
+                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                        "vkattn_tuning_save: size = %zu bytes, the text needs %zu",
+                                        *size, len + 1);
+        } else {
+            *size = len + 1;
+        }
+    }
+    return VKATTN_SUCCESS;
+}
+
+/* A parser over one line (NUL-terminated copy). */
+typedef struct line_reader {
+    char *p;
+} line_reader;
+
+static char *next_word(line_reader *r)
+{
+    while (*r->p == ' ' || *r->p == '\t')
+        r->p++;
+    if (!*r->p)
+        return NULL;
+    char *w = r->p;
+    while (*r->p && *r->p != ' ' && *r->p != '\t')
+        r->p++;
+    if (*r->p)
+        *r->p++ = '\0';
+    return w;
+}
+
+static int index_of(const char *const *names, int n, const char *w)
+{
+    for (int i = 0; w && i < n; ++i)
+        if (strcmp(names[i], w) == 0)
+            return i;
+    return -1;
+}
+
+static bool parse_u32(const char *w, uint32_t *out)
+{
+    if (!w || !*w || *w == '-' || *w == '+')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(w, &end, 0);
+    if (errno || *end || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* "device <vendor> <device> "<name>"": whether it names this context's device. */
+static bool parse_device(vkattn_context ctx, line_reader *r, bool *matches)
+{
+    uint32_t vendor, device;
+    if (!parse_u32(next_word(r), &vendor) || !parse_u32(next_word(r), &device))
+        return false;
+    while (*r->p == ' ' || *r->p == '\t')
+        r->p++;
+    if (*r->p++ != '"')
+        return false;
+    char name[sizeof ctx->info.name];
+    size_t n = 0;
+    for (; *r->p && *r->p != '"'; ++r->p) {
+        if (*r->p == '\\' && r->p[1])
+            ++r->p;
+        if (n + 1 >= sizeof name)
+            return false;
+        name[n++] = *r->p;
+    }
+    name[n] = '\0';
+    if (*r->p++ != '"' || next_word(r))
+        return false;
+    *matches = vendor == ctx->info.vendor_id && device == ctx->info.device_id &&
+               strcmp(name, ctx->info.name) == 0;
+    return true;
+}
+
+/* One tuning line after its class word; fills t, or writes why into why (ctx: as check_tuning). */
+static void parse_entry(vkattn_context ctx, line_reader *r, int *dtype, uint32_t *head_dim,
+                        vkattn_tuning *t, char *why, size_t why_size)
+{
+    *dtype = index_of(dtype_names, 2, next_word(r));
+    if (*dtype < 0 || !parse_u32(next_word(r), head_dim) || *head_dim < 1 || *head_dim > 256) {
+        snprintf(why, why_size, "expected f32 or f16 and a head size 1..256 after the class");
+        return;
+    }
+    memset(t, 0, sizeof *t);
+    for (char *w; (w = next_word(r));) {
+        char *eq = strchr(w, '=');
+        if (!eq) {
+            snprintf(why, why_size, "'%.40s': expected key=value", w);
+            return;
+        }
+        *eq++ = '\0';
+        uint32_t v = 0;
+        bool ok = true;
+        if (strcmp(w, "kernel") == 0) {
+            int k = index_of(kernel_names, 4, eq);
+            ok = k >= 0;
+            t->kernel = (vkattn_kernel)(k < 0 ? 0 : k);
+        } else if ((ok = parse_u32(eq, &v)) && strcmp(w, "rows") == 0) {
+            t->rows = v;
+        } else if (ok && strcmp(w, "workgroup") == 0) {
+            t->workgroup = v;
+        } else if (ok && strcmp(w, "parts") == 0) {
+            t->parts = v;
+        } else if (ok && strcmp(w, "split_target") == 0) {
+            t->split_target = v;
+        } else if (ok) {
+            snprintf(why, why_size, "'%.40s': expected kernel, rows, workgroup, parts or "
+                     "split_target", w);
+            return;
+        }
+        if (!ok) {
+            snprintf(why, why_size, "%.40s = '%.40s': not a valid value", w, eq);
+            return;
+        }
+    }
+    check_tuning(ctx, t, why, why_size);
+}
+
+vkattn_result vkattn_tuning_load(vkattn_context ctx, const char *text, size_t size,
+                                 uint32_t *applied)
+{
+    vkattn_result res = check_ctx(ctx, "vkattn_tuning_load");
+    if (res != VKATTN_SUCCESS)
+        return res;
+    if (!text)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_tuning_load: text is NULL");
+    /* Parsed into a copy, applied only when every line is good. */
+    tuning_table *next = malloc(sizeof *next);
+    if (!next)
+        return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    memcpy(next, &ctx->tuning, sizeof *next);
+    uint32_t count = 0, line_no = 0;
+    bool header = false, in_device = false, matches = false;
+    char why[200] = "", line[512];
+    size_t pos = 0;
+    while (pos < size && text[pos] && !why[0]) {
+        size_t end = pos;
+        while (end < size && text[end] && text[end] != '\n')
+            end++;
+        line_no++;
+        size_t n = end - pos;
+        if (n > 0 && text[pos + n - 1] == '\r')
+            n--;
+        if (n >= sizeof line) {
+            snprintf(why, sizeof why, "longer than %zu characters", sizeof line - 1);
+            break;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos = end + 1;
+        line_reader r = {line};
+        char *w = next_word(&r);
+        if (!w || w[0] == '#')
+            continue;
+        int cls;
+        if (!header) {
+            char *version = next_word(&r);
+            if (strcmp(w, "vkattn-tuning") != 0 || !version || strcmp(version, "1") != 0 ||
+                next_word(&r))
+                snprintf(why, sizeof why, "expected the header '" TUNING_HEADER "'");
+            header = true;
+        } else if (strcmp(w, "vkattn-tuning") == 0) {
+            char *version = next_word(&r); /* concatenated files repeat the header */
+            if (!version || strcmp(version, "1") != 0 || next_word(&r))
+                snprintf(why, sizeof why, "expected the header '" TUNING_HEADER "'");
+        } else if (strcmp(w, "device") == 0) {
+            if (!parse_device(ctx, &r, &matches))
+                snprintf(why, sizeof why, "expected: device <vendor id> <device id> \"<name>\"");
+            in_device = true;
+        } else if ((cls = index_of(class_names, 2, w)) >= 0) {
+            int dt = 0;
+            uint32_t d = 1;
+            vkattn_tuning t;
+            if (!in_device)
+                snprintf(why, sizeof why, "a tuning before any device line");
+            else
+                parse_entry(matches ? ctx : NULL, &r, &dt, &d, &t, why, sizeof why);
+            if (!why[0] && matches) {
+                (*next)[cls][dt][d - 1] = t;
+                count++;
+            }
+        } else {
+            snprintf(why, sizeof why, "'%.40s': expected vkattn-tuning, device, prefill or decode", w);
+        }
+    }
+    if (!why[0] && !header)
+        snprintf(why, sizeof why, "no '" TUNING_HEADER "' header");
+    if (why[0]) {
+        free(next);
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tuning text, line %" PRIu32
+                                ": %s", line_no, why);
+    }
+    memcpy(&ctx->tuning, next, sizeof *next);
+    free(next);
+    if (applied)
+        *applied = count;
+    return VKATTN_SUCCESS;
+}

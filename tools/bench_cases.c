@@ -1,0 +1,342 @@
+/* The problems of `vkattn bench` and `vkattn tune`: --shape problems (with the mask flags and
+ * --decode-variants) and the named suites, and random host tensors for them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_cases.h"
+#include "rng.h"
+#include "src/half.h"
+
+void bench_free_cases(bench_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) {
+        free(cases[i].q_lens);
+        free(cases[i].kv_lens);
+    }
+    free(cases);
+}
+
+/* Appends a copy of p (and of the lengths) to *cases; -1 on out of memory (not printed). */
+static int add_case(bench_case **cases, size_t *n, const vkattn_problem *p, const uint32_t *q_lens,
+                    const uint32_t *kv_lens)
+{
+    bench_case *grown = realloc(*cases, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *cases = grown;
+    bench_case *c = &grown[*n];
+    memset(c, 0, sizeof *c);
+    c->p = *p;
+    size_t bytes = p->batch * sizeof(uint32_t);
+    if (q_lens && (c->q_lens = malloc(bytes)))
+        memcpy(c->q_lens, q_lens, bytes);
+    if (kv_lens && (c->kv_lens = malloc(bytes)))
+        memcpy(c->kv_lens, kv_lens, bytes);
+    c->p.has_q_lens = c->q_lens != NULL;
+    c->p.has_kv_lens = c->kv_lens != NULL;
+    ++*n;
+    if ((q_lens && !c->q_lens) || (kv_lens && !c->kv_lens))
+        return -1;
+    return 0;
+}
+
+uint64_t bench_largest_tensor(const vkattn_problem *p)
+{
+    static const char which[4] = {'q', 'k', 'v', 'o'};
+    uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, most = 0;
+    for (int i = 0; i < 4; ++i) {
+        uint64_t bytes = vkattn_problem_extent(p, which[i]) * es;
+        most = bytes > most ? bytes : most;
+    }
+    return most;
+}
+
+/* K and V in 64-key pages, as many pages as the batch needs (the table is made by host_make). */
+static void set_paged64(vkattn_problem *p)
+{
+    p->page_size = 64;
+    p->num_pages = p->batch * ((p->seq_kv + 63) / 64);
+}
+
+static vkattn_problem make_problem(uint32_t b, uint32_t hq, uint32_t hkv, uint32_t sq, uint32_t skv,
+                                   uint32_t d, vkattn_dtype dtype, bool causal)
+{
+    vkattn_problem p = {.batch = b, .heads_q = hq, .heads_kv = hkv, .seq_q = sq, .seq_kv = skv,
+                        .head_dim = d, .dtype = dtype, .causal = causal};
+    return p;
+}
+
+/* Small enough to finish in seconds on a software device (lavapipe), big enough to leave the
+ * tile edges and the causal skip a visible share of the work. */
+static int add_suite_quick(bench_case **cases, size_t *n, vkattn_dtype dt)
+{
+    /* A varlen batch with lengths that are not multiples of a tile, one of them a single row. */
+    static const uint32_t lens[4] = {256, 150, 77, 1};
+    static const uint32_t sizes[][6] = {{1, 8, 8, 256, 256, 64}, {1, 2, 2, 256, 256, 128}};
+    vkattn_problem p;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s)
+        for (int causal = 0; causal < 2; ++causal) {
+            const uint32_t *z = sizes[s];
+            p = make_problem(z[0], z[1], z[2], z[3], z[4], z[5], dt, causal);
+            if (add_case(cases, n, &p, NULL, NULL))
+                return -1;
+        }
+    /* Decoding one token against a KV cache, grouped-query heads (4 query heads per kv head). */
+    p = make_problem(1, 16, 4, 1, 512, 128, dt, true);
+    if (add_case(cases, n, &p, NULL, NULL))
+        return -1;
+    p = make_problem(4, 4, 4, 256, 256, 64, dt, true);
+    return add_case(cases, n, &p, lens, lens);
+}
+
+static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
+{
+    static const uint32_t seqs[] = {512, 1024, 2048, 4096, 8192}, dims[] = {64, 128};
+    for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; ++s)
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d)
+            for (int causal = 0; causal < 2; ++causal) {
+                vkattn_problem p = make_problem(1, 8, 8, seqs[s], seqs[s], dims[d], dt, causal);
+                if (add_case(cases, n, &p, NULL, NULL))
+                    return -1;
+            }
+    return 0;
+}
+
+/* Generating tokens against a KV cache: one new token, and four (a speculative or chunked
+ * step), for one sequence and a batch of 8, with 32 query heads on 32 kv heads (MHA), 8 (GQA)
+ * and one (MQA), against caches of 1024, 8192 and 32768 keys, D=128. Causal with the
+ * bottom-right alignment: the new tokens see the whole cache. Each problem runs with contiguous
+ * K/V and then paged (tag "paged64": 64-key pages, the table reversing the pool).
+ * Streaming the cache dominates, so these rows are memory-bound. Without --dtype both storage
+ * types are timed (f16 halves the bytes); f16 is left out on a device without 16-bit storage,
+ * and so is any problem whose K or V spans more than the device's maxStorageBufferRange. */
+static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection *o)
+{
+    static const uint32_t batch[] = {1, 8}, hkv[] = {32, 8, 1}, sq[] = {1, 4},
+                          skv[] = {1024, 8192, 32768};
+    static const vkattn_dtype dts[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
+    for (size_t t = 0; t < 2; ++t) {
+        if (o->dtype_given && dts[t] != o->dtype)
+            continue;
+        for (size_t b = 0; b < sizeof batch / sizeof batch[0]; ++b)
+            for (size_t h = 0; h < sizeof hkv / sizeof hkv[0]; ++h)
+                for (size_t q = 0; q < sizeof sq / sizeof sq[0]; ++q)
+                    for (size_t s = 0; s < sizeof skv / sizeof skv[0]; ++s)
+                        for (int paged = 0; paged < 2; ++paged) {
+                            vkattn_problem p = make_problem(batch[b], 32, hkv[h], sq[q], skv[s],
+                                                            128, dts[t], true);
+                            if (paged)
+                                set_paged64(&p);
+                            if (add_case(cases, n, &p, NULL, NULL))
+                                return -1;
+                            bench_case *c = &(*cases)[*n - 1];
+                            c->f16_optional = !o->dtype_given;
+                            if (paged)
+                                snprintf(c->tag, sizeof c->tag, "paged64");
+                        }
+    }
+    return 0;
+}
+
+/* A batch of uneven sequences padded to S (lengths that are no multiple of a tile, summing to
+ * a quarter of B x S, as after packing requests of different lengths), each next to the same
+ * batch in full: the ratio of the two shows how much of the padding the kernel skips. About
+ * 30 s on lavapipe, nearly all of it in the full batches. */
+static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
+{
+    static const uint32_t lens[4] = {300, 120, 70, 22}, dims[] = {64, 128};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d) {
+        vkattn_problem p = make_problem(4, 8, 8, 512, 512, dims[d], dt, true);
+        if (add_case(cases, n, &p, lens, lens) || add_case(cases, n, &p, NULL, NULL))
+            return -1;
+    }
+    return 0;
+}
+
+/* The problems of the options, in order: the --shape problems, then the suites. */
+int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **cases, size_t *n)
+{
+    for (size_t i = 0; i < o->n_shapes; ++i) {
+        const uint32_t *s = o->shapes[i];
+        vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, false);
+        uint32_t *ql = NULL, *kl = NULL;
+        char msg[512];
+        int rc = -1;
+        if (cli_mask_apply(cmd, &o->mask, &p, &ql, &kl))
+            goto next;
+        if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
+            cli_error(cmd, "--shape %u,%u,%u,%u,%u,%u: %s", s[0], s[1], s[2], s[3], s[4], s[5],
+                      msg);
+            goto next;
+        }
+        if ((rc = add_case(cases, n, &p, ql, kl)) != 0)
+            cli_error(cmd, "out of memory");
+        for (int v = 0; rc == 0 && o->decode_variants && v < 3; ++v) {
+            vkattn_problem pv = p;
+            static const char *const tags[3] = {"splits=1", "no-pack", "paged64"};
+            if (v == 0)
+                pv.kv_splits = 1;
+            else if (v == 1)
+                pv.no_gqa_packing = true;
+            else
+                set_paged64(&pv);
+            if ((rc = add_case(cases, n, &pv, ql, kl)) == 0)
+                snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
+            else
+                cli_error(cmd, "out of memory");
+        }
+    next:
+        free(ql);
+        free(kl);
+        if (rc)
+            return -1;
+    }
+    unsigned suites = o->suites || o->n_shapes ? o->suites : SUITE_QUICK;
+    if (((suites & SUITE_QUICK) && add_suite_quick(cases, n, o->dtype)) ||
+        ((suites & SUITE_PREFILL) && add_suite_prefill(cases, n, o->dtype)) ||
+        ((suites & SUITE_DECODE) && add_suite_decode(cases, n, o)) ||
+        ((suites & SUITE_VARLEN) && add_suite_varlen(cases, n, o->dtype)))
+        return cli_error(cmd, "out of memory");
+    return 0;
+}
+
+const char bench_selection_help[] =
+    "  --shape B,Hq,Hkv,Sq,Skv,D  a problem (repeatable); Hq a multiple of Hkv\n"
+    "  --suite NAME               problems by name (repeatable); without --shape or\n"
+    "                             --suite: quick\n"
+    "      quick     S=256 prefill, decode and varlen problems that take seconds on a\n"
+    "                software device (lavapipe)\n"
+    "      prefill   B=1, H=8, S 512..8192, D 64 and 128, causal and not\n"
+    "      decode    B 1 and 8, Sq 1 and 4 against a KV cache of 1024, 8192 and 32768,\n"
+    "                Hq=32 with Hkv 32, 8 and 1 (MHA, GQA, MQA), D=128, f32 and f16,\n"
+    "                contiguous and paged (64-key pages); problems too large for the\n"
+    "                device's buffers are left out\n"
+    "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
+    "                the same batch in full\n"
+    "      all       every suite\n"
+    "  --dtype f32|f16            storage type of Q, K, V and O (default f32; the decode\n"
+    "                             suite has both unless --dtype is given)\n"
+    "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
+    "                             the mask of the --shape problems, as for vkattn run\n"
+    "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
+    "                             GQA packing off (no-pack) and paged K/V (paged64: pages\n"
+    "                             of 64 keys, in reverse order), side by side in one run\n";
+
+int bench_selection_option(cli *c, bench_selection *o)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } suites[] = {{"quick", SUITE_QUICK}, {"prefill", SUITE_PREFILL}, {"decode", SUITE_DECODE},
+                  {"varlen", SUITE_VARLEN}, {"all", SUITE_ALL}};
+    const char *text;
+    int m;
+    if (cli_is(c, "--shape")) {
+        uint32_t *v;
+        size_t n;
+        if (!(text = cli_value(c)) || cli_parse_u32_list(c->cmd, c->flag, text, 0, &v, &n))
+            return -1;
+        if (n != 6) {
+            free(v);
+            return cli_error(c->cmd, "--shape: expected B,Hq,Hkv,Sq,Skv,D (6 integers), got "
+                             "'%s'", text);
+        }
+        void *grown = realloc(o->shapes, (o->n_shapes + 1) * sizeof *o->shapes);
+        if (!grown) {
+            free(v);
+            return cli_error(c->cmd, "out of memory");
+        }
+        o->shapes = grown;
+        memcpy(o->shapes[o->n_shapes++], v, sizeof o->shapes[0]);
+        free(v);
+    } else if (cli_is(c, "--suite")) {
+        if (!(text = cli_value(c)))
+            return -1;
+        size_t s = 0;
+        while (s < sizeof suites / sizeof suites[0] && strcmp(text, suites[s].name) != 0)
+            ++s;
+        if (s == sizeof suites / sizeof suites[0])
+            return cli_error(c->cmd, "--suite: expected quick, prefill, decode, varlen or all, "
+                             "got '%s'", text);
+        o->suites |= suites[s].bits;
+    } else if (cli_is(c, "--dtype")) {
+        if (!(text = cli_value(c)))
+            return -1;
+        if (strcmp(text, "f32") == 0)
+            o->dtype = VKATTN_DTYPE_F32;
+        else if (strcmp(text, "f16") == 0)
+            o->dtype = VKATTN_DTYPE_F16;
+        else
+            return cli_error(c->cmd, "--dtype: expected f32 or f16, got '%s'", text);
+        o->dtype_given = true;
+    } else if ((m = cli_mask_flag(c, &o->mask)) != 0) {
+        return m;
+    } else if (cli_is(c, "--decode-variants")) {
+        if (cli_switch(c))
+            return -1;
+        o->decode_variants = true;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int bench_selection_check(const char *cmd, const bench_selection *o)
+{
+    if (o->mask.first && o->n_shapes == 0)
+        return cli_error(cmd, "%s: applies to the --shape problems (the suites set their own "
+                         "masks); give a --shape", o->mask.first);
+    return 0;
+}
+
+void host_free(host_data *h)
+{
+    free(h->q);
+    free(h->k);
+    free(h->v);
+    free(h->out);
+    free(h->pages);
+    memset(h, 0, sizeof *h);
+}
+
+static size_t elem_size(vkattn_dtype dt)
+{
+    return dt == VKATTN_DTYPE_F16 ? 2 : 4;
+}
+
+int host_make(const vkattn_problem *p, uint64_t seed, host_data *h)
+{
+    static const char which[4] = {'q', 'k', 'v', 'o'};
+    void **ptr[4] = {&h->q, &h->k, &h->v, &h->out};
+    size_t es = elem_size(p->dtype);
+    rng r;
+    rng_seed(&r, seed);
+    memset(h, 0, sizeof *h);
+    for (int t = 0; t < 4; ++t) {
+        size_t n = (size_t)vkattn_problem_extent(p, which[t]);
+        if (!(*ptr[t] = calloc(n ? n : 1, es)))
+            goto oom;
+        if (t == 3) {
+            uint64_t np = vkattn_problem_extent(p, 'p');
+            if (!(h->pages = malloc((np ? np : 1) * sizeof *h->pages)))
+                goto oom;
+            for (uint64_t i = 0; i < np; ++i)
+                h->pages[i] = (uint32_t)(np - 1 - i); /* reversed: no page where it would be */
+            break;
+        }
+        float *x = es == 4 ? *ptr[t] : malloc(n * sizeof *x);
+        if (!x)
+            goto oom;
+        rng_fill_normal(&r, x, n);
+        if (es == 2) {
+            for (size_t i = 0; i < n; ++i)
+                ((uint16_t *)*ptr[t])[i] = float_to_half(x[i]);
+            free(x);
+        }
+    }
+    return 0;
+oom:
+    host_free(h);
+    return -1;
+}

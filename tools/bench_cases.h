@@ -1,0 +1,56 @@
+/* The problems `vkattn bench` and `vkattn tune` run: the --shape problems and the named suites,
+ * the options that select them, and their host tensors. */
+#ifndef VKATTN_TOOL_BENCH_CASES_H
+#define VKATTN_TOOL_BENCH_CASES_H
+
+#include "bench_report.h"
+#include "cli.h"
+
+enum {
+    SUITE_QUICK = 1,
+    SUITE_PREFILL = 2,
+    SUITE_DECODE = 4,
+    SUITE_VARLEN = 8,
+    SUITE_ALL = SUITE_QUICK | SUITE_PREFILL | SUITE_DECODE | SUITE_VARLEN,
+};
+
+/* The options that choose the problems. */
+typedef struct bench_selection {
+    bool dtype_given;
+    unsigned suites;               /* SUITE_* */
+    vkattn_dtype dtype;
+    uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order (malloc'd) */
+    size_t n_shapes;
+    cli_mask_flags mask;           /* they apply to the --shape problems only */
+    bool decode_variants;          /* each --shape problem also with splits=1, no-pack, paged */
+} bench_selection;
+
+/* The help lines of those options (for a command's --help). */
+extern const char bench_selection_help[];
+
+/* 1 when c's current option is one of them (parsed into s), 0 when it is not, -1 (error printed)
+ * when its value is bad. */
+int bench_selection_option(cli *c, bench_selection *s);
+
+/* Checks after the last option (a mask flag without a --shape); -1 with the error printed. */
+int bench_selection_check(const char *cmd, const bench_selection *s);
+
+/* The problems of s, in order: the --shape problems, then the suites (quick when s names none).
+ * -1 with the error printed (the cases built so far stay in *cases). */
+int bench_build_cases(const char *cmd, const bench_selection *s, bench_case **cases, size_t *n);
+void bench_free_cases(bench_case *cases, size_t n);
+
+/* Bytes of the largest of Q, K, V and O (what one storage-buffer binding must span). */
+uint64_t bench_largest_tensor(const vkattn_problem *p);
+
+/* Host tensors of a problem. */
+typedef struct host_data {
+    void *q, *k, *v, *out;
+    uint32_t *pages;   /* paged problems: the pool in reverse order */
+} host_data;
+
+/* Q, K and V drawn from N(0, 1) (rounded to f16 for f16), O zeroed. -1 on out of memory. */
+int host_make(const vkattn_problem *p, uint64_t seed, host_data *h);
+void host_free(host_data *h);
+
+#endif
