@@ -25,6 +25,15 @@
 #else
 #define STORE_T float
 #endif
+// Precision "fast" (f16 storage, devices with shaderFloat16): the scores are dot products in f16
+// arithmetic, each chunk of DSTEP (at most 16) products summed in f16 and the chunks in f32;
+// the softmax and O += P V stay in f32 (O's unnormalised sums can pass f16's range).
+#ifdef VKATTN_FAST
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define QV_T float16_t
+#else
+#define QV_T float
+#endif
 
 #define ATTN_DECODE
 #include "attn_params.h"
@@ -81,6 +90,16 @@ float word_elem(uvec4 w, uint e)
     return uintBitsToFloat(e == 0u ? w.x : e == 1u ? w.y : e == 2u ? w.z : w.w);
 #endif
 }
+
+#ifdef VKATTN_FAST
+// Element e of the 16-byte word w, as an f16 value (no conversion).
+float16_t word_elem16(uvec4 w, uint e)
+{
+    uint x = e < 2u ? w.x : e < 4u ? w.y : e < 6u ? w.z : w.w;
+    f16vec2 h = unpackFloat2x16(x);
+    return (e & 1u) == 0u ? h.x : h.y;
+}
+#endif
 
 // Whether a 16-byte word holds a NaN or an Inf: all exponent bits set. For f16, adding one to
 // each exponent field carries into the sign bit exactly then (two halves per component).
@@ -160,13 +179,13 @@ void main()
     const int ke = min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
 
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
-    float qv[RP * DL];
+    QV_T qv[RP * DL];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
         const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
         [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
             [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
-                qv[r * DL + dh + dl] = live ? scaled(float(q[qb + dh + dl])) : 0.0;
+                qv[r * DL + dh + dl] = QV_T(live ? scaled(float(q[qb + dh + dl])) : 0.0);
     }
 
     float acc[RP * DL];
@@ -211,7 +230,12 @@ void main()
             kbad[t] = false;
         }
         // (e is a constant after unrolling, so word_elem folds to one component.)
-        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
+        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
+#ifdef VKATTN_FAST
+        float16_t ps[KEYS * RP];
+        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+            ps[e] = float16_t(0.0);
+#endif
         [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
             const uint d = dh + dl;
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
@@ -219,12 +243,25 @@ void main()
                     kw[t] = k4[ka[t] / EPW + d / EPW];
                     kbad[t] = kbad[t] || word_bad(kw[t]);
                 }
+#ifdef VKATTN_FAST
+                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : k[ka[t] + d];
+                if (VEC == 0u)
+                    kbad[t] = kbad[t] || isnan(x) || isinf(x);
+                [[unroll]] for (uint r = 0u; r < RP; ++r)
+                    ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
+#else
                 float x = VEC != 0u ? word_elem(kw[t], d % EPW) : float(k[ka[t] + d]);
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
                     s[t * RP + r] = fma(qv[r * DL + d], x, s[t * RP + r]);
+#endif
             }
+        }
+#ifdef VKATTN_FAST
+        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+            s[e] += float(ps[e]);
+#endif
         }
         // The score of a non-finite key is NaN in every part, then summed over the parts.
         [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e) {

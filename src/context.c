@@ -142,6 +142,7 @@ static vkattn_result create_instance(vkattn_context ctx, bool validation)
         enum_version(&version);
     if (version < VK_API_VERSION_1_1)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "Vulkan instance version below 1.1");
+    ctx->instance_version = version < VK_API_VERSION_1_3 ? version : VK_API_VERSION_1_3;
 
     bool use_layer = validation && layer_available(VALIDATION_LAYER);
     const char *layers[] = {VALIDATION_LAYER};
@@ -274,8 +275,17 @@ static vkattn_result create_device(vkattn_context ctx)
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
+    /* shaderFloat16 for VKATTN_PRECISION_FAST (a Vulkan 1.2 feature, or VK_KHR_shader_float16_int8
+     * before; the device info reports it only where the query succeeded). */
+    const bool f16_math = ctx->info.fp16_arithmetic && ctx->instance_version >= VK_API_VERSION_1_2 &&
+                          ctx->info.api_version >= VK_API_VERSION_1_2;
+    VkPhysicalDeviceShaderFloat16Int8Features float16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+        .shaderFloat16 = VK_TRUE,
+    };
     VkPhysicalDevice16BitStorageFeatures storage16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+        .pNext = f16_math ? &float16 : NULL,
         .storageBuffer16BitAccess = ctx->info.fp16_storage,
     };
     VkPhysicalDeviceFeatures2 features = {
@@ -295,6 +305,7 @@ static vkattn_result create_device(vkattn_context ctx)
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDevice");
     ctx->owns_device = true;
+    ctx->float16 = f16_math;
     ctx->queue_family = family;
     return VKATTN_SUCCESS;
 }
@@ -310,6 +321,8 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     ctx->push_descriptors = ctx->info.push_descriptors && ctx->vk.vkCmdPushDescriptorSetKHR &&
                             (ctx->owns_device || d->push_descriptors_enabled);
     ctx->storage_16bit = ctx->info.fp16_storage && (ctx->owns_device || d->storage_16bit_enabled);
+    if (!ctx->owns_device)
+        ctx->float16 = ctx->info.fp16_arithmetic && d->float16_enabled;
     if (ctx->owns_device)
         ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     VkPhysicalDeviceProperties props;

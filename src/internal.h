@@ -22,6 +22,7 @@ typedef struct decode_plan {
     vkattn_kernel kernel; /* attention.comp's form when !use: ROWWISE or SPLIT */
     uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
+    bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
@@ -90,6 +91,8 @@ struct vkattn_context_T {
 
     bool push_descriptors;      /* VK_KHR_push_descriptor enabled; else desc below */
     bool storage_16bit;         /* storageBuffer16BitAccess enabled: f16 can run */
+    bool float16;               /* shaderFloat16 enabled: precision FAST can use f16 math */
+    uint32_t instance_version;  /* the API version of an instance vkattn made (else 0) */
     desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;

@@ -24,6 +24,12 @@ static const uint32_t decode_shuffle_f32_spv[] =
 static const uint32_t decode_shuffle_f16_spv[] =
 #include "shaders/decode_shuffle_f16.spv.h"
     ;
+static const uint32_t decode_fast_f16_spv[] =
+#include "shaders/decode_fast_f16.spv.h"
+    ;
+static const uint32_t decode_shuffle_fast_f16_spv[] =
+#include "shaders/decode_shuffle_fast_f16.spv.h"
+    ;
 static const uint32_t merge_f32_spv[] =
 #include "shaders/merge_f32.spv.h"
     ;
@@ -310,6 +316,8 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
         else
             break;
     }
+    plan.fast = p->precision == VKATTN_PRECISION_FAST && p->dtype == VKATTN_DTYPE_F16 &&
+                ctx->float16 && tu.f16_scores == 2;
     const uint32_t rp = 1u << plan.rp_log2;
     plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
@@ -344,7 +352,7 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
     while ((2u << wg_log2) <= plan->wg)
         wg_log2++;
     return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
-           plan->parts_log2 << 12 | wg_log2 << 14;
+           plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17;
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
@@ -376,10 +384,13 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                     1u << plan->parts_log2};
         /* Modules that use shuffles are only given to devices that have them. */
         const bool sh = plan->parts_log2 > 0;
-        const uint32_t *code = f16 ? (sh ? decode_shuffle_f16_spv : decode_f16_spv)
-                                   : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
-        const size_t size = f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
-                                : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
+        const uint32_t *code = plan->fast ? (sh ? decode_shuffle_fast_f16_spv : decode_fast_f16_spv)
+                               : f16      ? (sh ? decode_shuffle_f16_spv : decode_f16_spv)
+                                          : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
+        const size_t size = plan->fast ? (sh ? sizeof decode_shuffle_fast_f16_spv
+                                             : sizeof decode_fast_f16_spv)
+                            : f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
+                                  : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
         res = make_pipeline(ctx, code, size, ids, values, 5, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};

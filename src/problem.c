@@ -256,6 +256,9 @@ static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_
 
 static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size_t msg_size)
 {
+    if ((unsigned)p->precision > VKATTN_PRECISION_FAST)
+        return vkattn__problem_fail(msg, msg_size, "precision = %d: expected 0 (exact) or 1 (fast)",
+                                    (int)p->precision);
     if (p->kv_splits > 256)
         return vkattn__problem_fail(msg, msg_size,
                                     "kv_splits = %" PRIu32 ": expected 0 (automatic) or 1..256",

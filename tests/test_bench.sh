@@ -51,7 +51,7 @@ expect_ok() {
 }
 
 # The fields of a row (SPEC section 4, and those added since).
-fields="B Hq Hkv Sq Skv D dtype layout causal align window q_lens kv_lens paged variant ms_median
+fields="B Hq Hkv Sq Skv D dtype layout causal align window q_lens kv_lens paged precision variant ms_median
 ms_min ms_max repeats visible_pairs gflops_visible gflops_dense gbps flop_per_byte pct_of_peak
 bound device timer"
 
@@ -99,6 +99,7 @@ expect_error "--shape with 5 values" --shape 1,2,2,32,32 --json "$out/x.json"
 expect_error "--shape that is not a list" --shape big --json "$out/x.json"
 expect_error "--shape with Hq not a multiple of Hkv" --shape 1,3,2,32,32,16 --json "$out/x.json"
 expect_error "--dtype bf16" --dtype bf16 --json "$out/x.json"
+expect_error "--precision medium" --precision medium --json "$out/x.json"
 expect_error "--suite unknown" --suite nightly --json "$out/x.json"
 expect_error "--repeat 0" --repeat 0
 expect_error "--peak with a value" --peak=yes

@@ -142,6 +142,7 @@ expect_error "bad --window (one value)" run-qkv --out "$out/o.npy" --window 3
 expect_error "bad --window (< -1)" run-qkv --out "$out/o.npy" --window -2,0
 expect_error "bad --window (text)" run-qkv --out "$out/o.npy" --window=a,b
 expect_error "bad --align" run-qkv --out "$out/o.npy" --align middle
+expect_error "bad --precision" run-qkv --out "$out/o.npy" --precision half
 expect_error "bad --layout" run-qkv --out "$out/o.npy" --layout hbsd
 expect_error "bad --device" run-qkv --out "$out/o.npy" --device gpu
 expect_error "bad --scale (0)" run-qkv --out "$out/o.npy" --scale 0
@@ -184,6 +185,7 @@ expect_error "--out is a directory" run-qkv --out "$out" --device cpu
 
 # Runs on the CPU reference (these need src/reference.c).
 expect_status 0 "run --device cpu" run-qkv --out "$out/o.npy" --device cpu
+expect_status 0 "run --precision fast" run-qkv --out "$out/o.npy" --precision fast
 check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
 expect_status 0 "run with --lse, --causal, --mask" run-qkv --out "$out/o.npy" \
     --lse "$out/l.npy" --causal --mask "$in/mask.npy" --device cpu

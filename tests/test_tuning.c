@@ -8,17 +8,9 @@
 #include <string.h>
 
 #include "rng.h"
-#include "vkattn/vkattn.h"
+#include "vk_test.h"
 
 static vkattn_context ctx;
-static unsigned messages;
-
-static void on_message(void *user, const char *message)
-{
-    (void)user;
-    ++messages;
-    fprintf(stderr, "validation: %s\n", message);
-}
 
 /* The saved text of c (malloc'd). */
 static char *saved(vkattn_context c)
@@ -34,7 +26,7 @@ static char *saved(vkattn_context c)
 static vkattn_context fresh(void)
 {
     vkattn_context c = NULL;
-    vkattn_context_desc desc = {.validation = true, .on_message = on_message};
+    vkattn_context_desc desc = {.validation = true, .on_message = vk_test_on_message};
     ck_assert_int_eq(vkattn_context_create(&desc, &c), VKATTN_SUCCESS);
     return c;
 }
@@ -274,12 +266,8 @@ END_TEST
 
 int main(void)
 {
-    vkattn_context_desc desc = {.validation = true, .on_message = on_message};
-    if (vkattn_context_create(&desc, &ctx) != VKATTN_SUCCESS || vkattn_context_is_cpu(ctx)) {
-        fprintf(stderr, "no Vulkan device: skipped\n");
-        vkattn_context_destroy(ctx);
+    if (!(ctx = vk_test_context(false)))
         return 77;
-    }
     Suite *s = suite_create("tuning");
     TCase *tc = tcase_create("tuning");
     tcase_set_timeout(tc, 0);
@@ -290,11 +278,5 @@ int main(void)
     tcase_add_test(tc, only_this_device_applies);
     tcase_add_test(tc, bad_input_is_refused_whole);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    vkattn_context_destroy(ctx);
-    return failed == 0 && messages == 0 ? 0 : 1;
+    return vk_test_run(s, ctx);
 }

@@ -198,6 +198,8 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
         ((suites & SUITE_DECODE) && add_suite_decode(cases, n, o)) ||
         ((suites & SUITE_VARLEN) && add_suite_varlen(cases, n, o->dtype)))
         return cli_error(cmd, "out of memory");
+    for (size_t i = 0; i < *n; ++i)
+        (*cases)[i].p.precision = o->precision;
     return 0;
 }
 
@@ -217,6 +219,8 @@ const char bench_selection_help[] =
     "      all       every suite\n"
     "  --dtype f32|f16            storage type of Q, K, V and O (default f32; the decode\n"
     "                             suite has both unless --dtype is given)\n"
+    "  --precision exact|fast     exact (default): f32 arithmetic; fast: f16 scores where the\n"
+    "                             device and its tuning allow (see vkattn.h)\n"
     "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
     "                             the mask of the --shape problems, as for vkattn run\n"
     "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
@@ -272,6 +276,9 @@ int bench_selection_option(cli *c, bench_selection *o)
         o->dtype_given = true;
     } else if ((m = cli_mask_flag(c, &o->mask)) != 0) {
         return m;
+    } else if (cli_is(c, "--precision")) {
+        if (cli_parse_precision(c, cli_value(c), &o->precision))
+            return -1;
     } else if (cli_is(c, "--decode-variants")) {
         if (cli_switch(c))
             return -1;

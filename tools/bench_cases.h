@@ -23,6 +23,7 @@ typedef struct bench_selection {
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
     bool decode_variants;          /* each --shape problem also with splits=1, no-pack, paged */
+    vkattn_precision precision;    /* --precision, for every problem */
 } bench_selection;
 
 /* The help lines of those options (for a command's --help). */

@@ -75,6 +75,8 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
+    if (p->precision == VKATTN_PRECISION_FAST && strlen(buf) + 1 < size)
+        snprintf(buf + strlen(buf), size - strlen(buf), " fast");
     if (c->tag[0] && strlen(buf) + 1 < size)
         snprintf(buf + strlen(buf), size - strlen(buf), " %s", c->tag);
 }
@@ -141,6 +143,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "q_lens", json_u32_list(c->q_lens, p->batch)) &&
            json_add(o, "kv_lens", json_u32_list(c->kv_lens, p->batch)) &&
            cJSON_AddBoolToObject(o, "paged", c->p.page_size != 0) &&
+           cJSON_AddStringToObject(o, "precision", p->precision ? "fast" : "exact") &&
            cJSON_AddStringToObject(o, "variant", r->variant) &&
            cJSON_AddNumberToObject(o, "ms_median", bench_sig6(r->ms_median)) &&
            cJSON_AddNumberToObject(o, "ms_min", bench_sig6(r->ms_min)) &&
@@ -244,7 +247,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
     FILE *f = open_memstream(&text, len);
     if (!f)
         return NULL;
-    fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,variant,"
+    fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,precision,variant,"
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
           "flop_per_byte,pct_of_peak,bound,device,timer,driver,api_version,vkattn_version,git,"
           "date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
@@ -262,6 +265,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         fputc(',', f);
         csv_lens(f, c->kv_lens, p->batch);
         fputs(p->page_size ? ",true," : ",false,", f);
+        fputs(p->precision ? "fast," : "exact,", f);
         csv_field(f, r->variant);
         fprintf(f, ",%.6g,%.6g,%.6g,%d,%llu,%.6g,%.6g,%.6g,%.6g", r->ms_median, r->ms_min,
                 r->ms_max, r->repeats, (unsigned long long)r->visible_pairs, r->gflops_visible,
@@ -422,6 +426,9 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "window");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "ms_median");
     const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
+    /* Added after the first files were written: absent means exact. */
+    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(o, "precision");
+    const bool fast = cJSON_IsString(prec) && strcmp(prec->valuestring, "fast") == 0;
     ok = get_u32(o, "B", &f.b, why, size) && get_u32(o, "Hq", &f.hq, why, size) &&
          get_u32(o, "Hkv", &f.hkv, why, size) && get_u32(o, "Sq", &f.sq, why, size) &&
          get_u32(o, "Skv", &f.skv, why, size) && get_u32(o, "D", &f.d, why, size) &&
@@ -455,8 +462,8 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
         return false;
     }
     fprintf(k, "B=%u Hq=%u Hkv=%u Sq=%u Skv=%u D=%u dtype=%s layout=%s causal=%d align=%s "
-            "window=%d,%d paged=%d", f.b, f.hq, f.hkv, f.sq, f.skv, f.d, f.dtype, layout,
-            f.causal, align, f.wl, f.wr, paged);
+            "window=%d,%d paged=%d fast=%d", f.b, f.hq, f.hkv, f.sq, f.skv, f.d, f.dtype, layout,
+            f.causal, align, f.wl, f.wr, paged, fast);
     ok = key_list(k, o, "q_lens", &ql, why, size) && key_list(k, o, "kv_lens", &kl, why, size);
     if (fclose(k) != 0 && ok) {
         snprintf(why, size, "out of memory");
@@ -470,6 +477,8 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
         appendf(r->name, sizeof r->name, &pos, " %s", layout);
     if (paged)
         appendf(r->name, sizeof r->name, &pos, " paged");
+    if (fast)
+        appendf(r->name, sizeof r->name, &pos, " fast");
     return true;
 }
 

@@ -237,6 +237,17 @@ int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
     return cli_error(c->cmd, "%s: expected auto, rowwise, split or decode, got '%s'", c->flag, text);
 }
 
+int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out)
+{
+    if (!text)
+        return -1;
+    if (strcmp(text, "exact") == 0 || strcmp(text, "fast") == 0) {
+        *out = text[0] == 'f' ? VKATTN_PRECISION_FAST : VKATTN_PRECISION_EXACT;
+        return 0;
+    }
+    return cli_error(c->cmd, "%s: expected exact or fast, got '%s'", c->flag, text);
+}
+
 int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
                        uint32_t **out, size_t *count)
 {

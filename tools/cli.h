@@ -113,6 +113,9 @@ int cli_mask_flag(cli *c, cli_mask_flags *m);
 int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
                    uint32_t **kv_lens);
 
+/* --precision exact|fast. */
+int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out);
+
 /* --tuning FILE: reads the file and applies its lines for ctx's device (vkattn_tuning_load),
  * saying how many on stdout; -1 with the error printed (the file's fault: exit status 2). */
 int cli_load_tuning(const char *cmd, vkattn_context ctx, const char *path);

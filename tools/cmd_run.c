@@ -16,6 +16,7 @@
 typedef struct run_opts {
     const char *q, *k, *v, *out, *lse, *mask, *pages;
     uint32_t splits; /* --splits: 0 = automatic */
+    vkattn_precision precision;
     cli_mask_flags mask_flags;
     float scale, softcap;
     cli_layout layout;
@@ -49,6 +50,8 @@ static void run_help(void)
         "                      1024), key j of item b is row j %% page_size of page\n"
         "                      table[b][j / page_size], and Skv = P * page_size (--kv-lens for\n"
         "                      shorter sequences)\n"
+        "  --precision P       exact (default: f32 arithmetic) or fast (f16 scores where the\n"
+        "                      device and its tuning allow; see vkattn.h for the bound)\n"
         "  --splits N          split the keys into N ranges (split-KV kernel; 1..256); default:\n"
         "                      chosen by the library\n"
         "  --device D          a Vulkan device index (see vkattn info) or cpu; default: the\n"
@@ -115,6 +118,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
             if (!*text || *end || text[0] == '-' || n < 1 || n > 256)
                 return cli_error(CMD, "--splits: expected an integer in 1..256, got '%s'", text);
             o->splits = (uint32_t)n;
+        } else if (cli_is(&c, "--precision")) {
+            if (cli_parse_precision(&c, cli_value(&c), &o->precision))
+                return -1;
         } else if (cli_is(&c, "--layout")) {
             if (cli_parse_layout(&c, cli_value(&c), &o->layout))
                 return -1;
@@ -249,6 +255,7 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     p->num_pages = paged.num_pages;
     p->pages_per_seq = paged.pages_per_seq;
     p->kv_splits = o->splits;
+    p->precision = o->precision;
     if (o->layout == CLI_LAYOUT_BSHD) {
         p->q = p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim);
         if (!o->pages)

@@ -80,6 +80,20 @@ typedef struct vkattn_strides {
 /* The longest sequence (Sq or Skv) a problem may have: 2^28 tokens. */
 #define VKATTN_MAX_SEQ (1u << 28)
 
+/* How the kernels compute. EXACT: f32 arithmetic everywhere; SPEC section 3's bounds. FAST:
+ * with f16 storage, on a device with shaderFloat16 where the tuning says it pays off (built in:
+ * GPUs yes, CPU drivers no: lavapipe runs f16 arithmetic at a fifth of f32), the split-KV kernel
+ * computes the scores QK^T in f16 (chunks of at most 16 products summed in f16, the chunks in
+ * f32); the softmax and O += PV stay f32. Elsewhere FAST runs as EXACT. Bound (tested, inputs
+ * N(0,1)): max |O - O_ref| <= 5e-3 and max |LSE - LSE_ref| <= 5e-3, as EXACT's f16 bound on O
+ * (lavapipe, D 40..128, Skv up to 2048: 7e-4 and 3e-4 seen). A chunk's scaled products must
+ * stay within f16's range (|sum| < 65504): beyond it the score saturates or the row becomes
+ * NaN. The CPU reference is always exact. */
+typedef enum vkattn_precision {
+    VKATTN_PRECISION_EXACT = 0,
+    VKATTN_PRECISION_FAST = 1,
+} vkattn_precision;
+
 typedef struct vkattn_problem {
     uint32_t batch;     /* B >= 1 */
     uint32_t heads_q;   /* Hq >= 1 */
@@ -123,6 +137,7 @@ typedef struct vkattn_problem {
     bool no_gqa_packing; /* forces the split-KV kernel and takes the query heads of a KV group
                             one at a time (each K/V row read once per query head) instead of
                             together: for comparisons */
+    vkattn_precision precision; /* default VKATTN_PRECISION_EXACT */
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
@@ -228,6 +243,8 @@ typedef struct vkattn_context_desc {
                               or a problem cannot take (no subgroup shuffles, above the smallest
                               subgroup size, not a divisor of head_dim) runs as 1. Anything
                               else is INVALID_ARGUMENT. */
+    bool float16_enabled;  /* borrowed: shaderFloat16 was enabled (false = VKATTN_PRECISION_FAST
+                              runs as EXACT); vkattn's own devices enable it where present */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
@@ -397,6 +414,8 @@ typedef struct vkattn_tuning {
                               vkattn_context_desc.decode_parts */
     uint32_t split_target; /* split-KV kernel: workgroups the automatic key split aims at
                               (1 = never split automatically), at most 65536 */
+    uint32_t f16_scores;   /* VKATTN_PRECISION_FAST problems: 1 = computed as EXACT, 2 = f16
+                              scores (where the device has shaderFloat16) */
 } vkattn_tuning;
 
 /* Sets (tuning non-NULL) or clears (NULL: back to built-in) the tuning of one class, dtype and

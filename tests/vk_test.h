@@ -1,0 +1,23 @@
+/* What the Check tests that run on a Vulkan device share: a context with validation on whose
+ * messages are counted (any message fails the executable), and the runner. */
+#ifndef VKATTN_TESTS_VK_TEST_H
+#define VKATTN_TESTS_VK_TEST_H
+
+#include <check.h>
+#include <stdbool.h>
+
+#include "vkattn/vkattn.h"
+
+/* Validation messages seen so far (printed on stderr as they come). */
+extern unsigned vk_test_messages;
+void vk_test_on_message(void *user, const char *message);
+
+/* A context on the default device with validation on; NULL (message printed) when there is no
+ * Vulkan device, or (need_f16) it lacks 16-bit storage: the test then exits 77 (skipped). */
+vkattn_context vk_test_context(bool need_f16);
+
+/* Runs every test of s in this process, destroys ctx and returns the exit status: 0 when all
+ * passed and no validation message came, else 1. */
+int vk_test_run(Suite *s, vkattn_context ctx);
+
+#endif
