@@ -1,12 +1,14 @@
 /* The CPU reference split by (batch, head) pair: vkattn_reference_heads over disjoint ranges, in
- * any order, gives exactly vkattn_reference's bits; a range past B * Hq is refused naming first
- * and count, and refused calls write nothing. */
+ * any order, and the tool's ref_parallel on several threads give exactly vkattn_reference's
+ * bits; a range past B * Hq is refused naming first and count, and refused calls write nothing.
+ * Also run under ThreadSanitizer (scripts/test-sanitizers.sh). */
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref_threads.h"
 #include "rng.h"
 #include "src/half.h"
 #include "vkattn/vkattn.h"
@@ -160,12 +162,56 @@ START_TEST(heads_out_of_range)
 }
 END_TEST
 
+/* 3 threads over 8 pairs (uneven shares), every CPU, and more threads than pairs. */
+START_TEST(parallel_equals_reference)
+{
+    setup(_i ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32);
+    static const unsigned threads[] = {3, 0, 1, 100};
+    ck_assert_uint_eq(ref_threads(&f.p, 3), 3);
+    ck_assert_uint_ge(ref_threads(&f.p, 0), 1);
+    ck_assert_uint_eq(ref_threads(&f.p, 100), PAIRS);
+    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; ++i) {
+        char msg[256];
+        memset(f.out, SENTINEL, f.out_bytes);
+        memset(f.lse, SENTINEL, sizeof f.lse);
+        ck_assert_msg(ref_parallel(&f.p, &f.t, threads[i], msg, sizeof msg) == VKATTN_SUCCESS,
+                      "%u threads: %s", threads[i], msg);
+        ck_assert_str_eq(msg, "");
+        expect_pairs((1u << PAIRS) - 1u);
+    }
+    teardown();
+}
+END_TEST
+
+/* Invalid input: vkattn_reference's result and message, and no thread writes anything. */
+START_TEST(parallel_refuses_like_reference)
+{
+    setup(VKATTN_DTYPE_F32);
+    f.q_lens[0] = SQ + 1;
+    char want[256], got[256] = "";
+    ck_assert_int_eq(vkattn_reference(&f.p, &f.t, want, sizeof want),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ref_parallel(&f.p, &f.t, 3, got, sizeof got), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(got, want);
+    f.q_lens[0] = SQ;
+    f.t.k = NULL;
+    ck_assert_int_eq(vkattn_reference(&f.p, &f.t, want, sizeof want),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ref_parallel(&f.p, &f.t, 3, got, sizeof got), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(got, want);
+    expect_pairs(0);
+    teardown();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ref_threads");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, heads_ranges_equal_whole, 0, 2); /* f32, f16 */
     tcase_add_test(tc, heads_out_of_range);
+    tcase_add_loop_test(tc, parallel_equals_reference, 0, 2);
+    tcase_add_test(tc, parallel_refuses_like_reference);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
