@@ -154,7 +154,8 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "pct_of_peak", json_opt(r->bound != NULL, r->pct_of_peak)) &&
            json_add(o, "bound", r->bound ? cJSON_CreateString(r->bound) : cJSON_CreateNull()) &&
            cJSON_AddStringToObject(o, "device", r->device) &&
-           cJSON_AddStringToObject(o, "timer", r->timer);
+           cJSON_AddStringToObject(o, "timer", r->timer) &&
+           json_add(o, "threads", json_opt(r->threads > 0, r->threads));
 }
 
 static bool json_peak(cJSON *root, const bench_peak *pk)
@@ -246,8 +247,8 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         return NULL;
     fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,variant,"
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
-          "flop_per_byte,pct_of_peak,bound,device,timer,driver,api_version,vkattn_version,git,"
-          "date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
+          "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
+          "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
@@ -271,6 +272,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_field(f, r->device);
         fputc(',', f);
         csv_field(f, r->timer);
+        csv_opt(f, r->threads > 0, r->threads);
         fputc(',', f);
         csv_field(f, m->info->driver);
         fprintf(f, ",%s,%s,", m->api, VKATTN_VERSION_STRING);
