@@ -114,12 +114,100 @@ static float lse_to_float(double x)
     return x > FLT_MAX ? FLT_MAX : x < -FLT_MAX ? -FLT_MAX : (float)x;
 }
 
-vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_tensors *t,
-                               char *msg, size_t msg_size)
+/* Rows 0..Sq-1 of query head h of batch item b: O and (when asked for) LSE. Writes nothing
+ * else, so that disjoint (b, h) pairs may run at the same time (vkattn_reference_heads). */
+static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t,
+                           const mask_rule *rule, uint32_t b, uint32_t h)
+{
+    const uint32_t d = p->head_dim, hk = h / (p->heads_q / p->heads_kv);
+    const double scale = p->scale, softcap = p->softcap;
+    double q[MAX_HEAD_DIM], acc[MAX_HEAD_DIM];
+    const uint8_t *mrow = NULL;
+    if (p->mask_batch != 0)
+        mrow = t->mask + ((uint64_t)(p->mask_batch == 1 ? 0 : b) * p->mask_heads +
+                          (p->mask_heads == 1 ? 0 : h)) * p->seq_q * p->seq_kv;
+    for (uint32_t i = 0; i < p->seq_q; i++) {
+        int64_t j0, j1;
+        vkattn__mask_key_range(rule, i, (int64_t)i + 1, &j0, &j1);
+        load_row(t->q, p->dtype, offset_of(p->q, b, h, i), d, q);
+        for (uint32_t c = 0; c < d; c++)
+            acc[c] = 0.0;
+        /* Online softmax: m is the running max of the scores seen, l the sum of
+         * exp(s - m); m starts at -inf and only ever meets finite scores, so
+         * exp(m - s) never sees -inf - -inf. */
+        double m = -INFINITY, l = 0.0;
+        /* A NaN or Inf that reaches the row (in q, or in the k or v of a visible key)
+         * makes all of it NaN (SPEC 3). In float64 a score of finite f32 inputs is
+         * always finite, so a non-finite score means a non-finite q or k; a non-finite
+         * v shows as a non-finite accumulator (e * v with e in [0, 1]). */
+        bool poisoned = false;
+        for (int64_t j = j0; j < j1; j++) {
+            if (!mask_visible(rule, i, j))
+                continue;
+            if (mrow && !mrow[(uint64_t)i * p->seq_kv + (uint64_t)j])
+                continue;
+            double s = scale * dot_row(t->k, p->dtype,
+                                       kv_offset(p, p->k, t->page_table, b, hk, (uint64_t)j), d, q);
+            if (!isfinite(s)) {
+                poisoned = true;
+                continue;
+            }
+            if (softcap > 0.0)
+                s = softcap * tanh(s / softcap);
+            if (s > m) {
+                double f = exp(m - s);
+                l *= f;
+                for (uint32_t c = 0; c < d; c++)
+                    acc[c] *= f;
+                m = s;
+            }
+            double e = exp(s - m);
+            l += e;
+            const uint64_t vo = kv_offset(p, p->v, t->page_table, b, hk, (uint64_t)j);
+            if (p->dtype == VKATTN_DTYPE_F16) {
+                const uint16_t *vr = (const uint16_t *)t->v + vo;
+                for (uint32_t c = 0; c < d; c++)
+                    acc[c] += e * half_to_float(vr[c]);
+            } else {
+                const float *vr = (const float *)t->v + vo;
+                for (uint32_t c = 0; c < d; c++)
+                    acc[c] += e * vr[c];
+            }
+        }
+        /* No visible key: O = 0 exactly (acc is all zero), LSE = -inf. */
+        const double inv = l > 0.0 ? 1.0 / l : 0.0;
+        for (uint32_t c = 0; c < d; c++) {
+            acc[c] *= inv;
+            if (!isfinite(acc[c]))
+                poisoned = true;
+        }
+        if (poisoned)
+            for (uint32_t c = 0; c < d; c++)
+                acc[c] = NAN;
+        store_row(t->out, p->dtype, offset_of(p->out, b, h, i), d, acc);
+        if (p->has_lse)
+            t->lse[((uint64_t)b * p->heads_q + h) * p->seq_q + i] =
+                poisoned ? NAN : l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
+    }
+}
+
+/* The checks of vkattn_reference, then the (b, h) pairs b * Hq + h in [first, first + count),
+ * or all of them when whole. */
+static vkattn_result reference_pairs(const vkattn_problem *problem, const vkattn_host_tensors *t,
+                                     bool whole, uint32_t first, uint32_t count, char *msg,
+                                     size_t msg_size)
 {
     vkattn_result res = vkattn_problem_check(problem, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
+    /* A valid problem has B * Hq < 2^32 (O spans at most 2^32 - 1 elements); uint64 anyway. */
+    const uint64_t pairs = (uint64_t)problem->batch * problem->heads_q;
+    if (whole)
+        count = (uint32_t)pairs;
+    else if ((uint64_t)first + count > pairs)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "first = %" PRIu32 ", count = %" PRIu32 ": expected first + "
+                                    "count <= batch * heads_q = %" PRIu64, first, count, pairs);
     res = check_tensors(problem, t, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
@@ -130,84 +218,24 @@ vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_
         return res;
 
     const vkattn_problem p = vkattn__problem_resolved(problem);
-    const uint32_t d = p.head_dim, group = p.heads_q / p.heads_kv;
-    const double scale = p.scale, softcap = p.softcap;
-    double q[MAX_HEAD_DIM], acc[MAX_HEAD_DIM];
-
-    for (uint32_t b = 0; b < p.batch; b++) {
+    for (uint64_t f = first; f < (uint64_t)first + count; f++) {
+        const uint32_t b = (uint32_t)(f / p.heads_q), h = (uint32_t)(f % p.heads_q);
         const mask_rule rule = vkattn__mask_rule_for(&p, q_lens, kv_lens, b);
-        for (uint32_t h = 0; h < p.heads_q; h++) {
-            const uint32_t hk = h / group;
-            const uint8_t *mrow = NULL;
-            if (p.mask_batch != 0)
-                mrow = t->mask + ((uint64_t)(p.mask_batch == 1 ? 0 : b) * p.mask_heads +
-                                  (p.mask_heads == 1 ? 0 : h)) * p.seq_q * p.seq_kv;
-            for (uint32_t i = 0; i < p.seq_q; i++) {
-                int64_t j0, j1;
-                vkattn__mask_key_range(&rule, i, (int64_t)i + 1, &j0, &j1);
-                load_row(t->q, p.dtype, offset_of(p.q, b, h, i), d, q);
-                for (uint32_t c = 0; c < d; c++)
-                    acc[c] = 0.0;
-                /* Online softmax: m is the running max of the scores seen, l the sum of
-                 * exp(s - m); m starts at -inf and only ever meets finite scores, so
-                 * exp(m - s) never sees -inf - -inf. */
-                double m = -INFINITY, l = 0.0;
-                /* A NaN or Inf that reaches the row (in q, or in the k or v of a visible key)
-                 * makes all of it NaN (SPEC 3). In float64 a score of finite f32 inputs is
-                 * always finite, so a non-finite score means a non-finite q or k; a non-finite
-                 * v shows as a non-finite accumulator (e * v with e in [0, 1]). */
-                bool poisoned = false;
-                for (int64_t j = j0; j < j1; j++) {
-                    if (!mask_visible(&rule, i, j))
-                        continue;
-                    if (mrow && !mrow[(uint64_t)i * p.seq_kv + (uint64_t)j])
-                        continue;
-                    double s = scale * dot_row(t->k, p.dtype, kv_offset(&p, p.k, t->page_table, b, hk, (uint64_t)j),
-                                               d, q);
-                    if (!isfinite(s)) {
-                        poisoned = true;
-                        continue;
-                    }
-                    if (softcap > 0.0)
-                        s = softcap * tanh(s / softcap);
-                    if (s > m) {
-                        double f = exp(m - s);
-                        l *= f;
-                        for (uint32_t c = 0; c < d; c++)
-                            acc[c] *= f;
-                        m = s;
-                    }
-                    double e = exp(s - m);
-                    l += e;
-                    const uint64_t vo = kv_offset(&p, p.v, t->page_table, b, hk, (uint64_t)j);
-                    if (p.dtype == VKATTN_DTYPE_F16) {
-                        const uint16_t *vr = (const uint16_t *)t->v + vo;
-                        for (uint32_t c = 0; c < d; c++)
-                            acc[c] += e * half_to_float(vr[c]);
-                    } else {
-                        const float *vr = (const float *)t->v + vo;
-                        for (uint32_t c = 0; c < d; c++)
-                            acc[c] += e * vr[c];
-                    }
-                }
-                /* No visible key: O = 0 exactly (acc is all zero), LSE = -inf. */
-                const double inv = l > 0.0 ? 1.0 / l : 0.0;
-                for (uint32_t c = 0; c < d; c++) {
-                    acc[c] *= inv;
-                    if (!isfinite(acc[c]))
-                        poisoned = true;
-                }
-                if (poisoned)
-                    for (uint32_t c = 0; c < d; c++)
-                        acc[c] = NAN;
-                store_row(t->out, p.dtype, offset_of(p.out, b, h, i), d, acc);
-                if (p.has_lse)
-                    t->lse[((uint64_t)b * p.heads_q + h) * p.seq_q + i] =
-                        poisoned ? NAN : l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
-            }
-        }
+        reference_head(&p, t, &rule, b, h);
     }
     return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_reference(const vkattn_problem *problem, const vkattn_host_tensors *t,
+                               char *msg, size_t msg_size)
+{
+    return reference_pairs(problem, t, true, 0, 0, msg, msg_size);
+}
+
+vkattn_result vkattn_reference_heads(const vkattn_problem *problem, const vkattn_host_tensors *t,
+                                     uint32_t first, uint32_t count, char *msg, size_t msg_size)
+{
+    return reference_pairs(problem, t, false, first, count, msg, msg_size);
 }
 
 vkattn_result vkattn_merge_reference(const vkattn_problem *problem, const vkattn_merge_host *t,

@@ -53,7 +53,7 @@ expect_ok() {
 # The fields of a row (SPEC section 4, and those added since).
 fields="B Hq Hkv Sq Skv D dtype layout causal align window q_lens kv_lens paged precision variant ms_median
 ms_min ms_max repeats visible_pairs gflops_visible gflops_dense gbps flop_per_byte pct_of_peak
-bound device timer"
+bound device timer threads"
 
 # check_files NAME JSON CSV: the JSON parses (python3) and has every field; the CSV header names
 # the same row fields in the same order.
@@ -106,6 +106,8 @@ expect_error "--peak with a value" --peak=yes
 expect_error "--json in a missing directory" --json "$out/none/x.json"
 expect_error "unknown option" --frobnicate
 expect_error "mask flag without --shape" --causal
+expect_error "--threads without --cpu" --threads 2
+expect_error "--threads 0" --cpu --threads 0
 expect_ok "--help" --help
 
 # A tiny run on the default device (the first GPU, else lavapipe, else the CPU).
@@ -116,6 +118,15 @@ check_files "tiny bench" "$out/a.json" "$out/a.csv"
 if grep -q '"peak":' "$out/a.json"; then bad "  a \"peak\" object without --peak"; fi
 
 mv "$out/a.json" "$out/a.csv" "$d/"
+
+# --cpu --threads: the CPU reference rows (and a CPU device's rows) say how many threads ran them.
+# shellcheck disable=SC2086
+expect_ok "tiny bench with --cpu --threads 1" $tiny --cpu --threads 1 --json "$d/r.json"
+if grep -Eq '"threads":[[:space:]]*1([^0-9]|$)' "$d/r.json"; then
+    ok "  the CPU rows have \"threads\": 1"
+else
+    bad "  no \"threads\": 1 in $d/r.json"
+fi
 
 # --compare: bad files (the first file is good, the second names the problem).
 expect_error "--compare with one file" --compare "$d/a.json"

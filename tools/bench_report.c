@@ -62,7 +62,7 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
     return pos;
 }
 
-static const char *dcli_device_type_name(vkattn_dtype dt)
+static const char *dtype_name(vkattn_dtype dt)
 {
     return dt == VKATTN_DTYPE_F16 ? "f16" : "f32";
 }
@@ -71,7 +71,7 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
 {
     const vkattn_problem *p = &c->p;
     name_fields f = {p->batch, p->heads_q, p->heads_kv, p->seq_q, p->seq_kv, p->head_dim,
-                     dcli_device_type_name(p->dtype), p->causal, p->window,
+                     dtype_name(p->dtype), p->causal, p->window,
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
@@ -134,7 +134,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            cJSON_AddNumberToObject(o, "Sq", p->seq_q) &&
            cJSON_AddNumberToObject(o, "Skv", p->seq_kv) &&
            cJSON_AddNumberToObject(o, "D", p->head_dim) &&
-           cJSON_AddStringToObject(o, "dtype", dcli_device_type_name(p->dtype)) &&
+           cJSON_AddStringToObject(o, "dtype", dtype_name(p->dtype)) &&
            cJSON_AddStringToObject(o, "layout", "bhsd") &&
            cJSON_AddBoolToObject(o, "causal", p->causal) &&
            cJSON_AddStringToObject(o, "align", p->align == VKATTN_ALIGN_TOP_LEFT
@@ -157,7 +157,8 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "pct_of_peak", json_opt(r->bound != NULL, r->pct_of_peak)) &&
            json_add(o, "bound", r->bound ? cJSON_CreateString(r->bound) : cJSON_CreateNull()) &&
            cJSON_AddStringToObject(o, "device", r->device) &&
-           cJSON_AddStringToObject(o, "timer", r->timer);
+           cJSON_AddStringToObject(o, "timer", r->timer) &&
+           json_add(o, "threads", json_opt(r->threads > 0, r->threads));
 }
 
 static bool json_peak(cJSON *root, const bench_peak *pk)
@@ -249,15 +250,15 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         return NULL;
     fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,precision,variant,"
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
-          "flop_per_byte,pct_of_peak,bound,device,timer,driver,api_version,vkattn_version,git,"
-          "date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
+          "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
+          "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
         const bench_case *c = &cases[r->case_index];
         const vkattn_problem *p = &c->p;
         fprintf(f, "%u,%u,%u,%u,%u,%u,%s,bhsd,%s,%s,\"%d,%d\",", p->batch, p->heads_q,
-                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dcli_device_type_name(p->dtype),
+                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dtype_name(p->dtype),
                 p->causal ? "true" : "false",
                 p->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
                 p->window ? p->window_left : -1, p->window ? p->window_right : -1);
@@ -275,6 +276,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_field(f, r->device);
         fputc(',', f);
         csv_field(f, r->timer);
+        csv_opt(f, r->threads > 0, r->threads);
         fputc(',', f);
         csv_field(f, m->info->driver);
         fprintf(f, ",%s,%s,", m->api, VKATTN_VERSION_STRING);

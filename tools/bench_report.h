@@ -29,6 +29,7 @@ typedef struct bench_row {
     double flop_per_byte;          /* visible FLOPs / bytes of Q, K, V and O */
     double pct_of_peak;            /* with a measured peak: bench_peak_percent */
     const char *bound;             /* "compute" or "memory"; NULL without a measured peak */
+    unsigned threads;              /* CPU rows: the threads that ran it; 0 (null) on a device */
 } bench_row;
 
 /* What a run records beside its rows. */

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "outfile.h"
+#include "ref_threads.h"
 #include "src/mask.h"
 
 #define CMD "bench"
@@ -35,6 +36,7 @@ typedef struct bench_opts {
     const char **compare;          /* --compare FILE...: argv entries (malloc'd array) */
     int n_compare;
     char other[64];                /* the first option that is not --compare, or "" */
+    int threads;                   /* --cpu: threads of the CPU reference; 0 = every CPU */
 } bench_opts;
 
 static void bench_help(void)
@@ -58,6 +60,8 @@ static void bench_help(void)
         "                             the bandwidth\n"
         "  --cpu                      also time the CPU reference (wall clock, at most %d runs,\n"
         "                             no warm-up; the CPU device's rows already are the CPU)\n"
+        "  --threads N                --cpu: the CPU reference on N threads (default: one per\n"
+        "                             online CPU; the CPU device always runs on one)\n"
         "  --device D                 a Vulkan device index (see vkattn info) or cpu; on the CPU\n"
         "                             vkattn_attention is timed by the wall clock\n"
         "  --parts N                  N invocations (1, 2, 4, 8) share each key in the split-KV\n"
@@ -135,6 +139,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         } else if (cli_is(&c, "--tuning")) {
             if (!(o->tuning = cli_value(&c)))
                 return -1;
+        } else if (cli_is(&c, "--threads")) {
+            if (cli_parse_int(&c, cli_value(&c), 1, 1024, &o->threads))
+                return -1;
         } else if (cli_is(&c, "--json") || cli_is(&c, "--csv")) {
             if (!(text = cli_value(&c)))
                 return -1;
@@ -155,6 +162,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     if (bench_selection_check(CMD, &o->sel))
         return -1;
+    if (o->threads && !o->cpu)
+        return cli_error(CMD, "--threads: applies to the CPU reference rows; give --cpu");
     if (o->json && o->csv && strcmp(o->json, o->csv) == 0)
         return cli_error(CMD, "--csv: names the same file as --json ('%s')", o->json);
     if ((o->json && cli_check_output(CMD, "--json", o->json))
@@ -210,14 +219,15 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-/* Times the CPU reference (ctx NULL) or vkattn_attention on a CPU context by the wall clock. */
+/* Times the CPU reference on threads threads (ctx NULL) or vkattn_attention on a CPU context by
+ * the wall clock. */
 static int cpu_time(vkattn_context ctx, const vkattn_problem *p, const vkattn_host_tensors *t,
-                    int runs, double *ms, char *err, size_t err_size)
+                    unsigned threads, int runs, double *ms, char *err, size_t err_size)
 {
     for (int r = 0; r < runs; ++r) {
         double t0 = now_ms();
         vkattn_result res = ctx ? vkattn_attention(ctx, p, t)
-                                : vkattn_reference(p, t, err, err_size);
+                                : (vkattn_result)ref_parallel(p, t, threads, err, err_size);
         ms[r] = now_ms() - t0;
         if (res != VKATTN_SUCCESS) {
             if (ctx)
@@ -253,7 +263,10 @@ static void print_row(int width, const bench_case *c, const bench_row *r, bool p
         printf(" %6.1f%% %-7s", r->pct_of_peak, r->bound);
     else if (peak)
         printf(" %7s %-7s", "-", "-");
-    printf("  %s\n", r->variant);
+    printf("  %s", r->variant);
+    if (r->threads)
+        printf(" (%u thread%s)", r->threads, r->threads > 1 ? "s" : "");
+    printf("\n");
     fflush(stdout);
 }
 
@@ -461,9 +474,10 @@ int cmd_bench(int argc, char **argv)
                                  .q_lens = c->q_lens, .kv_lens = c->kv_lens,
                                  .page_table = c->p.page_size ? h.pages : NULL};
         if (cpu_ctx) {
-            ok = cpu_time(ctx, &c->p, &t, cpu_runs, ms, msg, sizeof msg) == 0;
+            ok = cpu_time(ctx, &c->p, &t, 0, cpu_runs, ms, msg, sizeof msg) == 0;
             row->variant = "cpu-attention-wallclock";
             row->device = "cpu";
+            row->threads = 1; /* the library starts no threads */
             if (ok)
                 fill_row(row, c, ms, cpu_runs, NULL);
         } else {
@@ -493,9 +507,10 @@ int cmd_bench(int argc, char **argv)
             row->variant = "cpu-reference";
             row->device = "cpu";
             row->timer = "wall-clock";
+            row->threads = ref_threads(&c->p, (unsigned)o.threads);
             if (progress)
                 fprintf(stderr, "[%zu/%zu] %s (CPU reference) ...\r", i + 1, n_cases, name);
-            ok = cpu_time(NULL, &c->p, &t, cpu_runs, ms, msg, sizeof msg) == 0;
+            ok = cpu_time(NULL, &c->p, &t, row->threads, cpu_runs, ms, msg, sizeof msg) == 0;
             if (progress)
                 fprintf(stderr, "\r\033[K");
             if (ok) {

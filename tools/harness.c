@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref_threads.h"
 #include "rng.h"
 #include "src/half.h"
 
@@ -419,7 +420,7 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
     pref.has_lse = true;
     in.lse = t.lse_ref;
     int ret = 0;
-    if (vkattn_reference(&pref, &in, msg, sizeof msg) != VKATTN_SUCCESS) {
+    if (ref_parallel(&pref, &in, 0, msg, sizeof msg) != VKATTN_SUCCESS) {
         snprintf(r->why, sizeof r->why, "reference: %s", msg);
         ret = -1;
     } else {

@@ -32,10 +32,11 @@ typedef struct harness_result {
 /* The matrix; quick gives a short subset. Returns the number of cases; *out is malloc'd. */
 size_t harness_cases(bool quick, harness_case **out);
 
-/* Fills the case's tensors, runs it on ctx and on the CPU reference and compares them: O within
- * SPEC's bound (looser for scores in the thousands, where f32 rounding of the scores dominates),
- * LSE within 1e-3 relative, and exact 0 / -inf where the reference row sees no key. Returns 0
- * when it ran (r says pass or fail), -1 when the case could not run (r->why says why). */
+/* Fills the case's tensors, runs it on ctx and on the CPU reference (ref_parallel, on every
+ * online CPU) and compares them: O within SPEC's bound (looser for scores in the thousands, where
+ * f32 rounding of the scores dominates), LSE within 1e-3 relative, and exact 0 / -inf where the
+ * reference row sees no key. Returns 0 when it ran (r says pass or fail), -1 when the case could
+ * not run (r->why says why). */
 int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r);
 
 #endif

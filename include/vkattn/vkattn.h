@@ -172,6 +172,18 @@ typedef struct vkattn_host_tensors {
 VKATTN_API vkattn_result vkattn_reference(const vkattn_problem *p, const vkattn_host_tensors *t,
                                           char *msg, size_t msg_size);
 
+/* vkattn_reference for part of the problem: only the (batch item, query head) pairs whose index
+ * b * Hq + h lies in [first, first + count), bit for bit what vkattn_reference gives for them.
+ * Writes only those pairs' rows of out and lse. The library starts no threads; to use several
+ * cores, call this from your own threads with disjoint ranges: calls on the same tensors may run
+ * at the same time when their ranges do not overlap (they only read the inputs), each with its
+ * own msg buffer. The same checks as vkattn_reference, and VKATTN_ERROR_INVALID_ARGUMENT (msg
+ * names first and count) when first + count > B * Hq; nothing is written on failure. count = 0
+ * only checks. */
+VKATTN_API vkattn_result vkattn_reference_heads(const vkattn_problem *p,
+                                                const vkattn_host_tensors *t, uint32_t first,
+                                                uint32_t count, char *msg, size_t msg_size);
+
 /* ---------------------------------------------------------------------------------------------
  * Devices and contexts
  * ------------------------------------------------------------------------------------------- */
