@@ -134,39 +134,13 @@ void key_place(uint b, uint j, out uint outer, out uint row)
     outer = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
 }
 
-// Where a row's result goes: with ATTN_FLAG_DIRECT the final O (its strides travel in the page
-// fields) and LSE; else this split's slots in scratch, for merge.comp. row is the flat
-// (b, h, i) index, rows their count.
-uint out_base(bool direct, uint b, uint h, uint i, uint split, uint rows, uint row)
-{
-    return direct ? pc.scratch_off + b * pc.page_size + h * pc.pages_per_seq + i * pc.num_pages
-                  : pc.scratch_off + (split * rows + row) * D;
-}
-
-void out_store(bool direct, uint at, float x)
-{
-    if (direct)
-        o[at] = STORE_T(x);
-    else
-        scratch[at] = x;
-}
-
-void lse_store(bool direct, uint split, uint rows, uint row, float ls)
-{
-    if (!direct)
-        scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
-    else if ((pc.flags & ATTN_FLAG_LSE) != 0u)
-        lse[pc.lse_off + row] = ls;
-}
-
-// One item: a block of rows and one split of the keys.
-void run_item(uint item)
+void main()
 {
     const uint lid = gl_LocalInvocationID.x;
     const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
     const uint slot = lid / PARTS;
-    const uint split = item % pc.n_splits;
-    const uint blk = item / pc.n_splits;
+    const uint split = gl_WorkGroupID.x % pc.n_splits;
+    const uint blk = gl_WorkGroupID.x / pc.n_splits;
     const uint hk = gl_WorkGroupID.y;
     const uint b = gl_WorkGroupID.z;
     const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
@@ -203,26 +177,6 @@ void run_item(uint item)
     mask_key_range(ilo, min(ihi + 1, ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
     const int ks = max(j0, int(split * pc.split_len));
     const int ke = min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
-
-    // No key of this split is visible to any row of the block (padding rows, a causal or window
-    // range elsewhere): the rows' O = 0 and LSE = -inf without the loop and the merge through
-    // shared memory. Uniform over the workgroup, so no barrier below is left waiting. Padded
-    // batches are mostly such blocks.
-    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
-    const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
-    if (ks >= ke) {
-        [[unroll]] for (uint r = 0u; r < RP; ++r) {
-            if (!rvalid[r])
-                continue;
-            const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
-            const uint obase = out_base(direct, b, rh[r], ri[r], split, rows, row);
-            for (uint c = lid; c < D; c += WG)
-                out_store(direct, obase + c, 0.0);
-            if (lid == 0u)
-                lse_store(direct, split, rows, row, NEG_INF);
-        }
-        return;
-    }
 
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
     QV_T qv[RP * DL];
@@ -411,9 +365,13 @@ void run_item(uint item)
     }
 
     // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
+    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
+    const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
-        const uint obase = out_base(direct, b, rh[r], ri[r], split, rows, row);
+        const uint obase = direct ? pc.scratch_off + b * pc.page_size + rh[r] * pc.pages_per_seq +
+                                        ri[r] * pc.num_pages
+                                  : pc.scratch_off + (split * rows + row) * D;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
         // Column c0 + e of every invocation's accumulators, summed over the invocations of the
@@ -429,26 +387,20 @@ void run_item(uint item)
                     float sum = 0.0;
                     for (uint w = pt; w < WG; w += PARTS)
                         sum += sRed[w * (WG + 1u) + lid];
-                    out_store(direct, obase + pt * DL + c0 + lid, bad[r] ? F_NAN : sum * inv);
+                    const float x = bad[r] ? F_NAN : sum * inv;
+                    if (direct)
+                        o[obase + pt * DL + c0 + lid] = STORE_T(x);
+                    else
+                        scratch[obase + pt * DL + c0 + lid] = x;
                 }
             }
         }
         const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
-        if (rvalid[r] && lid == 0u)
-            lse_store(direct, split, rows, row, ls);
-    }
-}
-
-// The grid's x may be smaller than the items of a KV head (blocks x splits): each workgroup then
-// takes every gl_NumWorkGroups.x-th item. On CPU drivers a workgroup launch costs some
-// microseconds, which empty items (padding rows) would otherwise each pay in full.
-void main()
-{
-    const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
-    const uint blocks = pack ? (pc.group * pc.Sq + RP - 1u) / RP : pc.group * ((pc.Sq + RP - 1u) / RP);
-    const uint items = blocks * pc.n_splits;
-    for (uint item = gl_WorkGroupID.x; item < items; item += gl_NumWorkGroups.x) {
-        run_item(item);
-        barrier(); // the next item's shared-memory writes wait for this one's reads
+        if (rvalid[r] && lid == 0u) {
+            if (!direct)
+                scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
+            else if ((pc.flags & ATTN_FLAG_LSE) != 0u)
+                lse[pc.lse_off + row] = ls;
+        }
     }
 }

@@ -26,7 +26,6 @@ typedef struct decode_plan {
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
-    uint32_t grid_x;      /* workgroups along blocks x splits (fewer: each loops over several) */
     uint32_t splits, split_len;
     bool direct;          /* one split and contiguous K/V: O and LSE written without a merge */
     uint64_t scratch_bytes; /* 0 when direct */

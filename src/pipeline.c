@@ -340,9 +340,6 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     plan.split_len = len;
     plan.splits = p->kv_splits ? splits : (p->seq_kv + len - 1) / len;
     plan.direct = plan.splits == 1 && p->page_size == 0;
-    const uint64_t items = (uint64_t)plan.blocks * plan.splits, heads = (uint64_t)p->heads_kv * p->batch;
-    uint64_t gx = tu.workgroups > 1 ? (tu.workgroups + heads - 1) / heads : items;
-    plan.grid_x = (uint32_t)(gx < items ? gx : items);
     plan.scratch_bytes = plan.direct ? 0 : (uint64_t)plan.splits * p->batch * p->heads_q *
                                                p->seq_q * (p->head_dim + 1) * sizeof(float);
     return plan;

@@ -277,11 +277,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                 "kv_splits = %u: the scratch would span more than 2^32 floats",
                                 plan->splits);
-    const uint64_t gx = plan->grid_x;
-    if ((uint64_t)plan->blocks * plan->splits > UINT32_MAX)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                                "%u row blocks x %u splits: more than 2^32 items", plan->blocks,
-                                plan->splits);
+    const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
     uint32_t mgroups = 0;
     if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) ||
         (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||

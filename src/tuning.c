@@ -10,7 +10,6 @@
 
 #define ANY_VENDOR 0u
 #define ANY_TYPE VK_PHYSICAL_DEVICE_TYPE_MAX_ENUM
-#define CPU_WORKGROUPS 64
 
 /* The built-in table: the first row matching the device (vendor, type) and class wins. Limits
  * (workgroup size, subgroup shuffles, registers) are applied afterwards, in pipeline.c.
@@ -30,18 +29,15 @@ static const struct builtin {
      * never split, so it needs no scratch. */
     /* f16 arithmetic runs at a fifth of f32 there (the issue's lavapipe measurements: 20
      * against 110 GFLOP/s), so precision FAST computes as EXACT. */
-    /* A workgroup launch costs microseconds there (B4 H8 S512 D64 causal with every length 1:
-     * 40-70 ms for 2048 nearly empty workgroups), so at most CPU_WORKGROUPS are launched and
-     * each loops over blocks. */
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_PREFILL,
-     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1, CPU_WORKGROUPS}},
+     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1}},
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
-     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1, CPU_WORKGROUPS}},
+     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1}},
     /* GPUs: attention.comp with several invocations per row for prefill; decode steps split
      * into enough 64-invocation workgroups for a few hundred in flight; f16 scores for
      * precision FAST (mobile GPUs run f16 at twice the f32 rate). */
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1, 2, 1}},
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2, 1}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1, 2}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2}},
 };
 
 static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_class cls)
@@ -72,8 +68,6 @@ vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cl
         t.split_target = set->split_target;
     if (set->f16_scores)
         t.f16_scores = set->f16_scores;
-    if (set->workgroups)
-        t.workgroups = set->workgroups;
     if (t.workgroup == 0) /* built-in "one SIMD row" */
         t.workgroup = ctx->info.subgroup_size ? ctx->info.subgroup_size : 8;
     return t;
@@ -103,9 +97,6 @@ static void check_tuning(vkattn_context ctx, const vkattn_tuning *t, char *msg, 
     else if (t->split_target > 65536)
         snprintf(msg, size, "split_target = %" PRIu32 ": expected 0 (built-in) to 65536",
                  t->split_target);
-    else if (t->workgroups > (1u << 20))
-        snprintf(msg, size, "workgroups = %" PRIu32 ": expected 0 (built-in) to 1048576",
-                 t->workgroups);
     else if (t->f16_scores > 2)
         snprintf(msg, size, "f16_scores = %" PRIu32 ": expected 0 (built-in), 1 (no) or 2 (yes)",
                  t->f16_scores);
@@ -176,7 +167,7 @@ vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls, vka
  *   vkattn-tuning 1
  *   device <vendor id> <device id> "<name>"
  *   <prefill|decode> <f32|f16> <head_dim> kernel=<auto|rowwise|split|decode> rows=N
- *       workgroup=N parts=N split_target=N f16_scores=N workgroups=N
+ *       workgroup=N parts=N split_target=N f16_scores=N
  * Lines starting with '#' and blank lines are ignored. Quotes and backslashes in the name are
  * written with a backslash before them.
  * ------------------------------------------------------------------------------------------- */
@@ -221,13 +212,12 @@ vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size)
                 for (int d = 0; d < 256; ++d) {
                     const vkattn_tuning *x = &ctx->tuning[c][t][d];
                     if (!x->kernel && !x->rows && !x->workgroup && !x->parts && !x->split_target &&
-                        !x->f16_scores && !x->workgroups)
+                        !x->f16_scores)
                         continue;
                     emit(out, cap, &len, "%s %s %d kernel=%s rows=%" PRIu32 " workgroup=%" PRIu32
-                         " parts=%" PRIu32 " split_target=%" PRIu32 " f16_scores=%" PRIu32
-                         " workgroups=%" PRIu32 "\n", class_names[c], dtype_names[t], d + 1,
-                         kernel_names[x->kernel], x->rows, x->workgroup, x->parts,
-                         x->split_target, x->f16_scores, x->workgroups);
+                         " parts=%" PRIu32 " split_target=%" PRIu32 " f16_scores=%" PRIu32 "\n",
+                         class_names[c], dtype_names[t], d + 1, kernel_names[x->kernel], x->rows,
+                         x->workgroup, x->parts, x->split_target, x->f16_scores);
                 }
         if (pass == 0) {
             if (len + 1 > *size)
@@ -341,11 +331,9 @@ static void parse_entry(vkattn_context ctx, line_reader *r, int *dtype, uint32_t
             t->split_target = v;
         } else if (ok && strcmp(w, "f16_scores") == 0) {
             t->f16_scores = v;
-        } else if (ok && strcmp(w, "workgroups") == 0) {
-            t->workgroups = v;
         } else if (ok) {
             snprintf(why, why_size, "'%.40s': expected kernel, rows, workgroup, parts, "
-                     "split_target, f16_scores or workgroups", w);
+                     "split_target or f16_scores", w);
             return;
         }
         if (!ok) {

@@ -83,11 +83,6 @@ static const vkattn_tuning shapes[] = {
     {.kernel = VKATTN_KERNEL_SPLIT},
     {.kernel = VKATTN_KERNEL_DECODE, .rows = 1, .workgroup = 4, .split_target = 1},
     {.kernel = VKATTN_KERNEL_DECODE, .rows = 8, .workgroup = 32, .split_target = 64},
-    /* two splits, one workgroup per KV head looping over every block and split */
-    {.kernel = VKATTN_KERNEL_DECODE, .rows = 2, .workgroup = 8, .split_target = 64,
-     .workgroups = 4},
-    /* no cap: a workgroup per block and split, as on GPUs */
-    {.kernel = VKATTN_KERNEL_DECODE, .rows = 4, .workgroups = 1},
 };
 
 START_TEST(tuned_results_match_the_reference)

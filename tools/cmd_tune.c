@@ -31,11 +31,10 @@ static void tune_help(void)
         "usage: vkattn tune [--shape B,Hq,Hkv,Sq,Skv,D]... [--suite NAME]... [options]\n"
         "\n"
         "Searches the kernel shapes (kernel, rows per workgroup, workgroup size, invocations\n"
-        "per key, key split, workgroups launched) on the device for the chosen problems, one\n"
-        "parameter at a time, grouped by class (prefill or decode step), dtype and head size.\n"
-        "A shape is kept when its rows take under %.0f%% of the best time so far and none\n"
-        "takes over %.0f%% of its own best. Then every row is timed with the built-in and the\n"
-        "tuned shapes side by side,\n"
+        "per key, key split) on the device for the chosen problems, one parameter at a time,\n"
+        "grouped by class (prefill or decode step), dtype and head size. A shape is kept when\n"
+        "its rows take under %.0f%% of the best time so far and none takes over %.0f%% of its\n"
+        "own best. Then every row is timed with the built-in and the tuned shapes side by side,\n"
         "and the winners are written as a tuning file (vkattn_tuning_save) for vkattn bench\n"
         "--tuning and vkattn_tuning_load.\n"
         "\n"
@@ -161,9 +160,8 @@ static double sum(const double *x, size_t n)
 static void print_tuning(const char *label, const vkattn_tuning *t, double total)
 {
     static const char *const kernels[4] = {"built-in", "rowwise", "split", "decode"};
-    printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u workgroups=%u: "
-           "%.3f ms\n", label, kernels[t->kernel], t->rows, t->workgroup, t->parts,
-           t->split_target, t->workgroups, total);
+    printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u: %.3f ms\n", label,
+           kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, total);
 }
 
 /* Coordinate search from the built-in shape: each parameter in turn over its values, the
@@ -180,10 +178,10 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
     if (time_group(t, gr, NULL, best))
         goto done;
     print_tuning("start", &gr->best, sum(best, gr->n));
-    enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, WORKGROUPS, FIELDS };
+    enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, FIELDS };
     static const uint32_t values[FIELDS][5] = {
         {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_SPLIT, VKATTN_KERNEL_DECODE},
-        {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}, {1, 16, 64, 256}};
+        {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}};
     for (int f = 0; f < FIELDS; ++f) {
         /* The split-KV parameters only matter where the split-KV kernel runs. */
         vkattn_kernel kern = VKATTN_KERNEL_AUTO;
@@ -202,8 +200,7 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
                 cand.kernel = (vkattn_kernel)x;
             } else {
                 uint32_t *field = f == ROWS ? &cand.rows : f == WORKGROUP ? &cand.workgroup
-                                : f == PARTS ? &cand.parts : f == SPLIT ? &cand.split_target
-                                : &cand.workgroups;
+                                : f == PARTS ? &cand.parts : &cand.split_target;
                 if (*field == x)
                     continue;
                 *field = x;

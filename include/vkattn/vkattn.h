@@ -428,8 +428,6 @@ typedef struct vkattn_tuning {
                               (1 = never split automatically), at most 65536 */
     uint32_t f16_scores;   /* VKATTN_PRECISION_FAST problems: 1 = computed as EXACT, 2 = f16
                               scores (where the device has shaderFloat16) */
-    uint32_t workgroups;   /* split-KV kernel: launch at most about this many workgroups, each
-                              looping over several blocks (at most 1 << 20; 1 = no cap) */
 } vkattn_tuning;
 
 /* Sets (tuning non-NULL) or clears (NULL: back to built-in) the tuning of one class, dtype and
