@@ -66,7 +66,7 @@ static bool names_a_field(const char *msg)
         "batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim", "dtype", "align",
         "window_left", "window_right", "scale", "softcap", "mask_batch", "mask_heads",
         "out.b", "out.h", "out.s", "q", "k", "v", "out", "lse", "mask", "q_lens", "kv_lens",
-        "page_size", "num_pages", "pages_per_seq", "kv_splits", "page_table",
+        "page_size", "num_pages", "pages_per_seq", "kv_splits", "page_table", "precision",
         "tensors", "problem",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
