@@ -1,5 +1,6 @@
-/* The attention pipelines: one layout per context (push descriptors + push constants) and one
- * pipeline per (dtype, head size), created on first use with tile sizes fitted to the device. */
+/* The attention pipelines: one layout per context (push descriptors + push constants), the
+ * attention.comp pipelines per (dtype, head size, form) and the split-KV ones per specialization,
+ * created on first use with the shapes the tuning (tuning.c) and the device's limits give. */
 #include <stdlib.h>
 #include <string.h>
 

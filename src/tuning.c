@@ -147,19 +147,33 @@ vkattn_result vkattn_tuning_set(vkattn_context ctx, vkattn_tuning_class cls, vka
     return VKATTN_SUCCESS;
 }
 
-vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls, vkattn_dtype dtype,
-                                uint32_t head_dim, vkattn_tuning *out)
+/* vkattn_tuning_get and _effective: the checks, then the set or the resolved tuning. */
+static vkattn_result tuning_query(vkattn_context ctx, vkattn_tuning_class cls, vkattn_dtype dtype,
+                                  uint32_t head_dim, vkattn_tuning *out, bool effective,
+                                  const char *fn)
 {
-    vkattn_result res = check_ctx(ctx, "vkattn_tuning_get");
+    vkattn_result res = check_ctx(ctx, fn);
     if (res != VKATTN_SUCCESS)
         return res;
     if (!out)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_tuning_get: out is NULL");
-    const vkattn_tuning *slot = slot_of(ctx, &ctx->tuning, cls, dtype, head_dim, "vkattn_tuning_get");
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    const vkattn_tuning *slot = slot_of(ctx, &ctx->tuning, cls, dtype, head_dim, fn);
     if (!slot)
         return VKATTN_ERROR_INVALID_ARGUMENT;
-    *out = *slot;
+    *out = effective ? vkattn__tuning_resolved(ctx, cls, dtype, head_dim) : *slot;
     return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls, vkattn_dtype dtype,
+                                uint32_t head_dim, vkattn_tuning *out)
+{
+    return tuning_query(ctx, cls, dtype, head_dim, out, false, "vkattn_tuning_get");
+}
+
+vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cls,
+                                      vkattn_dtype dtype, uint32_t head_dim, vkattn_tuning *out)
+{
+    return tuning_query(ctx, cls, dtype, head_dim, out, true, "vkattn_tuning_effective");
 }
 
 /* ---------------------------------------------------------------------------------------------

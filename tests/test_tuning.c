@@ -40,6 +40,23 @@ START_TEST(tuning_picks_the_kernel)
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &built_in, &built_in_splits), VKATTN_SUCCESS);
     ck_assert_uint_eq(built_in_splits, 1); /* prefill is not split without being asked */
 
+    /* The effective tuning names a kernel and a workgroup size even where none is set, and
+     * a set field shows through it. */
+    vkattn_tuning eff, eff2;
+    ck_assert_int_eq(vkattn_tuning_effective(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, &eff),
+                     VKATTN_SUCCESS);
+    ck_assert_int_ne(eff.kernel, VKATTN_KERNEL_AUTO);
+    ck_assert_uint_ne(eff.workgroup, 0);
+    const vkattn_tuning rows2 = {.rows = 2};
+    ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, &rows2),
+                     VKATTN_SUCCESS);
+    ck_assert_int_eq(vkattn_tuning_effective(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, &eff2),
+                     VKATTN_SUCCESS);
+    ck_assert_uint_eq(eff2.rows, 2);
+    ck_assert_int_eq(eff2.kernel, eff.kernel);
+    ck_assert_int_eq(vkattn_tuning_effective(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, NULL),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+
     vkattn_tuning t = {.kernel = VKATTN_KERNEL_ROWWISE};
     ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, &t),
                      VKATTN_SUCCESS);

@@ -164,6 +164,34 @@ static void print_tuning(const char *label, const vkattn_tuning *t, double total
            kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, total);
 }
 
+/* The effective tuning of gr's slot with tu set, with the split counts of its rows in place of
+ * split_target (which matters only through them); false when the library refuses tu. */
+static bool plan_of(tuner *t, const group *gr, const vkattn_tuning *tu, vkattn_tuning *eff,
+                    uint32_t *splits)
+{
+    if (vkattn_tuning_set(t->ctx, gr->cls, gr->dtype, gr->head_dim, tu) != VKATTN_SUCCESS ||
+        vkattn_tuning_effective(t->ctx, gr->cls, gr->dtype, gr->head_dim, eff) != VKATTN_SUCCESS)
+        return false;
+    eff->split_target = 0;
+    for (size_t r = 0; r < gr->n; ++r) {
+        vkattn_kernel k;
+        splits[r] = 0;
+        vkattn_problem_kernel(t->ctx, &t->cases[gr->rows[r]].p, &k, &splits[r]);
+    }
+    return true;
+}
+
+/* Whether cand runs every row of gr as the best shape so far does. */
+static bool same_plan(tuner *t, const group *gr, const vkattn_tuning *cand)
+{
+    vkattn_tuning a, b;
+    uint32_t *sa = calloc(2 * gr->n, sizeof *sa);
+    bool same = sa && plan_of(t, gr, &gr->best, &a, sa) && plan_of(t, gr, cand, &b, sa + gr->n) &&
+                memcmp(&a, &b, sizeof a) == 0 && memcmp(sa, sa + gr->n, gr->n * sizeof *sa) == 0;
+    free(sa);
+    return same;
+}
+
 /* Coordinate search from the built-in shape: each parameter in turn over its values, the
  * others held at the best so far. */
 static int search(tuner *t, group *gr, const vkattn_device_info *info)
@@ -205,6 +233,10 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
                     continue;
                 *field = x;
             }
+            /* A shape the planner would run the same way as the best so far is not timed again
+             * (it could only win by noise). */
+            if (same_plan(t, gr, &cand))
+                continue;
             int r = time_group(t, gr, &cand, ms);
             if (r < 0)
                 goto done;
@@ -220,6 +252,10 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
             }
         }
     }
+    /* A winner that runs every row as the built-in shape does is the built-in shape. */
+    const vkattn_tuning builtin = {0};
+    if (same_plan(t, gr, &builtin))
+        gr->best = builtin;
     rc = 0;
 done:
     free(best);
@@ -241,15 +277,18 @@ static int compare(tuner *t, group *groups, size_t n_groups)
         group *gr = &groups[k];
         for (size_t r = 0; r < gr->n; ++r) {
             double base, tuned;
+            char name[160];
+            bench_case_name(&t->cases[gr->rows[r]], name, sizeof name);
+            if (is_builtin(&gr->best)) {
+                printf("%-44s %33s\n", name, "built-in kept: nothing beat it");
+                continue;
+            }
             vkattn_tuning_set(t->ctx, gr->cls, gr->dtype, gr->head_dim, NULL);
             if (time_case(t, gr->rows[r], &base))
                 return -1;
-            vkattn_tuning_set(t->ctx, gr->cls, gr->dtype, gr->head_dim,
-                              is_builtin(&gr->best) ? NULL : &gr->best);
+            vkattn_tuning_set(t->ctx, gr->cls, gr->dtype, gr->head_dim, &gr->best);
             if (time_case(t, gr->rows[r], &tuned))
                 return -1;
-            char name[160];
-            bench_case_name(&t->cases[gr->rows[r]], name, sizeof name);
             printf("%-44s %12.3f %12.3f %7.3f\n", name, base, tuned, tuned / base);
         }
     }

@@ -200,9 +200,10 @@ typedef enum vkattn_device_kind {
 /* Which form of the attention kernel a context uses. Both compute the same thing; AUTO picks by
  * device. Forcing one is for tests and tuning. */
 typedef enum vkattn_kernel {
-    VKATTN_KERNEL_AUTO = 0,    /* default: DECODE on CPU devices (unsplit where the problem is
-                                  not a decode step), SPLIT on GPUs, DECODE (split) on either
-                                  for decode steps (Sq <= 16, Skv >= 1024) */
+    VKATTN_KERNEL_AUTO = 0,    /* default: the tuning's choice (vkattn_tuning below); built
+                                  in: DECODE on CPU devices (unsplit where the problem is not a
+                                  decode step), SPLIT on GPUs, DECODE (split) on either for
+                                  decode steps (Sq <= 16, Skv >= 1024) */
     VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
     VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
     VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem, split by the device's
@@ -444,6 +445,13 @@ VKATTN_API vkattn_result vkattn_tuning_set(vkattn_context ctx, vkattn_tuning_cla
 VKATTN_API vkattn_result vkattn_tuning_get(vkattn_context ctx, vkattn_tuning_class cls,
                                            vkattn_dtype dtype, uint32_t head_dim,
                                            vkattn_tuning *out);
+
+/* The tuning the planner uses for (cls, dtype, head_dim): the built-in table's row for this device
+ * with the set fields over it, workgroup resolved; rows and parts stay 0 where they follow the
+ * problem (packed rows; key sharing grown as registers require). Errors: as vkattn_tuning_get. */
+VKATTN_API vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cls,
+                                                 vkattn_dtype dtype, uint32_t head_dim,
+                                                 vkattn_tuning *out);
 
 /* Every tuning set on the context as text: a header, a "device" line naming this device (vendor
  * id, device id, name), one line per (class, dtype, head_dim). With text NULL, sets *size to the
