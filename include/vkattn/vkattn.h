@@ -460,10 +460,11 @@ VKATTN_API vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuni
 VKATTN_API vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size);
 
 /* Applies text from vkattn_tuning_save (of this or another device; several may be concatenated:
- * only the sections whose device line names this device apply). All or nothing: on an error
- * nothing changes and the message gives the line. *applied (may be NULL) receives the number of
- * tunings applied. Errors: INVALID_ARGUMENT (NULL text, syntax, a value out of range),
- * UNSUPPORTED (a CPU context). */
+ * only the sections whose device line names this device apply), read up to size bytes or the
+ * first NUL. All or nothing: on an error nothing changes and the message gives the line.
+ * *applied (may be NULL) receives the number of tunings applied. Not synchronised with
+ * recording on the same context. Errors: INVALID_ARGUMENT (NULL text, syntax, a value out of
+ * range), UNSUPPORTED (a CPU context), OUT_OF_HOST_MEMORY. */
 VKATTN_API vkattn_result vkattn_tuning_load(vkattn_context ctx, const char *text, size_t size,
                                             uint32_t *applied);
 
