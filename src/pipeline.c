@@ -273,7 +273,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const uint32_t group = p->heads_q / p->heads_kv;
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
-    const bool decoding = p->seq_q <= 16 && p->seq_kv >= 1024;
+    const bool decoding = vkattn_tuning_class_of(p) == VKATTN_TUNING_DECODE;
     const vkattn_tuning tu = vkattn__tuning_resolved(
         ctx, decoding ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL, p->dtype, p->head_dim);
     const vkattn_kernel kernel = ctx->kernel != VKATTN_KERNEL_AUTO ? ctx->kernel : tu.kernel;

@@ -40,6 +40,11 @@ static const struct builtin {
     {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2}},
 };
 
+vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p)
+{
+    return p->seq_q <= 16 && p->seq_kv >= 1024 ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL;
+}
+
 static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_class cls)
 {
     for (size_t i = 0; i < sizeof builtin_table / sizeof builtin_table[0]; ++i) {

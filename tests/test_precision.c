@@ -90,8 +90,7 @@ START_TEST(fast_within_its_bound)
     vkattn_problem p = {.batch = 2, .heads_q = 4, .heads_kv = 2, .seq_q = shapes[_i][0],
                         .seq_kv = shapes[_i][1], .head_dim = shapes[_i][2],
                         .dtype = VKATTN_DTYPE_F16, .causal = true, .has_lse = true};
-    const vkattn_tuning_class cls = p.seq_q <= 16 && p.seq_kv >= 1024 ? VKATTN_TUNING_DECODE
-                                                                       : VKATTN_TUNING_PREFILL;
+    const vkattn_tuning_class cls = vkattn_tuning_class_of(&p);
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
     run_out ref = run(&p, true), exact = run(&p, false);

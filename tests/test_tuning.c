@@ -40,6 +40,11 @@ START_TEST(tuning_picks_the_kernel)
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &built_in, &built_in_splits), VKATTN_SUCCESS);
     ck_assert_uint_eq(built_in_splits, 1); /* prefill is not split without being asked */
 
+    ck_assert_int_eq(vkattn_tuning_class_of(&p), VKATTN_TUNING_PREFILL);
+    const vkattn_problem step = {.batch = 1, .heads_q = 2, .seq_q = 16, .seq_kv = 1024,
+                                 .head_dim = 64};
+    ck_assert_int_eq(vkattn_tuning_class_of(&step), VKATTN_TUNING_DECODE);
+
     /* The effective tuning names a kernel and a workgroup size even where none is set, and
      * a set field shows through it. */
     vkattn_tuning eff, eff2;

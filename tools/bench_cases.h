@@ -54,4 +54,7 @@ typedef struct host_data {
 int host_make(const vkattn_problem *p, uint64_t seed, host_data *h);
 void host_free(host_data *h);
 
+/* Sorts the n > 0 timings of ms in place and returns their median. */
+double bench_sort_median(double *ms, int n);
+
 #endif

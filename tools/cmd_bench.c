@@ -172,22 +172,15 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The row of a case from its n timed runs (ms is sorted in place), on the roofline of peak
  * when there is one. */
 static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
                      const bench_peak *peak)
 {
     const vkattn_problem *p = &c->p;
-    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+    row->ms_median = bench_sig6(bench_sort_median(ms, n));
     row->ms_min = bench_sig6(ms[0]);
     row->ms_max = bench_sig6(ms[n - 1]);
-    row->ms_median = bench_sig6(n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
     row->repeats = n;
     uint64_t pairs = 0;
     for (uint32_t b = 0; b < p->batch; ++b) {

@@ -34,9 +34,10 @@ static void tune_help(void)
         "per key, key split) on the device for the chosen problems, one parameter at a time,\n"
         "grouped by class (prefill or decode step), dtype and head size. A shape is kept when\n"
         "its rows take under %.0f%% of the best time so far and none takes over %.0f%% of its\n"
-        "own best. Then every row is timed with the built-in and the tuned shapes side by side,\n"
-        "and the winners are written as a tuning file (vkattn_tuning_save) for vkattn bench\n"
-        "--tuning and vkattn_tuning_load.\n"
+        "own best. Then every row is timed with the built-in and the tuned shapes side by side\n"
+        "(a group whose shape is more than %.0f%% slower there on any row keeps the built-in\n"
+        "one), and the winners are written as a tuning file (vkattn_tuning_save) for vkattn\n"
+        "bench --tuning and vkattn_tuning_load.\n"
         "\n"
         "%s"
         "  --warmup N                 untimed runs before the timed ones (default 1)\n"
@@ -48,7 +49,7 @@ static void tune_help(void)
         "\n"
         "Exit status: 0 success, 1 a problem failed to run, 2 bad usage or an output file that\n"
         "could not be written.\n",
-        100 * GAIN, 100 * SLACK, bench_selection_help);
+        100 * GAIN, 100 * SLACK, 100 * (SLACK - 1), bench_selection_help);
 }
 
 /* 0: run; 1: help was printed; -1: error printed. */
@@ -111,12 +112,6 @@ typedef struct tuner {
     double *ms;            /* warmup + repeat */
 } tuner;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median time of case i with whatever tuning the context has now; -1 on failure (printed). */
 static int time_case(tuner *t, size_t i, double *median)
 {
@@ -131,9 +126,7 @@ static int time_case(tuner *t, size_t i, double *median)
         bench_case_name(c, name, sizeof name);
         return cli_error(CMD, "%s: %s", name, msg);
     }
-    qsort(t->ms, (size_t)t->o->repeat, sizeof *t->ms, cmp_double);
-    int n = t->o->repeat;
-    *median = n % 2 ? t->ms[n / 2] : 0.5 * (t->ms[n / 2 - 1] + t->ms[n / 2]);
+    *median = bench_sort_median(t->ms, t->o->repeat);
     return 0;
 }
 
@@ -269,12 +262,16 @@ static bool is_builtin(const vkattn_tuning *t)
     return memcmp(t, &zero, sizeof zero) == 0;
 }
 
-/* Every row with the built-in and the tuned shape, alternately, as bench would time them. */
+/* Every row with the built-in and the tuned shape, alternately, as bench would time them. The
+ * check that decides: a group whose tuned shape is slower than SLACK x the built-in one on any
+ * row here keeps the built-in shape (the search's timings can be noise; these are side by
+ * side). */
 static int compare(tuner *t, group *groups, size_t n_groups)
 {
     printf("\n%-44s %12s %12s %7s\n", "case", "built-in ms", "tuned ms", "ratio");
     for (size_t k = 0; k < n_groups; ++k) {
         group *gr = &groups[k];
+        bool lost = false;
         for (size_t r = 0; r < gr->n; ++r) {
             double base, tuned;
             char name[160];
@@ -290,6 +287,11 @@ static int compare(tuner *t, group *groups, size_t n_groups)
             if (time_case(t, gr->rows[r], &tuned))
                 return -1;
             printf("%-44s %12.3f %12.3f %7.3f\n", name, base, tuned, tuned / base);
+            lost = lost || tuned > SLACK * base;
+        }
+        if (lost) {
+            printf("%-44s %33s\n", "", "slower on a row: built-in kept");
+            memset(&gr->best, 0, sizeof gr->best);
         }
     }
     return 0;
@@ -371,8 +373,7 @@ int cmd_tune(int argc, char **argv)
         cli_error(CMD, "out of memory");
         goto done;
     }
-    /* The rows by tuning slot, in order of first appearance (the class rule of
-     * vkattn_tuning_class). */
+    /* The rows by tuning slot, in order of first appearance. */
     for (size_t i = 0; i < n_cases; ++i) {
         const vkattn_problem *p = &cases[i].p;
         if ((p->dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) ||
@@ -382,8 +383,7 @@ int cmd_tune(int argc, char **argv)
             cli_error(CMD, "out of memory for the host tensors");
             goto done;
         }
-        const vkattn_tuning_class cls = p->seq_q <= 16 && p->seq_kv >= 1024
-                                            ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL;
+        const vkattn_tuning_class cls = vkattn_tuning_class_of(p);
         size_t k = 0;
         while (k < n_groups && !(groups[k].cls == cls && groups[k].dtype == p->dtype &&
                                  groups[k].head_dim == p->head_dim))

@@ -416,6 +416,9 @@ typedef enum vkattn_tuning_class {
     VKATTN_TUNING_DECODE = 1,  /* decode steps: Sq <= 16 and Skv >= 1024 */
 } vkattn_tuning_class;
 
+/* The class of a problem (no checks; p must not be NULL). */
+VKATTN_API vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p);
+
 /* Zero in any field = the built-in choice for it. */
 typedef struct vkattn_tuning {
     vkattn_kernel kernel;  /* which kernel runs the class (AUTO = built-in) */
