@@ -289,6 +289,14 @@ int bench_selection_option(cli *c, bench_selection *o)
     return 1;
 }
 
+int bench_timing_option(cli *c, int *warmup, int *repeat)
+{
+    const bool w = cli_is(c, "--warmup");
+    if (!w && !cli_is(c, "--repeat"))
+        return 0;
+    return cli_parse_int(c, cli_value(c), w ? 0 : 1, 1000000, w ? warmup : repeat) ? -1 : 1;
+}
+
 int bench_selection_check(const char *cmd, const bench_selection *o)
 {
     if (o->mask.first && o->n_shapes == 0)

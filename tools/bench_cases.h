@@ -33,6 +33,10 @@ extern const char bench_selection_help[];
  * when its value is bad. */
 int bench_selection_option(cli *c, bench_selection *s);
 
+/* --warmup N (0..1000000) and --repeat N (1..1000000): 1 when c's current option is one of them
+ * (parsed), 0 when it is not, -1 (error printed) on a bad value. */
+int bench_timing_option(cli *c, int *warmup, int *repeat);
+
 /* Checks after the last option (a mask flag without a --shape); -1 with the error printed. */
 int bench_selection_check(const char *cmd, const bench_selection *s);
 

@@ -66,11 +66,8 @@ static int parse_args(int argc, char **argv, tune_opts *o)
         if ((m = bench_selection_option(&c, &o->sel)) != 0) {
             if (m < 0)
                 return -1;
-        } else if (cli_is(&c, "--warmup")) {
-            if (cli_parse_int(&c, cli_value(&c), 0, 1000000, &o->warmup))
-                return -1;
-        } else if (cli_is(&c, "--repeat")) {
-            if (cli_parse_int(&c, cli_value(&c), 1, 1000000, &o->repeat))
+        } else if ((m = bench_timing_option(&c, &o->warmup, &o->repeat)) != 0) {
+            if (m < 0)
                 return -1;
         } else if (cli_is(&c, "--validation")) {
             if (cli_switch(&c))
