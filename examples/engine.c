@@ -338,11 +338,11 @@ static void job_record(const engine *e, VkCommandBuffer cb, job *j)
         .out = {j->arena, j->off_o, j->n_o * esize},
     };
     if (p->has_lse)
-        t.lse = (vkattn_buffer){j->arena, j->off_lse, j->n_lse * 4};
+        t.lse = (vkattn_buffer){j->arena, j->off_lse, j->n_lse * 4, 0};
     if (p->has_q_lens)
-        t.q_lens = (vkattn_buffer){j->arena, j->off_q_lens, p->batch * 4};
+        t.q_lens = (vkattn_buffer){j->arena, j->off_q_lens, p->batch * 4, 0};
     if (p->has_kv_lens)
-        t.kv_lens = (vkattn_buffer){j->arena, j->off_kv_lens, p->batch * 4};
+        t.kv_lens = (vkattn_buffer){j->arena, j->off_kv_lens, p->batch * 4, 0};
     j->recorded = vkattn_cmd_attention(e->ctx, cb, p, &t);
     if (j->recorded != VKATTN_SUCCESS)
         snprintf(j->message, sizeof j->message, "%s", vkattn_context_message(e->ctx));

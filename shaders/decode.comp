@@ -59,10 +59,27 @@ const uint KEYS = 2u;            // keys per invocation and iteration
 const uint DSTEP = DL % 16u == 0u ? 16u : DL % 8u == 0u ? 8u : DL % 4u == 0u ? 4u : DL % 2u == 0u ? 2u : 1u;
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+#ifdef VKATTN_TEXEL
+// K/V as uniform texel buffers of 16-byte words (R32G32B32A32_UINT views): on a CPU driver a
+// texel fetch is one vector gather, a storage buffer load a loop over the lanes. The host uses
+// this module with VEC = 1 only; the element reads below are for completeness.
+#extension GL_EXT_samplerless_texture_functions : require
+layout(binding = ATTN_BIND_K) uniform utextureBuffer k_tex;
+layout(binding = ATTN_BIND_V) uniform utextureBuffer v_tex;
+#define K_WORD(i) texelFetch(k_tex, int(i))
+#define V_WORD(i) texelFetch(v_tex, int(i))
+#define K_ELEM(i) STORE_T(word_elem(K_WORD((i) / EPW), (i) % EPW))
+#define V_ELEM(i) STORE_T(word_elem(V_WORD((i) / EPW), (i) % EPW))
+#else
 layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
 layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KWords { uvec4 k4[]; };
 layout(std430, binding = ATTN_BIND_V) readonly buffer VWords { uvec4 v4[]; };
+#define K_WORD(i) k4[i]
+#define V_WORD(i) v4[i]
+#define K_ELEM(i) k[i]
+#define V_ELEM(i) v[i]
+#endif
 layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
 layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
@@ -240,17 +257,17 @@ void main()
             const uint d = dh + dl;
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 if (VEC != 0u && d % EPW == 0u) {
-                    kw[t] = k4[ka[t] / EPW + d / EPW];
+                    kw[t] = K_WORD(ka[t] / EPW + d / EPW);
                     kbad[t] = kbad[t] || word_bad(kw[t]);
                 }
 #ifdef VKATTN_FAST
-                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : k[ka[t] + d];
+                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ka[t] + d);
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || isnan(x) || isinf(x);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
                     ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
 #else
-                float x = VEC != 0u ? word_elem(kw[t], d % EPW) : float(k[ka[t] + d]);
+                float x = VEC != 0u ? word_elem(kw[t], d % EPW) : float(K_ELEM(ka[t] + d));
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
@@ -311,12 +328,12 @@ void main()
             float x[KEYS];
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 if (VEC != 0u && d % EPW == 0u) {
-                    vw[t] = v4[va[t] / EPW + d / EPW];
+                    vw[t] = V_WORD(va[t] / EPW + d / EPW);
                     const bool bad = word_bad(vw[t]);
                     vbad[t] = vbad[t] || bad;
                     vw[t] = bad ? uvec4(0u) : vw[t];
                 }
-                x[t] = VEC != 0u ? word_elem(vw[t], d % EPW) : float(v[va[t] + d]);
+                x[t] = VEC != 0u ? word_elem(vw[t], d % EPW) : float(V_ELEM(va[t] + d));
                 if (VEC == 0u) {
                     const bool bad = !(abs(x[t]) <= FLT_MAX);
                     vbad[t] = vbad[t] || bad;

@@ -54,7 +54,8 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
-        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+        /* Texel usage: K/V may be read through texel views (VKATTN_BUFFER_TEXEL). */
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     /* Outputs of a failed Vulkan call are undefined: handles are kept only on success. */
@@ -280,8 +281,11 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])
-            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], bytes[i]};
+            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], bytes[i],
+                                        i == SEC_K || i == SEC_V ? VKATTN_BUFFER_TEXEL : 0};
     res = run_once(ctx, problem, &dt); /* as given: a paged K/V's strides stay unset */
+    /* The views of this call's ranges are not kept: the next call's offsets differ. */
+    vkattn_release_buffer(ctx, ctx->arena.buffer);
     if (res != VKATTN_SUCCESS)
         return res;
     if (!ctx->arena.coherent)

@@ -1,4 +1,4 @@
-/* Descriptor sets for devices without VK_KHR_push_descriptor. Each distinct combination of bound
+/* Descriptor sets for devices without VK_KHR_push_descriptor, and the texel views of K/V. Each distinct combination of bound
  * buffers gets a set on first use, written once and kept for the context's lifetime: a set is
  * never updated after it is written, so command buffers in flight that use it stay valid, and an
  * app that records with the same buffers every frame creates nothing in steady state. The
@@ -102,6 +102,48 @@ vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorB
     return res;
 }
 
+/* Texel views live as long as the sets above, for the same reason: a command buffer in flight
+ * may use one. Few per buffer (one per bound range), found by a linear search. */
+vkattn_result vkattn__texel_view_get(vkattn_context ctx, VkBuffer buffer, VkDeviceSize offset,
+                                     VkDeviceSize range, VkBufferView *out)
+{
+    vkattn_result res = VKATTN_SUCCESS;
+    pthread_mutex_lock(&ctx->lock);
+    view_cache *c = &ctx->views;
+    uint32_t i = 0;
+    while (i < c->count && !(c->entries[i].buffer == buffer && c->entries[i].offset == offset &&
+                             c->entries[i].range == range))
+        ++i;
+    if (i == c->count) {
+        if (c->count == c->cap) {
+            uint32_t cap = c->cap ? c->cap * 2 : 8;
+            view_entry *e = realloc(c->entries, cap * sizeof *e);
+            if (!e)
+                res = vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            else
+                c->entries = e, c->cap = cap;
+        }
+        VkBufferViewCreateInfo vci = {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+            .buffer = buffer,
+            .format = TEXEL_FORMAT,
+            .offset = offset,
+            .range = range,
+        };
+        VkBufferView view;
+        VkResult vr = VK_SUCCESS;
+        if (res == VKATTN_SUCCESS &&
+            (vr = ctx->vk.vkCreateBufferView(ctx->device, &vci, ctx->alloc, &view)) != VK_SUCCESS)
+            res = vkattn__ctx_vk_fail(ctx, vr, "vkCreateBufferView");
+        if (res == VKATTN_SUCCESS)
+            c->entries[c->count++] = (view_entry){buffer, offset, range, view};
+    }
+    if (res == VKATTN_SUCCESS)
+        *out = c->entries[i].view;
+    pthread_mutex_unlock(&ctx->lock);
+    return res;
+}
+
 vkattn_result vkattn_release_buffer(vkattn_context ctx, VkBuffer buffer)
 {
     if (!ctx)
@@ -120,6 +162,14 @@ vkattn_result vkattn_release_buffer(vkattn_context ctx, VkBuffer buffer)
         ctx->vk.vkFreeDescriptorSets(ctx->device, e->pool, 1, &e->set);
     }
     ctx->desc.count = kept;
+    kept = 0;
+    for (uint32_t i = 0; i < ctx->views.count; ++i) {
+        if (ctx->views.entries[i].buffer != buffer)
+            ctx->views.entries[kept++] = ctx->views.entries[i];
+        else
+            ctx->vk.vkDestroyBufferView(ctx->device, ctx->views.entries[i].view, ctx->alloc);
+    }
+    ctx->views.count = kept;
     pthread_mutex_unlock(&ctx->lock);
     return VKATTN_SUCCESS;
 }
@@ -131,4 +181,8 @@ void vkattn__descriptors_destroy(vkattn_context ctx)
     free(ctx->desc.pools);
     free(ctx->desc.entries);
     memset(&ctx->desc, 0, sizeof ctx->desc);
+    for (uint32_t i = 0; i < ctx->views.count; ++i)
+        ctx->vk.vkDestroyBufferView(ctx->device, ctx->views.entries[i].view, ctx->alloc);
+    free(ctx->views.entries);
+    memset(&ctx->views, 0, sizeof ctx->views);
 }

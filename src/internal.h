@@ -22,6 +22,8 @@ typedef struct decode_plan {
     vkattn_kernel kernel; /* attention.comp's form when !use: ROWWISE or SPLIT */
     uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
+    bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
+                             unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
     bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
@@ -62,6 +64,21 @@ typedef struct desc_entry {
     VkDescriptorPool pool;      /* the pool it came from */
 } desc_entry;
 
+/* Texel views of K/V made so far (descriptors.c), kept until the buffer is released. */
+typedef struct view_entry {
+    VkBuffer buffer;
+    VkDeviceSize offset, range;
+    VkBufferView view;
+} view_entry;
+
+typedef struct view_cache {
+    view_entry *entries;
+    uint32_t count, cap;
+} view_cache;
+
+/* The texel format of K/V views: 16 bytes, 4 f32 or 8 f16 elements. */
+#define TEXEL_FORMAT VK_FORMAT_R32G32B32A32_UINT
+
 typedef struct desc_cache {
     VkDescriptorPool *pools;
     uint32_t npools, left_in_pool;
@@ -96,6 +113,11 @@ struct vkattn_context_T {
     desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;
+    /* K and V as uniform texel buffers (split-KV kernel); VK_NULL_HANDLE where the device
+     * lacks push descriptors or the format. */
+    VkDescriptorSetLayout set_layout_texel;
+    VkPipelineLayout pipeline_layout_texel;
+    view_cache views;           /* guarded by lock */
     VkPipelineCache pipeline_cache;
     bool owns_pipeline_cache;
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
@@ -146,6 +168,10 @@ vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cl
 vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
                                  VkDescriptorSet *out);
 void vkattn__descriptors_destroy(vkattn_context ctx);
+/* descriptors.c: the uniform texel view (TEXEL_FORMAT) of buffer's [offset, offset + range),
+ * made on first use and kept until vkattn_release_buffer(buffer) or the context's end. */
+vkattn_result vkattn__texel_view_get(vkattn_context ctx, VkBuffer buffer, VkDeviceSize offset,
+                                     VkDeviceSize range, VkBufferView *out);
 
 /* device_info.c: fills info from a physical device. */
 void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);

@@ -31,6 +31,12 @@ static const uint32_t decode_fast_f16_spv[] =
 static const uint32_t decode_shuffle_fast_f16_spv[] =
 #include "shaders/decode_shuffle_fast_f16.spv.h"
     ;
+static const uint32_t decode_texel_f32_spv[] =
+#include "shaders/decode_texel_f32.spv.h"
+    ;
+static const uint32_t decode_texel_f16_spv[] =
+#include "shaders/decode_texel_f16.spv.h"
+    ;
 static const uint32_t merge_f32_spv[] =
 #include "shaders/merge_f32.spv.h"
     ;
@@ -43,13 +49,16 @@ static const uint32_t merge_f16_spv[] =
 #define PUSH_SIZE MAX3(sizeof(attn_params), sizeof(decode_params), sizeof(merge_params))
 _Static_assert(PUSH_SIZE <= 128, "push constants beyond the guaranteed 128 bytes");
 
-vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
+/* A set layout and pipeline layout with K and V bound as kv_type. */
+static vkattn_result layouts_create(vkattn_context ctx, VkDescriptorType kv_type,
+                                    VkDescriptorSetLayout *set_out, VkPipelineLayout *out)
 {
     VkDescriptorSetLayoutBinding bindings[ATTN_BIND_COUNT];
     for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
         bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = i == ATTN_BIND_K || i == ATTN_BIND_V
+                                  ? kv_type : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
@@ -64,7 +73,7 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
     VkResult vr = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &sci, ctx->alloc, &set_layout);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDescriptorSetLayout");
-    ctx->set_layout = set_layout;
+    *set_out = set_layout;
     VkPushConstantRange range = {
         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         .size = PUSH_SIZE,
@@ -72,7 +81,7 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
     VkPipelineLayoutCreateInfo lci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
         .setLayoutCount = 1,
-        .pSetLayouts = &ctx->set_layout,
+        .pSetLayouts = set_out,
         .pushConstantRangeCount = 1,
         .pPushConstantRanges = &range,
     };
@@ -80,8 +89,25 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
     vr = ctx->vk.vkCreatePipelineLayout(ctx->device, &lci, ctx->alloc, &layout);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreatePipelineLayout");
-    ctx->pipeline_layout = layout;
+    *out = layout;
     return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
+{
+    vkattn_result res = layouts_create(ctx, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, &ctx->set_layout,
+                                       &ctx->pipeline_layout);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    /* Texel views of K/V are pushed with the split-KV dispatch only (the views are cached, a
+     * set per view combination would be one more cache), and need the format's support. */
+    VkFormatProperties fp;
+    ctx->vk.vkGetPhysicalDeviceFormatProperties(ctx->physical_device, TEXEL_FORMAT, &fp);
+    if (!ctx->push_descriptors ||
+        !(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+        return VKATTN_SUCCESS;
+    return layouts_create(ctx, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, &ctx->set_layout_texel,
+                          &ctx->pipeline_layout_texel);
 }
 
 void vkattn__pipelines_destroy(vkattn_context ctx)
@@ -104,6 +130,10 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
         ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, ctx->alloc);
     if (ctx->set_layout)
         ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, ctx->set_layout, ctx->alloc);
+    if (ctx->pipeline_layout_texel)
+        ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout_texel, ctx->alloc);
+    if (ctx->set_layout_texel)
+        ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, ctx->set_layout_texel, ctx->alloc);
 }
 
 static uint32_t pow2_floor(uint32_t x)
@@ -159,7 +189,8 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
 
 /* A compute pipeline of the context's layout from embedded SPIR-V and specialization data
  * (n 32-bit constants with the given ids). */
-static vkattn_result make_pipeline(vkattn_context ctx, const uint32_t *code, size_t code_size,
+static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
+                                   const uint32_t *code, size_t code_size,
                                    const uint32_t *ids, const uint32_t *values, uint32_t n,
                                    VkPipeline *out)
 {
@@ -185,7 +216,7 @@ static vkattn_result make_pipeline(vkattn_context ctx, const uint32_t *code, siz
             .pName = "main",
             .pSpecializationInfo = n ? &spec : NULL,
         },
-        .layout = ctx->pipeline_layout,
+        .layout = layout,
     };
     vr = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pci, ctx->alloc,
                                           out);
@@ -206,7 +237,7 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
                                     ATTN_SPEC_WG};
     bool f16 = dtype == VKATTN_DTYPE_F16;
     VkPipeline pipeline;
-    vkattn_result res = make_pipeline(ctx, f16 ? attn_f16_spv : attn_f32_spv,
+    vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? attn_f16_spv : attn_f32_spv,
                                       f16 ? sizeof attn_f16_spv : sizeof attn_f32_spv, ids,
                                       values, 5, &pipeline);
     if (res != VKATTN_SUCCESS)
@@ -319,6 +350,8 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     }
     plan.fast = p->precision == VKATTN_PRECISION_FAST && p->dtype == VKATTN_DTYPE_F16 &&
                 ctx->float16 && tu.f16_scores == 2;
+    /* Wanted; the recorder keeps it only where the buffers and their alignment allow. */
+    plan.texel = tu.texel == 2 && ctx->pipeline_layout_texel && plan.parts_log2 == 0 && !plan.fast;
     const uint32_t rp = 1u << plan.rp_log2;
     plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
@@ -353,7 +386,8 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
     while ((2u << wg_log2) <= plan->wg)
         wg_log2++;
     return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
-           plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17;
+           plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17 |
+           (uint32_t)plan->texel << 18;
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
@@ -383,16 +417,22 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
                                         ATTN_SPEC_PARTS};
         const uint32_t values[5] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
                                     1u << plan->parts_log2};
-        /* Modules that use shuffles are only given to devices that have them. */
+        /* Modules that use shuffles are only given to devices that have them. The texel
+         * modules exist for one invocation per key and exact scores only (the CPU drivers'
+         * shape; the planner asks for nothing else). */
         const bool sh = plan->parts_log2 > 0;
-        const uint32_t *code = plan->fast ? (sh ? decode_shuffle_fast_f16_spv : decode_fast_f16_spv)
+        const uint32_t *code = plan->texel ? (f16 ? decode_texel_f16_spv : decode_texel_f32_spv)
+                               : plan->fast ? (sh ? decode_shuffle_fast_f16_spv : decode_fast_f16_spv)
                                : f16      ? (sh ? decode_shuffle_f16_spv : decode_f16_spv)
                                           : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
-        const size_t size = plan->fast ? (sh ? sizeof decode_shuffle_fast_f16_spv
+        const size_t size = plan->texel ? (f16 ? sizeof decode_texel_f16_spv
+                                               : sizeof decode_texel_f32_spv)
+                            : plan->fast ? (sh ? sizeof decode_shuffle_fast_f16_spv
                                              : sizeof decode_fast_f16_spv)
                             : f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
                                   : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
-        res = make_pipeline(ctx, code, size, ids, values, 5, out);
+        res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
+                            code, size, ids, values, 5, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }
@@ -407,7 +447,7 @@ vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
     if (!*slot)
-        res = make_pipeline(ctx, f16 ? merge_f16_spv : merge_f32_spv,
+        res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? merge_f16_spv : merge_f32_spv,
                             f16 ? sizeof merge_f16_spv : sizeof merge_f32_spv, NULL, NULL, 0, slot);
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);

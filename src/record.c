@@ -200,25 +200,30 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
     return VKATTN_SUCCESS;
 }
 
-/* Pushes (or binds the cached set of) the descriptors b; both dispatches of the split-KV path
- * use the same ones. */
-static vkattn_result bind_descriptors(vkattn_context ctx, VkCommandBuffer cmd, const binding *b)
+/* Pushes (or binds the cached set of) the descriptors b; with texel views (push descriptors
+ * only), K and V are those, for the texel layout. */
+static vkattn_result bind_descriptors(vkattn_context ctx, VkCommandBuffer cmd, const binding *b,
+                                      const VkBufferView *views)
 {
     VkWriteDescriptorSet writes[ATTN_BIND_COUNT];
     VkDescriptorBufferInfo infos[ATTN_BIND_COUNT];
     for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i) {
         infos[i] = b[i].info;
+        const bool texel = views && (i == ATTN_BIND_K || i == ATTN_BIND_V);
         writes[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstBinding = i,
             .descriptorCount = 1,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &infos[i],
+            .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                    : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = texel ? NULL : &infos[i],
+            .pTexelBufferView = texel ? &views[i == ATTN_BIND_V] : NULL,
         };
     }
     if (ctx->push_descriptors) {
         ctx->vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                          ctx->pipeline_layout, 0, ATTN_BIND_COUNT, writes);
+                                          views ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
+                                          0, ATTN_BIND_COUNT, writes);
         return VKATTN_SUCCESS;
     }
     VkDescriptorSet set = VK_NULL_HANDLE;
@@ -260,10 +265,46 @@ static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pip
     ctx->vk.vkCmdDispatch(cmd, groups, 1, 1);
 }
 
+/* The texel views of K and V (views[0] left VK_NULL_HANDLE where they do not apply: a buffer
+ * without VKATTN_BUFFER_TEXEL, rows off 16 bytes from the view's aligned start, a range that is
+ * not whole texels or is over maxTexelBufferElements) and the element offsets past their
+ * starts. Fails only where a view cannot be made. */
+static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
+                                 const vkattn_device_tensors *t, uint32_t epw, uint32_t parts_log2,
+                                 VkBufferView *views, uint32_t *offs)
+{
+    const uint32_t esize = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const vkattn_buffer *bufs[2] = {&t->k, &t->v};
+    const vkattn_strides *st[2] = {&p->k, &p->v};
+    const VkDeviceSize align = ctx->limits.minTexelBufferOffsetAlignment
+                                   ? ctx->limits.minTexelBufferOffsetAlignment : 1;
+    VkDeviceSize base[2], range[2];
+    for (int i = 0; i < 2; ++i) {
+        if (!(bufs[i]->flags & VKATTN_BUFFER_TEXEL))
+            return VKATTN_SUCCESS;
+        base[i] = bufs[i]->offset - bufs[i]->offset % align;
+        const uint64_t skip = bufs[i]->offset - base[i];
+        range[i] = skip + vkattn_problem_extent(p, i ? 'v' : 'k') * esize;
+        const uint64_t all = skip / esize | (uint64_t)(p->head_dim >> parts_log2) | st[i]->b |
+                             st[i]->h | st[i]->s;
+        if (skip % esize || all % epw || range[i] % 16 ||
+            range[i] / 16 > ctx->limits.maxTexelBufferElements || (skip + range[i]) / esize > UINT32_MAX)
+            return VKATTN_SUCCESS;
+        offs[i] = (uint32_t)(skip / esize);
+    }
+    vkattn_result res = VKATTN_SUCCESS;
+    for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i)
+        res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base[i], range[i], &views[i]);
+    if (res != VKATTN_SUCCESS)
+        views[0] = VK_NULL_HANDLE;
+    return res;
+}
+
 /* The split-KV path: pipelines, scratch span and both grids are checked before anything is
  * recorded, so a failure leaves cmd untouched. */
 static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
-                                const decode_plan *plan, const binding *b, uint32_t flags)
+                                const decode_plan *plan, const binding *b, uint32_t flags,
+                                const VkBufferView *plan_views, const uint32_t *texel_offs)
 {
     const vkattn_problem p = *pp;
     VkPipeline dpl, mpl = VK_NULL_HANDLE;
@@ -281,7 +322,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     uint32_t mgroups = 0;
     if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) ||
         (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||
-        (res = bind_descriptors(ctx, cmd, b)))
+        (res = bind_descriptors(ctx, cmd, b, plan->texel ? plan_views : NULL)))
         return res;
     decode_params dp;
     memset(&dp, 0, sizeof dp);
@@ -291,6 +332,10 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
         dp.pages_per_seq = p.pages_per_seq;
         dp.num_pages = p.num_pages;
         dp.pages_off = b[ATTN_BIND_PAGES].elem_offset;
+    }
+    if (plan->texel) { /* element offsets past the views' starts */
+        dp.k_off = texel_offs[0];
+        dp.v_off = texel_offs[1];
     }
     dp.n_splits = plan->splits;
     dp.split_len = plan->split_len;
@@ -303,11 +348,14 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
         dp.scratch_off = b[ATTN_BIND_O].elem_offset;
     }
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dpl);
-    ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                               sizeof dp, &dp);
+    ctx->vk.vkCmdPushConstants(cmd, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
+                               VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof dp, &dp);
     ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, p.heads_kv, p.batch);
     if (plan->direct)
         return VKATTN_SUCCESS;
+    /* The merge's layout binds storage buffers only (pushing cannot fail). */
+    if (plan->texel)
+        bind_descriptors(ctx, cmd, b, NULL);
     /* The merge reads what the splits wrote. */
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -422,7 +470,13 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         const uint64_t all = (uint64_t)(p.head_dim >> plan.parts_log2) | b[ATTN_BIND_K].elem_offset |
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
         plan.vec = all % epw == 0;
-        return cmd_decode(ctx, cmd, &p, &plan, b, flags);
+        VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
+        uint32_t texel_offs[2] = {0, 0};
+        if (plan.texel &&
+            (res = texel_views(ctx, &p, tensors, epw, plan.parts_log2, views, texel_offs)))
+            return res;
+        plan.texel = views[0] != VK_NULL_HANDLE;
+        return cmd_decode(ctx, cmd, &p, &plan, b, flags, views, texel_offs);
     }
 
     const attn_pipeline *pl;
@@ -437,7 +491,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     FILL_COMMON(pc, p, b, flags);
     pc.o_sb = u32(p.out.b), pc.o_sh = u32(p.out.h), pc.o_ss = u32(p.out.s);
     pc.o_off = b[ATTN_BIND_O].elem_offset;
-    if ((res = bind_descriptors(ctx, cmd, b)) != VKATTN_SUCCESS)
+    if ((res = bind_descriptors(ctx, cmd, b, NULL)) != VKATTN_SUCCESS)
         return res;
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
@@ -495,7 +549,7 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     if (rows > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "more than 2^32 rows");
     uint32_t groups;
-    if ((res = merge_groups(ctx, rows, &groups)) || (res = bind_descriptors(ctx, cmd, b)))
+    if ((res = merge_groups(ctx, rows, &groups)) || (res = bind_descriptors(ctx, cmd, b, NULL)))
         return res;
     merge_params mp = {
         .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim,

@@ -26,18 +26,21 @@ static const struct builtin {
      * GFLOP/s in attention.comp, 9.5 here). A workgroup of one SIMD row (workgroup 0 = the
      * subgroup size); no key sharing (shuffles cost more than they save there: D128 with 4
      * rows, 74 ms with parts 1, 260 ms with 2); 16 workgroups keep every core busy; prefill
-     * never split, so it needs no scratch. */
+     * never split, so it needs no scratch. K/V through texel views where the app allows them
+     * (a texel fetch is a vector gather there, not a loop: S2048 D64 1100 -> 440 ms; GQA decode
+     * step at Skv 32768, 69 -> 39 ms). */
     /* f16 arithmetic runs at a fifth of f32 there (the issue's lavapipe measurements: 20
      * against 110 GFLOP/s), so precision FAST computes as EXACT. */
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_PREFILL,
-     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1}},
+     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1, 2}},
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
-     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1}},
+     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1, 2}},
     /* GPUs: attention.comp with several invocations per row for prefill; decode steps split
      * into enough 64-invocation workgroups for a few hundred in flight; f16 scores for
-     * precision FAST (mobile GPUs run f16 at twice the f32 rate). */
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1, 2}},
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2}},
+     * precision FAST (mobile GPUs run f16 at twice the f32 rate); K/V as storage buffers (loads
+     * are coalesced there; texel views unmeasured). */
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1, 2, 1}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2, 1}},
 };
 
 vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p)
@@ -73,6 +76,8 @@ vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cl
         t.split_target = set->split_target;
     if (set->f16_scores)
         t.f16_scores = set->f16_scores;
+    if (set->texel)
+        t.texel = set->texel;
     if (t.workgroup == 0) /* built-in "one SIMD row" */
         t.workgroup = ctx->info.subgroup_size ? ctx->info.subgroup_size : 8;
     return t;
@@ -105,6 +110,9 @@ static void check_tuning(vkattn_context ctx, const vkattn_tuning *t, char *msg, 
     else if (t->f16_scores > 2)
         snprintf(msg, size, "f16_scores = %" PRIu32 ": expected 0 (built-in), 1 (no) or 2 (yes)",
                  t->f16_scores);
+    else if (t->texel > 2)
+        snprintf(msg, size, "texel = %" PRIu32 ": expected 0 (built-in), 1 (no) or 2 (yes)",
+                 t->texel);
 }
 
 /* The slot of (cls, dtype, head_dim) in table, or NULL with the context's message set. */
@@ -186,7 +194,8 @@ vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cl
  *   vkattn-tuning 1
  *   device <vendor id> <device id> "<name>"
  *   <prefill|decode> <f32|f16> <head_dim> kernel=<auto|rowwise|split|decode> rows=N
- *       workgroup=N parts=N split_target=N f16_scores=N
+ *       workgroup=N parts=N split_target=N f16_scores=N texel=N
+ * (texel may be absent: files written before it existed load with 0, built-in)
  * Lines starting with '#' and blank lines are ignored. Quotes and backslashes in the name are
  * written with a backslash before them.
  * ------------------------------------------------------------------------------------------- */
@@ -231,12 +240,13 @@ vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size)
                 for (int d = 0; d < 256; ++d) {
                     const vkattn_tuning *x = &ctx->tuning[c][t][d];
                     if (!x->kernel && !x->rows && !x->workgroup && !x->parts && !x->split_target &&
-                        !x->f16_scores)
+                        !x->f16_scores && !x->texel)
                         continue;
                     emit(out, cap, &len, "%s %s %d kernel=%s rows=%" PRIu32 " workgroup=%" PRIu32
-                         " parts=%" PRIu32 " split_target=%" PRIu32 " f16_scores=%" PRIu32 "\n",
+                         " parts=%" PRIu32 " split_target=%" PRIu32 " f16_scores=%" PRIu32
+                         " texel=%" PRIu32 "\n",
                          class_names[c], dtype_names[t], d + 1, kernel_names[x->kernel], x->rows,
-                         x->workgroup, x->parts, x->split_target, x->f16_scores);
+                         x->workgroup, x->parts, x->split_target, x->f16_scores, x->texel);
                 }
         if (pass == 0) {
             if (len + 1 > *size)
@@ -350,9 +360,11 @@ static void parse_entry(vkattn_context ctx, line_reader *r, int *dtype, uint32_t
             t->split_target = v;
         } else if (ok && strcmp(w, "f16_scores") == 0) {
             t->f16_scores = v;
+        } else if (ok && strcmp(w, "texel") == 0) {
+            t->texel = v;
         } else if (ok) {
             snprintf(why, why_size, "'%.40s': expected kernel, rows, workgroup, parts, "
-                     "split_target or f16_scores", w);
+                     "split_target, f16_scores or texel", w);
             return;
         }
         if (!ok) {

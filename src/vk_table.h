@@ -14,6 +14,7 @@
     X(vkGetPhysicalDeviceFeatures2)               \
     X(vkGetPhysicalDeviceQueueFamilyProperties)   \
     X(vkGetPhysicalDeviceMemoryProperties)        \
+    X(vkGetPhysicalDeviceFormatProperties)        \
     X(vkEnumerateDeviceExtensionProperties)       \
     X(vkCreateDevice)                             \
     X(vkGetDeviceProcAddr)
@@ -29,6 +30,8 @@
     X(vkGetDeviceQueue)                           \
     X(vkCreateShaderModule)                       \
     X(vkDestroyShaderModule)                      \
+    X(vkCreateBufferView)                         \
+    X(vkDestroyBufferView)                        \
     X(vkCreateDescriptorSetLayout)                \
     X(vkDestroyDescriptorSetLayout)               \
     X(vkCreatePipelineLayout)                     \

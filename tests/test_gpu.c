@@ -97,9 +97,9 @@ START_TEST(cmd_attention_checks_buffers)
     ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, NULL, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "problem"));
     /* Declared ranges are checked before anything is recorded: too small, or misaligned. */
-    vkattn_buffer whole = {(VkBuffer)(uintptr_t)0x10, 0, 0};
+    vkattn_buffer whole = {(VkBuffer)(uintptr_t)0x10, 0, 0, 0};
     dt.q = dt.k = dt.v = whole;
-    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0};
+    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0, 0};
     dt.q.size = 4 * 2 * 5 * 16 - 4; /* one float short of Q's extent */
     ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->q.size"));
@@ -282,10 +282,10 @@ START_TEST(tensor_past_buffer_range_is_unsupported)
     p.heads_q = p.heads_kv = 1;
     p.seq_kv = info.max_buffer_range / (256u * 4u) + 1u;
     vkattn_device_tensors dt = {0};
-    dt.q = (vkattn_buffer){(VkBuffer)(uintptr_t)0x10, 0, 0};
-    dt.k = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0};
-    dt.v = (vkattn_buffer){(VkBuffer)(uintptr_t)0x30, 0, 0};
-    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x40, 0, 0};
+    dt.q = (vkattn_buffer){(VkBuffer)(uintptr_t)0x10, 0, 0, 0};
+    dt.k = (vkattn_buffer){(VkBuffer)(uintptr_t)0x20, 0, 0, 0};
+    dt.v = (vkattn_buffer){(VkBuffer)(uintptr_t)0x30, 0, 0, 0};
+    dt.out = (vkattn_buffer){(VkBuffer)(uintptr_t)0x40, 0, 0, 0};
     VkCommandBuffer fake = (VkCommandBuffer)(uintptr_t)0x1;
     ck_assert_int_eq(vkattn_cmd_attention(ctx, fake, &p, &dt), VKATTN_ERROR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "tensors->k"));

@@ -674,7 +674,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
                                     &dtn.lse, &dtn.q_lens, &dtn.kv_lens, &dtn.mask};
     for (int t = 0; t < T_COUNT; ++t)
         if (pl[t].present)
-            *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size};
+            *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size, 0};
 
     /* Record, submit, wait. Host writes before vkQueueSubmit are visible to the device. */
     if (r->vk.ResetCommandBuffer(r->cmd, 0) != VK_SUCCESS)

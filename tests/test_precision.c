@@ -29,18 +29,7 @@ static run_out run(const vkattn_problem *p, bool ref)
     const size_t nl = vkattn_problem_extent(p, 'l');
     void *q = malloc(nq * es), *k = malloc(nk * es), *v = malloc(nk * es);
     run_out r = {calloc(nq, es), calloc(nl, 4)};
-    rng g;
-    rng_seed(&g, 11);
-    void *bufs[3] = {q, k, v};
-    const size_t ns[3] = {nq, nk, nk};
-    for (int t = 0; t < 3; ++t)
-        for (size_t i = 0; i < ns[t]; ++i) {
-            const float x = (float)rng_normal(&g);
-            if (es == 2)
-                ((uint16_t *)bufs[t])[i] = float_to_half(x);
-            else
-                ((float *)bufs[t])[i] = x;
-        }
+    vk_test_fill_qkv(p->dtype, 11, q, nq, k, v, nk);
     vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = r.o, .lse = r.lse};
     char msg[256] = "";
     vkattn_result res = ref ? vkattn_reference(p, &t, msg, sizeof msg) : vkattn_attention(ctx, p, &t);

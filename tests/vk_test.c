@@ -2,6 +2,9 @@
 
 #include <stdio.h>
 
+#include "rng.h"
+#include "src/half.h"
+
 unsigned vk_test_messages;
 
 void vk_test_on_message(void *user, const char *message)
@@ -39,4 +42,21 @@ int vk_test_run(Suite *s, vkattn_context ctx)
     srunner_free(sr);
     vkattn_context_destroy(ctx);
     return failed == 0 && vk_test_messages == 0 ? 0 : 1;
+}
+
+void vk_test_fill_qkv(vkattn_dtype dtype, uint64_t seed, void *q, size_t nq, void *k, void *v,
+                      size_t nk)
+{
+    rng g;
+    rng_seed(&g, seed);
+    void *bufs[3] = {q, k, v};
+    const size_t ns[3] = {nq, nk, nk};
+    for (int t = 0; t < 3; ++t)
+        for (size_t i = 0; i < ns[t]; ++i) {
+            const float x = (float)rng_normal(&g);
+            if (dtype == VKATTN_DTYPE_F16)
+                ((uint16_t *)bufs[t])[i] = float_to_half(x);
+            else
+                ((float *)bufs[t])[i] = x;
+        }
 }

@@ -5,6 +5,8 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "vkattn/vkattn.h"
 
@@ -15,6 +17,10 @@ void vk_test_on_message(void *user, const char *message);
 /* A context on the default device with validation on; NULL (message printed) when there is no
  * Vulkan device, or (need_f16) it lacks 16-bit storage: the test then exits 77 (skipped). */
 vkattn_context vk_test_context(bool need_f16);
+
+/* Fills q, k and v (nq, nk and nk elements of dtype) with N(0, 1) values from seed. */
+void vk_test_fill_qkv(vkattn_dtype dtype, uint64_t seed, void *q, size_t nq, void *k, void *v,
+                      size_t nk);
 
 /* Runs every test of s in this process, destroys ctx and returns the exit status: 0 when all
  * passed and no validation message came, else 1. */

@@ -339,7 +339,8 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
             total += (bytes[i] + 15) / 16 * 16;
         if ((src[i] || i == BUF_O || (i == BUF_SCRATCH && scratch)) &&
             gbuf_create(g, bytes[i],
-                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                            (i == BUF_K || i == BUF_V ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
                         false, &b[i], err, err_size))
             goto cleanup;
     }
@@ -362,8 +363,8 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
     if (begin_timed(g, err, err_size))
         goto cleanup;
     vkattn_device_tensors dt = {
-        .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0},
-        .v = {b[BUF_V].buffer, 0, 0}, .out = {b[BUF_O].buffer, 0, 0},
+        .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0, VKATTN_BUFFER_TEXEL},
+        .v = {b[BUF_V].buffer, 0, 0, VKATTN_BUFFER_TEXEL}, .out = {b[BUF_O].buffer, 0, 0},
         .q_lens = {b[BUF_QLENS].buffer, 0, 0}, .kv_lens = {b[BUF_KVLENS].buffer, 0, 0},
         .page_table = {b[BUF_PAGES].buffer, 0, 0}, .scratch = {b[BUF_SCRATCH].buffer, 0, 0},
     };
@@ -379,8 +380,11 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
     rc = 0;
 cleanup:
     gbuf_destroy(g, &staging);
-    for (int i = 0; i < BUF_COUNT; ++i)
+    for (int i = 0; i < BUF_COUNT; ++i) {
+        if (b[i].buffer) /* the context's views and sets of it */
+            vkattn_release_buffer(ctx, b[i].buffer);
         gbuf_destroy(g, &b[i]);
+    }
     return rc;
 }
 

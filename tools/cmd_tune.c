@@ -150,8 +150,9 @@ static double sum(const double *x, size_t n)
 static void print_tuning(const char *label, const vkattn_tuning *t, double total)
 {
     static const char *const kernels[4] = {"built-in", "rowwise", "split", "decode"};
-    printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u: %.3f ms\n", label,
-           kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, total);
+    printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u texel=%u: %.3f ms\n",
+           label, kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, t->texel,
+           total);
 }
 
 /* The effective tuning of gr's slot with tu set, with the split counts of its rows in place of
@@ -196,10 +197,10 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
     if (time_group(t, gr, NULL, best))
         goto done;
     print_tuning("start", &gr->best, sum(best, gr->n));
-    enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, FIELDS };
+    enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, TEXEL, FIELDS };
     static const uint32_t values[FIELDS][5] = {
         {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_SPLIT, VKATTN_KERNEL_DECODE},
-        {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}};
+        {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}, {1, 2}};
     for (int f = 0; f < FIELDS; ++f) {
         /* The split-KV parameters only matter where the split-KV kernel runs. */
         vkattn_kernel kern = VKATTN_KERNEL_AUTO;
@@ -218,7 +219,8 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
                 cand.kernel = (vkattn_kernel)x;
             } else {
                 uint32_t *field = f == ROWS ? &cand.rows : f == WORKGROUP ? &cand.workgroup
-                                : f == PARTS ? &cand.parts : &cand.split_target;
+                                : f == PARTS ? &cand.parts : f == SPLIT ? &cand.split_target
+                                : &cand.texel;
                 if (*field == x)
                     continue;
                 *field = x;
