@@ -288,7 +288,7 @@ static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
         const uint64_t all = skip / esize | (uint64_t)(p->head_dim >> parts_log2) | st[i]->b |
                              st[i]->h | st[i]->s;
         if (skip % esize || all % epw || range[i] % 16 ||
-            range[i] / 16 > ctx->limits.maxTexelBufferElements || (skip + range[i]) / esize > UINT32_MAX)
+            range[i] / 16 > ctx->limits.maxTexelBufferElements || range[i] / esize > UINT32_MAX)
             return VKATTN_SUCCESS;
         offs[i] = (uint32_t)(skip / esize);
     }
