@@ -52,7 +52,9 @@ layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
 const uint DL = D / PARTS;       // dimensions per invocation
 const uint KPI = WG / PARTS;     // keys side by side in the workgroup
-const uint KEYS = 2u;            // keys per invocation and iteration
+// Keys per invocation and iteration: the running max, the rescale and (on a CPU driver) the
+// accumulators' trip through memory are paid once for all of them; more keys, more registers.
+layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
 // Mesa's NIR unrolls no loop of more than 32 iterations ([[unroll]] or not); a longer loop over
 // a private array leaves it indexed dynamically (a gather per access on a CPU driver, spills on
 // GPUs). Loops over D are therefore nested, the inner one over DSTEP (a divisor of DL, at most

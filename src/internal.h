@@ -26,6 +26,7 @@ typedef struct decode_plan {
                              unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
     bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
     uint32_t feat;        /* ATTN_FEAT_* the problem uses (set by the recorder from its flags) */
+    uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
