@@ -31,16 +31,7 @@
 #define ATTN_SPEC_RP  5 /* decode: query rows per workgroup */
 #define ATTN_SPEC_VEC 6 /* decode: K/V rows read as 16-byte words */
 #define ATTN_SPEC_PARTS 7 /* decode: invocations per key (each with D / PARTS dimensions) */
-#define ATTN_SPEC_FEAT 8 /* decode: the features a pipeline may meet (ATTN_FEAT_*); default all */
-#define ATTN_SPEC_KEYS 9 /* decode: keys per invocation and iteration */
-
-/* decode: features whose code a pipeline leaves out when its problem has none of them. A CPU
- * driver runs both sides of every branch with the lanes masked, so code behind a flag the
- * problem never sets costs as much as code that runs (softcap's tanh was a fifth of S2048 D64). */
-#define ATTN_FEAT_SOFTCAP 1u
-#define ATTN_FEAT_MASK    2u /* custom mask */
-#define ATTN_FEAT_PAGED   4u
-#define ATTN_FEAT_ALL     7u
+#define ATTN_SPEC_KEYS 8 /* decode: keys per invocation and iteration */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

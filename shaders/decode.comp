@@ -47,7 +47,6 @@ layout(constant_id = ATTN_SPEC_VEC) const uint VEC = 0;
 // Invocations per key (1, 2, 4 or 8; a divisor of D, and of the subgroup size). Above 1 only in
 // the module built with VKATTN_SHUFFLE (for devices with subgroup shuffles).
 layout(constant_id = ATTN_SPEC_PARTS) const uint PARTS = 1;
-layout(constant_id = ATTN_SPEC_FEAT) const uint FEAT = ATTN_FEAT_ALL;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
 const uint DL = D / PARTS;       // dimensions per invocation
@@ -141,7 +140,7 @@ shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisone
 // (a 32-bit division per lane is the costliest thing a CPU driver could do per key).
 void key_place(uint b, uint j, out uint outer, out uint row)
 {
-    if ((FEAT & ATTN_FEAT_PAGED) == 0u || (pc.flags & ATTN_FLAG_PAGED) == 0u) {
+    if ((pc.flags & ATTN_FLAG_PAGED) == 0u) {
         outer = b;
         row = j;
         return;
@@ -219,8 +218,8 @@ void main()
         l[r] = 0.0;
         poisoned[r] = false;
     }
-    const bool softcap = (FEAT & ATTN_FEAT_SOFTCAP) != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
-    const bool custom = (FEAT & ATTN_FEAT_MASK) != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
+    const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
 
     // All PARTS invocations of a key run the same iterations, so the shuffles below always
     // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,

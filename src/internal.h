@@ -25,7 +25,6 @@ typedef struct decode_plan {
     bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
                              unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
     bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
-    uint32_t feat;        /* ATTN_FEAT_* the problem uses (set by the recorder from its flags) */
     uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
@@ -41,8 +40,7 @@ typedef struct attn_pipeline {
 } attn_pipeline;
 
 /* A split-KV pipeline and its specialization (dtype, head size, rows, vec, parts, workgroup,
- * the features it may meet), packed into one key: tunings make too many combinations for a
- * table of slots. */
+ * keys), packed into one key: tunings make too many combinations for a table of slots. */
 typedef struct decode_pipeline {
     uint32_t key;
     VkPipeline pipeline;

@@ -470,9 +470,6 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         const uint64_t all = (uint64_t)(p.head_dim >> plan.parts_log2) | b[ATTN_BIND_K].elem_offset |
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
         plan.vec = all % epw == 0;
-        plan.feat = (flags & ATTN_FLAG_SOFTCAP ? ATTN_FEAT_SOFTCAP : 0u) |
-                    (flags & ATTN_FLAG_MASK ? ATTN_FEAT_MASK : 0u) |
-                    (flags & ATTN_FLAG_PAGED ? ATTN_FEAT_PAGED : 0u);
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
         if (plan.texel &&
