@@ -425,16 +425,18 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
          * modules exist for one invocation per key and exact scores only (the CPU drivers'
          * shape; the planner asks for nothing else). */
         const bool sh = plan->parts_log2 > 0;
-        const uint32_t *code = plan->texel ? (f16 ? decode_texel_f16_spv : decode_texel_f32_spv)
-                               : plan->fast ? (sh ? decode_shuffle_fast_f16_spv : decode_fast_f16_spv)
-                               : f16      ? (sh ? decode_shuffle_f16_spv : decode_f16_spv)
-                                          : (sh ? decode_shuffle_f32_spv : decode_f32_spv);
-        const size_t size = plan->texel ? (f16 ? sizeof decode_texel_f16_spv
-                                               : sizeof decode_texel_f32_spv)
-                            : plan->fast ? (sh ? sizeof decode_shuffle_fast_f16_spv
-                                             : sizeof decode_fast_f16_spv)
-                            : f16 ? (sh ? sizeof decode_shuffle_f16_spv : sizeof decode_f16_spv)
-                                  : (sh ? sizeof decode_shuffle_f32_spv : sizeof decode_f32_spv);
+        const uint32_t *code;
+        size_t size;
+#define PICK(a) (code = (a), size = sizeof(a))
+        if (plan->texel)
+            f16 ? PICK(decode_texel_f16_spv) : PICK(decode_texel_f32_spv);
+        else if (plan->fast)
+            sh ? PICK(decode_shuffle_fast_f16_spv) : PICK(decode_fast_f16_spv);
+        else if (f16)
+            sh ? PICK(decode_shuffle_f16_spv) : PICK(decode_f16_spv);
+        else
+            sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
+#undef PICK
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
                             code, size, ids, values, 6, out);
         if (res == VKATTN_SUCCESS)
