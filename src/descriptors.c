@@ -1,5 +1,6 @@
-/* Descriptor sets for devices without VK_KHR_push_descriptor, and the texel views of K/V. Each distinct combination of bound
- * buffers gets a set on first use, written once and kept for the context's lifetime: a set is
+/* Descriptor sets for devices without VK_KHR_push_descriptor, and the texel views of K/V.
+ * Each distinct combination of bound buffers gets a set on first use, written once and kept for
+ * the context's lifetime: a set is
  * never updated after it is written, so command buffers in flight that use it stay valid, and an
  * app that records with the same buffers every frame creates nothing in steady state. The
  * bindings span whole buffers (offsets travel in push constants) so that offsets do not multiply
