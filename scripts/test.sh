@@ -4,7 +4,8 @@
 #  2. scripts/test-sanitizers.sh: ASan+UBSan over the tests, TSan over the threaded ones;
 #  3. scripts/fuzz.sh: the libFuzzer harnesses for FUZZ_SECONDS (default 60) each.
 # VKATTN_TEST_FAST=1 runs only the first part (the quick loop while developing).
-# Ends with one line "N passed, N failed" over all parts; exits nonzero on any failure.
+# Ends with one line "N passed, N failed" over all parts, after the tail of each failed test's
+# output (scripts/failed-tests.py); exits nonzero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
 if [ -d build/meson-private ]; then
@@ -45,6 +46,10 @@ if [ "${VKATTN_TEST_FAST:-0}" != 1 ]; then
     add build/sanitizers.log
     ./scripts/fuzz.sh 2>&1 | tee build/fuzz.log || true
     add build/fuzz.log
+fi
+# What failed, with the tail of its output, last: a long log is often shown only by its end.
+if [ "$failed" -ne 0 ]; then
+    python3 scripts/failed-tests.py build build-asan build-tsan || true
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
