@@ -128,6 +128,21 @@ else
     bad "  no \"threads\": 1 in $d/r.json"
 fi
 
+# --decode-variants: the problem and its three variants, timed in turn, each with every repeat
+# (and, with --cpu, each followed by its CPU reference row); the last one paged.
+expect_ok "--decode-variants" --shape 1,4,2,1,256,16 --decode-variants --repeat 2 --warmup 1 \
+    --cpu --threads 1 --json "$d/dv.json"
+rows=$(grep -c '"ms_median":' "$d/dv.json")
+reps=$(grep -Ec '"repeats":[[:space:]]*2([^0-9]|$)' "$d/dv.json")
+refs=$(grep -c '"variant":[[:space:]]*"cpu-reference"' "$d/dv.json")
+paged=$(grep -o '"paged":[[:space:]]*[a-z]*' "$d/dv.json" | tr -d ' \t' | tr '\n' ' ')
+if [ "$rows" -eq 8 ] && [ "$reps" -eq 8 ] && [ "$refs" -eq 4 ] &&
+    [ "$paged" = '"paged":false "paged":false "paged":false "paged":false "paged":false "paged":false "paged":true "paged":true ' ]; then
+    ok "  4 rows of 2 repeats, each with its CPU row, the last paged"
+else
+    bad "  $rows rows, $reps with 2 repeats, $refs CPU rows, $paged"
+fi
+
 # --compare: bad files (the first file is good, the second names the problem).
 expect_error "--compare with one file" --compare "$d/a.json"
 expect_error "--compare with a missing file" --compare "$d/a.json" "$d/none.json"

@@ -132,8 +132,10 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                                 return -1;
                             bench_case *c = &(*cases)[*n - 1];
                             c->f16_optional = !o->dtype_given;
-                            if (paged)
+                            if (paged) {
                                 snprintf(c->tag, sizeof c->tag, "paged64");
+                                c->with_prev = true;
+                            }
                         }
     }
     return 0;
@@ -150,6 +152,7 @@ static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
         vkattn_problem p = make_problem(4, 8, 8, 512, 512, dims[d], dt, true);
         if (add_case(cases, n, &p, lens, lens) || add_case(cases, n, &p, NULL, NULL))
             return -1;
+        (*cases)[*n - 1].with_prev = true;
     }
     return 0;
 }
@@ -181,8 +184,10 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
                 pv.no_gqa_packing = true;
             else
                 set_paged64(&pv);
-            if ((rc = add_case(cases, n, &pv, ql, kl)) == 0)
+            if ((rc = add_case(cases, n, &pv, ql, kl)) == 0) {
                 snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
+                (*cases)[*n - 1].with_prev = true;
+            }
             else
                 cli_error(cmd, "out of memory");
         }
@@ -225,7 +230,10 @@ const char bench_selection_help[] =
     "                             the mask of the --shape problems, as for vkattn run\n"
     "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
     "                             GQA packing off (no-pack) and paged K/V (paged64: pages\n"
-    "                             of 64 keys, in reverse order), side by side in one run\n";
+    "                             of 64 keys, in reverse order), timed in turn with it\n"
+    "                             (a repeat of each, then the next): ratios that hold on a\n"
+    "                             noisy machine. So are the decode suite's paged rows and\n"
+    "                             the varlen suite's full batches with their twins\n";
 
 int bench_selection_option(cli *c, bench_selection *o)
 {

@@ -311,17 +311,44 @@ static int timed_runs(bench_gpu *g, int warmup, int n, double *ms, char *err, si
 
 enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_PAGES, BUF_SCRATCH, BUF_COUNT };
 
-int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
-                   const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
-                   size_t err_size)
+struct bench_work {
+    vkattn_context ctx;
+    vkattn_problem p;
+    gbuf b[BUF_COUNT];
+    vkattn_device_tensors dt;
+};
+
+void bench_gpu_release(bench_gpu *g, bench_work *w)
 {
-    gbuf b[BUF_COUNT] = {{0}}, staging = {0};
+    if (!w)
+        return;
+    for (int i = 0; i < BUF_COUNT; ++i) {
+        if (w->b[i].buffer) /* the context's views and sets of it */
+            vkattn_release_buffer(w->ctx, w->b[i].buffer);
+        gbuf_destroy(g, &w->b[i]);
+    }
+    free(w);
+}
+
+int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
+                      const vkattn_host_tensors *t, bench_work **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    bench_work *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    w->ctx = ctx;
+    w->p = *p;
+    gbuf *b = w->b, staging = {0};
     const void *src[BUF_COUNT] = {t->q, t->k, t->v, NULL, p->has_q_lens ? t->q_lens : NULL,
                                   p->has_kv_lens ? t->kv_lens : NULL,
                                   p->page_size ? t->page_table : NULL, NULL};
     uint64_t scratch = 0;
     if (vkattn_scratch_size(ctx, p, &scratch) != VKATTN_SUCCESS) {
         snprintf(err, err_size, "vkattn_scratch_size: %s", vkattn_context_message(ctx));
+        free(w);
         return -1;
     }
     VkDeviceSize es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, lens = p->batch * sizeof(uint32_t);
@@ -331,7 +358,6 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0,
         vkattn_problem_extent(p, 'p') * 4, scratch};
     VkDeviceSize offset[BUF_COUNT], total = 0;
-    int rc = -1;
 
     for (int i = 0; i < BUF_COUNT; ++i) {
         offset[i] = total;
@@ -342,12 +368,12 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                             (i == BUF_K || i == BUF_V ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
                         false, &b[i], err, err_size))
-            goto cleanup;
+            goto fail;
     }
     if (gbuf_create(g, total, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, &staging, err, err_size))
-        goto cleanup;
+        goto fail;
     if (begin(g, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, err, err_size))
-        goto cleanup;
+        goto fail;
     for (int i = 0; i < BUF_COUNT; ++i)
         if (src[i]) {
             memcpy((char *)staging.mapped + offset[i], src[i], bytes[i]);
@@ -357,34 +383,48 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
     barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
     if (end(g, err, err_size) || gpu_submit(g, err, err_size))
-        goto cleanup;
+        goto fail;
     gbuf_destroy(g, &staging);
-
-    if (begin_timed(g, err, err_size))
-        goto cleanup;
-    vkattn_device_tensors dt = {
+    w->dt = (vkattn_device_tensors){
         .q = {b[BUF_Q].buffer, 0, 0}, .k = {b[BUF_K].buffer, 0, 0, VKATTN_BUFFER_TEXEL},
         .v = {b[BUF_V].buffer, 0, 0, VKATTN_BUFFER_TEXEL}, .out = {b[BUF_O].buffer, 0, 0},
         .q_lens = {b[BUF_QLENS].buffer, 0, 0}, .kv_lens = {b[BUF_KVLENS].buffer, 0, 0},
         .page_table = {b[BUF_PAGES].buffer, 0, 0}, .scratch = {b[BUF_SCRATCH].buffer, 0, 0},
     };
-    vkattn_result res = vkattn_cmd_attention(ctx, g->cmd, p, &dt);
+    *out = w;
+    return 0;
+fail:
+    gbuf_destroy(g, &staging);
+    bench_gpu_release(g, w);
+    return -1;
+}
+
+int bench_gpu_run(bench_gpu *g, bench_work *w, int warmup, int n, double *ms, char *err,
+                  size_t err_size)
+{
+    if (begin_timed(g, err, err_size))
+        return -1;
+    vkattn_result res = vkattn_cmd_attention(w->ctx, g->cmd, &w->p, &w->dt);
     if (res != VKATTN_SUCCESS) {
         snprintf(err, err_size, "vkattn_cmd_attention: %s: %s", vkattn_result_string(res),
-                 vkattn_context_message(ctx));
+                 vkattn_context_message(w->ctx));
         g->vkEndCommandBuffer(g->cmd);
-        goto cleanup;
+        return -1;
     }
-    if (end_timed(g, err, err_size) || timed_runs(g, warmup, n, ms, err, err_size))
-        goto cleanup;
-    rc = 0;
-cleanup:
-    gbuf_destroy(g, &staging);
-    for (int i = 0; i < BUF_COUNT; ++i) {
-        if (b[i].buffer) /* the context's views and sets of it */
-            vkattn_release_buffer(ctx, b[i].buffer);
-        gbuf_destroy(g, &b[i]);
-    }
+    if (end_timed(g, err, err_size))
+        return -1;
+    return timed_runs(g, warmup, n, ms, err, err_size);
+}
+
+int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
+                   const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
+                   size_t err_size)
+{
+    bench_work *w;
+    if (bench_gpu_prepare(g, ctx, p, t, &w, err, err_size))
+        return -1;
+    int rc = bench_gpu_run(g, w, warmup, n, ms, err, err_size);
+    bench_gpu_release(g, w);
     return rc;
 }
 

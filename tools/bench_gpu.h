@@ -37,6 +37,20 @@ int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
                    const vkattn_host_tensors *t, int warmup, int n, double *ms, char *err,
                    size_t err_size);
 
+/* The same in three steps, so that problems can be timed in turn (a repeat of each, then the
+ * next repeat), which spreads a noisy machine's slow minutes over all of them alike.
+ * bench_gpu_prepare uploads as above into buffers of its own: 0 and *out on success; -1 with err
+ * set and *out NULL on failure. bench_gpu_run records [timestamp, vkattn_cmd_attention,
+ * timestamp] and submits it warmup + n times, waiting for each (ms[0..n) as above); the context
+ * must be the one it was prepared with, and alive. bench_gpu_release frees a prepared problem's
+ * buffers (and the context's views and sets of them); NULL is a no-op. */
+typedef struct bench_work bench_work;
+int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
+                      const vkattn_host_tensors *t, bench_work **out, char *err, size_t err_size);
+int bench_gpu_run(bench_gpu *g, bench_work *w, int warmup, int n, double *ms, char *err,
+                  size_t err_size);
+void bench_gpu_release(bench_gpu *g, bench_work *w);
+
 /* A compute kernel of the tool's own: one SPIR-V module (code_size bytes, entry point "main"),
  * n_buffers device-local storage buffers at bindings 0..n_buffers-1 of set 0, buffer i of
  * sizes[i] bytes and filled with the f32 1.0 pattern, and push_size bytes of push constants

@@ -335,12 +335,24 @@ done:
 /* ---------------------------------------------------------------------------------------------
  * The command
  * ------------------------------------------------------------------------------------------- */
+/* One problem of a group timed in turn (see with_prev in bench_report.h). */
+#define GROUP_MAX 4
+typedef struct group_item {
+    char name[160];                /* empty: skipped (f16 on a device without it) */
+    uint64_t largest;              /* bytes of its largest tensor */
+    bool made, ok;                 /* host tensors made; prepared and timed without an error */
+    host_data h;
+    vkattn_host_tensors t;
+    bench_work *w;                 /* Vulkan contexts: its buffers */
+    double *ms;                    /* warm-up + repeat timings */
+    char error[512];
+} group_item;
+
 int cmd_bench(int argc, char **argv)
 {
     bench_opts o = {.warmup = 2, .repeat = 10};
     bench_case *cases = NULL;
     bench_row *rows = NULL;
-    double *ms = NULL;
     size_t n_cases = 0, n_rows = 0;
     vkattn_context ctx = NULL;
     bench_gpu *g = NULL;
@@ -360,8 +372,7 @@ int cmd_bench(int argc, char **argv)
     if (bench_build_cases(CMD, &o.sel, &cases, &n_cases))
         goto done;
     rows = calloc(2 * n_cases, sizeof *rows);
-    ms = calloc((size_t)(o.warmup + o.repeat), sizeof *ms);
-    if (!rows || !ms) {
+    if (!rows) {
         cli_error(CMD, "out of memory");
         goto done;
     }
@@ -431,88 +442,139 @@ int cmd_bench(int argc, char **argv)
 
     bool progress = isatty(2);
     int cpu_runs = o.repeat < CPU_REPEATS ? o.repeat : CPU_REPEATS;
-    for (size_t i = 0; i < n_cases; ++i) {
-        const bench_case *c = &cases[i];
-        char name[160];
-        host_data h;
-        if (c->f16_optional && c->p.dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) {
-            ++skipped;
-            continue;
-        }
-        bench_case_name(c, name, sizeof name);
-        const uint64_t largest = bench_largest_tensor(&c->p);
-        if (!cpu_ctx && largest > info.max_buffer_range) {
-            printf("%-*s  left out: a tensor of %.0f MB, over the device's buffer range of "
-                   "%.0f MB\n", width, name, (double)largest / 1e6,
-                   (double)info.max_buffer_range / 1e6);
-            ++too_big;
-            continue;
-        }
-        if (progress)
-            fprintf(stderr, "[%zu/%zu] %s ...\r", i + 1, n_cases, name);
-        if (host_make(&c->p, 1000 + i, &h)) {
+    /* A case with with_prev is timed with the ones before it in turn: a repeat of each, then
+     * the next (their warm-ups first), so that their ratios do not hang on the minute each ran
+     * in. Rows and the CPU reference come after, in order. */
+    for (size_t i = 0; i < n_cases;) {
+        size_t end = i + 1;
+        while (end < n_cases && end - i < GROUP_MAX && cases[end].with_prev)
+            ++end;
+        group_item items[GROUP_MAX];
+        memset(items, 0, sizeof items);
+        size_t live = 0;
+        for (size_t k = i; k < end; ++k) {
+            group_item *it = &items[k - i];
+            const bench_case *c = &cases[k];
+            if (c->f16_optional && c->p.dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) {
+                ++skipped;
+                continue;
+            }
+            bench_case_name(c, it->name, sizeof it->name);
+            it->largest = bench_largest_tensor(&c->p);
+            if (!cpu_ctx && it->largest > info.max_buffer_range) {
+                ++too_big;
+                continue;
+            }
             if (progress)
-                fprintf(stderr, "\r\033[K");
-            cli_error(CMD, "%s: out of memory for the host tensors", name);
-            ++failed;
-            continue;
+                fprintf(stderr, "[%zu/%zu] %s ...\r", k + 1, n_cases, it->name);
+            it->ms = calloc((size_t)(o.warmup + o.repeat), sizeof *it->ms);
+            if (!it->ms || host_make(&c->p, 1000 + k, &it->h)) {
+                snprintf(it->error, sizeof it->error, "out of memory for the host tensors");
+                continue;
+            }
+            it->made = true;
+            it->t = (vkattn_host_tensors){.q = it->h.q, .k = it->h.k, .v = it->h.v,
+                                          .out = it->h.out, .q_lens = c->q_lens,
+                                          .kv_lens = c->kv_lens,
+                                          .page_table = c->p.page_size ? it->h.pages : NULL};
+            if (!cpu_ctx && bench_gpu_prepare(g, ctx, &c->p, &it->t, &it->w, it->error,
+                                              sizeof it->error))
+                continue;
+            it->ok = true;
+            ++live;
         }
-        bench_row *row = &rows[n_rows];
-        row->case_index = i;
-        bool ok, wall = true;
-        vkattn_host_tensors t = {.q = h.q, .k = h.k, .v = h.v, .out = h.out,
-                                 .q_lens = c->q_lens, .kv_lens = c->kv_lens,
-                                 .page_table = c->p.page_size ? h.pages : NULL};
         if (cpu_ctx) {
-            ok = cpu_time(ctx, &c->p, &t, 0, cpu_runs, ms, msg, sizeof msg) == 0;
-            row->variant = "cpu-attention-wallclock";
-            row->device = "cpu";
-            row->threads = 1; /* the library starts no threads */
-            if (ok)
-                fill_row(row, c, ms, cpu_runs, NULL);
+            for (size_t k = i; k < end; ++k)
+                if (items[k - i].ok)
+                    items[k - i].ok = cpu_time(ctx, &cases[k].p, &items[k - i].t, 0, cpu_runs,
+                                               items[k - i].ms, items[k - i].error,
+                                               sizeof items[k - i].error) == 0;
         } else {
-            ok = bench_gpu_time(g, ctx, &c->p, &t, o.warmup, o.repeat, ms, msg, sizeof msg) == 0;
-            wall = !bench_gpu_has_timestamps(g);
-            vkattn_kernel kernel = VKATTN_KERNEL_AUTO;
-            uint32_t splits = 1;
-            vkattn_problem_kernel(ctx, &c->p, &kernel, &splits); /* the run checked the problem */
-            row->variant = kernel != VKATTN_KERNEL_DECODE ? "fa2-tiled"
-                           : splits > 1                  ? "split-kv" : "split-kv-1";
-            row->device = info.name;
-            if (ok)
-                fill_row(row, c, ms, o.repeat, meta.peak);
+            if (progress && live > 1)
+                fprintf(stderr, "[%zu/%zu] %zu problems in turn ...\r", end, n_cases, live);
+            const int turns = live > 1 ? o.repeat : 0;
+            for (int turn = -1; turn < turns; ++turn)
+                for (size_t k = 0; k < end - i; ++k) {
+                    group_item *it = &items[k];
+                    if (!it->ok)
+                        continue;
+                    /* Turn -1 is the warm-up (and, alone, the whole timing). */
+                    const int warm = turn < 0 ? o.warmup : 0;
+                    const int n = turn < 0 ? (live > 1 ? 0 : o.repeat) : 1;
+                    it->ok = bench_gpu_run(g, it->w, warm, n, it->ms + (turn < 0 ? 0 : turn),
+                                           it->error, sizeof it->error) == 0;
+                }
         }
-        row->timer = wall ? "wall-clock" : "gpu-timestamps";
         if (progress)
             fprintf(stderr, "\r\033[K");
-        if (ok) {
-            print_row(width, c, &rows[n_rows++], o.peak);
-        } else {
-            cli_error(CMD, "%s: %s", name, msg);
-            ++failed;
-        }
-        if (o.cpu && !cpu_ctx) {
-            row = &rows[n_rows];
-            row->case_index = i;
-            row->variant = "cpu-reference";
-            row->device = "cpu";
-            row->timer = "wall-clock";
-            row->threads = ref_threads(&c->p, (unsigned)o.threads);
-            if (progress)
-                fprintf(stderr, "[%zu/%zu] %s (CPU reference) ...\r", i + 1, n_cases, name);
-            ok = cpu_time(NULL, &c->p, &t, row->threads, cpu_runs, ms, msg, sizeof msg) == 0;
-            if (progress)
-                fprintf(stderr, "\r\033[K");
-            if (ok) {
-                /* The CPU reference is not the device whose peaks were measured. */
-                fill_row(row, c, ms, cpu_runs, NULL);
+        for (size_t k = i; k < end; ++k) {
+            group_item *it = &items[k - i];
+            const bench_case *c = &cases[k];
+            if (!it->name[0]) /* skipped */
+                continue;
+            if (!cpu_ctx && it->largest > info.max_buffer_range) {
+                printf("%-*s  left out: a tensor of %.0f MB, over the device's buffer range of "
+                       "%.0f MB\n", width, it->name, (double)it->largest / 1e6,
+                       (double)info.max_buffer_range / 1e6);
+                continue;
+            }
+            bench_row *row = &rows[n_rows];
+            row->case_index = k;
+            if (cpu_ctx) {
+                row->variant = "cpu-attention-wallclock";
+                row->device = "cpu";
+                row->threads = 1; /* the library starts no threads */
+                row->timer = "wall-clock";
+                if (it->ok)
+                    fill_row(row, c, it->ms, cpu_runs, NULL);
+            } else {
+                vkattn_kernel kernel = VKATTN_KERNEL_AUTO;
+                uint32_t splits = 1;
+                vkattn_problem_kernel(ctx, &c->p, &kernel, &splits); /* the run checked it */
+                row->variant = kernel != VKATTN_KERNEL_DECODE ? "fa2-tiled"
+                               : splits > 1                  ? "split-kv" : "split-kv-1";
+                row->device = info.name;
+                row->timer = bench_gpu_has_timestamps(g) ? "gpu-timestamps" : "wall-clock";
+                if (it->ok)
+                    fill_row(row, c, it->ms, o.repeat, meta.peak);
+            }
+            if (it->ok) {
                 print_row(width, c, &rows[n_rows++], o.peak);
             } else {
-                cli_error(CMD, "%s (CPU reference): %s", name, msg);
+                cli_error(CMD, "%s: %s", it->name, it->error);
                 ++failed;
             }
+            if (o.cpu && !cpu_ctx && it->made) {
+                row = &rows[n_rows];
+                row->case_index = k;
+                row->variant = "cpu-reference";
+                row->device = "cpu";
+                row->timer = "wall-clock";
+                row->threads = ref_threads(&c->p, (unsigned)o.threads);
+                if (progress)
+                    fprintf(stderr, "[%zu/%zu] %s (CPU reference) ...\r", k + 1, n_cases,
+                            it->name);
+                bool ok = cpu_time(NULL, &c->p, &it->t, row->threads, cpu_runs, it->ms, msg,
+                                   sizeof msg) == 0;
+                if (progress)
+                    fprintf(stderr, "\r\033[K");
+                if (ok) {
+                    /* The CPU reference is not the device whose peaks were measured. */
+                    fill_row(row, c, it->ms, cpu_runs, NULL);
+                    print_row(width, c, &rows[n_rows++], o.peak);
+                } else {
+                    cli_error(CMD, "%s (CPU reference): %s", it->name, msg);
+                    ++failed;
+                }
+            }
         }
-        host_free(&h);
+        for (size_t k = 0; k < end - i; ++k) {
+            bench_gpu_release(g, items[k].w);
+            if (items[k].made)
+                host_free(&items[k].h);
+            free(items[k].ms);
+        }
+        i = end;
     }
     if (skipped)
         printf("(%u f16 problem(s) left out: the device has no 16-bit storage)\n", skipped);
@@ -529,7 +591,6 @@ done:
     vkattn_context_destroy(ctx);
     bench_free_cases(cases, n_cases);
     free(rows);
-    free(ms);
     free(o.sel.shapes);
     free(o.compare);
     return status;
