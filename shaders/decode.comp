@@ -6,8 +6,10 @@
 // split, a range of split_len keys. Its invocations take keys in turn, PARTS invocations per key
 // (each with D / PARTS of the dimensions, the score summed over them by subgroup shuffles), each
 // with its own running max, sum and accumulator per row; at the end they are merged through
-// shared memory and the split's O (normalised) and LSE go to scratch, where merge.comp combines
-// the splits. PARTS trades shuffles for fewer values per invocation: RP * D accumulators and
+// shared memory (or, with VKATTN_SG_MERGE, where the host makes the workgroup exactly one
+// subgroup, by subgroup reductions: no shared memory, no barriers, which a CPU driver runs as
+// coroutine switches) and the split's O (normalised) and LSE go to scratch, where merge.comp
+// combines the splits. PARTS trades shuffles for fewer values per invocation: RP * D accumulators and
 // query values per invocation spill out of registers (on a CPU driver, out of the L1 cache),
 // which costs more than the shuffles.
 //
@@ -18,6 +20,10 @@
 #extension GL_EXT_control_flow_attributes : require
 #ifdef VKATTN_SHUFFLE
 #extension GL_KHR_shader_subgroup_shuffle : require
+#endif
+#ifdef VKATTN_SG_MERGE
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_vote : require
 #endif
 #ifdef VKATTN_F16
 #extension GL_EXT_shader_16bit_storage : require
@@ -355,6 +361,16 @@ void main()
     }
 
     // Merge the invocations: the common max per row, then sums of the rescaled partials.
+#ifdef VKATTN_SG_MERGE
+    float mx[RP], f[RP], lsum[RP];
+    bool bad[RP];
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        mx[r] = subgroupMax(m[r]);
+        f[r] = m[r] == NEG_INF ? 0.0 : exp2(m[r] - mx[r]);
+        lsum[r] = subgroupAdd(l[r] * f[r]);
+        bad[r] = subgroupAny(poisoned[r]);
+    }
+#else
     [[unroll]] for (uint r = 0u; r < RP; ++r)
         sRow[r * WG + lid] = m[r];
     barrier();
@@ -382,6 +398,7 @@ void main()
         }
         bad[r] = pz > 0.0;
     }
+#endif
 
     // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
     const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
@@ -395,6 +412,23 @@ void main()
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
         // Column c0 + e of every invocation's accumulators, summed over the invocations of the
         // same part, is dimension part * DL + c0 + e of the output.
+#ifdef VKATTN_SG_MERGE
+        [[unroll]] for (uint c0 = 0u; c0 < DL; c0 += WG) {
+            float mine = 0.0;
+            [[unroll]] for (uint e = 0u; e < WG; ++e)
+                if (c0 + e < DL) {
+                    const float sum = subgroupAdd(acc[r * DL + min(c0 + e, DL - 1u)] * f[r]);
+                    mine = lid == e ? sum : mine;
+                }
+            if (rvalid[r] && c0 + lid < DL) {
+                const float x = bad[r] ? F_NAN : mine * inv;
+                if (direct)
+                    o[obase + c0 + lid] = STORE_T(x);
+                else
+                    scratch[obase + c0 + lid] = x;
+            }
+        }
+#else
         [[unroll]] for (uint c0 = 0u; c0 < DL; c0 += WG) {
             barrier();
             [[unroll]] for (uint e = 0u; e < WG; ++e)
@@ -414,6 +448,7 @@ void main()
                 }
             }
         }
+#endif
         const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
         if (rvalid[r] && lid == 0u) {
             if (!direct)

@@ -88,6 +88,9 @@ void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_de
     info->max_buffer_range = p->limits.maxStorageBufferRange;
     info->subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    info->subgroup_reduce = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                            (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                            (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_VOTE_BIT);
     info->fp16_storage = storage16.storageBuffer16BitAccess;
     info->fp16_arithmetic = f16.shaderFloat16;
     info->push_descriptors = has_extension(exts, next, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);

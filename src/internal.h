@@ -25,6 +25,8 @@ typedef struct decode_plan {
     bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
                              unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
     bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
+    bool sg;              /* the workgroup is one subgroup, merged by subgroup reductions
+                             (decode.comp's VKATTN_SG_MERGE modules; the texel ones always) */
     uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */

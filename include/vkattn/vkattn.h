@@ -307,6 +307,9 @@ typedef struct vkattn_device_info {
     uint32_t max_buffer_range;    /* maxStorageBufferRange: the most bytes one tensor may span
                                      from its bound offset (vkattn_cmd_attention returns
                                      UNSUPPORTED past it); UINT32_MAX for the CPU */
+    bool subgroup_reduce;         /* compute shaders have subgroup arithmetic and votes (the
+                                     split-KV kernel then merges a workgroup of one subgroup
+                                     without shared memory or barriers) */
 } vkattn_device_info;
 
 /* Fills infos[0..min(*count, n)) with the Vulkan devices in enumeration order and sets *count to
