@@ -67,6 +67,7 @@ layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
 const uint DSTEP = DL % 16u == 0u ? 16u : DL % 8u == 0u ? 8u : DL % 4u == 0u ? 4u : DL % 2u == 0u ? 2u : 1u;
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QWords { uvec4 q4[]; };
 #ifdef VKATTN_TEXEL
 // K/V as uniform texel buffers of 16-byte words (R32G32B32A32_UINT views): on a CPU driver a
 // texel fetch is one vector gather, a storage buffer load a loop over the lanes. The host uses
@@ -208,9 +209,20 @@ void main()
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
         const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
-        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
-            [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
-                qv[r * DL + dh + dl] = QV_T(live ? scaled(float(q[qb + dh + dl])) : 0.0);
+        // (With VEC, Q rows are whole words too: a quarter or an eighth of the loads, which a
+        // CPU driver makes one lane at a time. DSTEP is then a multiple of EPW.)
+        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
+            if (VEC != 0u) {
+                [[unroll]] for (uint dw = 0u; dw < DSTEP; dw += EPW) {
+                    const uvec4 w = q4[(qb + dh + dw) / EPW];
+                    [[unroll]] for (uint e = 0u; e < EPW; ++e)
+                        qv[r * DL + dh + dw + e] = QV_T(live ? scaled(word_elem(w, e)) : 0.0);
+                }
+            } else {
+                [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
+                    qv[r * DL + dh + dl] = QV_T(live ? scaled(float(q[qb + dh + dl])) : 0.0);
+            }
+        }
     }
 
     float acc[RP * DL];

@@ -465,10 +465,11 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
-        /* 16-byte words when every K/V row starts on one and D fills whole words. */
+        /* 16-byte words when every Q, K and V row starts on one and D fills whole words. */
         const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
         const uint64_t all = (uint64_t)(p.head_dim >> plan.parts_log2) | b[ATTN_BIND_K].elem_offset |
-                             b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s;
+                             b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s |
+                             b[ATTN_BIND_Q].elem_offset | p.q.b | p.q.h | p.q.s;
         plan.vec = all % epw == 0;
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
