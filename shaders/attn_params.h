@@ -32,6 +32,7 @@
 #define ATTN_SPEC_VEC 6 /* decode: K/V rows read as 16-byte words */
 #define ATTN_SPEC_PARTS 7 /* decode: invocations per key (each with D / PARTS dimensions) */
 #define ATTN_SPEC_KEYS 8 /* decode: keys per invocation and iteration */
+#define ATTN_SPEC_FEAT 9 /* decode: 0 = the problem has no softcap, custom mask or paging */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

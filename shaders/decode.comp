@@ -60,6 +60,11 @@ const uint KPI = WG / PARTS;     // keys side by side in the workgroup
 // Keys per invocation and iteration: the running max, the rescale and (on a CPU driver) the
 // accumulators' trip through memory are paid once for all of them; more keys, more registers.
 layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
+// 0: the problem has no softcap, custom mask or paged K/V, and their code is left out. A CPU
+// driver runs both sides of every branch with the lanes masked, so code behind a flag the
+// problem never sets costs as much as code that runs (softcap's tanh alone was a fifth of
+// S2048 D64). One value for all three keeps it to two pipelines per shape.
+layout(constant_id = ATTN_SPEC_FEAT) const uint FEAT = 1u;
 // Mesa's NIR unrolls no loop of more than 32 iterations ([[unroll]] or not); a longer loop over
 // a private array leaves it indexed dynamically (a gather per access on a CPU driver, spills on
 // GPUs). Loops over D are therefore nested, the inner one over DSTEP (a divisor of DL, at most
@@ -147,7 +152,7 @@ shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisone
 // (a 32-bit division per lane is the costliest thing a CPU driver could do per key).
 void key_place(uint b, uint j, out uint outer, out uint row)
 {
-    if ((pc.flags & ATTN_FLAG_PAGED) == 0u) {
+    if (FEAT == 0u || (pc.flags & ATTN_FLAG_PAGED) == 0u) {
         outer = b;
         row = j;
         return;
@@ -236,8 +241,8 @@ void main()
         l[r] = 0.0;
         poisoned[r] = false;
     }
-    const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
-    const bool custom = (pc.flags & ATTN_FLAG_MASK) != 0u;
+    const bool softcap = FEAT != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    const bool custom = FEAT != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
 
     // All PARTS invocations of a key run the same iterations, so the shuffles below always
     // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,

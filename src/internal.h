@@ -28,6 +28,8 @@ typedef struct decode_plan {
     bool sg;              /* the workgroup is one subgroup, merged by subgroup reductions
                              (decode.comp's VKATTN_SG_MERGE modules; the texel ones always) */
     uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
+    bool feat;            /* softcap, custom mask or paged K/V: their code is in the pipeline
+                             (set by the recorder from its flags) */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */

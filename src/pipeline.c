@@ -405,7 +405,7 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
     return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
            plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17 |
            (uint32_t)plan->texel << 18 | (uint32_t)(plan->keys == 4) << 19 |
-           (uint32_t)plan->sg << 20;
+           (uint32_t)plan->sg << 20 | (uint32_t)plan->feat << 21;
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
@@ -431,10 +431,11 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
         }
     }
     if (!*out && res == VKATTN_SUCCESS) {
-        static const uint32_t ids[6] = {ATTN_SPEC_D,   ATTN_SPEC_RP,    ATTN_SPEC_WG,
-                                        ATTN_SPEC_VEC, ATTN_SPEC_PARTS, ATTN_SPEC_KEYS};
-        const uint32_t values[6] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
-                                    1u << plan->parts_log2, plan->keys};
+        static const uint32_t ids[7] = {ATTN_SPEC_D,     ATTN_SPEC_RP,   ATTN_SPEC_WG,
+                                        ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
+                                        ATTN_SPEC_FEAT};
+        const uint32_t values[7] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
+                                    1u << plan->parts_log2, plan->keys, plan->feat};
         /* Modules that use shuffles or subgroup reductions are only given to devices that
          * have them. The texel modules exist for one invocation per key, exact scores and the
          * subgroup merge only (the CPU drivers' shape; the planner asks for nothing else). */
@@ -454,7 +455,7 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
             sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
 #undef PICK
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            code, size, ids, values, 6, out);
+                            code, size, ids, values, 7, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }

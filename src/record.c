@@ -471,6 +471,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s |
                              b[ATTN_BIND_Q].elem_offset | p.q.b | p.q.h | p.q.s;
         plan.vec = all % epw == 0;
+        plan.feat = (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK | ATTN_FLAG_PAGED)) != 0;
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
         if (plan.texel &&
