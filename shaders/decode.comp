@@ -9,9 +9,9 @@
 // shared memory (or, with VKATTN_SG_MERGE, where the host makes the workgroup exactly one
 // subgroup, by subgroup reductions: no shared memory, no barriers, which a CPU driver runs as
 // coroutine switches) and the split's O (normalised) and LSE go to scratch, where merge.comp
-// combines the splits. PARTS trades shuffles for fewer values per invocation: RP * D accumulators and
-// query values per invocation spill out of registers (on a CPU driver, out of the L1 cache),
-// which costs more than the shuffles.
+// combines the splits. PARTS trades shuffles for fewer values per invocation: RP * D
+// accumulators and query values per invocation spill out of registers (on a CPU driver, out of
+// the L1 cache), which costs more than the shuffles.
 //
 // Every private array is indexed with constants only (the loops over rows and D are unrolled):
 // lavapipe (Mesa 22.3) miscompiles dynamically indexed private arrays, and on GPUs they would

@@ -43,8 +43,9 @@ typedef struct attn_pipeline {
     attn_tiles tiles;
 } attn_pipeline;
 
-/* A split-KV pipeline and its specialization (dtype, head size, rows, vec, parts, workgroup,
- * keys), packed into one key: tunings make too many combinations for a table of slots. */
+/* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
+ * workgroup, fast, texel, keys, subgroup merge, features), packed into one key (decode_key):
+ * tunings make too many combinations for a table of slots. */
 typedef struct decode_pipeline {
     uint32_t key;
     VkPipeline pipeline;
