@@ -106,6 +106,8 @@ expect_error "--peak with a value" --peak=yes
 expect_error "--json in a missing directory" --json "$out/none/x.json"
 expect_error "unknown option" --frobnicate
 expect_error "mask flag without --shape" --causal
+expect_error "--layout without --shape" --layout bshd
+expect_error "--layout bsdh" --shape 1,2,2,32,32,16 --layout bsdh
 expect_error "--threads without --cpu" --threads 2
 expect_error "--threads 0" --cpu --threads 0
 expect_ok "--help" --help
@@ -126,6 +128,15 @@ if grep -Eq '"threads":[[:space:]]*1([^0-9]|$)' "$d/r.json"; then
     ok "  the CPU rows have \"threads\": 1"
 else
     bad "  no \"threads\": 1 in $d/r.json"
+fi
+
+# --layout bshd: the rows say so (paged K/V keep the pool's layout, Q and O stay BSHD).
+# shellcheck disable=SC2086
+expect_ok "tiny bench with --layout bshd" $tiny --layout bshd --json "$d/l.json"
+if grep -Eq '"layout":[[:space:]]*"bshd"' "$d/l.json"; then
+    ok "  the row has \"layout\": \"bshd\""
+else
+    bad "  no \"layout\": \"bshd\" in $d/l.json"
 fi
 
 # --decode-variants: the problem and its three variants, timed in turn, each with every repeat

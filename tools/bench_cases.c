@@ -56,6 +56,7 @@ uint64_t bench_largest_tensor(const vkattn_problem *p)
 static void set_paged64(vkattn_problem *p)
 {
     p->page_size = 64;
+    p->k = p->v = (vkattn_strides){0, 0, 0}; /* the pool's layout */
     p->num_pages = p->batch * ((p->seq_kv + 63) / 64);
 }
 
@@ -163,6 +164,10 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
     for (size_t i = 0; i < o->n_shapes; ++i) {
         const uint32_t *s = o->shapes[i];
         vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, false);
+        if (o->layout == CLI_LAYOUT_BSHD) {
+            p.q = p.out = vkattn_strides_bshd(s[1], s[3], s[5]);
+            p.k = p.v = vkattn_strides_bshd(s[2], s[4], s[5]);
+        }
         uint32_t *ql = NULL, *kl = NULL;
         char msg[512];
         int rc = -1;
@@ -228,6 +233,8 @@ const char bench_selection_help[] =
     "                             device and its tuning allow (see vkattn.h)\n"
     "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
     "                             the mask of the --shape problems, as for vkattn run\n"
+    "  --layout bhsd|bshd         of the --shape problems' Q, K, V and O (default bhsd;\n"
+    "                             paged K/V are always [pages, 64, Hkv, D])\n"
     "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
     "                             GQA packing off (no-pack) and paged K/V (paged64: pages\n"
     "                             of 64 keys, in reverse order), timed in turn with it\n"
@@ -287,6 +294,10 @@ int bench_selection_option(cli *c, bench_selection *o)
     } else if (cli_is(c, "--precision")) {
         if (cli_parse_precision(c, cli_value(c), &o->precision))
             return -1;
+    } else if (cli_is(c, "--layout")) {
+        if (cli_parse_layout(c, cli_value(c), &o->layout))
+            return -1;
+        o->layout_given = true;
     } else if (cli_is(c, "--decode-variants")) {
         if (cli_switch(c))
             return -1;
@@ -307,6 +318,9 @@ int bench_timing_option(cli *c, int *warmup, int *repeat)
 
 int bench_selection_check(const char *cmd, const bench_selection *o)
 {
+    if (o->layout_given && o->n_shapes == 0)
+        return cli_error(cmd, "--layout: applies to the --shape problems (the suites are "
+                         "BHSD); give a --shape");
     if (o->mask.first && o->n_shapes == 0)
         return cli_error(cmd, "%s: applies to the --shape problems (the suites set their own "
                          "masks); give a --shape", o->mask.first);

@@ -22,6 +22,8 @@ typedef struct bench_selection {
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order (malloc'd) */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
+    cli_layout layout;             /* of the --shape problems' Q, K, V and O */
+    bool layout_given;
     bool decode_variants;          /* each --shape problem also with splits=1, no-pack, paged */
     vkattn_precision precision;    /* --precision, for every problem */
 } bench_selection;
