@@ -17,8 +17,9 @@
 #define ATTN_FLAG_SOFTCAP   512u
 #define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
 #define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
-#define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge);
-                                    never with ATTN_FLAG_PAGED, whose fields hold O's layout */
+#define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge) */
+/* decode, ATTN_FLAG_PAGED: the page size (at most 1024) is flags >> ATTN_PAGE_SHIFT. */
+#define ATTN_PAGE_SHIFT      16u
 #define MERGE_FLAG_LSE        1u /* merge: write LSE */
 #define MERGE_FLAG_SPLITS     2u /* merge: the parts are the decode kernel's scratch */
 
@@ -32,7 +33,10 @@
 #define ATTN_SPEC_VEC 6 /* decode: K/V rows read as 16-byte words */
 #define ATTN_SPEC_PARTS 7 /* decode: invocations per key (each with D / PARTS dimensions) */
 #define ATTN_SPEC_KEYS 8 /* decode: keys per invocation and iteration */
-#define ATTN_SPEC_FEAT 9 /* decode: 0 = the problem has no softcap, custom mask or paging */
+#define ATTN_SPEC_FEAT 9 /* decode: the optional code in the pipeline, ATTN_FEAT_* bits */
+#define ATTN_FEAT_PAGED 1u /* the page table walk */
+#define ATTN_FEAT_EXTRA 2u /* softcap and the custom mask */
+#define ATTN_SPEC_HEADS 10 /* decode: invocations take KV heads, not keys */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0
@@ -96,14 +100,13 @@ ATTN_PARAMS_END
 /* decode.comp: partial results of split s for row (b, h, i) go to scratch, O at
  * scratch_off + (s * rows + (b * Hq + h) * Sq + i) * D, LSE (natural log) after all the O parts
  * at scratch_off + n_splits * rows * D + s * rows + row, where rows = B * Hq * Sq.
- * With ATTN_FLAG_DIRECT (one split, K/V not paged) the kernel writes O and LSE itself, and the
- * page fields and scratch_off hold O's layout: page_size, pages_per_seq, num_pages = o_sb, o_sh,
- * o_ss and scratch_off = o_off. */
+ * With ATTN_FLAG_DIRECT (one split) the kernel writes O and LSE itself, and the split fields hold
+ * O's layout: n_splits, split_len, scratch_off = o_sb, o_sh, o_off (o_ss has its own field). */
 ATTN_PARAMS_BEGIN_NAMED(decode_params)
     ATTN_COMMON_FIELDS
-    ATTN_U32 page_size, pages_per_seq, num_pages; /* paged KV (ATTN_FLAG_PAGED) */
-    ATTN_U32 n_splits, split_len;           /* keys per split, a multiple of the workgroup size */
-    ATTN_U32 pages_off, scratch_off;        /* element offsets of the page table and scratch */
+    ATTN_U32 pages_per_seq, num_pages, pages_off; /* paged KV: table row, pool size, table offset */
+    ATTN_U32 n_splits, split_len, scratch_off; /* keys per split: a multiple of the workgroup size */
+    ATTN_U32 o_ss;                          /* ATTN_FLAG_DIRECT: O's row stride */
 ATTN_PARAMS_END_NAMED(decode_params)
 #endif
 

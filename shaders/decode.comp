@@ -55,16 +55,24 @@ layout(constant_id = ATTN_SPEC_VEC) const uint VEC = 0;
 layout(constant_id = ATTN_SPEC_PARTS) const uint PARTS = 1;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
+// 1: the invocations take KV heads (heads ATTN_WG * workgroup y + lid), each every key of the
+// split, instead of keys of one head. For K/V whose heads sit side by side within a key (paged,
+// BSHD), one fetch across the workgroup then reads neighbouring rows, not rows a whole key row
+// of all heads apart (on a CPU driver, paged GQA decode 1.2x -> 1.0x the BHSD time). Nothing
+// is merged across invocations: each owns its rows. Only with PARTS = 1.
+layout(constant_id = ATTN_SPEC_HEADS) const uint HEADS = 0u;
 const uint DL = D / PARTS;       // dimensions per invocation
-const uint KPI = WG / PARTS;     // keys side by side in the workgroup
+const uint KPI = HEADS != 0u ? 1u : WG / PARTS; // keys side by side in the workgroup
 // Keys per invocation and iteration: the running max, the rescale and (on a CPU driver) the
 // accumulators' trip through memory are paid once for all of them; more keys, more registers.
 layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
-// 0: the problem has no softcap, custom mask or paged K/V, and their code is left out. A CPU
-// driver runs both sides of every branch with the lanes masked, so code behind a flag the
-// problem never sets costs as much as code that runs (softcap's tanh alone was a fifth of
-// S2048 D64). One value for all three keeps it to two pipelines per shape.
-layout(constant_id = ATTN_SPEC_FEAT) const uint FEAT = 1u;
+// Which optional code the pipeline holds: ATTN_FEAT_PAGED (the page table walk) and
+// ATTN_FEAT_EXTRA (softcap and the custom mask). A CPU driver runs both sides of every branch
+// with the lanes masked, so code behind a flag the problem never sets costs as much as code
+// that runs (softcap's tanh alone was a fifth of S2048 D64; the custom mask's word per key and
+// row, a tenth of a paged decode). The host asks for none, PAGED, or both: at most three
+// pipelines per shape.
+layout(constant_id = ATTN_SPEC_FEAT) const uint FEAT = ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA;
 // Mesa's NIR unrolls no loop of more than 32 iterations ([[unroll]] or not); a longer loop over
 // a private array leaves it indexed dynamically (a gather per access on a CPU driver, spills on
 // GPUs). Loops over D are therefore nested, the inner one over DSTEP (a divisor of DL, at most
@@ -152,15 +160,16 @@ shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisone
 // (a 32-bit division per lane is the costliest thing a CPU driver could do per key).
 void key_place(uint b, uint j, out uint outer, out uint row)
 {
-    if (FEAT == 0u || (pc.flags & ATTN_FLAG_PAGED) == 0u) {
+    if ((FEAT & ATTN_FEAT_PAGED) == 0u || (pc.flags & ATTN_FLAG_PAGED) == 0u) {
         outer = b;
         row = j;
         return;
     }
-    uint pg = uint(float(j) * (1.0 / float(pc.page_size)));
-    int r = int(j) - int(pg * pc.page_size);
-    pg = r < 0 ? pg - 1u : r >= int(pc.page_size) ? pg + 1u : pg;
-    row = j - pg * pc.page_size;
+    const uint page_size = pc.flags >> ATTN_PAGE_SHIFT;
+    uint pg = uint(float(j) * (1.0 / float(page_size)));
+    int r = int(j) - int(pg * page_size);
+    pg = r < 0 ? pg - 1u : r >= int(page_size) ? pg + 1u : pg;
+    row = j - pg * page_size;
     // A page number past the pool is invalid input; clamping keeps the read inside K/V.
     outer = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
 }
@@ -169,10 +178,17 @@ void main()
 {
     const uint lid = gl_LocalInvocationID.x;
     const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
-    const uint slot = lid / PARTS;
-    const uint split = gl_WorkGroupID.x % pc.n_splits;
-    const uint blk = gl_WorkGroupID.x / pc.n_splits;
-    const uint hk = gl_WorkGroupID.y;
+    const uint slot = HEADS != 0u ? 0u : lid / PARTS;
+    // One split (ATTN_FLAG_DIRECT): the split fields hold O's layout, and every key is in range.
+    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
+    const uint n_splits = direct ? 1u : pc.n_splits;
+    const uint split = gl_WorkGroupID.x % n_splits;
+    const uint blk = gl_WorkGroupID.x / n_splits;
+    // A head past the last (HEADS, a partial workgroup) reads the last one and writes nothing.
+    const uint n_kv = pc.Hq / pc.group;
+    const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;
+    const bool head_ok = hk_any < n_kv;
+    const uint hk = head_ok ? hk_any : n_kv - 1u;
     const uint b = gl_WorkGroupID.z;
     const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
     const uint blocks_per_head = (pc.Sq + RP - 1u) / RP;
@@ -196,7 +212,7 @@ void main()
             g = blk / blocks_per_head;
             i = (blk % blocks_per_head) * RP + r;
         }
-        rvalid[r] = i < pc.Sq && g < pc.group;
+        rvalid[r] = i < pc.Sq && g < pc.group && head_ok;
         ri[r] = rvalid[r] ? i : 0u;
         rh[r] = hk * pc.group + (rvalid[r] ? g : 0u);
         if (rvalid[r]) {
@@ -206,8 +222,8 @@ void main()
     }
     int j0, j1;
     mask_key_range(ilo, min(ihi + 1, ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
-    const int ks = max(j0, int(split * pc.split_len));
-    const int ke = min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
+    const int ks = direct ? j0 : max(j0, int(split * pc.split_len));
+    const int ke = direct ? min(j1, int(pc.Skv)) : min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
 
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
     QV_T qv[RP * DL];
@@ -241,8 +257,8 @@ void main()
         l[r] = 0.0;
         poisoned[r] = false;
     }
-    const bool softcap = FEAT != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
-    const bool custom = FEAT != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
+    const bool softcap = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    const bool custom = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
 
     // All PARTS invocations of a key run the same iterations, so the shuffles below always
     // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,
@@ -377,10 +393,19 @@ void main()
                 poisoned[e % RP] = true;
     }
 
-    // Merge the invocations: the common max per row, then sums of the rescaled partials.
-#ifdef VKATTN_SG_MERGE
+    // Merge the invocations: the common max per row, then sums of the rescaled partials
+    // (with HEADS each invocation has its own rows: nothing to merge).
     float mx[RP], f[RP], lsum[RP];
     bool bad[RP];
+    if (HEADS != 0u) {
+        [[unroll]] for (uint r = 0u; r < RP; ++r) {
+            mx[r] = m[r];
+            f[r] = 1.0;
+            lsum[r] = l[r];
+            bad[r] = poisoned[r];
+        }
+    } else {
+#ifdef VKATTN_SG_MERGE
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         mx[r] = subgroupMax(m[r]);
         f[r] = m[r] == NEG_INF ? 0.0 : exp2(m[r] - mx[r]);
@@ -391,8 +416,6 @@ void main()
     [[unroll]] for (uint r = 0u; r < RP; ++r)
         sRow[r * WG + lid] = m[r];
     barrier();
-    float mx[RP], f[RP], lsum[RP];
-    bool bad[RP];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         mx[r] = NEG_INF;
         for (uint w = 0u; w < WG; ++w)
@@ -416,17 +439,29 @@ void main()
         bad[r] = pz > 0.0;
     }
 #endif
+    }
 
     // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
-    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
     const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
-        const uint obase = direct ? pc.scratch_off + b * pc.page_size + rh[r] * pc.pages_per_seq +
-                                        ri[r] * pc.num_pages
+        const uint obase = direct ? pc.scratch_off + b * pc.n_splits + rh[r] * pc.split_len +
+                                        ri[r] * pc.o_ss
                                   : pc.scratch_off + (split * rows + row) * D;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
+        if (HEADS != 0u) {
+            if (rvalid[r]) {
+                [[unroll]] for (uint dh = 0u; dh < D; dh += DSTEP)
+                    [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+                        const float x = bad[r] ? F_NAN : acc[r * DL + dh + dl] * inv;
+                        if (direct)
+                            o[obase + dh + dl] = STORE_T(x);
+                        else
+                            scratch[obase + dh + dl] = x;
+                    }
+            }
+        } else {
         // Column c0 + e of every invocation's accumulators, summed over the invocations of the
         // same part, is dimension part * DL + c0 + e of the output.
 #ifdef VKATTN_SG_MERGE
@@ -466,8 +501,9 @@ void main()
             }
         }
 #endif
+        }
         const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
-        if (rvalid[r] && lid == 0u) {
+        if (rvalid[r] && (HEADS != 0u || lid == 0u)) {
             if (!direct)
                 scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
             else if ((pc.flags & ATTN_FLAG_LSE) != 0u)

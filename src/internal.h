@@ -28,8 +28,10 @@ typedef struct decode_plan {
     bool sg;              /* the workgroup is one subgroup, merged by subgroup reductions
                              (decode.comp's VKATTN_SG_MERGE modules; the texel ones always) */
     uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
-    bool feat;            /* softcap, custom mask or paged K/V: their code is in the pipeline
-                             (set by the recorder from its flags) */
+    uint32_t feat;        /* optional code in the pipeline, ATTN_FEAT_* bits (set by the
+                             recorder from its flags) */
+    bool heads;           /* the invocations take KV heads, not keys (decode.comp's HEADS) */
+    uint32_t kv_groups;   /* workgroups along the KV heads: Hkv, or Hkv / wg rounded up */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
@@ -44,7 +46,7 @@ typedef struct attn_pipeline {
 } attn_pipeline;
 
 /* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
- * workgroup, fast, texel, keys, subgroup merge, features), packed into one key (decode_key):
+ * workgroup, fast, texel, keys, subgroup merge, features, heads), packed into one key (decode_key):
  * tunings make too many combinations for a table of slots. */
 typedef struct decode_pipeline {
     uint32_t key;

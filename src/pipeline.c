@@ -370,10 +370,17 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
               plan.wg == ctx->info.max_subgroup_size && plan.parts_log2 == 0 && !plan.fast;
     /* Wanted; the recorder keeps it only where the buffers and their alignment allow. */
     plan.texel = tu.texel == 2 && ctx->pipeline_layout_texel && plan.sg;
+    /* K/V heads side by side within a key (paged, BSHD): the invocations take heads, not
+     * keys, so that a fetch across the workgroup reads neighbouring rows (paged GQA decode on
+     * lavapipe 1.2x -> 1.0x the BHSD time). Measured on CPU drivers only, where a workgroup
+     * is one subgroup of 8; enough heads to fill it. */
+    plan.heads = cpu && plan.sg && p->heads_kv >= plan.wg && p->k.h < p->k.s &&
+                 p->v.h < p->v.s;
+    plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
     const uint32_t rp = 1u << plan.rp_log2;
     plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
-    uint64_t grid = (uint64_t)plan.blocks * p->heads_kv * p->batch;
+    uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * p->batch;
     uint32_t splits = p->kv_splits;
     /* A desc-forced split-KV kernel splits prefill by the device's size too (for tests). */
     uint64_t target = tu.split_target;
@@ -391,7 +398,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     len = (len + plan.wg - 1) / plan.wg * plan.wg;
     plan.split_len = len;
     plan.splits = p->kv_splits ? splits : (p->seq_kv + len - 1) / len;
-    plan.direct = plan.splits == 1 && p->page_size == 0;
+    plan.direct = plan.splits == 1;
     plan.scratch_bytes = plan.direct ? 0 : (uint64_t)plan.splits * p->batch * p->heads_q *
                                                p->seq_q * (p->head_dim + 1) * sizeof(float);
     return plan;
@@ -406,7 +413,7 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
     return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
            plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17 |
            (uint32_t)plan->texel << 18 | (uint32_t)(plan->keys == 4) << 19 |
-           (uint32_t)plan->sg << 20 | (uint32_t)plan->feat << 21;
+           (uint32_t)plan->sg << 20 | plan->feat << 21 | (uint32_t)plan->heads << 23;
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
@@ -432,11 +439,11 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
         }
     }
     if (!*out && res == VKATTN_SUCCESS) {
-        static const uint32_t ids[7] = {ATTN_SPEC_D,     ATTN_SPEC_RP,   ATTN_SPEC_WG,
+        static const uint32_t ids[8] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
                                         ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
-                                        ATTN_SPEC_FEAT};
-        const uint32_t values[7] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
-                                    1u << plan->parts_log2, plan->keys, plan->feat};
+                                        ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
+        const uint32_t values[8] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
+                                    1u << plan->parts_log2, plan->keys, plan->feat, plan->heads};
         /* Modules that use shuffles or subgroup reductions are only given to devices that
          * have them. The texel modules exist for one invocation per key, exact scores and the
          * subgroup merge only (the CPU drivers' shape; the planner asks for nothing else). */
@@ -456,7 +463,7 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
             sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
 #undef PICK
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            code, size, ids, values, 7, out);
+                            code, size, ids, values, 8, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }

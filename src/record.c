@@ -320,7 +320,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
                                 plan->splits);
     const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
     uint32_t mgroups = 0;
-    if ((res = check_grid(ctx, gx, p.heads_kv, p.batch)) ||
+    if ((res = check_grid(ctx, gx, plan->kv_groups, p.batch)) ||
         (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||
         (res = bind_descriptors(ctx, cmd, b, plan->texel ? plan_views : NULL)))
         return res;
@@ -328,7 +328,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     memset(&dp, 0, sizeof dp);
     FILL_COMMON(dp, p, b, flags);
     if (p.page_size) {
-        dp.page_size = p.page_size;
+        dp.flags |= p.page_size << ATTN_PAGE_SHIFT;
         dp.pages_per_seq = p.pages_per_seq;
         dp.num_pages = p.num_pages;
         dp.pages_off = b[ATTN_BIND_PAGES].elem_offset;
@@ -340,17 +340,17 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     dp.n_splits = plan->splits;
     dp.split_len = plan->split_len;
     dp.scratch_off = b[ATTN_BIND_SCRATCH].elem_offset;
-    if (plan->direct) { /* O's layout in the page fields (see attn_params.h) */
+    if (plan->direct) { /* O's layout in the split fields (see attn_params.h) */
         dp.flags |= ATTN_FLAG_DIRECT;
-        dp.page_size = u32(p.out.b);
-        dp.pages_per_seq = u32(p.out.h);
-        dp.num_pages = u32(p.out.s);
+        dp.n_splits = u32(p.out.b);
+        dp.split_len = u32(p.out.h);
+        dp.o_ss = u32(p.out.s);
         dp.scratch_off = b[ATTN_BIND_O].elem_offset;
     }
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dpl);
     ctx->vk.vkCmdPushConstants(cmd, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
                                VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof dp, &dp);
-    ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, p.heads_kv, p.batch);
+    ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, plan->kv_groups, p.batch);
     if (plan->direct)
         return VKATTN_SUCCESS;
     /* The merge's layout binds storage buffers only (pushing cannot fail). */
@@ -471,7 +471,10 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                              b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s |
                              b[ATTN_BIND_Q].elem_offset | p.q.b | p.q.h | p.q.s;
         plan.vec = all % epw == 0;
-        plan.feat = (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK | ATTN_FLAG_PAGED)) != 0;
+        /* PAGED alone, or everything: at most three pipelines per shape. */
+        plan.feat = (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK)) != 0
+                        ? ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA
+                        : (flags & ATTN_FLAG_PAGED) != 0 ? ATTN_FEAT_PAGED : 0u;
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
         if (plan.texel &&

@@ -288,7 +288,7 @@ START_TEST(splits_packing_and_pages_agree)
     enum { N = 3 * 8 * 2 * 64, NL = 3 * 8 * 2 };
     const vkattn_dtype dt = _i ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
     static const decode_run runs[] = {
-        /* One split writes O itself (contiguous) or through the merge (paged): bitwise equal. */
+        /* One split writes O itself, paged or not; more go through the merge: bitwise equal. */
         {1, false, false, 0, 0}, {1, false, true, 32, 0},
         {4, false, false, 0, 0}, {4, false, true, 16, 0},
         {37, false, false, 0, 0}, {3, true, false, 0, 0}, {5, false, true, 112, 0},
@@ -327,9 +327,15 @@ START_TEST(scratch_size_and_errors)
     p.kv_splits = 8; /* forced: 8 parts of 32 rows, D + 1 floats each */
     ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
     ck_assert_uint_eq(bytes, 8ull * 32 * 129 * 4);
-    p.kv_splits = 1; /* one split of contiguous K/V: O and LSE are written directly */
+    p.kv_splits = 1; /* one split: O and LSE are written directly */
     ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
     ck_assert_uint_eq(bytes, 0);
+    p.page_size = 64; /* paged K/V too */
+    p.pages_per_seq = 64;
+    p.num_pages = 64;
+    ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
+    ck_assert_uint_eq(bytes, 0);
+    p.page_size = p.pages_per_seq = p.num_pages = 0;
     vkattn_problem prefill = {.batch = 1, .heads_q = 8, .heads_kv = 8, .seq_q = 512,
                               .seq_kv = 512, .head_dim = 64};
     ck_assert_int_eq(vkattn_scratch_size(ctx, &prefill, &bytes), VKATTN_SUCCESS);

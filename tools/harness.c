@@ -104,6 +104,9 @@ static void quick_cases(case_list *l)
     c = add(l, "paged 16 causal", 2, 8, 2, 3, 70, 64, VKATTN_DTYPE_F16);
     set_paged(c, 16, 2);
     c->p.causal = true;
+    c = add(l, "paged 8 KV heads causal", 2, 16, 8, 2, 90, 64, VKATTN_DTYPE_F32);
+    set_paged(c, 32, 1);
+    c->p.causal = true;
     c = add(l, "split-KV 5", 2, 4, 1, 2, 300, 32, VKATTN_DTYPE_F32);
     c->p.kv_splits = 5;
     c->p.softcap = 5.0f;
@@ -221,6 +224,19 @@ static void full_cases(case_list *l)
             set_lens(c, (const uint32_t[]){4, 1, 0}, (const uint32_t[]){200, 17, 0});
             c->p.causal = true;
         }
+        /* Many KV heads, side by side within a key (paged, BSHD): a CPU driver's workgroup
+         * takes 8 heads, the last one partial here (12, 9). */
+        c = add(l, "paged 12 KV heads varlen", 2, 24, 12, 1, 300, 64, dt);
+        set_paged(c, 48, 2);
+        set_lens(c, NULL, (const uint32_t[]){300, 61});
+        c = add(l, "decode 9 KV heads bshd causal", 2, 9, 9, 3, 150, 32, dt);
+        c->bshd = true;
+        c->p.causal = true;
+        c = add(l, "paged 8 KV heads softcap+mask", 1, 8, 8, 1, 100, 16, dt);
+        set_paged(c, 16, 0);
+        c->p.softcap = 4.0f;
+        c->p.mask_batch = 1;
+        c->p.mask_heads = 8;
         c = add(l, "paged window+mask", 2, 4, 2, 3, 100, 16, dt);
         set_paged(c, 32, 0);
         set_window(c, 20, 0);
