@@ -234,6 +234,9 @@ if grep -q '"default": ' "$d/stdout" && grep -q '"devices": \[' "$d/stdout"; the
 else
     bad "  info --json output: $(head -c 200 "$d/stdout")"
 fi
+if grep -q '"subgroup_size"' "$d/stdout" && ! grep -q '"subgroup_reduce": ' "$d/stdout"; then
+    bad "  info --json lists a device without subgroup_reduce"
+fi
 VKATTN_DEVICE=cpu "$VKATTN" info --json >"$d/stdout" 2>"$d/stderr"
 if grep -q '^{"default": "cpu"' "$d/stdout"; then
     ok "  info --json honours VKATTN_DEVICE=cpu"

@@ -87,22 +87,25 @@ int cmd_info(int argc, char **argv)
                    cli_device_type_name(x->type), x->vendor_id, x->device_id);
             json_string(x->driver);
             printf(", \"api_version\": \"%s\", \"subgroup_size\": %u, \"min_subgroup_size\": %u, "
-                   "\"max_subgroup_size\": %u, \"subgroup_shuffle\": %s, \"shared_memory\": %u, "
+                   "\"max_subgroup_size\": %u, \"subgroup_shuffle\": %s, \"subgroup_reduce\": %s, "
+                   "\"shared_memory\": %u, "
                    "\"max_buffer_range\": %u, "
                    "\"fp16_storage\": %s, \"fp16_arithmetic\": %s, \"push_descriptors\": %s, "
                    "\"cooperative_matrix\": %s, \"default\": %s}",
                    api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
-                   x->subgroup_shuffle ? "true" : "false", x->shared_memory, x->max_buffer_range, x->fp16_storage ? "true" : "false",
+                   x->subgroup_shuffle ? "true" : "false", x->subgroup_reduce ? "true" : "false",
+                   x->shared_memory, x->max_buffer_range, x->fp16_storage ? "true" : "false",
                    x->fp16_arithmetic ? "true" : "false", x->push_descriptors ? "true" : "false",
                    x->cooperative_matrix ? "true" : "false", (int)i == def ? "true" : "false");
         } else {
             printf("%u%s %s\n    type %s, vendor 0x%04x, driver %s, Vulkan %s\n"
-                   "    subgroup %u (%u..%u%s), shared memory %u bytes, buffer range %u bytes,\n"
+                   "    subgroup %u (%u..%u%s%s), shared memory %u bytes, buffer range %u bytes,\n"
                    "    fp16 storage %s, fp16 math %s, "
                    "push descriptors %s, cooperative matrix %s\n",
                    i, (int)i == def ? "*" : " ", x->name, cli_device_type_name(x->type), x->vendor_id,
                    x->driver, api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
-                   x->subgroup_shuffle ? ", shuffles" : "", x->shared_memory, x->max_buffer_range,
+                   x->subgroup_shuffle ? ", shuffles" : "",
+                   x->subgroup_reduce ? ", reductions" : "", x->shared_memory, x->max_buffer_range,
                    x->fp16_storage ? "yes" : "no", x->fp16_arithmetic ? "yes" : "no",
                    x->push_descriptors ? "yes" : "no", x->cooperative_matrix ? "yes" : "no");
         }
