@@ -55,11 +55,12 @@ layout(constant_id = ATTN_SPEC_VEC) const uint VEC = 0;
 layout(constant_id = ATTN_SPEC_PARTS) const uint PARTS = 1;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 const uint WG = gl_WorkGroupSize.x;
-// 1: the invocations take KV heads (heads ATTN_WG * workgroup y + lid), each every key of the
-// split, instead of keys of one head. For K/V whose heads sit side by side within a key (paged,
-// BSHD), one fetch across the workgroup then reads neighbouring rows, not rows a whole key row
-// of all heads apart (on a CPU driver, paged GQA decode 1.2x -> 1.0x the BHSD time). Nothing
-// is merged across invocations: each owns its rows. Only with PARTS = 1.
+// 1: the invocations take KV heads (heads WG * workgroup y + lid), each every key of the split,
+// instead of keys of one head. Nothing is merged across invocations (each owns its rows), a
+// workgroup of rows past q_lens is one per WG heads, and for K/V whose heads sit side by side
+// within a key (paged, BSHD) one fetch across the workgroup reads neighbouring rows, not rows a
+// whole key row of all heads apart. The host asks for it on CPU drivers (pipeline.c). Only with
+// PARTS = 1.
 layout(constant_id = ATTN_SPEC_HEADS) const uint HEADS = 0u;
 const uint DL = D / PARTS;       // dimensions per invocation
 const uint KPI = HEADS != 0u ? 1u : WG / PARTS; // keys side by side in the workgroup

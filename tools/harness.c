@@ -224,13 +224,16 @@ static void full_cases(case_list *l)
             set_lens(c, (const uint32_t[]){4, 1, 0}, (const uint32_t[]){200, 17, 0});
             c->p.causal = true;
         }
-        /* Many KV heads, side by side within a key (paged, BSHD): a CPU driver's workgroup
-         * takes 8 heads, the last one partial here (12, 9). */
+        /* Many KV heads (a CPU driver's workgroup takes 8, the last one partial here: 12, 9),
+         * BHSD and side by side within a key (paged, BSHD). */
         c = add(l, "paged 12 KV heads varlen", 2, 24, 12, 1, 300, 64, dt);
         set_paged(c, 48, 2);
         set_lens(c, NULL, (const uint32_t[]){300, 61});
         c = add(l, "decode 9 KV heads bshd causal", 2, 9, 9, 3, 150, 32, dt);
         c->bshd = true;
+        c->p.causal = true;
+        c = add(l, "12 KV heads varlen causal", 2, 12, 12, 40, 50, 32, dt);
+        set_lens(c, (const uint32_t[]){40, 7}, (const uint32_t[]){50, 20});
         c->p.causal = true;
         c = add(l, "paged 8 KV heads softcap+mask", 1, 8, 8, 1, 100, 16, dt);
         set_paged(c, 16, 0);
