@@ -184,7 +184,12 @@ void main()
     const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
     const uint n_splits = direct ? 1u : pc.n_splits;
     const uint split = gl_WorkGroupID.x % n_splits;
-    const uint blk = gl_WorkGroupID.x / n_splits;
+    // Row blocks in zigzag order (0, last, 1, last - 1, ...): under a causal mask a block's
+    // cost grows with its index, and a CPU driver (lavapipe) hands each of its threads one
+    // contiguous range of workgroups, so in plain order one thread got the costly half.
+    const uint nblk = gl_NumWorkGroups.x / n_splits;
+    const uint zz = gl_WorkGroupID.x / n_splits;
+    const uint blk = (zz & 1u) == 0u ? zz >> 1u : nblk - 1u - (zz >> 1u);
     // A head past the last (HEADS, a partial workgroup) reads the last one and writes nothing.
     const uint n_kv = pc.Hq / pc.group;
     const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;
