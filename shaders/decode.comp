@@ -9,13 +9,16 @@
 // shared memory (or, with VKATTN_SG_MERGE, where the host makes the workgroup exactly one
 // subgroup, by subgroup reductions: no shared memory, no barriers, which a CPU driver runs as
 // coroutine switches) and the split's O (normalised) and LSE go to scratch, where merge.comp
-// combines the splits. PARTS trades shuffles for fewer values per invocation: RP * D
+// combines the splits. With HEADS (the CPU drivers' shape) the invocations take WG KV heads
+// instead, each every key of the split for its own rows, and nothing is merged across them.
+// PARTS trades shuffles for fewer values per invocation: RP * D
 // accumulators and query values per invocation spill out of registers (on a CPU driver, out of
 // the L1 cache), which costs more than the shuffles.
 //
 // Every private array is indexed with constants only (the loops over rows and D are unrolled):
 // lavapipe (Mesa 22.3) miscompiles dynamically indexed private arrays, and on GPUs they would
-// spill to memory. K/V reads are per invocation (each its own key), so nothing is redundant.
+// spill to memory. K/V reads are per invocation (each its own key, or with HEADS its own head),
+// so nothing is redundant.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifdef VKATTN_SHUFFLE
