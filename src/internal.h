@@ -36,7 +36,7 @@ typedef struct decode_plan {
     uint32_t wg;          /* invocations per workgroup */
     uint32_t blocks;      /* row blocks per KV head */
     uint32_t splits, split_len;
-    bool direct;          /* one split and contiguous K/V: O and LSE written without a merge */
+    bool direct;          /* one split: O and LSE written without a merge */
     uint64_t scratch_bytes; /* 0 when direct */
 } decode_plan;
 

@@ -195,12 +195,15 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
 
 /* A compute pipeline of the context's layout from embedded SPIR-V and specialization data
  * (n 32-bit constants with the given ids). */
+/* The most specialization constants a kernel has (the split-KV kernel's). */
+enum { MAX_SPEC = 8 };
+
 static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
                                    const uint32_t *code, size_t code_size,
                                    const uint32_t *ids, const uint32_t *values, uint32_t n,
                                    VkPipeline *out)
 {
-    VkSpecializationMapEntry entries[8];
+    VkSpecializationMapEntry entries[MAX_SPEC];
     for (uint32_t i = 0; i < n; ++i)
         entries[i] = (VkSpecializationMapEntry){ids[i], i * 4, 4};
     VkSpecializationInfo spec = {n, entries, n * sizeof(uint32_t), values};
@@ -370,8 +373,8 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
               plan.wg == ctx->info.max_subgroup_size && plan.parts_log2 == 0 && !plan.fast;
     /* Wanted; the recorder keeps it only where the buffers and their alignment allow. */
     plan.texel = tu.texel == 2 && ctx->pipeline_layout_texel && plan.sg;
-    /* On CPU drivers (a workgroup is one subgroup of 8) the invocations take 8 KV heads, each
-     * every key, instead of 8 keys of one head: nothing to merge across invocations, a dead
+    /* On CPU drivers whose workgroup is one subgroup (plan.sg: 8 invocations on lavapipe) the
+     * invocations take that many KV heads, each every key, instead of keys of one head: nothing to merge across invocations, a dead
      * row block (past q_lens) costs one workgroup per 8 heads, and where the heads sit side by
      * side within a key (paged, BSHD) a fetch across the workgroup reads neighbouring rows.
      * On lavapipe, alternating runs: S2048 prefill D64 0.86-0.96x, D128 0.62-0.90x the time;
@@ -440,10 +443,10 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
         }
     }
     if (!*out && res == VKATTN_SUCCESS) {
-        static const uint32_t ids[8] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
+        static const uint32_t ids[MAX_SPEC] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
                                         ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
                                         ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
-        const uint32_t values[8] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
+        const uint32_t values[MAX_SPEC] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
                                     1u << plan->parts_log2, plan->keys, plan->feat, plan->heads};
         /* Modules that use shuffles or subgroup reductions are only given to devices that
          * have them. The texel modules exist for one invocation per key, exact scores and the
@@ -464,7 +467,7 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
             sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
 #undef PICK
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            code, size, ids, values, 8, out);
+                            code, size, ids, values, MAX_SPEC, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }

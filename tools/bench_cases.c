@@ -180,6 +180,8 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
         }
         if ((rc = add_case(cases, n, &p, ql, kl)) != 0)
             cli_error(cmd, "out of memory");
+        else
+            (*cases)[*n - 1].bshd = o->layout == CLI_LAYOUT_BSHD;
         for (int v = 0; rc == 0 && o->decode_variants && v < 3; ++v) {
             vkattn_problem pv = p;
             static const char *const tags[3] = {"splits=1", "no-pack", "paged64"};
@@ -192,6 +194,7 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
             if ((rc = add_case(cases, n, &pv, ql, kl)) == 0) {
                 snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
                 (*cases)[*n - 1].with_prev = true;
+                (*cases)[*n - 1].bshd = o->layout == CLI_LAYOUT_BSHD;
             }
             else
                 cli_error(cmd, "out of memory");

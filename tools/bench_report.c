@@ -67,10 +67,9 @@ static const char *dtype_name(vkattn_dtype dt)
     return dt == VKATTN_DTYPE_F16 ? "f16" : "f32";
 }
 
-/* Q's layout names the problem's (bench gives Q, K, V and O one; paged K/V have their own). */
-static const char *layout_name(const vkattn_problem *p)
+static const char *layout_name(const bench_case *c)
 {
-    return p->q.h != 0 && p->q.h == p->head_dim && p->heads_q > 1 ? "bshd" : "bhsd";
+    return c->bshd ? "bshd" : "bhsd";
 }
 
 void bench_case_name(const bench_case *c, char *buf, size_t size)
@@ -81,8 +80,8 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
-    if (strcmp(layout_name(p), "bhsd") != 0 && strlen(buf) + 1 < size)
-        snprintf(buf + strlen(buf), size - strlen(buf), " %s", layout_name(p));
+    if (c->bshd && strlen(buf) + 1 < size)
+        snprintf(buf + strlen(buf), size - strlen(buf), " bshd");
     if (p->precision == VKATTN_PRECISION_FAST && strlen(buf) + 1 < size)
         snprintf(buf + strlen(buf), size - strlen(buf), " fast");
     if (c->tag[0] && strlen(buf) + 1 < size)
@@ -143,7 +142,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            cJSON_AddNumberToObject(o, "Skv", p->seq_kv) &&
            cJSON_AddNumberToObject(o, "D", p->head_dim) &&
            cJSON_AddStringToObject(o, "dtype", dtype_name(p->dtype)) &&
-           cJSON_AddStringToObject(o, "layout", layout_name(p)) &&
+           cJSON_AddStringToObject(o, "layout", layout_name(c)) &&
            cJSON_AddBoolToObject(o, "causal", p->causal) &&
            cJSON_AddStringToObject(o, "align", p->align == VKATTN_ALIGN_TOP_LEFT
                                                    ? "top-left" : "bottom-right") &&
@@ -266,7 +265,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         const bench_case *c = &cases[r->case_index];
         const vkattn_problem *p = &c->p;
         fprintf(f, "%u,%u,%u,%u,%u,%u,%s,%s,%s,%s,\"%d,%d\",", p->batch, p->heads_q,
-                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dtype_name(p->dtype), layout_name(p),
+                p->heads_kv, p->seq_q, p->seq_kv, p->head_dim, dtype_name(p->dtype), layout_name(c),
                 p->causal ? "true" : "false",
                 p->align == VKATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
                 p->window ? p->window_left : -1, p->window ? p->window_right : -1);
