@@ -193,11 +193,11 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
     }
 }
 
-/* A compute pipeline of the context's layout from embedded SPIR-V and specialization data
- * (n 32-bit constants with the given ids). */
 /* The most specialization constants a kernel has (the split-KV kernel's). */
 enum { MAX_SPEC = 8 };
 
+/* A compute pipeline of the context's layout from embedded SPIR-V and specialization data
+ * (n <= MAX_SPEC 32-bit constants with the given ids). */
 static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
                                    const uint32_t *code, size_t code_size,
                                    const uint32_t *ids, const uint32_t *values, uint32_t n,
@@ -374,11 +374,12 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
     /* Wanted; the recorder keeps it only where the buffers and their alignment allow. */
     plan.texel = tu.texel == 2 && ctx->pipeline_layout_texel && plan.sg;
     /* On CPU drivers whose workgroup is one subgroup (plan.sg: 8 invocations on lavapipe) the
-     * invocations take that many KV heads, each every key, instead of keys of one head: nothing to merge across invocations, a dead
-     * row block (past q_lens) costs one workgroup per 8 heads, and where the heads sit side by
-     * side within a key (paged, BSHD) a fetch across the workgroup reads neighbouring rows.
-     * On lavapipe, alternating runs: S2048 prefill D64 0.86-0.96x, D128 0.62-0.90x the time;
-     * the paged GQA decode step (Skv 32768) 1.21x -> 1.04x the contiguous one. */
+     * invocations take that many KV heads, each every key, instead of keys of one head:
+     * nothing to merge across invocations, a dead row block (past q_lens) costs one workgroup
+     * per wg heads, and where the heads sit side by side within a key (paged, BSHD) a fetch
+     * across the workgroup reads neighbouring rows. On lavapipe, alternating runs: S2048
+     * prefill D64 0.86-0.96x, D128 0.62-0.90x the time; the varlen suite's quarter-token
+     * batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x (D128) of the full ones. */
     plan.heads = cpu && plan.sg && p->heads_kv >= plan.wg;
     plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
     const uint32_t rp = 1u << plan.rp_log2;
@@ -444,10 +445,12 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
     }
     if (!*out && res == VKATTN_SUCCESS) {
         static const uint32_t ids[MAX_SPEC] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
-                                        ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
-                                        ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
-        const uint32_t values[MAX_SPEC] = {head_dim, 1u << plan->rp_log2, plan->wg, plan->vec,
-                                    1u << plan->parts_log2, plan->keys, plan->feat, plan->heads};
+                                               ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
+                                               ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
+        const uint32_t values[MAX_SPEC] = {head_dim,   1u << plan->rp_log2,
+                                           plan->wg,   plan->vec,
+                                           1u << plan->parts_log2, plan->keys,
+                                           plan->feat, plan->heads};
         /* Modules that use shuffles or subgroup reductions are only given to devices that
          * have them. The texel modules exist for one invocation per key, exact scores and the
          * subgroup merge only (the CPU drivers' shape; the planner asks for nothing else). */
