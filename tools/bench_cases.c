@@ -164,7 +164,8 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
     for (size_t i = 0; i < o->n_shapes; ++i) {
         const uint32_t *s = o->shapes[i];
         vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, false);
-        if (o->layout == CLI_LAYOUT_BSHD) {
+        const bool bshd = o->layout == CLI_LAYOUT_BSHD;
+        if (bshd) {
             p.q = p.out = vkattn_strides_bshd(s[1], s[3], s[5]);
             p.k = p.v = vkattn_strides_bshd(s[2], s[4], s[5]);
         }
@@ -181,7 +182,7 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
         if ((rc = add_case(cases, n, &p, ql, kl)) != 0)
             cli_error(cmd, "out of memory");
         else
-            (*cases)[*n - 1].bshd = o->layout == CLI_LAYOUT_BSHD;
+            (*cases)[*n - 1].bshd = bshd;
         for (int v = 0; rc == 0 && o->decode_variants && v < 3; ++v) {
             vkattn_problem pv = p;
             static const char *const tags[3] = {"splits=1", "no-pack", "paged64"};
@@ -194,7 +195,7 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
             if ((rc = add_case(cases, n, &pv, ql, kl)) == 0) {
                 snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
                 (*cases)[*n - 1].with_prev = true;
-                (*cases)[*n - 1].bshd = o->layout == CLI_LAYOUT_BSHD;
+                (*cases)[*n - 1].bshd = bshd;
             }
             else
                 cli_error(cmd, "out of memory");
