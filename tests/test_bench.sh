@@ -99,6 +99,8 @@ expect_error "--shape with 5 values" --shape 1,2,2,32,32 --json "$out/x.json"
 expect_error "--shape that is not a list" --shape big --json "$out/x.json"
 expect_error "--shape with Hq not a multiple of Hkv" --shape 1,3,2,32,32,16 --json "$out/x.json"
 expect_error "--dtype bf16" --dtype bf16 --json "$out/x.json"
+expect_error "--dtype f32,f32" --dtype f32,f32 --json "$out/x.json"
+expect_error "--dtype f32,f16,f32" --dtype f32,f16,f32 --json "$out/x.json"
 expect_error "--precision medium" --precision medium --json "$out/x.json"
 expect_error "--suite unknown" --suite nightly --json "$out/x.json"
 expect_error "--repeat 0" --repeat 0
@@ -128,6 +130,16 @@ if grep -Eq '"threads":[[:space:]]*1([^0-9]|$)' "$d/r.json"; then
     ok "  the CPU rows have \"threads\": 1"
 else
     bad "  no \"threads\": 1 in $d/r.json"
+fi
+
+# --dtype f16,f32: each --shape problem in both types, in the given order.
+# shellcheck disable=SC2086
+expect_ok "tiny bench with --dtype f16,f32" $tiny --dtype f16,f32 --json "$d/t.json"
+types=$(grep -Eo '"dtype":[[:space:]]*"f(16|32)"' "$d/t.json" | grep -Eo 'f(16|32)' | tr '\n' ' ')
+if [ "$types" = "f16 f32 " ]; then
+    ok "  one row per type, in the given order"
+else
+    bad "  the rows' types are '$types', expected 'f16 f32 '"
 fi
 
 # --layout bshd: the rows say so (paged K/V keep the pool's layout, Q and O stay BSHD).

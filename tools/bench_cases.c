@@ -104,6 +104,14 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
     return 0;
 }
 
+static bool has_dtype(const bench_selection *o, vkattn_dtype dt)
+{
+    for (size_t i = 0; i < o->n_dtypes; ++i)
+        if (o->dtypes[i] == dt)
+            return true;
+    return false;
+}
+
 /* Generating tokens against a KV cache: one new token, and four (a speculative or chunked
  * step), for one sequence and a batch of 8, with 32 query heads on 32 kv heads (MHA), 8 (GQA)
  * and one (MQA), against caches of 1024, 8192 and 32768 keys, D=128. Causal with the
@@ -118,7 +126,7 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                           skv[] = {1024, 8192, 32768};
     static const vkattn_dtype dts[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
     for (size_t t = 0; t < 2; ++t) {
-        if (o->dtype_given && dts[t] != o->dtype)
+        if (o->dtype_given && !has_dtype(o, dts[t]))
             continue;
         for (size_t b = 0; b < sizeof batch / sizeof batch[0]; ++b)
             for (size_t h = 0; h < sizeof hkv / sizeof hkv[0]; ++h)
@@ -161,9 +169,15 @@ static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
 /* The problems of the options, in order: the --shape problems, then the suites. */
 int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **cases, size_t *n)
 {
-    for (size_t i = 0; i < o->n_shapes; ++i) {
-        const uint32_t *s = o->shapes[i];
-        vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], o->dtype, false);
+    const vkattn_dtype f32_only[1] = {VKATTN_DTYPE_F32};
+    const vkattn_dtype *dts = o->n_dtypes ? o->dtypes : f32_only;
+    const size_t n_dts = o->n_dtypes ? o->n_dtypes : 1;
+    for (size_t i = 0; i < o->n_shapes * n_dts; ++i) {
+        const uint32_t *s = o->shapes[i / n_dts];
+        /* With two types, each problem's second is timed in turn with its first (unless the
+         * decode variants already make a group of each). */
+        const bool twin = i % n_dts != 0;
+        vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], dts[i % n_dts], false);
         const bool bshd = o->layout == CLI_LAYOUT_BSHD;
         if (bshd) {
             p.q = p.out = vkattn_strides_bshd(s[1], s[3], s[5]);
@@ -179,10 +193,12 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
                       msg);
             goto next;
         }
-        if ((rc = add_case(cases, n, &p, ql, kl)) != 0)
+        if ((rc = add_case(cases, n, &p, ql, kl)) != 0) {
             cli_error(cmd, "out of memory");
-        else
+        } else {
             (*cases)[*n - 1].bshd = bshd;
+            (*cases)[*n - 1].with_prev = twin && !o->decode_variants;
+        }
         for (int v = 0; rc == 0 && o->decode_variants && v < 3; ++v) {
             vkattn_problem pv = p;
             static const char *const tags[3] = {"splits=1", "no-pack", "paged64"};
@@ -207,11 +223,15 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
             return -1;
     }
     unsigned suites = o->suites || o->n_shapes ? o->suites : SUITE_QUICK;
-    if (((suites & SUITE_QUICK) && add_suite_quick(cases, n, o->dtype)) ||
-        ((suites & SUITE_PREFILL) && add_suite_prefill(cases, n, o->dtype)) ||
-        ((suites & SUITE_DECODE) && add_suite_decode(cases, n, o)) ||
-        ((suites & SUITE_VARLEN) && add_suite_varlen(cases, n, o->dtype)))
+    for (size_t t = 0; t < n_dts; ++t)
+        if (((suites & SUITE_QUICK) && add_suite_quick(cases, n, dts[t])) ||
+            ((suites & SUITE_PREFILL) && add_suite_prefill(cases, n, dts[t])))
+            return cli_error(cmd, "out of memory");
+    if ((suites & SUITE_DECODE) && add_suite_decode(cases, n, o))
         return cli_error(cmd, "out of memory");
+    for (size_t t = 0; t < n_dts; ++t)
+        if ((suites & SUITE_VARLEN) && add_suite_varlen(cases, n, dts[t]))
+            return cli_error(cmd, "out of memory");
     for (size_t i = 0; i < *n; ++i)
         (*cases)[i].p.precision = o->precision;
     return 0;
@@ -231,8 +251,10 @@ const char bench_selection_help[] =
     "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
     "                the same batch in full\n"
     "      all       every suite\n"
-    "  --dtype f32|f16            storage type of Q, K, V and O (default f32; the decode\n"
-    "                             suite has both unless --dtype is given)\n"
+    "  --dtype f32|f16|f32,f16    storage type of Q, K, V and O (default f32; the decode\n"
+    "                             suite has both unless --dtype is given); with both,\n"
+    "                             every problem runs in each, and each --shape problem's\n"
+    "                             second type is timed in turn with its first\n"
     "  --precision exact|fast     exact (default): f32 arithmetic; fast: f16 scores where the\n"
     "                             device and its tuning allow (see vkattn.h)\n"
     "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
@@ -286,12 +308,24 @@ int bench_selection_option(cli *c, bench_selection *o)
     } else if (cli_is(c, "--dtype")) {
         if (!(text = cli_value(c)))
             return -1;
-        if (strcmp(text, "f32") == 0)
-            o->dtype = VKATTN_DTYPE_F32;
-        else if (strcmp(text, "f16") == 0)
-            o->dtype = VKATTN_DTYPE_F16;
-        else
-            return cli_error(c->cmd, "--dtype: expected f32 or f16, got '%s'", text);
+        /* f32, f16, or both in either order (each once): the given order is the rows'. */
+        static const struct {
+            const char *text;
+            vkattn_dtype list[2];
+            size_t n;
+        } forms[] = {{"f32", {VKATTN_DTYPE_F32}, 1},
+                     {"f16", {VKATTN_DTYPE_F16}, 1},
+                     {"f32,f16", {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}, 2},
+                     {"f16,f32", {VKATTN_DTYPE_F16, VKATTN_DTYPE_F32}, 2}};
+        size_t f = 0;
+        while (f < sizeof forms / sizeof forms[0] && strcmp(text, forms[f].text) != 0)
+            ++f;
+        if (f == sizeof forms / sizeof forms[0])
+            return cli_error(c->cmd, "--dtype: expected f32, f16 or both (f32,f16), got '%s'",
+                             text);
+        memcpy(o->dtypes, forms[f].list, sizeof o->dtypes);
+        o->n_dtypes = forms[f].n;
+        o->dtype = o->dtypes[0];
         o->dtype_given = true;
     } else if ((m = cli_mask_flag(c, &o->mask)) != 0) {
         return m;
