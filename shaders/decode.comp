@@ -122,6 +122,17 @@ const uint EPW = 8u; // elements per uvec4
 const uint EPW = 4u;
 #endif
 
+#ifdef VKATTN_TEXEL
+// On a CPU driver (the texel modules' only users) a texel fetch is a call, after which no
+// vector register holds anything: the scores are computed one key at a time, so that only its
+// RP accumulators wait in memory across each fetch, not KEYS * RP of them. (Fetching a whole
+// iteration's words first, with no call between the products, was slower: LLVM then computed
+// each score as one chain of D dependent adds.)
+const uint KEY_OUTER = 1u;
+#else
+const uint KEY_OUTER = 0u;
+#endif
+
 // Element e of the 16-byte word w.
 float word_elem(uvec4 w, uint e)
 {
@@ -296,7 +307,9 @@ void main()
             vw[t] = uvec4(0u);
             kbad[t] = false;
         }
-        // (e is a constant after unrolling, so word_elem folds to one component.)
+        // (e is a constant after unrolling, so word_elem folds to one component.) With
+        // KEY_OUTER one key (tt) at a time, else every key at each dimension.
+        [[unroll]] for (uint tt = 0u; tt < (KEY_OUTER != 0u ? KEYS : 1u); ++tt)
         [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
 #ifdef VKATTN_FAST
         float16_t ps[KEYS * RP];
@@ -305,7 +318,10 @@ void main()
 #endif
         [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
             const uint d = dh + dl;
+            // (Constant bounds: NIR unrolls no loop whose bounds come from an outer loop.)
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+                if (KEY_OUTER != 0u && t != tt)
+                    continue;
                 if (VEC != 0u && d % EPW == 0u) {
                     kw[t] = K_WORD(ka[t] / EPW + d / EPW);
                     kbad[t] = kbad[t] || word_bad(kw[t]);
