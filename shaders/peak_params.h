@@ -46,4 +46,16 @@ PEAK_PUSH_BEGIN(peak_copy_push)
 PEAK_PUSH_END(peak_copy_push)
 #endif
 
+/* peak_read.comp: XOR of count 16-byte words (a multiple of PEAK_READ_UNROLL x the grid's
+ * invocations) through a texel view, stored at sink[invocation] only when it equals never;
+ * per_inv 0: grid-stride, else per_inv consecutive words per invocation (count / invocations). */
+#define PEAK_READ_UNROLL 4
+#if !PEAK_GLSL || defined(PEAK_READ)
+PEAK_PUSH_BEGIN(peak_read_push)
+    PEAK_U32 count;
+    PEAK_U32 never;
+    PEAK_U32 per_inv;
+PEAK_PUSH_END(peak_read_push)
+#endif
+
 #endif

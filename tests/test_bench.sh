@@ -218,6 +218,19 @@ elif grep -q '"f32_gflops":[[:space:]]*[0-9]' "$out/p.json" &&
     grep -q '"bound":[[:space:]]*"\(compute\|memory\)"' "$out/p.json" &&
     grep -q '^peak: f32 [0-9.]* GFLOP/s' "$d/stdout"; then
     ok "  peaks, percentages and bounds in the table and the JSON"
+    # The roofline's bandwidth is the higher of the read and copy kernels' (read_gbps is null
+    # on a device whose texel views cannot span 16 MiB; lavapipe's can).
+    if command -v python3 >/dev/null 2>&1; then
+        if python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))["peak"]
+r, c, b = p["read_gbps"], p["copy_gbps"], p["bandwidth_gbps"]
+lvp = "llvmpipe" in json.load(open(sys.argv[1]))["device"]["name"]
+sys.exit(0 if (r or not lvp) and c > 0 and b == max(r or 0, c) else 1)' "$out/p.json"; then
+            ok "  bandwidth_gbps is the higher of read_gbps and copy_gbps"
+        else
+            bad "  the peak's bandwidths disagree: $(grep -o '"[a-z]*_gbps":[^,}]*' "$out/p.json")"
+        fi
+    fi
 else
     bad "  no peaks in the output:"
     sed 's/^/     /' "$d/stdout"

@@ -25,7 +25,8 @@
     X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)          \
     X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorPool)                    \
     X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets)              \
-    X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants) X(vkCmdDispatch)
+    X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants) X(vkCmdDispatch)     \
+    X(vkCreateBufferView) X(vkDestroyBufferView)
 
 struct bench_gpu {
     vkattn_vulkan_handles h;
@@ -438,8 +439,9 @@ struct bench_kernel {
     VkPipeline pipeline;
     VkDescriptorPool pool;
     VkDescriptorSet set;           /* freed with the pool */
-    uint32_t push_size, n_buffers;
+    uint32_t push_size, n_buffers, texel_mask;
     gbuf buffers[BENCH_KERNEL_MAX_BUFFERS];
+    VkBufferView views[BENCH_KERNEL_MAX_BUFFERS]; /* the texel_mask buffers' */
 };
 
 void bench_kernel_destroy(bench_gpu *g, bench_kernel *k)
@@ -458,8 +460,11 @@ void bench_kernel_destroy(bench_gpu *g, bench_kernel *k)
         g->vkDestroyShaderModule(dev, k->module, a);
     if (k->pool)
         g->vkDestroyDescriptorPool(dev, k->pool, a);
-    for (uint32_t i = 0; i < BENCH_KERNEL_MAX_BUFFERS; ++i)
+    for (uint32_t i = 0; i < BENCH_KERNEL_MAX_BUFFERS; ++i) {
+        if (k->views[i])
+            g->vkDestroyBufferView(dev, k->views[i], a);
         gbuf_destroy(g, &k->buffers[i]);
+    }
     free(k);
 }
 
@@ -473,15 +478,20 @@ static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, s
     VkDescriptorSetLayoutBinding bind[BENCH_KERNEL_MAX_BUFFERS];
     VkDescriptorBufferInfo info[BENCH_KERNEL_MAX_BUFFERS];
     VkWriteDescriptorSet write[BENCH_KERNEL_MAX_BUFFERS];
+    uint32_t n_texel = 0;
     for (uint32_t i = 0; i < k->n_buffers; ++i) {
+        const bool texel = (k->texel_mask >> i) & 1u;
+        const VkDescriptorType type = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                            : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        n_texel += texel;
         bind[i] = (VkDescriptorSetLayoutBinding){
-            .binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+            .binding = i, .descriptorType = type, .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
         info[i] = (VkDescriptorBufferInfo){k->buffers[i].buffer, 0, VK_WHOLE_SIZE};
         write[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstBinding = i,
-            .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &info[i]};
+            .descriptorCount = 1, .descriptorType = type,
+            .pBufferInfo = texel ? NULL : &info[i], .pTexelBufferView = &k->views[i]};
     }
     VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                      .codeSize = code_size, .pCode = code};
@@ -493,9 +503,17 @@ static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, s
                                        .setLayoutCount = 1,
                                        .pushConstantRangeCount = k->push_size ? 1 : 0,
                                        .pPushConstantRanges = &range};
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, k->n_buffers};
+    /* (A pool size may not be 0: only the types present.) */
+    VkDescriptorPoolSize sizes[2];
+    uint32_t n_sizes = 0;
+    if (n_texel < k->n_buffers)
+        sizes[n_sizes++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                  k->n_buffers - n_texel};
+    if (n_texel)
+        sizes[n_sizes++] = (VkDescriptorPoolSize){VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, n_texel};
     VkDescriptorPoolCreateInfo dpci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                       .maxSets = 1, .poolSizeCount = 1, .pPoolSizes = &size};
+                                       .maxSets = 1, .poolSizeCount = n_sizes,
+                                       .pPoolSizes = sizes};
     const char *what = "vkCreateShaderModule";
     VkResult vr = g->vkCreateShaderModule(dev, &smci, a, &k->module);
     if (vr == VK_SUCCESS)
@@ -531,8 +549,8 @@ static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, s
 }
 
 int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, uint32_t n_buffers,
-                        const VkDeviceSize *sizes, uint32_t push_size, bench_kernel **out,
-                        char *err, size_t err_size)
+                        const VkDeviceSize *sizes, uint32_t texel_mask, uint32_t push_size,
+                        bench_kernel **out, char *err, size_t err_size)
 {
     *out = NULL;
     if (n_buffers > BENCH_KERNEL_MAX_BUFFERS) {
@@ -547,11 +565,27 @@ int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, ui
     }
     k->n_buffers = n_buffers;
     k->push_size = push_size;
-    for (uint32_t i = 0; i < n_buffers; ++i)
+    k->texel_mask = texel_mask;
+    for (uint32_t i = 0; i < n_buffers; ++i) {
+        const bool texel = (texel_mask >> i) & 1u;
         if (gbuf_create(g, sizes[i],
-                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                        (texel ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT
+                               : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT) |
+                            VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                         false, &k->buffers[i], err, err_size))
             goto fail;
+        if (texel) {
+            VkBufferViewCreateInfo bvci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                                           .buffer = k->buffers[i].buffer,
+                                           .format = VK_FORMAT_R32G32B32A32_UINT,
+                                           .range = VK_WHOLE_SIZE};
+            VkResult vr = g->vkCreateBufferView(g->h.device, &bvci, g->h.allocator, &k->views[i]);
+            if (vr != VK_SUCCESS) {
+                vk_fail(err, err_size, "vkCreateBufferView", vr);
+                goto fail;
+            }
+        }
+    }
     if (kernel_objects(g, k, code, code_size, err, err_size))
         goto fail;
     /* Written once, so that every page exists before the first timed run: a CPU device would

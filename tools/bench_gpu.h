@@ -52,14 +52,15 @@ int bench_gpu_run(bench_gpu *g, bench_work *w, int warmup, int n, double *ms, ch
 void bench_gpu_release(bench_gpu *g, bench_work *w);
 
 /* A compute kernel of the tool's own: one SPIR-V module (code_size bytes, entry point "main"),
- * n_buffers device-local storage buffers at bindings 0..n_buffers-1 of set 0, buffer i of
- * sizes[i] bytes and filled with the f32 1.0 pattern, and push_size bytes of push constants
- * (0 = none). 0 and *out on success; -1 with err set and *out NULL on failure. */
+ * n_buffers device-local buffers at bindings 0..n_buffers-1 of set 0, buffer i of sizes[i] bytes
+ * and filled with the f32 1.0 pattern: a uniform texel buffer (an R32G32B32A32_UINT view of the
+ * whole buffer) where bit i of texel_mask is set, else a storage buffer; and push_size bytes of
+ * push constants (0 = none). 0 and *out on success; -1 with err set and *out NULL on failure. */
 #define BENCH_KERNEL_MAX_BUFFERS 4
 typedef struct bench_kernel bench_kernel;
 int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, uint32_t n_buffers,
-                        const VkDeviceSize *sizes, uint32_t push_size, bench_kernel **out,
-                        char *err, size_t err_size);
+                        const VkDeviceSize *sizes, uint32_t texel_mask, uint32_t push_size,
+                        bench_kernel **out, char *err, size_t err_size);
 
 /* Destroys k (made on g), its buffers included; NULL is a no-op. */
 void bench_kernel_destroy(bench_gpu *g, bench_kernel *k);

@@ -1,6 +1,8 @@
 /* The peak micro-kernels of `vkattn bench --peak` (see bench_peak.h). Each kernel fills the
  * device with workgroups; the FMA kernel's loop count is scaled until one run takes about
- * TARGET_MS, and each peak is the best of a few timed runs (GPU timestamps, by bench_gpu). */
+ * TARGET_MS, and each peak is the best of a few timed runs (GPU timestamps, by bench_gpu). The
+ * bandwidth is the higher of a streaming read (through a texel view, as the kernels read K and V
+ * on CPU drivers) and a streaming copy (storage buffers). */
 #include "bench_peak.h"
 
 #include <stdint.h>
@@ -20,6 +22,9 @@ static const uint32_t peak_fma_f16_spv[] =
 static const uint32_t peak_copy_spv[] =
 #include "shaders/peak_copy.spv.h"
     ;
+static const uint32_t peak_read_spv[] =
+#include "shaders/peak_read.spv.h"
+    ;
 
 #define TARGET_MS 20.0   /* one timed run: long against the ~50 us of a submit and wait */
 #define FMA_GROUPS 8192  /* 512 Ki invocations: enough to fill any GPU */
@@ -35,6 +40,7 @@ typedef struct peak_device {
     PFN_vkDestroyDevice vkDestroyDevice;
     bool f16;
     const char *f16_missing;       /* why f16 is false */
+    uint32_t max_texels;           /* maxTexelBufferElements */
 } peak_device;
 
 static bool has_extension(const VkExtensionProperties *e, uint32_t n, const char *name)
@@ -62,10 +68,16 @@ static int device_create(vkattn_context ctx, peak_device *d, char *err, size_t e
                                                        "vkEnumerateDeviceExtensionProperties");
     PFN_vkCreateDevice create = (PFN_vkCreateDevice)gipa(inst, "vkCreateDevice");
     PFN_vkGetDeviceProcAddr gdpa = (PFN_vkGetDeviceProcAddr)gipa(inst, "vkGetDeviceProcAddr");
-    if (!enum_ext || !create || !gdpa) {
+    PFN_vkGetPhysicalDeviceProperties props =
+        (PFN_vkGetPhysicalDeviceProperties)gipa(inst, "vkGetPhysicalDeviceProperties");
+    if (!enum_ext || !create || !gdpa || !props) {
         snprintf(err, err_size, "vkGetInstanceProcAddr gives no vkCreateDevice");
         return -1;
     }
+
+    VkPhysicalDeviceProperties pdp;
+    props(d->h.physical_device, &pdp);
+    d->max_texels = pdp.limits.maxTexelBufferElements;
 
     /* shaderFloat16 is core in 1.2 and VK_KHR_shader_float16_int8 before; the extension is
      * enabled whenever the device lists it, which is valid either way. */
@@ -135,7 +147,7 @@ static int measure_fma(bench_gpu *g, const uint32_t *code, size_t code_size, uin
 {
     VkDeviceSize sink = (VkDeviceSize)groups * PEAK_WG * sizeof(float);
     bench_kernel *k;
-    if (bench_kernel_create(g, code, code_size, 1, &sink, sizeof(peak_fma_push), &k, err,
+    if (bench_kernel_create(g, code, code_size, 1, &sink, 0, sizeof(peak_fma_push), &k, err,
                             err_size))
         return -1;
     peak_fma_push push = {.iterations = 16, .a = 0.999f, .b = 0.001f, .never = -1.0f};
@@ -163,6 +175,21 @@ done:
     return rc;
 }
 
+/* Times k (push, groups workgroups) COPY_RUNS times after a warm-up and sets *gbps to bytes over
+ * the best run; destroys k either way. */
+static int time_bandwidth(bench_gpu *g, bench_kernel *k, const void *push, uint32_t groups,
+                          double bytes, double *gbps, char *err, size_t err_size)
+{
+    double ms[COPY_RUNS];
+    int rc = bench_kernel_time(g, k, push, groups, 1, COPY_RUNS, ms, err, err_size);
+    if (rc == 0) {
+        double b = best(ms, COPY_RUNS);
+        *gbps = b > 0.0 ? bytes / (b * 1e-3) * 1e-9 : 0.0;
+    }
+    bench_kernel_destroy(g, k);
+    return rc;
+}
+
 /* GB/s of peak_copy.comp over two buffers of 64 MiB (a CPU device, whose caches are smaller) or
  * 256 MiB (past any GPU's last-level cache), halved while they cannot be allocated. */
 static int measure_copy(bench_gpu *g, bool cpu, double *gbps, char *err, size_t err_size)
@@ -170,7 +197,7 @@ static int measure_copy(bench_gpu *g, bool cpu, double *gbps, char *err, size_t 
     VkDeviceSize size = (VkDeviceSize)(cpu ? 64 : 256) << 20;
     bench_kernel *k = NULL;
     while (bench_kernel_create(g, peak_copy_spv, sizeof peak_copy_spv, 2,
-                               (VkDeviceSize[2]){size, size}, sizeof(peak_copy_push), &k, err,
+                               (VkDeviceSize[2]){size, size}, 0, sizeof(peak_copy_push), &k, err,
                                err_size)) {
         if (size <= (16u << 20))
             return -1;
@@ -180,14 +207,40 @@ static int measure_copy(bench_gpu *g, bool cpu, double *gbps, char *err, size_t 
     uint32_t groups = (push.count + PEAK_WG - 1) / PEAK_WG;
     if (groups > COPY_GROUPS_MAX)
         groups = COPY_GROUPS_MAX;
-    double ms[COPY_RUNS];
-    int rc = bench_kernel_time(g, k, &push, groups, 1, COPY_RUNS, ms, err, err_size);
-    if (rc == 0) {
-        double b = best(ms, COPY_RUNS);
-        *gbps = b > 0.0 ? 2.0 * (double)size / (b * 1e-3) * 1e-9 : 0.0;
+    return time_bandwidth(g, k, &push, groups, 2.0 * (double)size, gbps, err, err_size);
+}
+
+/* GB/s of peak_read.comp over one buffer of 64 MiB (a CPU device) or 256 MiB, at most
+ * max_texels 16-byte words; 0 without an error where that is under 16 MiB (a buffer that small
+ * would measure a cache) or the buffer cannot be allocated. */
+static int measure_read(bench_gpu *g, bool cpu, uint32_t max_texels, double *gbps, char *err,
+                        size_t err_size)
+{
+    *gbps = 0.0;
+    VkDeviceSize size = (VkDeviceSize)(cpu ? 64 : 256) << 20;
+    while (size / 16 > max_texels)
+        size /= 2;
+    const uint32_t groups_max = cpu ? FMA_GROUPS_CPU : COPY_GROUPS_MAX;
+    bench_kernel *k = NULL;
+    char why[256];
+    for (;; size /= 2) {
+        if (size < (16u << 20))
+            return 0;
+        VkDeviceSize sink = (VkDeviceSize)groups_max * PEAK_WG * sizeof(uint32_t);
+        if (bench_kernel_create(g, peak_read_spv, sizeof peak_read_spv, 2,
+                                (VkDeviceSize[2]){size, sink}, 1u, sizeof(peak_read_push), &k,
+                                why, sizeof why) == 0)
+            break;
     }
-    bench_kernel_destroy(g, k);
-    return rc;
+    const uint32_t words = (uint32_t)(size / 16);
+    uint32_t groups = words / (PEAK_READ_UNROLL * PEAK_WG);
+    if (groups > groups_max)
+        groups = groups_max;
+    const uint32_t pass = PEAK_READ_UNROLL * PEAK_WG * groups; /* words per grid pass */
+    /* A CPU device reads a block per invocation (see peak_read.comp), a GPU in grid-stride. */
+    peak_read_push push = {.count = words / pass * pass, .never = 0xffffffffu};
+    push.per_inv = cpu ? push.count / (PEAK_WG * groups) : 0;
+    return time_bandwidth(g, k, &push, groups, 16.0 * push.count, gbps, err, err_size);
 }
 
 int bench_peak_measure(vkattn_context ctx, bench_peak *out, char *err, size_t err_size)
@@ -212,8 +265,10 @@ int bench_peak_measure(vkattn_context ctx, bench_peak *out, char *err, size_t er
     else if (measure_fma(g, peak_fma_f16_spv, sizeof peak_fma_f16_spv, groups,
                          &out->f16_gflops, err, err_size))
         goto done;
-    if (measure_copy(g, cpu, &out->bandwidth_gbps, err, err_size))
+    if (measure_read(g, cpu, d.max_texels, &out->read_gbps, err, err_size) ||
+        measure_copy(g, cpu, &out->copy_gbps, err, err_size))
         goto done;
+    out->bandwidth_gbps = out->read_gbps > out->copy_gbps ? out->read_gbps : out->copy_gbps;
     rc = 0;
 done:
     bench_gpu_close(g);

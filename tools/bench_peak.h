@@ -1,5 +1,5 @@
 /* `vkattn bench --peak`: the device's f32 and f16 FMA throughput and its memory bandwidth,
- * measured with micro-kernels (shaders/peak_fma.comp, shaders/peak_copy.comp), and the roofline
+ * measured with micro-kernels (shaders/peak_fma.comp, peak_read.comp, peak_copy.comp), and the roofline
  * that puts an attention row against them. */
 #ifndef VKATTN_TOOL_BENCH_PEAK_H
 #define VKATTN_TOOL_BENCH_PEAK_H
@@ -12,7 +12,10 @@
 typedef struct bench_peak {
     double f32_gflops;        /* f32 fma throughput, GFLOP/s */
     double f16_gflops;        /* f16 (float16_t arithmetic) throughput; 0 when not measured */
-    double bandwidth_gbps;    /* streaming copy, bytes read + bytes written per second, GB/s */
+    double bandwidth_gbps;    /* the higher of read_gbps and copy_gbps: the roofline's */
+    double read_gbps;         /* streaming read through a texel view, bytes read per second;
+                                 0 when the device's texel buffers are too small (< 16 MiB) */
+    double copy_gbps;         /* streaming copy, bytes read + bytes written per second */
     const char *f16_missing;  /* why f16_gflops is 0 ("no shaderFloat16"), or NULL */
 } bench_peak;
 

@@ -177,6 +177,9 @@ static bool json_peak(cJSON *root, const bench_peak *pk)
            json_add(o, "f16_gflops", json_opt(has && !pk->f16_missing,
                                                has ? pk->f16_gflops : 0.0)) &&
            json_add(o, "bandwidth_gbps", json_opt(has, has ? pk->bandwidth_gbps : 0.0)) &&
+           json_add(o, "read_gbps", json_opt(has && pk->read_gbps > 0.0,
+                                             has ? pk->read_gbps : 0.0)) &&
+           json_add(o, "copy_gbps", json_opt(has, has ? pk->copy_gbps : 0.0)) &&
            json_add(o, "ridge_flop_per_byte", json_opt(has, ridge));
 }
 

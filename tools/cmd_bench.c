@@ -57,7 +57,8 @@ static void bench_help(void)
         "                             then give each row as a percentage of its roofline: rows\n"
         "                             above the ridge point (FLOPs per byte) against the f32\n"
         "                             FLOP/s (the kernels compute in f32), the others against\n"
-        "                             the bandwidth\n"
+        "                             the bandwidth (the higher of a streaming read through a\n"
+        "                             texel view and a streaming copy)\n"
         "  --cpu                      also time the CPU reference (wall clock, at most %d runs,\n"
         "                             no warm-up; the CPU device's rows already are the CPU)\n"
         "  --threads N                --cpu: the CPU reference on N threads (default: one per\n"
@@ -267,7 +268,8 @@ static void print_peak(const bench_peak *pk)
         printf("not measured (%s)", pk->f16_missing);
     else
         printf("%.1f GFLOP/s", pk->f16_gflops);
-    printf(", bandwidth %.2f GB/s; ridge point %.1f FLOP/byte\n", pk->bandwidth_gbps,
+    printf(", bandwidth %.2f GB/s (read %.2f, copy %.2f); ridge point %.1f FLOP/byte\n",
+           pk->bandwidth_gbps, pk->read_gbps, pk->copy_gbps,
            pk->bandwidth_gbps > 0.0 ? pk->f32_gflops / pk->bandwidth_gbps : 0.0);
 }
 
@@ -424,6 +426,8 @@ int cmd_bench(int argc, char **argv)
             peak.f32_gflops = bench_sig6(peak.f32_gflops);
             peak.f16_gflops = bench_sig6(peak.f16_gflops);
             peak.bandwidth_gbps = bench_sig6(peak.bandwidth_gbps);
+            peak.read_gbps = bench_sig6(peak.read_gbps);
+            peak.copy_gbps = bench_sig6(peak.copy_gbps);
             meta.peak = &peak;
             print_peak(&peak);
         } else {
