@@ -126,7 +126,7 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                           skv[] = {1024, 8192, 32768};
     static const vkattn_dtype dts[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
     for (size_t t = 0; t < 2; ++t) {
-        if (o->dtype_given && !has_dtype(o, dts[t]))
+        if (o->n_dtypes && !has_dtype(o, dts[t]))
             continue;
         for (size_t b = 0; b < sizeof batch / sizeof batch[0]; ++b)
             for (size_t h = 0; h < sizeof hkv / sizeof hkv[0]; ++h)
@@ -140,7 +140,7 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                             if (add_case(cases, n, &p, NULL, NULL))
                                 return -1;
                             bench_case *c = &(*cases)[*n - 1];
-                            c->f16_optional = !o->dtype_given;
+                            c->f16_optional = !o->n_dtypes;
                             if (paged) {
                                 snprintf(c->tag, sizeof c->tag, "paged64");
                                 c->with_prev = true;
@@ -325,8 +325,6 @@ int bench_selection_option(cli *c, bench_selection *o)
                              text);
         memcpy(o->dtypes, forms[f].list, sizeof o->dtypes);
         o->n_dtypes = forms[f].n;
-        o->dtype = o->dtypes[0];
-        o->dtype_given = true;
     } else if ((m = cli_mask_flag(c, &o->mask)) != 0) {
         return m;
     } else if (cli_is(c, "--precision")) {

@@ -16,11 +16,9 @@ enum {
 
 /* The options that choose the problems. */
 typedef struct bench_selection {
-    bool dtype_given;
     unsigned suites;               /* SUITE_* */
-    vkattn_dtype dtype;            /* the first --dtype */
-    vkattn_dtype dtypes[2];        /* every --dtype, in order (--dtype f32,f16: both) */
-    size_t n_dtypes;               /* 0 without --dtype (dtype is then f32) */
+    vkattn_dtype dtypes[2];        /* --dtype's types, in order (--dtype f32,f16: both) */
+    size_t n_dtypes;               /* 0 without --dtype: f32 (the decode suite: both) */
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order (malloc'd) */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
