@@ -268,8 +268,12 @@ static void print_peak(const bench_peak *pk)
         printf("not measured (%s)", pk->f16_missing);
     else
         printf("%.1f GFLOP/s", pk->f16_gflops);
-    printf(", bandwidth %.2f GB/s (read %.2f, copy %.2f); ridge point %.1f FLOP/byte\n",
-           pk->bandwidth_gbps, pk->read_gbps, pk->copy_gbps,
+    printf(", bandwidth %.2f GB/s (read ", pk->bandwidth_gbps);
+    if (pk->read_gbps > 0.0) /* 0: the device's texel views cannot span the read buffer */
+        printf("%.2f", pk->read_gbps);
+    else
+        printf("not measured");
+    printf(", copy %.2f); ridge point %.1f FLOP/byte\n", pk->copy_gbps,
            pk->bandwidth_gbps > 0.0 ? pk->f32_gflops / pk->bandwidth_gbps : 0.0);
 }
 
