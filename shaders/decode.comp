@@ -9,8 +9,12 @@
 // shared memory (or, with VKATTN_SG_MERGE, where the host makes the workgroup exactly one
 // subgroup, by subgroup reductions: no shared memory, no barriers, which a CPU driver runs as
 // coroutine switches) and the split's O (normalised) and LSE go to scratch, where merge.comp
-// combines the splits. With HEADS (the CPU drivers' shape) the invocations take WG KV heads
-// instead, each every key of the split for its own rows, and nothing is merged across them.
+// combines the splits. With HEADS (the CPU drivers' decode shape) the invocations take WG KV
+// heads instead, each every key of the split for its own rows, and nothing is merged across them.
+// With ROWS (the VKATTN_ROWS modules: the CPU drivers' prefill shape) they take WG query rows
+// (RP each) of one KV head, all the same key at a time: each invocation fetches every WG-th
+// 16-byte word of the key's row, unpacks it, and subgroup shuffles hand its values to all of
+// them, so a K/V word is fetched once per workgroup, not once per invocation.
 // PARTS trades shuffles for fewer values per invocation: RP * D
 // accumulators and query values per invocation spill out of registers (on a CPU driver, out of
 // the L1 cache), which costs more than the shuffles.
@@ -21,7 +25,7 @@
 // so nothing is redundant.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-#ifdef VKATTN_SHUFFLE
+#if defined(VKATTN_SHUFFLE) || defined(VKATTN_ROWS)
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
 #ifdef VKATTN_SG_MERGE
@@ -65,8 +69,18 @@ const uint WG = gl_WorkGroupSize.x;
 // whole key row of all heads apart. The host asks for it on CPU drivers (pipeline.c). Only with
 // PARTS = 1.
 layout(constant_id = ATTN_SPEC_HEADS) const uint HEADS = 0u;
+#ifdef VKATTN_ROWS
+// 1: the invocations take query rows and share each key (see the top); texel modules only,
+// with VEC = 1, PARTS = 1, HEADS = 0 and the workgroup exactly one subgroup.
+const uint ROWS = 1u;
+#else
+const uint ROWS = 0u;
+#endif
+// Each invocation has rows of its own (HEADS or ROWS): nothing to merge across invocations.
+const bool OWN_ROWS = HEADS != 0u || ROWS != 0u;
+const uint LR = ROWS != 0u ? WG : 1u; // rows side by side in the workgroup
 const uint DL = D / PARTS;       // dimensions per invocation
-const uint KPI = HEADS != 0u ? 1u : WG / PARTS; // keys side by side in the workgroup
+const uint KPI = OWN_ROWS ? 1u : WG / PARTS; // keys side by side in the workgroup
 // Keys per invocation and iteration: the running max, the rescale and (on a CPU driver) the
 // accumulators' trip through memory are paid once for all of them; more keys, more registers.
 layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
@@ -167,6 +181,39 @@ bool word_bad(uvec4 w)
     return any(notEqual(t, uvec4(0u)));
 }
 
+// ROWS: the word of a key's row that invocation lid fetches for the workgroup when the row's
+// word w (a multiple of WG) comes up: w + lid, held inside the row (a row of fewer words than
+// the workgroup has invocations fetches its last word more than once).
+uint row_word(uint w)
+{
+    return min(w + gl_LocalInvocationID.x, DL / EPW - 1u);
+}
+
+// ROWS: invocation src's value of x (src a constant after unrolling: a permute).
+float lane_value(float x, uint src)
+{
+#ifdef VKATTN_ROWS
+    return subgroupShuffle(x, src);
+#else
+    return x;
+#endif
+}
+
+// ROWS: whether b holds in any invocation. (Shuffles from constant invocations are permutes
+// on a CPU driver; a computed index, as subgroupShuffleXor's, is a loop over the lanes.)
+bool lanes_any(bool b)
+{
+#ifdef VKATTN_ROWS
+    const uint x = b ? 1u : 0u;
+    uint any = 0u;
+    [[unroll]] for (uint src = 0u; src < WG; ++src)
+        any |= subgroupShuffle(x, src);
+    return any != 0u;
+#else
+    return b;
+#endif
+}
+
 shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded rows
 shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
 
@@ -193,7 +240,7 @@ void main()
 {
     const uint lid = gl_LocalInvocationID.x;
     const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
-    const uint slot = HEADS != 0u ? 0u : lid / PARTS;
+    const uint slot = OWN_ROWS ? 0u : lid / PARTS;
     // One split (ATTN_FLAG_DIRECT): the split fields hold O's layout, and every key is in range.
     const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
     const uint n_splits = direct ? 1u : pc.n_splits;
@@ -211,26 +258,28 @@ void main()
     const uint hk = head_ok ? hk_any : n_kv - 1u;
     const uint b = gl_WorkGroupID.z;
     const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
-    const uint blocks_per_head = (pc.Sq + RP - 1u) / RP;
+    const uint blocks_per_head = (pc.Sq + RP * LR - 1u) / (RP * LR);
+    const uint rl = ROWS != 0u ? lid : 0u; // this invocation's place in each row group
 
     const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
     const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
     const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
 
-    // The block's rows: packed, row p of the group is query i = p / group of head g = p % group;
-    // else RP consecutive queries of one head. Either way i never decreases along the block.
+    // The block's rows (RP * LR; invocation rl has rows r * LR + rl): packed, row p of the group
+    // is query i = p / group of head g = p % group; else consecutive queries of one head. Either
+    // way i never decreases along the block.
     uint ri[RP], rh[RP];
     bool rvalid[RP];
     int ilo = int(pc.Sq), ihi = -1;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         uint i, g;
         if (pack) {
-            uint p = blk * RP + r;
+            uint p = (blk * RP + r) * LR + rl;
             i = p / pc.group;
             g = p % pc.group;
         } else {
             g = blk / blocks_per_head;
-            i = (blk % blocks_per_head) * RP + r;
+            i = ((blk % blocks_per_head) * RP + r) * LR + rl;
         }
         rvalid[r] = i < pc.Sq && g < pc.group && head_ok;
         ri[r] = rvalid[r] ? i : 0u;
@@ -240,6 +289,11 @@ void main()
             ihi = max(ihi, int(i));
         }
     }
+#ifdef VKATTN_ROWS
+    // Every invocation walks the same keys (the shuffles need all of them): the workgroup's.
+    ilo = subgroupMin(ilo);
+    ihi = subgroupMax(ihi);
+#endif
     int j0, j1;
     mask_key_range(ilo, min(ihi + 1, ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
     const int ks = direct ? j0 : max(j0, int(split * pc.split_len));
@@ -301,10 +355,15 @@ void main()
         [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
             s[e] = 0.0;
         uvec4 kw[KEYS], vw[KEYS];
+        float kmf[KEYS * EPW], vmf[KEYS * EPW]; // ROWS: this invocation's words, unpacked
         bool kbad[KEYS]; // a NaN or Inf in the key (SPEC 3: it poisons the rows that see it)
         [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
             kw[t] = uvec4(0u);
             vw[t] = uvec4(0u);
+            [[unroll]] for (uint e = 0u; e < EPW; ++e) {
+                kmf[t * EPW + e] = 0.0;
+                vmf[t * EPW + e] = 0.0;
+            }
             kbad[t] = false;
         }
         // (e is a constant after unrolling, so word_elem folds to one component.) With
@@ -323,8 +382,20 @@ void main()
                 if (KEY_OUTER != 0u && t != tt)
                     continue;
                 if (VEC != 0u && d % EPW == 0u) {
-                    kw[t] = K_WORD(ka[t] / EPW + d / EPW);
-                    kbad[t] = kbad[t] || word_bad(kw[t]);
+                    if (ROWS != 0u) {
+                        // Each invocation checks and unpacks the words it fetched (once for
+                        // all: f16 is converted before it is shared); the key's verdict is
+                        // pooled below.
+                        if ((d / EPW) % WG == 0u) {
+                            const uvec4 w = K_WORD(ka[t] / EPW + row_word(d / EPW));
+                            kbad[t] = kbad[t] || word_bad(w);
+                            [[unroll]] for (uint e = 0u; e < EPW; ++e)
+                                kmf[t * EPW + e] = word_elem(w, e);
+                        }
+                    } else {
+                        kw[t] = K_WORD(ka[t] / EPW + d / EPW);
+                        kbad[t] = kbad[t] || word_bad(kw[t]);
+                    }
                 }
 #ifdef VKATTN_FAST
                 float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ka[t] + d);
@@ -333,7 +404,8 @@ void main()
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
                     ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
 #else
-                float x = VEC != 0u ? word_elem(kw[t], d % EPW) : float(K_ELEM(ka[t] + d));
+                float x = ROWS != 0u ? lane_value(kmf[t * EPW + d % EPW], (d / EPW) % WG)
+                          : VEC != 0u ? word_elem(kw[t], d % EPW) : float(K_ELEM(ka[t] + d));
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
@@ -346,6 +418,9 @@ void main()
             s[e] += float(ps[e]);
 #endif
         }
+        if (ROWS != 0u)
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+                kbad[t] = lanes_any(kbad[t]);
         // The score of a non-finite key is NaN in every part, then summed over the parts.
         [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e) {
             s[e] = kbad[e / RP] ? F_NAN : s[e];
@@ -394,12 +469,25 @@ void main()
             float x[KEYS];
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 if (VEC != 0u && d % EPW == 0u) {
-                    vw[t] = V_WORD(va[t] / EPW + d / EPW);
-                    const bool bad = word_bad(vw[t]);
-                    vbad[t] = vbad[t] || bad;
-                    vw[t] = bad ? uvec4(0u) : vw[t];
+                    if (ROWS != 0u) {
+                        // As for K: zeroed where fetched, the verdict pooled below.
+                        if ((d / EPW) % WG == 0u) {
+                            uvec4 w = V_WORD(va[t] / EPW + row_word(d / EPW));
+                            const bool bad = word_bad(w);
+                            vbad[t] = vbad[t] || bad;
+                            w = bad ? uvec4(0u) : w;
+                            [[unroll]] for (uint e = 0u; e < EPW; ++e)
+                                vmf[t * EPW + e] = word_elem(w, e);
+                        }
+                    } else {
+                        vw[t] = V_WORD(va[t] / EPW + d / EPW);
+                        const bool bad = word_bad(vw[t]);
+                        vbad[t] = vbad[t] || bad;
+                        vw[t] = bad ? uvec4(0u) : vw[t];
+                    }
                 }
-                x[t] = VEC != 0u ? word_elem(vw[t], d % EPW) : float(V_ELEM(va[t] + d));
+                x[t] = ROWS != 0u ? lane_value(vmf[t * EPW + d % EPW], (d / EPW) % WG)
+                       : VEC != 0u ? word_elem(vw[t], d % EPW) : float(V_ELEM(va[t] + d));
                 if (VEC == 0u) {
                     const bool bad = !(abs(x[t]) <= FLT_MAX);
                     vbad[t] = vbad[t] || bad;
@@ -413,16 +501,19 @@ void main()
                 acc[r * DL + d] = a;
             }
         }
+        if (ROWS != 0u)
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+                vbad[t] = lanes_any(vbad[t]);
         [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
             if (vis[e] && vbad[e / RP])
                 poisoned[e % RP] = true;
     }
 
     // Merge the invocations: the common max per row, then sums of the rescaled partials
-    // (with HEADS each invocation has its own rows: nothing to merge).
+    // (with HEADS or ROWS each invocation has its own rows: nothing to merge).
     float mx[RP], f[RP], lsum[RP];
     bool bad[RP];
-    if (HEADS != 0u) {
+    if (OWN_ROWS) {
         [[unroll]] for (uint r = 0u; r < RP; ++r) {
             mx[r] = m[r];
             f[r] = 1.0;
@@ -475,7 +566,7 @@ void main()
                                   : pc.scratch_off + (split * rows + row) * D;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
-        if (HEADS != 0u) {
+        if (OWN_ROWS) {
             if (rvalid[r]) {
                 [[unroll]] for (uint dh = 0u; dh < D; dh += DSTEP)
                     [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
@@ -528,7 +619,7 @@ void main()
 #endif
         }
         const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
-        if (rvalid[r] && (HEADS != 0u || lid == 0u)) {
+        if (rvalid[r] && (OWN_ROWS || lid == 0u)) {
             if (!direct)
                 scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
             else if ((pc.flags & ATTN_FLAG_LSE) != 0u)

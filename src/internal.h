@@ -31,6 +31,8 @@ typedef struct decode_plan {
     uint32_t feat;        /* optional code in the pipeline, ATTN_FEAT_* bits (set by the
                              recorder from its flags) */
     bool heads;           /* the invocations take KV heads, not keys (decode.comp's HEADS) */
+    bool rows;            /* the invocations take query rows and share each key (decode.comp's
+                             VKATTN_ROWS modules; texel views and vec only) */
     uint32_t kv_groups;   /* workgroups along the KV heads: Hkv, or Hkv / wg rounded up */
     uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
     uint32_t wg;          /* invocations per workgroup */
@@ -46,8 +48,8 @@ typedef struct attn_pipeline {
 } attn_pipeline;
 
 /* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
- * workgroup, fast, texel, keys, subgroup merge, features, heads), packed into one key (decode_key):
- * tunings make too many combinations for a table of slots. */
+ * workgroup, fast, texel, keys, subgroup merge, features, heads, rows form), packed into one key
+ * (decode_key): tunings make too many combinations for a table of slots. */
 typedef struct decode_pipeline {
     uint32_t key;
     VkPipeline pipeline;
@@ -158,8 +160,10 @@ vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint3
 /* attention.comp's form (ROWWISE or SPLIT) for (dtype, head_dim) on this context. */
 vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim);
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
-/* The split-KV plan for a resolved, checked problem (pure: depends on shape and device only). */
-decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p);
+/* The split-KV plan for a resolved, checked problem (pure: depends on shape and device only).
+ * allow_rows false: without decode.comp's ROWS form (for buffers that cannot take texel views,
+ * which the recorder finds out only afterwards). */
+decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows);
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
                                           uint32_t head_dim, const decode_plan *plan,
                                           VkPipeline *out);

@@ -43,6 +43,12 @@ static const uint32_t decode_texel_f32_spv[] =
 static const uint32_t decode_texel_f16_spv[] =
 #include "shaders/decode_texel_f16.spv.h"
     ;
+static const uint32_t decode_rows_f32_spv[] =
+#include "shaders/decode_rows_f32.spv.h"
+    ;
+static const uint32_t decode_rows_f16_spv[] =
+#include "shaders/decode_rows_f16.spv.h"
+    ;
 static const uint32_t merge_f32_spv[] =
 #include "shaders/merge_f32.spv.h"
     ;
@@ -307,7 +313,7 @@ vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32
  * table gives the reasons per kind of device) fitted to the device's limits. A split covers at
  * least 256 keys (shorter ones cost more in the merge than they save). Packed rows: the group's
  * heads times Sq, in blocks of up to 4 unless the tuning says otherwise. */
-decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
+decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows)
 {
     decode_plan plan = {0};
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -381,8 +387,25 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p)
      * prefill D64 0.86-0.96x, D128 0.62-0.90x the time; the varlen suite's quarter-token
      * batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x (D128) of the full ones. */
     plan.heads = cpu && plan.sg && p->heads_kv >= plan.wg;
+    /* For prefill on those drivers, where the register budget leaves an invocation fewer rows
+     * than the workgroup has invocations (D above 64), the invocations take query rows instead
+     * (ROWS): one row each, a whole subgroup of them per key, each texel fetch serving all of
+     * them (shuffles hand its words on). Lavapipe, B1 H8 S2048, alternating runs against the
+     * HEADS form: D128 0.79x the time (f16 0.99x), causal S4096 D128 0.75x, D256 0.53x; at D64,
+     * where HEADS keeps 8 rows, 0.96-1.11x (f16 1.12x), so not there. The tuning's rows count
+     * the workgroup's (RP = rows / wg, at least 1). */
+    plan.rows = allow_rows && cpu && plan.texel && ctx->info.subgroup_shuffle && !decoding &&
+                plan.parts_log2 == 0 && per_kv >= plan.wg && (1u << plan.rp_log2) < plan.wg;
+    if (plan.rows) {
+        plan.heads = false;
+        plan.rp_log2 = 0;
+        while ((2u << plan.rp_log2) * plan.wg <= (tu.rows ? tu.rows : 1u) &&
+               (p->head_dim << (plan.rp_log2 + 1)) <= max_values)
+            plan.rp_log2++;
+    }
     plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
-    const uint32_t rp = 1u << plan.rp_log2;
+    /* Rows per block: RP per invocation, times the invocations with ROWS. */
+    const uint32_t rp = (1u << plan.rp_log2) * (plan.rows ? plan.wg : 1u);
     plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
                                     : (uint32_t)((per_kv + rp - 1) / rp);
     uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * p->batch;
@@ -418,7 +441,8 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
     return (uint32_t)f16 | (head_dim - 1) << 1 | plan->rp_log2 << 9 | (uint32_t)plan->vec << 11 |
            plan->parts_log2 << 12 | wg_log2 << 14 | (uint32_t)plan->fast << 17 |
            (uint32_t)plan->texel << 18 | (uint32_t)(plan->keys == 4) << 19 |
-           (uint32_t)plan->sg << 20 | plan->feat << 21 | (uint32_t)plan->heads << 23;
+           (uint32_t)plan->sg << 20 | plan->feat << 21 | (uint32_t)plan->heads << 23 |
+           (uint32_t)plan->rows << 24;
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
@@ -458,7 +482,9 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
         const uint32_t *code;
         size_t size;
 #define PICK(a) (code = (a), size = sizeof(a))
-        if (plan->texel)
+        if (plan->rows)
+            f16 ? PICK(decode_rows_f16_spv) : PICK(decode_rows_f32_spv);
+        else if (plan->texel)
             f16 ? PICK(decode_texel_f16_spv) : PICK(decode_texel_f32_spv);
         else if (plan->fast)
             sh ? PICK(decode_shuffle_fast_f16_spv) : PICK(decode_fast_f16_spv);

@@ -420,7 +420,7 @@ static vkattn_result query_plan(vkattn_context ctx, const vkattn_problem *proble
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = vkattn__problem_resolved(problem);
-    *plan = vkattn__decode_plan(ctx, &p);
+    *plan = vkattn__decode_plan(ctx, &p, true);
     return VKATTN_SUCCESS;
 }
 
@@ -431,6 +431,14 @@ vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *prob
     vkattn_result res = query_plan(ctx, problem, bytes, "bytes", &plan);
     if (res == VKATTN_SUCCESS)
         *bytes = plan.use ? plan.scratch_bytes : 0;
+    /* The recorder falls back from the ROWS form where the buffers take no texel views (it
+     * knows only then): the larger of the two plans' scratch serves either. */
+    if (res == VKATTN_SUCCESS && plan.rows) {
+        vkattn_problem p = vkattn__problem_resolved(problem);
+        decode_plan other = vkattn__decode_plan(ctx, &p, false);
+        if (other.use && other.scratch_bytes > *bytes)
+            *bytes = other.scratch_bytes;
+    }
     return res;
 }
 
@@ -459,7 +467,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if (res != VKATTN_SUCCESS)
         return res;
     vkattn_problem p = vkattn__problem_resolved(problem);
-    decode_plan plan = vkattn__decode_plan(ctx, &p);
+    decode_plan plan = vkattn__decode_plan(ctx, &p, true);
     binding b[ATTN_BIND_COUNT];
     uint32_t flags = 0;
     if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
@@ -481,6 +489,15 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
             (res = texel_views(ctx, &p, tensors, epw, plan.parts_log2, views, texel_offs)))
             return res;
         plan.texel = views[0] != VK_NULL_HANDLE;
+        if (plan.rows && !(plan.texel && plan.vec)) {
+            /* The ROWS form reads whole words through texel views only: plan without it (the
+             * recorder's own choices carried over). */
+            const decode_plan wanted = plan;
+            plan = vkattn__decode_plan(ctx, &p, false);
+            plan.vec = wanted.vec;
+            plan.feat = wanted.feat;
+            plan.texel = wanted.texel;
+        }
         return cmd_decode(ctx, cmd, &p, &plan, b, flags, views, texel_offs);
     }
 

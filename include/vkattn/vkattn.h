@@ -354,7 +354,9 @@ typedef struct vkattn_buffer {
  * says so (built in: on CPU drivers) and the context has push descriptors, the split-KV kernel
  * then reads K and V through uniform texel buffer views (R32G32B32A32_UINT) instead of storage
  * buffers: on lavapipe a texel fetch is a vector gather, a storage buffer load a loop over the
- * lanes (B1 H8 S2048 D64: 2.3x faster). The results are bitwise the same. The views are made on
+ * lanes (B1 H8 S2048 D64: 2.3x faster). The results are bitwise the same, except prefill with
+ * head_dim above 64 on CPU drivers, which then runs a form that shares each fetch among 8 query
+ * rows (another order of the sums, within the same accuracy bounds). The views are made on
  * first use and kept, like descriptor sets, until vkattn_release_buffer or
  * vkattn_context_destroy. Only k and v look at this flag. */
 #define VKATTN_BUFFER_TEXEL 1u
