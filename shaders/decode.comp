@@ -21,8 +21,9 @@
 //
 // Every private array is indexed with constants only (the loops over rows and D are unrolled):
 // lavapipe (Mesa 22.3) miscompiles dynamically indexed private arrays, and on GPUs they would
-// spill to memory. K/V reads are per invocation (each its own key, or with HEADS its own head),
-// so nothing is redundant.
+// spill to memory. K/V reads are per invocation (each its own key, or with HEADS its own head,
+// or with ROWS its own words of the shared key), so nothing is redundant but, with ROWS, the
+// last word of a row of fewer words than the workgroup has invocations.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #if defined(VKATTN_SHUFFLE) || defined(VKATTN_ROWS)

@@ -20,7 +20,7 @@ typedef struct attn_tiles {
 typedef struct decode_plan {
     bool use;             /* the split-KV kernel runs (else attention.comp) */
     vkattn_kernel kernel; /* attention.comp's form when !use: ROWWISE or SPLIT */
-    uint32_t rp_log2;     /* rows per workgroup = 1 << rp_log2 */
+    uint32_t rp_log2;     /* query rows each invocation holds (RP) = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
     bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
                              unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */

@@ -387,6 +387,14 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * prefill D64 0.86-0.96x, D128 0.62-0.90x the time; the varlen suite's quarter-token
      * batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x (D128) of the full ones. */
     plan.heads = cpu && plan.sg && p->heads_kv >= plan.wg;
+    plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
+    uint32_t rp = 1u << plan.rp_log2;
+    plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
+                                    : (uint32_t)((per_kv + rp - 1) / rp);
+    /* The key split is sized on this grid even where the ROWS form below runs: the recorder
+     * falls back to this form where the buffers take no texel views (it knows only then), and
+     * the split, the scratch size the app was told and the bindings must not depend on that. */
+    const uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * p->batch;
     /* For prefill on those drivers, where the register budget leaves an invocation fewer rows
      * than the workgroup has invocations (D above 64), the invocations take query rows instead
      * (ROWS): one row each, a whole subgroup of them per key, each texel fetch serving all of
@@ -402,13 +410,11 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
         while ((2u << plan.rp_log2) * plan.wg <= (tu.rows ? tu.rows : 1u) &&
                (p->head_dim << (plan.rp_log2 + 1)) <= max_values)
             plan.rp_log2++;
+        plan.kv_groups = p->heads_kv;
+        rp = (1u << plan.rp_log2) * plan.wg; /* RP per invocation, times the invocations */
+        plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
+                                        : (uint32_t)((per_kv + rp - 1) / rp);
     }
-    plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
-    /* Rows per block: RP per invocation, times the invocations with ROWS. */
-    const uint32_t rp = (1u << plan.rp_log2) * (plan.rows ? plan.wg : 1u);
-    plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
-                                    : (uint32_t)((per_kv + rp - 1) / rp);
-    uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * p->batch;
     uint32_t splits = p->kv_splits;
     /* A desc-forced split-KV kernel splits prefill by the device's size too (for tests). */
     uint64_t target = tu.split_target;

@@ -431,14 +431,6 @@ vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *prob
     vkattn_result res = query_plan(ctx, problem, bytes, "bytes", &plan);
     if (res == VKATTN_SUCCESS)
         *bytes = plan.use ? plan.scratch_bytes : 0;
-    /* The recorder falls back from the ROWS form where the buffers take no texel views (it
-     * knows only then): the larger of the two plans' scratch serves either. */
-    if (res == VKATTN_SUCCESS && plan.rows) {
-        vkattn_problem p = vkattn__problem_resolved(problem);
-        decode_plan other = vkattn__decode_plan(ctx, &p, false);
-        if (other.use && other.scratch_bytes > *bytes)
-            *bytes = other.scratch_bytes;
-    }
     return res;
 }
 
@@ -491,7 +483,8 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         plan.texel = views[0] != VK_NULL_HANDLE;
         if (plan.rows && !(plan.texel && plan.vec)) {
             /* The ROWS form reads whole words through texel views only: plan without it (the
-             * recorder's own choices carried over). */
+             * recorder's own choices carried over; the split, and so the bindings above, are
+             * the same, see vkattn__decode_plan). */
             const decode_plan wanted = plan;
             plan = vkattn__decode_plan(ctx, &p, false);
             plan.vec = wanted.vec;

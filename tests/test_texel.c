@@ -1,14 +1,14 @@
 /* K/V through texel views (VKATTN_BUFFER_TEXEL, tuning texel=2): the split-KV kernel reads the
  * same words through another descriptor type, so every result must be bitwise the one of the
- * storage-buffer path (texel=1), which the other suites hold to the reference; except prefill with
- * D above 64 on CPU drivers, where texel views bring the kernel's ROWS form (invocations take
- * query rows, not keys or heads: another order of the sums; pipeline.c's rule), held to the
- * reference's bound instead. The convenience
- * call flags its K/V, so both paths run here whatever the device's built-in choice. Shapes
- * cover prefill and decode classes, f32 and f16, GQA, causal, paged K/V (the view spans the
- * page pool), splits (the merge pass re-binds storage buffers after the texel dispatch) and a
- * head size whose rows are not whole 16-byte words (the storage path must be kept there).
- * Validation on; exits 77 without a device. */
+ * storage-buffer path (texel=1), which the other suites hold to the reference; except where
+ * texel views bring the kernel's ROWS form (CPU drivers' prefill with D above 64: invocations
+ * take query rows, not keys or heads, another order of the sums), held to the reference's bound
+ * instead. The convenience call flags its K/V, so both paths run here whatever the device's
+ * built-in choice. Shapes cover prefill and decode classes, f32 and f16, GQA, causal, paged K/V
+ * (the view spans the page pool), splits (the merge pass re-binds storage buffers after the
+ * texel dispatch) and head sizes whose rows are not whole 16-byte words (the storage path must
+ * be kept there, also where the ROWS form was planned). Validation on; exits 77 without a
+ * device. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +34,8 @@ static const shape shapes[] = {
     {1, 2, 2, 40, 600, 128, VKATTN_DTYPE_F16, 0, 3},   /* forced splits */
     {1, 2, 1, 17, 300, 36, VKATTN_DTYPE_F16, 0, 0},    /* rows of 72 bytes: no words */
     {1, 8, 2, 37, 300, 128, VKATTN_DTYPE_F32, 0, 0},   /* GQA-packed rows, a partial block */
+    {1, 4, 2, 40, 300, 128, VKATTN_DTYPE_F32, 32, 0},  /* paged prefill */
+    {1, 2, 1, 17, 300, 100, VKATTN_DTYPE_F16, 0, 0},   /* ROWS wanted, no words: its fallback */
 };
 
 typedef struct run_out {
@@ -79,6 +81,24 @@ static run_out run(const shape *s, uint32_t texel)
     return r;
 }
 
+/* Whether the texel path of s runs decode.comp's ROWS form: pipeline.c's rule under the built-in
+ * tuning (CPU drivers' prefill: a workgroup of one fixed-size subgroup, 8 rows per invocation
+ * within 512 values), which the storage path never does. */
+static bool rows_form(const shape *s)
+{
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    const vkattn_problem p = {.seq_q = s->sq, .seq_kv = s->skv};
+    const uint32_t wg = info.min_subgroup_size, epw = s->dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+    uint32_t rp = 8;
+    while (rp > 1 && s->d * rp > 512)
+        rp /= 2;
+    return info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && info.subgroup_shuffle &&
+           info.subgroup_reduce && wg == info.max_subgroup_size &&
+           vkattn_tuning_class_of(&p) == VKATTN_TUNING_PREFILL && s->d % epw == 0 &&
+           s->hq / s->hkv * s->sq >= wg && rp < wg;
+}
+
 static double value(const shape *s, const run_out *r, size_t i)
 {
     return s->dtype == VKATTN_DTYPE_F16 ? half_to_float(((const uint16_t *)r->o)[i])
@@ -91,13 +111,7 @@ START_TEST(texel_bitwise_storage)
     run_out tex = run(s, 2), sto = run(s, 1), ref = run(s, 0);
     const size_t es = s->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     const size_t no = (size_t)s->b * s->hq * s->sq * s->d, nl = (size_t)s->b * s->hq * s->sq;
-    vkattn_device_info info;
-    vkattn_context_device_info(ctx, &info);
-    const vkattn_problem p = {.seq_q = s->sq, .seq_kv = s->skv};
-    const bool rows_form = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
-                           vkattn_tuning_class_of(&p) == VKATTN_TUNING_PREFILL && s->d > 64 &&
-                           s->d % 8 == 0;
-    if (!rows_form) {
+    if (!rows_form(s)) {
         ck_assert_msg(memcmp(tex.o, sto.o, no * es) == 0, "shape %d: O differs between the paths",
                       _i);
         ck_assert_msg(memcmp(tex.lse, sto.lse, nl * 4) == 0, "shape %d: LSE differs", _i);
