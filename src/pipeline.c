@@ -309,6 +309,13 @@ vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32
     return k;
 }
 
+/* Row blocks per KV head of rp rows each: per query head (no packing) or per KV group. */
+static uint32_t row_blocks(const vkattn_problem *p, uint32_t group, uint64_t per_kv, uint32_t rp)
+{
+    return p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
+                             : (uint32_t)((per_kv + rp - 1) / rp);
+}
+
 /* The split-KV kernel's shape, from the tuning of the problem's class (tuning.c: the built-in
  * table gives the reasons per kind of device) fitted to the device's limits. A split covers at
  * least 256 keys (shorter ones cost more in the merge than they save). Packed rows: the group's
@@ -388,9 +395,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x (D128) of the full ones. */
     plan.heads = cpu && plan.sg && p->heads_kv >= plan.wg;
     plan.kv_groups = plan.heads ? (p->heads_kv + plan.wg - 1) / plan.wg : p->heads_kv;
-    uint32_t rp = 1u << plan.rp_log2;
-    plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
-                                    : (uint32_t)((per_kv + rp - 1) / rp);
+    plan.blocks = row_blocks(p, group, per_kv, 1u << plan.rp_log2);
     /* The key split is sized on this grid even where the ROWS form below runs: the recorder
      * falls back to this form where the buffers take no texel views (it knows only then), and
      * the split, the scratch size the app was told and the bindings must not depend on that. */
@@ -411,9 +416,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
                (p->head_dim << (plan.rp_log2 + 1)) <= max_values)
             plan.rp_log2++;
         plan.kv_groups = p->heads_kv;
-        rp = (1u << plan.rp_log2) * plan.wg; /* RP per invocation, times the invocations */
-        plan.blocks = p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
-                                        : (uint32_t)((per_kv + rp - 1) / rp);
+        plan.blocks = row_blocks(p, group, per_kv, (1u << plan.rp_log2) * plan.wg);
     }
     uint32_t splits = p->kv_splits;
     /* A desc-forced split-KV kernel splits prefill by the device's size too (for tests). */
