@@ -59,35 +59,55 @@ static uint32_t u32(uint64_t x)
     return (uint32_t)x; /* the problem check keeps every extent below 2^32 elements */
 }
 
-/* The outputs must not share bytes with an input or each other in the same VkBuffer (the
- * spans are conservative: first to last element). Aliasing through different VkBuffers bound to
- * one memory cannot be seen here; the header asks the caller to avoid it. */
-static vkattn_result check_overlap(vkattn_context ctx, const vkattn_problem *p,
-                                   const vkattn_device_tensors *t, uint32_t esize)
+/* One tensor's bytes in its buffer, from its offset: what the kernels may read or write. */
+typedef struct span {
+    const char *name;
+    const vkattn_buffer *buf;
+    uint64_t bytes; /* 0: the tensor is absent */
+    bool written;
+} span;
+
+/* Whether two spans share a byte of one VkBuffer. */
+static bool spans_overlap(const span *a, const span *b)
 {
-    const struct { const char *name; const vkattn_buffer *buf; uint64_t bytes; } in[] = {
-        {"q", &t->q, vkattn_problem_extent(p, 'q') * esize},
-        {"k", &t->k, vkattn_problem_extent(p, 'k') * esize},
-        {"v", &t->v, vkattn_problem_extent(p, 'v') * esize},
-        {"q_lens", &t->q_lens, p->has_q_lens ? 4ull * p->batch : 0},
-        {"kv_lens", &t->kv_lens, p->has_kv_lens ? 4ull * p->batch : 0},
-        {"mask", &t->mask, vkattn_problem_extent(p, 'm')},
-        {"lse", &t->lse, p->has_lse ? 4 * vkattn_problem_extent(p, 'l') : 0},
-    };
-    const uint64_t out_bytes = vkattn_problem_extent(p, 'o') * esize;
-    for (size_t o = 0; o < 2; ++o) {
-        const vkattn_buffer *ob = o == 0 ? &t->out : &t->lse;
-        uint64_t obytes = o == 0 ? out_bytes : in[6].bytes;
-        if (obytes == 0)
-            continue;
-        for (size_t i = 0; i < sizeof in / sizeof in[0] - o; ++i)
-            if (in[i].bytes && in[i].buf->buffer == ob->buffer &&
-                in[i].buf->offset < ob->offset + obytes && ob->offset < in[i].buf->offset + in[i].bytes)
+    return a->bytes && b->bytes && a->buf->buffer == b->buf->buffer &&
+           a->buf->offset < b->buf->offset + b->bytes && b->buf->offset < a->buf->offset + a->bytes;
+}
+
+/* A written span must not share bytes with any other (inputs may share with each other). The
+ * extents are the real ones, first to last element, whatever the declared sizes. Aliasing
+ * through different VkBuffers bound to one memory cannot be seen here; the header asks the
+ * caller to avoid it. */
+static vkattn_result check_spans(vkattn_context ctx, const span *s, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < n; ++j)
+            if (i != j && s[i].written && (j > i || !s[j].written) && spans_overlap(&s[i], &s[j]))
                 return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                         "tensors->%s overlaps tensors->%s in the same buffer",
-                                        o == 0 ? "out" : "lse", in[i].name);
-    }
+                                        s[i].name, s[j].name);
     return VKATTN_SUCCESS;
+}
+
+/* Every tensor of the problem, the scratch (scratch_bytes, 0 when none) included. */
+static vkattn_result check_overlap(vkattn_context ctx, const vkattn_problem *p,
+                                   const vkattn_device_tensors *t, uint32_t esize,
+                                   uint64_t scratch_bytes)
+{
+    const span s[] = {
+        {"out", &t->out, vkattn_problem_extent(p, 'o') * esize, true},
+        {"lse", &t->lse, p->has_lse ? 4 * vkattn_problem_extent(p, 'l') : 0, true},
+        {"scratch", &t->scratch, scratch_bytes, true},
+        {"q", &t->q, vkattn_problem_extent(p, 'q') * esize, false},
+        {"k", &t->k, vkattn_problem_extent(p, 'k') * esize, false},
+        {"v", &t->v, vkattn_problem_extent(p, 'v') * esize, false},
+        {"q_lens", &t->q_lens, p->has_q_lens ? 4ull * p->batch : 0, false},
+        {"kv_lens", &t->kv_lens, p->has_kv_lens ? 4ull * p->batch : 0, false},
+        {"mask", &t->mask, p->mask_batch ? vkattn_problem_extent(p, 'm') : 0, false},
+        {"page_table", &t->page_table, p->page_size ? 4 * vkattn_problem_extent(p, 'p') : 0,
+         false},
+    };
+    return check_spans(ctx, s, sizeof s / sizeof s[0]);
 }
 
 /* A window side for the shader. One of Sq + Skv or more never excludes a key (i + off - w < 0
@@ -137,8 +157,6 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
         (res = bind(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), esize, &b[ATTN_BIND_V])) ||
         (res = bind(ctx, "out", &tensors->out, vkattn_problem_extent(&p, 'o'), esize, &b[ATTN_BIND_O])))
         return res;
-    if ((res = check_overlap(ctx, &p, tensors, esize)) != VKATTN_SUCCESS)
-        return res;
     for (int i = ATTN_BIND_LSE; i < ATTN_BIND_COUNT; ++i)
         b[i] = b[ATTN_BIND_O];
     uint32_t flags = 0;
@@ -176,16 +194,10 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
         if ((res = bind(ctx, "scratch", &tensors->scratch, plan->scratch_bytes / 4, 4,
                         &b[ATTN_BIND_SCRATCH])))
             return res;
-        const vkattn_buffer *sc = &tensors->scratch;
-        const vkattn_buffer *others[] = {&tensors->q, &tensors->k, &tensors->v, &tensors->out,
-                                         &tensors->lse, &tensors->q_lens, &tensors->kv_lens,
-                                         &tensors->mask, &tensors->page_table};
-        for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i)
-            if (others[i]->buffer == sc->buffer && others[i]->offset < sc->offset + plan->scratch_bytes &&
-                sc->offset < others[i]->offset + (others[i]->size ? others[i]->size : 1))
-                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
-                                        "tensors->scratch overlaps another tensor in the same buffer");
     }
+    if ((res = check_overlap(ctx, &p, tensors, esize,
+                             plan->use && !plan->direct ? plan->scratch_bytes : 0)))
+        return res;
     if (plan->use && !p.no_gqa_packing)
         flags |= ATTN_FLAG_PACK;
     if (p.causal)
@@ -540,20 +552,13 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     b[ATTN_BIND_LSE] = b[ATTN_BIND_O];
     if (has_lse && (res = bind(ctx, "lse", &t->lse, le, 4, &b[ATTN_BIND_LSE])))
         return res;
-    const struct { const char *name; const vkattn_buffer *buf; uint64_t bytes; } in[] = {
-        {"o1", &t->o1, oe * esize}, {"o2", &t->o2, oe * esize},
-        {"lse1", &t->lse1, le * 4}, {"lse2", &t->lse2, le * 4},
+    const span spans[] = {
+        {"out", &t->out, oe * esize, true}, {"lse", &t->lse, has_lse ? le * 4 : 0, true},
+        {"o1", &t->o1, oe * esize, false},  {"o2", &t->o2, oe * esize, false},
+        {"lse1", &t->lse1, le * 4, false},  {"lse2", &t->lse2, le * 4, false},
     };
-    for (int o = 0; o < 2; ++o) {
-        const vkattn_buffer *ob = o ? &t->lse : &t->out;
-        const uint64_t obytes = o ? (has_lse ? le * 4 : 0) : oe * esize;
-        for (size_t i = 0; obytes && i < 4; ++i)
-            if (in[i].buf->buffer == ob->buffer && in[i].buf->offset < ob->offset + obytes &&
-                ob->offset < in[i].buf->offset + in[i].bytes)
-                return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
-                                        "tensors->%s overlaps tensors->%s in the same buffer",
-                                        o ? "lse" : "out", in[i].name);
-    }
+    if ((res = check_spans(ctx, spans, sizeof spans / sizeof spans[0])))
+        return res;
     for (int i = 0; i < ATTN_BIND_COUNT; ++i)
         if (!b[i].info.buffer)
             b[i] = b[ATTN_BIND_O];
