@@ -37,6 +37,7 @@
 #define ATTN_FEAT_PAGED 1u /* the page table walk */
 #define ATTN_FEAT_EXTRA 2u /* softcap and the custom mask */
 #define ATTN_SPEC_HEADS 10 /* decode: invocations take KV heads, not keys */
+#define ATTN_SPEC_DP 11   /* coopmat: D padded to a multiple of N and K */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

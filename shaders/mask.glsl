@@ -34,3 +34,22 @@ void mask_key_range(int i0, int i1, int kl, int off, uint flags, int wl, int wr,
     if (i0 >= i1)
         j1 = j0;
 }
+
+// Whether every row of [i0, i1) sees every key of [j0, j1) under conditions 1-3 (then a kernel
+// needs no per-element test there). Both ranges non-empty; the bounds are monotonic in i, so
+// the first row decides the right edge and the last row the left one.
+bool mask_block_full(int i0, int i1, int j0, int j1, int ql, int kl, int off, uint flags,
+                     int wl, int wr)
+{
+    if (i1 > ql || j1 > kl)
+        return false;
+    if ((flags & ATTN_FLAG_CAUSAL) != 0u && j1 - 1 > i0 + off)
+        return false;
+    if ((flags & ATTN_FLAG_WINDOW) != 0u) {
+        if (wl >= 0 && j0 < i1 - 1 + off - wl)
+            return false;
+        if (wr >= 0 && j1 - 1 > i0 + off + wr)
+            return false;
+    }
+    return true;
+}

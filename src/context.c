@@ -252,6 +252,55 @@ static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *
 
 /* Creates our own device with a compute queue, and 16-bit storage and VK_KHR_push_descriptor
  * where the device has them. */
+/* What the coopmat kernel needs of a device vkattn creates, and whether it has it all. */
+typedef struct coopmat_features {
+    bool enable;
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat;
+    VkPhysicalDeviceSubgroupSizeControlFeatures sizes; /* wanted where the size can be pinned */
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model; /* glslang's coopmat SPIR-V uses it */
+    VkPhysicalDeviceMaintenance4Features maintenance4; /* SPIR-V 1.6 sizes workgroups by id */
+} coopmat_features;
+
+static void coopmat_features_want(vkattn_context ctx, bool f16_math, coopmat_features *cm)
+{
+    memset(cm, 0, sizeof *cm);
+    cm->coopmat.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR;
+    cm->sizes.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES;
+    cm->memory_model.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES;
+    cm->maintenance4.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES;
+    /* The module is SPIR-V for Vulkan 1.3; its shared tiles are f16 (shaderFloat16). */
+    if (!vkattn_build_has_coopmat() || !ctx->info.coopmat_f16 || !f16_math ||
+        !ctx->info.fp16_storage || ctx->instance_version < VK_API_VERSION_1_3 ||
+        ctx->info.api_version < VK_API_VERSION_1_3)
+        return;
+    cm->coopmat.pNext = &cm->sizes;
+    cm->sizes.pNext = &cm->memory_model;
+    cm->memory_model.pNext = &cm->maintenance4;
+    VkPhysicalDeviceFeatures2 f = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+        .pNext = &cm->coopmat,
+    };
+    ctx->vk.vkGetPhysicalDeviceFeatures2(ctx->physical_device, &f);
+    cm->coopmat.pNext = cm->sizes.pNext = cm->memory_model.pNext = cm->maintenance4.pNext = NULL;
+    cm->coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
+    cm->memory_model.vulkanMemoryModelDeviceScope = VK_FALSE;
+    cm->memory_model.vulkanMemoryModelAvailabilityVisibilityChains = VK_FALSE;
+    /* Pinned to the subgroup size the shapes are reported for, with full subgroups, where the
+     * device can; where it cannot and the size may vary, the kernel cannot know its layout. */
+    VkPhysicalDeviceSubgroupSizeControlProperties sp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+    };
+    VkPhysicalDeviceProperties2 p = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                     .pNext = &sp};
+    ctx->vk.vkGetPhysicalDeviceProperties2(ctx->physical_device, &p);
+    const bool pin = cm->sizes.subgroupSizeControl && cm->sizes.computeFullSubgroups &&
+                     (sp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    cm->sizes.subgroupSizeControl = cm->sizes.computeFullSubgroups = pin;
+    cm->enable = cm->coopmat.cooperativeMatrix && cm->memory_model.vulkanMemoryModel &&
+                 cm->maintenance4.maintenance4 &&
+                 (pin || ctx->info.min_subgroup_size == ctx->info.max_subgroup_size);
+}
+
 static vkattn_result create_device(vkattn_context ctx)
 {
     uint32_t nq = 0;
@@ -292,13 +341,29 @@ static vkattn_result create_device(vkattn_context ctx)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
         .pNext = &storage16,
     };
-    const char *exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+    const char *exts[2];
+    uint32_t n_exts = 0;
+    if (ctx->info.push_descriptors)
+        exts[n_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
+    coopmat_features cm;
+    coopmat_features_want(ctx, f16_math, &cm);
+    if (cm.enable) {
+        exts[n_exts++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        cm.coopmat.pNext = features.pNext;
+        cm.memory_model.pNext = &cm.coopmat;
+        cm.maintenance4.pNext = &cm.memory_model;
+        features.pNext = &cm.maintenance4;
+        if (cm.sizes.subgroupSizeControl) {
+            cm.sizes.pNext = features.pNext;
+            features.pNext = &cm.sizes;
+        }
+    }
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .pNext = &features,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
-        .enabledExtensionCount = ctx->info.push_descriptors ? 1 : 0,
+        .enabledExtensionCount = n_exts,
         .ppEnabledExtensionNames = exts,
     };
     VkResult vr = ctx->vk.vkCreateDevice(ctx->physical_device, &dci, ctx->alloc, &ctx->device);
@@ -306,8 +371,28 @@ static vkattn_result create_device(vkattn_context ctx)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateDevice");
     ctx->owns_device = true;
     ctx->float16 = f16_math;
+    ctx->coopmat = cm.enable;
+    ctx->coopmat_pin = cm.enable && cm.sizes.subgroupSizeControl;
     ctx->queue_family = family;
     return VKATTN_SUCCESS;
+}
+
+/* Why the coopmat kernel cannot run on this context (for the error of a context that forces it). */
+static const char *coopmat_missing(vkattn_context ctx, const vkattn_context_desc *d)
+{
+    if (!vkattn_build_has_coopmat())
+        return "this build has no cooperative-matrix kernel (its glslc could not compile "
+               "GL_KHR_cooperative_matrix)";
+    if (!ctx->info.coopmat_shapes)
+        return "the device has no VK_KHR_cooperative_matrix";
+    if (!ctx->info.coopmat_f16)
+        return "the device offers no f16 x f16 + f32 -> f32 shape at subgroup scope";
+    if (ctx->info.api_version < VK_API_VERSION_1_3 || (ctx->owns_device && ctx->instance_version < VK_API_VERSION_1_3))
+        return "the device or the instance is below Vulkan 1.3";
+    if (!ctx->owns_device && !d->cooperative_matrix_enabled)
+        return "the borrowed device does not say cooperative_matrix_enabled";
+    return "the device lacks shaderFloat16, 16-bit storage, the cooperativeMatrix or "
+           "vulkanMemoryModel or maintenance4 feature, or a fixed (or pinnable) subgroup size";
 }
 
 /* Everything after the device exists: the function table, the queue, the pipeline layout. */
@@ -323,6 +408,13 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     ctx->storage_16bit = ctx->info.fp16_storage && (ctx->owns_device || d->storage_16bit_enabled);
     if (!ctx->owns_device)
         ctx->float16 = ctx->info.fp16_arithmetic && d->float16_enabled;
+    if (!ctx->owns_device) /* the app vouches for the features (see the desc) */
+        ctx->coopmat = vkattn_build_has_coopmat() && ctx->info.coopmat_f16 &&
+                       d->cooperative_matrix_enabled && ctx->float16 && ctx->storage_16bit &&
+                       ctx->info.api_version >= VK_API_VERSION_1_3;
+    if (ctx->kernel == VKATTN_KERNEL_COOPMAT && !ctx->coopmat)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "kernel = coopmat: %s", coopmat_missing(ctx, d));
     if (ctx->owns_device)
         ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     VkPhysicalDeviceProperties props;
@@ -436,11 +528,11 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     if (!out)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     *out = NULL;
-    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED || (unsigned)d->kernel > VKATTN_KERNEL_DECODE) {
+    if ((unsigned)d->kind > VKATTN_DEVICE_BORROWED || (unsigned)d->kernel > VKATTN_KERNEL_COOPMAT) {
         if (d->message && d->message_size > 0)
             snprintf(d->message, d->message_size, "%s = %d: out of range",
-                     (unsigned)d->kernel > VKATTN_KERNEL_DECODE ? "kernel" : "kind",
-                     (unsigned)d->kernel > VKATTN_KERNEL_DECODE ? (int)d->kernel : (int)d->kind);
+                     (unsigned)d->kernel > VKATTN_KERNEL_COOPMAT ? "kernel" : "kind",
+                     (unsigned)d->kernel > VKATTN_KERNEL_COOPMAT ? (int)d->kernel : (int)d->kind);
         return VKATTN_ERROR_INVALID_ARGUMENT;
     }
     if (d->decode_parts > 8 || (d->decode_parts & (d->decode_parts - 1)) != 0) {
@@ -488,6 +580,9 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
         ctx->cpu = true;
         cpu_info(&ctx->info);
         ctx->message[0] = '\0';
+        if (ctx->kernel == VKATTN_KERNEL_COOPMAT)
+            res = vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                   "kernel = coopmat: a CPU context runs the reference, no kernels");
     }
     if (res != VKATTN_SUCCESS) {
         if (d->message && d->message_size > 0)

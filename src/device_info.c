@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coopmat_shapes.h"
 #include "internal.h"
 
 extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance, const char *);
@@ -13,6 +14,73 @@ static bool has_extension(const VkExtensionProperties *exts, uint32_t n, const c
         if (strcmp(exts[i].extensionName, name) == 0)
             return true;
     return false;
+}
+
+uint32_t vkattn__coopmat_pick(const VkCooperativeMatrixPropertiesKHR *props, uint32_t n)
+{
+    /* The first shape of the kernel's list (in order of preference) the device offers. */
+    static const uint32_t kernel_shapes[][3] = {
+#define SHAPE(m, n, k) {m, n, k},
+        VKATTN_COOPMAT_SHAPES(SHAPE)
+#undef SHAPE
+    };
+    for (size_t s = 0; s < sizeof kernel_shapes / sizeof kernel_shapes[0]; ++s)
+        for (uint32_t i = 0; i < n; ++i) {
+            const VkCooperativeMatrixPropertiesKHR *c = &props[i];
+            if (c->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                c->BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                c->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                c->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR && c->scope == VK_SCOPE_SUBGROUP_KHR &&
+                !c->saturatingAccumulation && c->MSize == kernel_shapes[s][0] &&
+                c->NSize == kernel_shapes[s][1] && c->KSize == kernel_shapes[s][2])
+                return i;
+        }
+    return UINT32_MAX;
+}
+
+vkattn_result vkattn__coopmat_query(const vk_table *vk, VkPhysicalDevice pd,
+                                    VkCooperativeMatrixPropertiesKHR **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!vk->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)
+        return VKATTN_SUCCESS;
+    uint32_t count = 0;
+    if (vk->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, &count, NULL) != VK_SUCCESS)
+        return VKATTN_ERROR_VULKAN;
+    if (count == 0)
+        return VKATTN_SUCCESS;
+    VkCooperativeMatrixPropertiesKHR *props = calloc(count, sizeof *props);
+    if (!props)
+        return VKATTN_ERROR_OUT_OF_HOST_MEMORY;
+    for (uint32_t i = 0; i < count; ++i)
+        props[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    VkResult vr = vk->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, &count, props);
+    if (vr != VK_SUCCESS && vr != VK_INCOMPLETE) {
+        free(props);
+        return VKATTN_ERROR_VULKAN;
+    }
+    *out = props;
+    *n = count;
+    return VKATTN_SUCCESS;
+}
+
+/* The cooperative-matrix fields of info (the extension is known to be there). */
+static void coopmat_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info)
+{
+    VkCooperativeMatrixPropertiesKHR *props;
+    uint32_t n;
+    if (vkattn__coopmat_query(vk, pd, &props, &n) != VKATTN_SUCCESS)
+        return;
+    info->coopmat_shapes = n;
+    const uint32_t pick = vkattn__coopmat_pick(props, n);
+    if (pick != UINT32_MAX) {
+        info->coopmat_f16 = true;
+        info->coopmat_m = props[pick].MSize;
+        info->coopmat_n = props[pick].NSize;
+        info->coopmat_k = props[pick].KSize;
+    }
+    free(props);
 }
 
 void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info)
@@ -96,6 +164,8 @@ void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_de
     info->push_descriptors = has_extension(exts, next, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
     info->cooperative_matrix = has_extension(exts, next, "VK_KHR_cooperative_matrix") ||
                                has_extension(exts, next, "VK_NV_cooperative_matrix");
+    if (has_extension(exts, next, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME))
+        coopmat_fill(vk, pd, info);
     free(exts);
 }
 
@@ -149,4 +219,31 @@ vkattn_result vkattn_enumerate_devices(vkattn_device_info *infos, uint32_t *coun
     free(pds);
     vk.vkDestroyInstance(inst, NULL);
     return res;
+}
+
+vkattn_result vkattn_coopmat_shapes(vkattn_context ctx, vkattn_coopmat_shape *shapes,
+                                    uint32_t *count)
+{
+    if (!ctx || !count)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    const uint32_t cap = shapes ? *count : 0;
+    *count = 0;
+    if (ctx->cpu || !ctx->info.coopmat_shapes)
+        return VKATTN_SUCCESS;
+    VkCooperativeMatrixPropertiesKHR *props;
+    uint32_t n;
+    vkattn_result res = vkattn__coopmat_query(&ctx->vk, ctx->physical_device, &props, &n);
+    if (res != VKATTN_SUCCESS)
+        return vkattn__ctx_fail(ctx, res, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR failed");
+    const uint32_t used = ctx->coopmat ? vkattn__coopmat_pick(props, n) : UINT32_MAX;
+    for (uint32_t i = 0; i < n && i < cap; ++i)
+        shapes[i] = (vkattn_coopmat_shape){
+            .m = props[i].MSize, .n = props[i].NSize, .k = props[i].KSize,
+            .a_type = (uint32_t)props[i].AType, .b_type = (uint32_t)props[i].BType,
+            .c_type = (uint32_t)props[i].CType, .result_type = (uint32_t)props[i].ResultType,
+            .scope = (uint32_t)props[i].scope, .used = i == used,
+        };
+    *count = n;
+    free(props);
+    return VKATTN_SUCCESS;
 }

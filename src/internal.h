@@ -14,12 +14,15 @@
 /* Tile shape of one attention pipeline (see pipeline.c for how it is chosen). */
 typedef struct attn_tiles {
     uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
+    uint32_t wg, dp;      /* coopmat: invocations per workgroup, D padded to the matrix shape */
 } attn_tiles;
 
 /* How vkattn_cmd_attention runs one problem on one context (record.c, pipeline.c). */
 typedef struct decode_plan {
-    bool use;             /* the split-KV kernel runs (else attention.comp) */
-    vkattn_kernel kernel; /* attention.comp's form when !use: ROWWISE or SPLIT */
+    bool use;             /* the split-KV kernel runs (else attention.comp or the coopmat one) */
+    vkattn_kernel kernel; /* the form when !use: ROWWISE or SPLIT (attention.comp) or COOPMAT
+                             (attention_coopmat.comp) */
+    attn_tiles tiles;     /* COOPMAT: its tiles */
     uint32_t rp_log2;     /* query rows each invocation holds (RP) = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
     bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
@@ -119,6 +122,8 @@ struct vkattn_context_T {
     bool push_descriptors;      /* VK_KHR_push_descriptor enabled; else desc below */
     bool storage_16bit;         /* storageBuffer16BitAccess enabled: f16 can run */
     bool float16;               /* shaderFloat16 enabled: precision FAST can use f16 math */
+    bool coopmat;               /* the coopmat kernel can run (build, device, features) */
+    bool coopmat_pin;           /* its pipelines pin the subgroup size (size control enabled) */
     uint32_t instance_version;  /* the API version of an instance vkattn made (else 0) */
     desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;
@@ -132,7 +137,7 @@ struct vkattn_context_T {
     bool owns_pipeline_cache;
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
-    attn_pipeline pipelines[2][256][2]; /* [dtype][head_dim - 1][split: else rowwise] */
+    attn_pipeline pipelines[2][256][3]; /* [dtype][head_dim - 1][rowwise, split, coopmat] */
     decode_pipeline *decode;         /* made so far, in order of first use */
     uint32_t n_decode, cap_decode;
     tuning_table tuning;             /* vkattn_tuning_set/load */
@@ -157,6 +162,9 @@ const char *vkattn__vk_result_name(VkResult vr);
 /* pipeline.c: the pipeline for (dtype, head_dim), created on first use. Thread-safe. */
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                                    vkattn_kernel kernel, const attn_pipeline **out);
+/* The coopmat kernel's tiles for head_dim on this context; false where it cannot run or its
+ * tiles do not fit shared memory. */
+bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *out);
 /* attention.comp's form (ROWWISE or SPLIT) for (dtype, head_dim) on this context. */
 vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim);
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
@@ -187,6 +195,11 @@ vkattn_result vkattn__texel_view_get(vkattn_context ctx, VkBuffer buffer, VkDevi
 
 /* device_info.c: fills info from a physical device. */
 void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_device_info *info);
+/* device_info.c: the device's cooperative-matrix shapes (*out malloc'ed, NULL when none), and
+ * the index of the one the coopmat kernel uses (UINT32_MAX: none fits). */
+vkattn_result vkattn__coopmat_query(const vk_table *vk, VkPhysicalDevice pd,
+                                    VkCooperativeMatrixPropertiesKHR **out, uint32_t *n);
+uint32_t vkattn__coopmat_pick(const VkCooperativeMatrixPropertiesKHR *props, uint32_t n);
 /* convenience.c: frees the convenience call's objects. */
 void vkattn__convenience_destroy(vkattn_context ctx);
 void vkattn__convenience_destroy_submit(vkattn_context ctx);

@@ -34,6 +34,23 @@ static inline bool mask_visible(const mask_rule *r, int64_t i, int64_t j)
     return true;
 }
 
+/* Whether every row of [i0, i1) sees every key of [j0, j1) under conditions 1-3 (a kernel then
+ * skips the per-element test there). Both ranges non-empty; the bounds are monotonic in i, so
+ * the first row decides the right edge and the last row the left one. */
+static inline bool mask_block_full(const mask_rule *r, int64_t i0, int64_t i1, int64_t j0,
+                                   int64_t j1)
+{
+    if (i0 < 0 || j0 < 0 || i1 > r->ql || j1 > r->kl)
+        return false;
+    if (r->causal && j1 - 1 > i0 + r->off)
+        return false;
+    if (r->window && r->wl >= 0 && j0 < i1 - 1 + r->off - r->wl)
+        return false;
+    if (r->window && r->wr >= 0 && j1 - 1 > i0 + r->off + r->wr)
+        return false;
+    return true;
+}
+
 /* Keys that any row of [i0, i1) may see, as the half-open range [*j0, *j1); empty (j0 >= j1)
  * when the rows see nothing. Exact for conditions 1-3: the bounds are monotonic in i, so the
  * first row gives the lower and the last row the upper bound. */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coopmat_shapes.h"
 #include "internal.h"
+#include "problem.h"
 #include "shaders/attn_params.h"
 
 static const uint32_t attn_f32_spv[] =
@@ -49,6 +51,28 @@ static const uint32_t decode_rows_f32_spv[] =
 static const uint32_t decode_rows_f16_spv[] =
 #include "shaders/decode_rows_f16.spv.h"
     ;
+#ifdef VKATTN_HAVE_COOPMAT
+static const uint32_t attn_coopmat_16x16x16_f16_spv[] =
+#include "shaders/attn_coopmat_16x16x16_f16.spv.h"
+    ;
+static const uint32_t attn_coopmat_8x16x16_f16_spv[] =
+#include "shaders/attn_coopmat_8x16x16_f16.spv.h"
+    ;
+static const uint32_t attn_coopmat_8x8x8_f16_spv[] =
+#include "shaders/attn_coopmat_8x8x8_f16.spv.h"
+    ;
+/* The module of each shape of src/coopmat_shapes.h. */
+static const struct coopmat_module {
+    uint32_t m, n, k;
+    const uint32_t *code;
+    size_t size;
+} coopmat_modules[] = {
+#define SHAPE(m, n, k) {m, n, k, attn_coopmat_##m##x##n##x##k##_f16_spv,                           \
+                        sizeof attn_coopmat_##m##x##n##x##k##_f16_spv},
+    VKATTN_COOPMAT_SHAPES(SHAPE)
+#undef SHAPE
+};
+#endif
 static const uint32_t merge_f32_spv[] =
 #include "shaders/merge_f32.spv.h"
     ;
@@ -126,7 +150,7 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
 {
     for (int t = 0; t < 2; ++t)
         for (int d = 0; d < 256; ++d)
-            for (int k = 0; k < 2; ++k)
+            for (int k = 0; k < 3; ++k)
                 if (ctx->pipelines[t][d][k].pipeline)
                     ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[t][d][k].pipeline,
                                               ctx->alloc);
@@ -207,8 +231,13 @@ enum { MAX_SPEC = 8 };
 static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
                                    const uint32_t *code, size_t code_size,
                                    const uint32_t *ids, const uint32_t *values, uint32_t n,
-                                   VkPipeline *out)
+                                   uint32_t subgroup_size, VkPipeline *out)
 {
+    /* subgroup_size != 0: pinned, in full subgroups (the coopmat kernel's layout). */
+    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo pin = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+        .requiredSubgroupSize = subgroup_size,
+    };
     VkSpecializationMapEntry entries[MAX_SPEC];
     for (uint32_t i = 0; i < n; ++i)
         entries[i] = (VkSpecializationMapEntry){ids[i], i * 4, 4};
@@ -226,6 +255,8 @@ static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+            .pNext = subgroup_size ? &pin : NULL,
+            .flags = subgroup_size ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT : 0,
             .stage = VK_SHADER_STAGE_COMPUTE_BIT,
             .module = module,
             .pName = "main",
@@ -254,7 +285,7 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
     VkPipeline pipeline;
     vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? attn_f16_spv : attn_f32_spv,
                                       f16 ? sizeof attn_f16_spv : sizeof attn_f32_spv, ids,
-                                      values, 5, &pipeline);
+                                      values, 5, 0, &pipeline);
     if (res != VKATTN_SUCCESS)
         return res;
     out->tiles = tiles;
@@ -262,16 +293,88 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
     return VKATTN_SUCCESS;
 }
 
+/* The coopmat kernel's tiles: NSG subgroups of M rows each share every K/V tile of BC keys
+ * (a multiple of N and K, 32 or more where shared memory allows). Its shared memory: Q, K or V,
+ * P in f16, the scores and O in f32 (see attention_coopmat.comp); 4 subgroups where the
+ * workgroup and memory allow, fewer (then shorter tiles) where not. */
+bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *out)
+{
+    if (!ctx->coopmat)
+        return false;
+    const uint32_t m = ctx->info.coopmat_m, n = ctx->info.coopmat_n, k = ctx->info.coopmat_k;
+    const uint32_t sg = ctx->info.subgroup_size, step = n > k ? n : k;
+    const uint32_t dp = (head_dim + step - 1) / step * step;
+    for (uint32_t nsg = 4; nsg >= 1; nsg /= 2) {
+        if (nsg * sg > ctx->limits.maxComputeWorkGroupInvocations ||
+            nsg * sg > ctx->limits.maxComputeWorkGroupSize[0])
+            continue;
+        const uint32_t br = nsg * m;
+        for (uint32_t bc = step < 32 ? 32 : step; bc >= step; bc /= 2) {
+            const uint64_t bytes = (uint64_t)br * dp * (2 + 4) + (uint64_t)bc * dp * 2 +
+                                   (uint64_t)br * bc * (4 + 2) + 16ull * br + 4;
+            if (bytes <= ctx->limits.maxComputeSharedMemorySize) {
+                *out = (attn_tiles){.br = br, .bc = bc, .tpr = 0, .wg = nsg * sg, .dp = dp};
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static vkattn_result create_coopmat_pipeline(vkattn_context ctx, uint32_t d, attn_pipeline *out)
+{
+#ifdef VKATTN_HAVE_COOPMAT
+    attn_tiles t;
+    if (!vkattn__coopmat_tiles(ctx, d, &t)) /* the planner asks only where they fit */
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "head_dim = %u: the coopmat kernel's tiles do not fit", d);
+    const struct coopmat_module *mod = NULL;
+    for (size_t i = 0; i < sizeof coopmat_modules / sizeof coopmat_modules[0]; ++i)
+        if (coopmat_modules[i].m == ctx->info.coopmat_m &&
+            coopmat_modules[i].n == ctx->info.coopmat_n && coopmat_modules[i].k == ctx->info.coopmat_k)
+            mod = &coopmat_modules[i];
+    if (!mod) /* cannot happen: the device info picks from the same list */
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "no coopmat module for %ux%ux%u",
+                                ctx->info.coopmat_m, ctx->info.coopmat_n, ctx->info.coopmat_k);
+    static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_WG,
+                                    ATTN_SPEC_DP};
+    const uint32_t values[5] = {d, t.br, t.bc, t.wg, t.dp};
+    VkPipeline pipeline;
+    vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, ids,
+                                      values, 5, ctx->coopmat_pin ? ctx->info.subgroup_size : 0,
+                                      &pipeline);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    out->tiles = t;
+    out->pipeline = pipeline;
+    return VKATTN_SUCCESS;
+#else
+    (void)d;
+    (void)out;
+    return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "this build has no coopmat kernel");
+#endif
+}
+
+bool vkattn_build_has_coopmat(void)
+{
+#ifdef VKATTN_HAVE_COOPMAT
+    return true;
+#else
+    return false;
+#endif
+}
+
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                                    vkattn_kernel kernel, const attn_pipeline **out)
 {
-    const bool split = kernel != VKATTN_KERNEL_ROWWISE;
-    attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][split];
+    const int form = kernel == VKATTN_KERNEL_COOPMAT ? 2 : kernel != VKATTN_KERNEL_ROWWISE;
+    attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][form];
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
     if (!slot->pipeline)
-        res = create_pipeline(ctx, dtype, head_dim,
-                              split ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, slot);
+        res = form == 2 ? create_coopmat_pipeline(ctx, head_dim, slot)
+                        : create_pipeline(ctx, dtype, head_dim,
+                                          form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, slot);
     pthread_mutex_unlock(&ctx->lock);
     *out = slot;
     return res;
@@ -290,7 +393,17 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
                         query_rows && kv_keys ? "given" : "NULL");
     if (ctx->cpu)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "a CPU context has no kernel tiles");
-    attn_tiles t = choose_tiles(&ctx->limits, vkattn__attn_kernel(ctx, dtype, head_dim), head_dim);
+    /* The tiles of the kernel a prefill problem of this shape runs (the split-KV kernel has
+     * none: it reads every key of its range). */
+    vkattn_problem p = {.batch = 1, .heads_q = 1, .heads_kv = 1, .seq_q = 1024, .seq_kv = 1024,
+                        .head_dim = head_dim, .dtype = dtype};
+    p = vkattn__problem_resolved(&p);
+    const decode_plan plan = vkattn__decode_plan(ctx, &p, true);
+    attn_tiles t;
+    if (plan.kernel == VKATTN_KERNEL_COOPMAT)
+        t = plan.tiles;
+    else
+        t = choose_tiles(&ctx->limits, plan.kernel, head_dim);
     *query_rows = t.br;
     *kv_keys = t.bc;
     return VKATTN_SUCCESS;
@@ -329,10 +442,19 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
     const bool decoding = vkattn_tuning_class_of(p) == VKATTN_TUNING_DECODE;
     const vkattn_tuning tu = vkattn__tuning_resolved(
         ctx, decoding ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL, p->dtype, p->head_dim);
-    const vkattn_kernel kernel = ctx->kernel != VKATTN_KERNEL_AUTO ? ctx->kernel : tu.kernel;
+    vkattn_kernel kernel = ctx->kernel != VKATTN_KERNEL_AUTO ? ctx->kernel : tu.kernel;
     /* Paging, forced splits and unpacked heads exist only in the split-KV kernel. */
-    plan.use = kernel == VKATTN_KERNEL_DECODE || p->page_size != 0 || p->kv_splits != 0 ||
-               p->no_gqa_packing;
+    const bool needs_split_kv = p->page_size != 0 || p->kv_splits != 0 || p->no_gqa_packing;
+    if (kernel == VKATTN_KERNEL_COOPMAT) {
+        /* f16 only (its matrices' inputs), and where its tiles fit; else as under AUTO. */
+        if (!needs_split_kv && p->dtype == VKATTN_DTYPE_F16 &&
+            vkattn__coopmat_tiles(ctx, p->head_dim, &plan.tiles)) {
+            plan.kernel = VKATTN_KERNEL_COOPMAT;
+            return plan;
+        }
+        kernel = tu.kernel != VKATTN_KERNEL_COOPMAT ? tu.kernel : VKATTN_KERNEL_AUTO;
+    }
+    plan.use = kernel == VKATTN_KERNEL_DECODE || needs_split_kv;
     plan.kernel = vkattn__attn_kernel(ctx, p->dtype, p->head_dim);
     if (!plan.use)
         return plan;
@@ -505,7 +627,7 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
             sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
 #undef PICK
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            code, size, ids, values, MAX_SPEC, out);
+                            code, size, ids, values, MAX_SPEC, 0, out);
         if (res == VKATTN_SUCCESS)
             ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
     }
@@ -521,7 +643,8 @@ vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
     pthread_mutex_lock(&ctx->lock);
     if (!*slot)
         res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? merge_f16_spv : merge_f32_spv,
-                            f16 ? sizeof merge_f16_spv : sizeof merge_f32_spv, NULL, NULL, 0, slot);
+                            f16 ? sizeof merge_f16_spv : sizeof merge_f32_spv, NULL, NULL, 0, 0,
+                            slot);
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
     return res;

@@ -35,11 +35,13 @@ static const struct builtin {
      {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1, 2}},
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
      {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1, 2}},
-    /* GPUs: attention.comp with several invocations per row for prefill; decode steps split
+    /* GPUs: the cooperative-matrix kernel for f16 prefill where the device and build have it
+     * (matrix cores: where all GPU attention speed lives), else attention.comp with several
+     * invocations per row; decode steps split
      * into enough 64-invocation workgroups for a few hundred in flight; f16 scores for
      * precision FAST (mobile GPUs run f16 at twice the f32 rate); K/V as storage buffers (loads
      * are coalesced there; texel views unmeasured). */
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_SPLIT, 0, 64, 0, 1, 2, 1}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_COOPMAT, 0, 64, 0, 1, 2, 1}},
     {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2, 1}},
 };
 
@@ -94,8 +96,8 @@ static void check_tuning(vkattn_context ctx, const vkattn_tuning *t, char *msg, 
 {
     const uint32_t max_wg = ctx ? ctx->limits.maxComputeWorkGroupInvocations : 64;
     msg[0] = '\0';
-    if ((unsigned)t->kernel > VKATTN_KERNEL_DECODE)
-        snprintf(msg, size, "kernel = %d: expected 0 (auto) to 3 (decode)", (int)t->kernel);
+    if ((unsigned)t->kernel > VKATTN_KERNEL_COOPMAT)
+        snprintf(msg, size, "kernel = %d: expected 0 (auto) to 4 (coopmat)", (int)t->kernel);
     else if (!pow2_upto(t->rows, 8))
         snprintf(msg, size, "rows = %" PRIu32 ": expected 0 (built-in), 1, 2, 4 or 8", t->rows);
     else if (!pow2_upto(t->workgroup, 64) || t->workgroup > max_wg ||
@@ -193,7 +195,7 @@ vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cl
  * The text form:
  *   vkattn-tuning 1
  *   device <vendor id> <device id> "<name>"
- *   <prefill|decode> <f32|f16> <head_dim> kernel=<auto|rowwise|split|decode> rows=N
+ *   <prefill|decode> <f32|f16> <head_dim> kernel=<auto|rowwise|split|decode|coopmat> rows=N
  *       workgroup=N parts=N split_target=N f16_scores=N texel=N
  * (texel may be absent: files written before it existed load with 0, built-in)
  * Lines starting with '#' and blank lines are ignored. Quotes and backslashes in the name are
@@ -203,7 +205,7 @@ vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cl
 
 static const char *const class_names[2] = {"prefill", "decode"};
 static const char *const dtype_names[2] = {"f32", "f16"};
-static const char *const kernel_names[4] = {"auto", "rowwise", "split", "decode"};
+static const char *const kernel_names[5] = {"auto", "rowwise", "split", "decode", "coopmat"};
 
 /* Appends printf output at *len when it fits in size (counting always). */
 static void emit(char *text, size_t size, size_t *len, const char *fmt, ...)
@@ -347,7 +349,7 @@ static void parse_entry(vkattn_context ctx, line_reader *r, int *dtype, uint32_t
         uint32_t v = 0;
         bool ok = true;
         if (strcmp(w, "kernel") == 0) {
-            int k = index_of(kernel_names, 4, eq);
+            int k = index_of(kernel_names, 5, eq);
             ok = k >= 0;
             t->kernel = (vkattn_kernel)(k < 0 ? 0 : k);
         } else if ((ok = parse_u32(eq, &v)) && strcmp(w, "rows") == 0) {

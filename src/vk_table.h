@@ -5,6 +5,8 @@
 
 #include <vulkan/vulkan_core.h>
 
+#include "coopmat_vk.h"
+
 /* Functions of the instance (loaded with the instance). */
 #define VK_INSTANCE_FUNCS(X)                      \
     X(vkDestroyInstance)                          \
@@ -19,10 +21,11 @@
     X(vkCreateDevice)                             \
     X(vkGetDeviceProcAddr)
 
-/* Optional instance functions (debug messenger). */
+/* Optional instance functions (debug messenger, cooperative-matrix shapes). */
 #define VK_INSTANCE_OPT_FUNCS(X)                  \
     X(vkCreateDebugUtilsMessengerEXT)             \
-    X(vkDestroyDebugUtilsMessengerEXT)
+    X(vkDestroyDebugUtilsMessengerEXT)            \
+    X(vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)
 
 /* Functions of the device (loaded with vkGetDeviceProcAddr). */
 #define VK_DEVICE_FUNCS(X)                        \

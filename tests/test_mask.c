@@ -196,6 +196,33 @@ START_TEST(visible_pairs_brute_force)
 }
 END_TEST
 
+/* The full-block test (kernels skip the per-element mask there) is exact: every pair of a block
+ * it calls full is visible, and every block whose pairs are all visible is called full. */
+START_TEST(block_full_brute_force)
+{
+    rng_state = 4242;
+    for (int n = 0; n < 300; n++) {
+        mask_rule r = random_rule();
+        for (int64_t i0 = 0; i0 < r.ql; i0++)
+            for (int64_t i1 = i0 + 1; i1 <= r.ql + 1; i1 += 1 + (i1 - i0) / 3)
+                for (int64_t j0 = 0; j0 < r.kl; j0++)
+                    for (int64_t j1 = j0 + 1; j1 <= r.kl + 1; j1 += 1 + (j1 - j0) / 3) {
+                        bool all = true;
+                        for (int64_t i = i0; i < i1 && all; i++)
+                            for (int64_t j = j0; j < j1 && all; j++)
+                                all = mask_visible(&r, i, j);
+                        ck_assert_msg(mask_block_full(&r, i0, i1, j0, j1) == all,
+                                      "rule %d (ql %lld kl %lld off %lld causal %d window %d "
+                                      "%lld %lld) block [%lld, %lld) x [%lld, %lld): expected %d",
+                                      n, (long long)r.ql, (long long)r.kl, (long long)r.off,
+                                      r.causal, r.window, (long long)r.wl, (long long)r.wr,
+                                      (long long)i0, (long long)i1, (long long)j0,
+                                      (long long)j1, all);
+                    }
+    }
+}
+END_TEST
+
 static Suite *mask_suite(void)
 {
     Suite *s = suite_create("mask");
@@ -206,6 +233,7 @@ static Suite *mask_suite(void)
     tcase_add_test(tc, empty_keys);
     tcase_add_test(tc, key_range_brute_force);
     tcase_add_test(tc, visible_pairs_brute_force);
+    tcase_add_test(tc, block_full_brute_force);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -226,7 +226,7 @@ int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
 
 int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
 {
-    static const char *const names[] = {"auto", "rowwise", "split", "decode"}; /* enum order */
+    static const char *const names[] = {"auto", "rowwise", "split", "decode", "coopmat"}; /* enum order */
     if (!text)
         return -1;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
@@ -234,7 +234,8 @@ int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
             desc->kernel = (vkattn_kernel)i;
             return 0;
         }
-    return cli_error(c->cmd, "%s: expected auto, rowwise, split or decode, got '%s'", c->flag, text);
+    return cli_error(c->cmd, "%s: expected auto, rowwise, split, decode or coopmat, got '%s'",
+                     c->flag, text);
 }
 
 int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out)

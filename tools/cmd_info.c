@@ -39,6 +39,80 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+static const char *component_name(uint32_t t)
+{
+    static const char *const names[] = {"f16", "f32", "f64", "s8", "s16", "s32", "s64",
+                                        "u8",  "u16", "u32", "u64"};
+    return t < sizeof names / sizeof names[0] ? names[t] : "other";
+}
+
+static const char *scope_name(uint32_t s)
+{
+    return s == 1 ? "device" : s == 2 ? "workgroup" : s == 3 ? "subgroup" : s == 5 ? "queue family"
+                                                                              : "other";
+}
+
+/* The cooperative-matrix kernel on device i: what the build and the device offer, the shape it
+ * uses, and whether it runs (a context that forces it says why not). */
+static void print_coopmat(uint32_t i, const vkattn_device_info *x, bool json)
+{
+    vkattn_coopmat_shape shapes[64];
+    uint32_t n = 0;
+    char why[256] = "";
+    vkattn_context ctx = NULL;
+    vkattn_context_desc desc = {.kind = VKATTN_DEVICE_INDEX, .device_index = i,
+                                .kernel = VKATTN_KERNEL_COOPMAT, .message = why,
+                                .message_size = sizeof why};
+    vkattn_result res = vkattn_context_create(&desc, &ctx);
+    if (res != VKATTN_SUCCESS) {
+        desc.kernel = VKATTN_KERNEL_AUTO; /* the shapes all the same */
+        desc.message = NULL;
+        vkattn_context_create(&desc, &ctx);
+    }
+    n = sizeof shapes / sizeof shapes[0];
+    if (!ctx || vkattn_coopmat_shapes(ctx, shapes, &n) != VKATTN_SUCCESS)
+        n = 0;
+    if (n > sizeof shapes / sizeof shapes[0])
+        n = sizeof shapes / sizeof shapes[0];
+    vkattn_context_destroy(ctx);
+    const char *reason = strstr(why, "coopmat: ") ? strstr(why, "coopmat: ") + 9 : why;
+    if (json) {
+        printf(", \"coopmat\": {\"build\": %s, \"kernel\": %s, \"why_not\": ",
+               vkattn_build_has_coopmat() ? "true" : "false",
+               res == VKATTN_SUCCESS ? "true" : "false");
+        if (res == VKATTN_SUCCESS)
+            printf("null");
+        else
+            json_string(reason);
+        printf(", \"used\": ");
+        if (x->coopmat_f16 && res == VKATTN_SUCCESS)
+            printf("[%u, %u, %u]", x->coopmat_m, x->coopmat_n, x->coopmat_k);
+        else
+            printf("null");
+        printf(", \"shapes\": [");
+        for (uint32_t s = 0; s < n; ++s)
+            printf("%s{\"m\": %u, \"n\": %u, \"k\": %u, \"a\": \"%s\", \"b\": \"%s\", "
+                   "\"c\": \"%s\", \"result\": \"%s\", \"scope\": \"%s\", \"used\": %s}",
+                   s ? ", " : "", shapes[s].m, shapes[s].n, shapes[s].k,
+                   component_name(shapes[s].a_type), component_name(shapes[s].b_type),
+                   component_name(shapes[s].c_type), component_name(shapes[s].result_type),
+                   scope_name(shapes[s].scope), shapes[s].used ? "true" : "false");
+        printf("]}");
+        return;
+    }
+    printf("    coopmat kernel: build %s, device %u shape%s", vkattn_build_has_coopmat() ? "yes" : "no",
+           n, n == 1 ? "" : "s");
+    for (uint32_t s = 0; s < n; ++s)
+        printf("%s %ux%ux%u %s*%s+%s->%s %s%s", s ? "," : ":", shapes[s].m, shapes[s].n,
+               shapes[s].k, component_name(shapes[s].a_type), component_name(shapes[s].b_type),
+               component_name(shapes[s].c_type), component_name(shapes[s].result_type),
+               scope_name(shapes[s].scope), shapes[s].used ? " (used)" : "");
+    if (res == VKATTN_SUCCESS)
+        printf("; runs with %ux%ux%u\n", x->coopmat_m, x->coopmat_n, x->coopmat_k);
+    else
+        printf("; off: %s\n", reason);
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli c;
@@ -91,12 +165,14 @@ int cmd_info(int argc, char **argv)
                    "\"shared_memory\": %u, "
                    "\"max_buffer_range\": %u, "
                    "\"fp16_storage\": %s, \"fp16_arithmetic\": %s, \"push_descriptors\": %s, "
-                   "\"cooperative_matrix\": %s, \"default\": %s}",
+                   "\"cooperative_matrix\": %s, \"default\": %s",
                    api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
                    x->subgroup_shuffle ? "true" : "false", x->subgroup_reduce ? "true" : "false",
                    x->shared_memory, x->max_buffer_range, x->fp16_storage ? "true" : "false",
                    x->fp16_arithmetic ? "true" : "false", x->push_descriptors ? "true" : "false",
                    x->cooperative_matrix ? "true" : "false", (int)i == def ? "true" : "false");
+            print_coopmat(i, x, true);
+            printf("}");
         } else {
             printf("%u%s %s\n    type %s, vendor 0x%04x, driver %s, Vulkan %s\n"
                    "    subgroup %u (%u..%u%s%s), shared memory %u bytes, buffer range %u bytes,\n"
@@ -108,6 +184,7 @@ int cmd_info(int argc, char **argv)
                    x->subgroup_reduce ? ", reductions" : "", x->shared_memory, x->max_buffer_range,
                    x->fp16_storage ? "yes" : "no", x->fp16_arithmetic ? "yes" : "no",
                    x->push_descriptors ? "yes" : "no", x->cooperative_matrix ? "yes" : "no");
+            print_coopmat(i, x, false);
         }
     }
     if (json)

@@ -149,7 +149,7 @@ static double sum(const double *x, size_t n)
 
 static void print_tuning(const char *label, const vkattn_tuning *t, double total)
 {
-    static const char *const kernels[4] = {"built-in", "rowwise", "split", "decode"};
+    static const char *const kernels[5] = {"built-in", "rowwise", "split", "decode", "coopmat"};
     printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u texel=%u: %.3f ms\n",
            label, kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, t->texel,
            total);
@@ -199,7 +199,7 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
     print_tuning("start", &gr->best, sum(best, gr->n));
     enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, TEXEL, FIELDS };
     static const uint32_t values[FIELDS][5] = {
-        {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_SPLIT, VKATTN_KERNEL_DECODE},
+        {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_SPLIT, VKATTN_KERNEL_DECODE, VKATTN_KERNEL_COOPMAT},
         {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}, {1, 2}};
     for (int f = 0; f < FIELDS; ++f) {
         /* The split-KV parameters only matter where the split-KV kernel runs. */

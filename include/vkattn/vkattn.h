@@ -209,6 +209,13 @@ typedef enum vkattn_kernel {
     VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem, split by the device's
                                   size (it is correct for any Sq, and fast where the rows per
                                   KV head are few, or on CPU devices) */
+    VKATTN_KERNEL_COOPMAT = 4, /* the cooperative-matrix kernel: Q K^T and P V on the device's
+                                  f16 x f16 -> f32 matrices (VK_KHR_cooperative_matrix), P
+                                  rounded to f16. f16 storage only; AUTO picks it for f16 on
+                                  GPUs that have it (vkattn_device_info.coopmat_f16) outside
+                                  decode steps. Problems it cannot take (f32, paged K/V, forced
+                                  kv_splits, no_gqa_packing) run as under AUTO. A context asked
+                                  for it on a device or build without it is UNSUPPORTED. */
 } vkattn_kernel;
 
 /* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
@@ -258,6 +265,12 @@ typedef struct vkattn_context_desc {
                               else is INVALID_ARGUMENT. */
     bool float16_enabled;  /* borrowed: shaderFloat16 was enabled (false = VKATTN_PRECISION_FAST
                               runs as EXACT); vkattn's own devices enable it where present */
+    bool cooperative_matrix_enabled; /* borrowed: a Vulkan 1.3 device created with
+                              VK_KHR_cooperative_matrix's cooperativeMatrix feature, shaderFloat16,
+                              storageBuffer16BitAccess, vulkanMemoryModel and maintenance4 (and, where the device's subgroup
+                              size varies, subgroupSizeControl and computeFullSubgroups); false
+                              = no coopmat kernel. vkattn's own devices enable them where
+                              present */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
@@ -310,6 +323,15 @@ typedef struct vkattn_device_info {
     bool subgroup_reduce;         /* compute shaders have subgroup arithmetic and votes (the
                                      split-KV kernel then merges a workgroup of one subgroup
                                      without shared memory or barriers) */
+    uint32_t coopmat_shapes;      /* cooperative-matrix shapes the device offers, of any types
+                                     (VK_KHR_cooperative_matrix; vkattn_coopmat_shapes lists
+                                     them), 0 without the extension */
+    bool coopmat_f16;             /* one of them is f16 x f16 + f32 -> f32 at subgroup scope
+                                     in a shape the coopmat kernel has (16x16x16, 8x16x16,
+                                     8x8x8);
+                                     whether it runs also needs vkattn_build_has_coopmat(),
+                                     Vulkan 1.3 and shaderFloat16 */
+    uint32_t coopmat_m, coopmat_n, coopmat_k; /* that shape (16 x 16 x 16 where offered), else 0 */
 } vkattn_device_info;
 
 /* Fills infos[0..min(*count, n)) with the Vulkan devices in enumeration order and sets *count to
@@ -528,6 +550,26 @@ VKATTN_API vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cm
  * GPU must have finished every command buffer recorded with the buffer. Thread-safe.
  * Errors: INVALID_ARGUMENT (NULL ctx). */
 VKATTN_API vkattn_result vkattn_release_buffer(vkattn_context ctx, VkBuffer buffer);
+
+/* Whether this build of the library holds the cooperative-matrix kernel (it needs a glslc
+ * that compiles GL_KHR_cooperative_matrix at build time). */
+VKATTN_API bool vkattn_build_has_coopmat(void);
+
+/* One cooperative-matrix shape a device offers (VkCooperativeMatrixPropertiesKHR): C (M x N) +=
+ * A (M x K) * B (K x N), the types as VkComponentTypeKHR values (0 f16, 1 f32, 3 s8, 7 u8, ...),
+ * scope as VkScopeKHR (3 = subgroup). */
+typedef struct vkattn_coopmat_shape {
+    uint32_t m, n, k;
+    uint32_t a_type, b_type, c_type, result_type;
+    uint32_t scope;
+    bool used; /* the coopmat kernel uses this one on this context */
+} vkattn_coopmat_shape;
+
+/* Fills shapes[0..min(*count, n)) with the shapes the context's device offers and sets *count
+ * to n (0 without VK_KHR_cooperative_matrix, and for a CPU context); with shapes NULL only
+ * counts. Errors: INVALID_ARGUMENT (NULL ctx or count), VULKAN (the query failed). */
+VKATTN_API vkattn_result vkattn_coopmat_shapes(vkattn_context ctx, vkattn_coopmat_shape *shapes,
+                                               uint32_t *count);
 
 /* The tile shape the context's kernel uses for (dtype, head_dim): query rows per workgroup and
  * keys per K/V tile. A K/V tile is skipped when no query row of the workgroup can see any of its

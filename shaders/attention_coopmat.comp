@@ -1,0 +1,264 @@
+#version 450
+// FlashAttention-2 forward on cooperative matrices (VK_KHR_cooperative_matrix, subgroup scope).
+// A workgroup of NSG subgroups owns BR = NSG * M query rows of one (batch, head); each subgroup
+// owns M of them. Per K/V tile of BC keys:
+//   1. K (f16, rows padded to DP dims with zeros) into shared memory;
+//   2. S = Q K^T on f16 x f16 -> f32 matrices, stored to shared memory;
+//   3. per row, the online softmax in f32 (masks, softcap, NaN rules as attention.comp),
+//      P = exp2(S - m) rounded to f16 and the rescale factor of the row; V replaces K;
+//   4. O (f32, in shared memory) rescaled per row;
+//   5. O += P V on f16 x f16 -> f32 matrices.
+// Tiles that no row of the workgroup can see are not loaded; tiles every row sees whole (no
+// custom mask) skip the per-element mask test. f16 storage only: the inputs are f16 already, so
+// loading them into f16 matrices is exact; only P is rounded (SPEC 3's f16 bound covers it).
+//
+// q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided)
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define STORE_T float16_t
+
+#include "attn_params.h"
+#include "mask.glsl"
+
+layout(constant_id = ATTN_SPEC_D) const uint D = 64;
+layout(constant_id = ATTN_SPEC_BR) const uint BR = 16;   // NSG * M
+layout(constant_id = ATTN_SPEC_BC) const uint BC = 32;   // a multiple of N and K
+layout(constant_id = ATTN_SPEC_WG) const uint WG = 32;   // NSG * the subgroup size
+// The matrix shape, one module each (src/coopmat_shapes.h): plain constants, not
+// specialization ones, so that validation and every driver see the shape as offered.
+const uint M = CM_M;
+const uint N = CM_N;
+const uint K = CM_K;
+layout(constant_id = ATTN_SPEC_DP) const uint DP = 64;   // D padded to a multiple of N and K
+layout(local_size_x_id = ATTN_SPEC_WG) in;
+
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
+layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
+layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
+layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
+layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
+
+#include "attn_common.glsl"
+
+shared float16_t sQ[BR * DP];
+shared float16_t sKV[BC * DP]; // K, then V, of the current tile
+shared float sS[BR * BC];      // scores, then (as f32) nothing: P goes to sP
+shared float16_t sP[BR * BC];  // weights; -0.0 marks a key the row does not see
+shared float sO[BR * DP];      // the output accumulator
+shared float sM[BR], sL[BR], sAlpha[BR];
+shared uint sBad[BR];          // a NaN score or a non-finite visible V reached the row
+shared uint sVBad;             // the V tile holds a non-finite value (step 5 then runs scalar)
+
+// The row's weight of key c was set from a visible key (not the -0.0 of a masked one).
+bool seen_key(float16_t p)
+{
+    return (floatBitsToUint(float(p)) & 0x80000000u) == 0u;
+}
+
+// One K or V tile into sKV: keys past kl and dimensions past D are 0; Inf is loaded as NaN.
+void load_kv(bool is_v, uint base, uint ss, int kt, int kl)
+{
+    for (uint e = gl_LocalInvocationID.x; e < BC * DP; e += WG) {
+        uint c = e / DP, d = e % DP;
+        int key = kt + int(c);
+        float x = 0.0;
+        if (key < kl && d < D)
+            x = finite_or_nan(float(is_v ? v[base + uint(key) * ss + d] : k[base + uint(key) * ss + d]));
+        if (is_v && isnan(x))
+            sVBad = 1u;
+        sKV[e] = float16_t(x);
+    }
+}
+
+// Step 2: this subgroup's M x BC scores, unscaled, into sS.
+void scores(uint sg)
+{
+    for (uint nb = 0u; nb < BC; nb += N) {
+        coopmat<float, gl_ScopeSubgroup, M, N, gl_MatrixUseAccumulator> acc =
+            coopmat<float, gl_ScopeSubgroup, M, N, gl_MatrixUseAccumulator>(0.0);
+        for (uint kb = 0u; kb < DP; kb += K) {
+            coopmat<float16_t, gl_ScopeSubgroup, M, K, gl_MatrixUseA> a;
+            coopmat<float16_t, gl_ScopeSubgroup, K, N, gl_MatrixUseB> bm;
+            coopMatLoad(a, sQ, sg * M * DP + kb, DP, gl_CooperativeMatrixLayoutRowMajor);
+            // K^T: element (kk, nn) is key nb + nn, dimension kb + kk.
+            coopMatLoad(bm, sKV, nb * DP + kb, DP, gl_CooperativeMatrixLayoutColumnMajor);
+            acc = coopMatMulAdd(a, bm, acc);
+        }
+        coopMatStore(acc, sS, sg * M * BC + nb, BC, gl_CooperativeMatrixLayoutRowMajor);
+    }
+}
+
+// Step 3 for row r (global i): the scores' rules, the new running max and sum, the weights.
+void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uint b, uint h)
+{
+    const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    float mt = NEG_INF;
+    for (uint c = 0u; c < BC; ++c) {
+        int key = kt + int(c);
+        float s = NEG_INF;
+        if (full || (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                     ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key))))) {
+            float dot = sS[r * BC + c] * pc.q_scale;
+            // As attention.comp: scores held inside f32, tanh clamped, NaN kept.
+            float cd = clamp(dot, -FLT_MAX, FLT_MAX);
+            s = isnan(dot) ? F_NAN
+                : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
+                          : cd;
+        }
+        if (isnan(s))
+            sBad[r] = 1u;
+        sS[r * BC + c] = s;
+        mt = s > mt ? s : mt; // NaN scores are skipped like masked ones
+    }
+    const float m = sM[r];
+    const float mnew = max(m, mt);
+    float alpha = 1.0;
+    float l = sL[r];
+    if (mnew != NEG_INF) { // a row that has seen nothing yet must not compute -inf - -inf
+        alpha = exp2(m - mnew); // m = -inf gives 0: nothing accumulated yet
+        l *= alpha;
+        sM[r] = mnew;
+    }
+    for (uint c = 0u; c < BC; ++c) {
+        float s = sS[r * BC + c];
+        float16_t p = float16_t(-0.0);
+        if (s > NEG_INF) { // masked (-inf) and NaN scores add nothing
+            p = float16_t(exp2(s - mnew));
+            l += float(p); // the sum of the weights P V really uses
+        }
+        sP[r * BC + c] = p;
+    }
+    sL[r] = l;
+    sAlpha[r] = alpha;
+}
+
+// Step 5: this subgroup's O rows += P V.
+void accumulate(uint sg)
+{
+    for (uint nb = 0u; nb < DP; nb += N) {
+        coopmat<float, gl_ScopeSubgroup, M, N, gl_MatrixUseAccumulator> acc;
+        coopMatLoad(acc, sO, sg * M * DP + nb, DP, gl_CooperativeMatrixLayoutRowMajor);
+        for (uint kb = 0u; kb < BC; kb += K) {
+            coopmat<float16_t, gl_ScopeSubgroup, M, K, gl_MatrixUseA> a;
+            coopmat<float16_t, gl_ScopeSubgroup, K, N, gl_MatrixUseB> bm;
+            coopMatLoad(a, sP, sg * M * BC + kb, BC, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatLoad(bm, sKV, kb * DP + nb, DP, gl_CooperativeMatrixLayoutRowMajor);
+            acc = coopMatMulAdd(a, bm, acc);
+        }
+        coopMatStore(acc, sO, sg * M * DP + nb, DP, gl_CooperativeMatrixLayoutRowMajor);
+    }
+}
+
+// Step 5 where the V tile holds a NaN: only the keys a row sees may reach it (0 * NaN must
+// not), so the weights are applied one by one.
+void accumulate_scalar()
+{
+    for (uint e = gl_LocalInvocationID.x; e < BR * D; e += WG) {
+        uint r = e / D, d = e % D;
+        float acc = sO[r * DP + d];
+        for (uint c = 0u; c < BC; ++c) {
+            float16_t p = sP[r * BC + c];
+            if (seen_key(p))
+                acc += float(p) * float(sKV[c * DP + d]);
+        }
+        sO[r * DP + d] = acc;
+    }
+}
+
+void main()
+{
+    const uint tid = gl_LocalInvocationID.x;
+    const uint sg = gl_SubgroupID;
+    const uint h = gl_WorkGroupID.y;
+    const uint b = gl_WorkGroupID.z;
+    const uint hk = h / pc.group;
+    const uint r0 = gl_WorkGroupID.x * BR;
+
+    // Lengths past Sq/Skv are invalid input; clamping keeps the reads inside the tensors anyway.
+    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
+    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
+    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
+    const int i1 = min(int(r0 + BR), ql);
+
+    // Keys any valid row of this block can see; tiles outside [j0, j1) are never loaded.
+    int j0, j1;
+    mask_key_range(int(r0), i1, kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+
+    const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
+    const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
+    const uint vbase = pc.v_off + b * pc.v_sb + hk * pc.v_sh;
+
+    for (uint e = tid; e < BR * DP; e += WG) {
+        uint rr = e / DP, d = e % DP;
+        uint row = r0 + rr;
+        float x = int(row) < ql && d < D ? finite_or_nan(float(q[qbase + row * pc.q_ss + d])) : 0.0;
+        sQ[e] = float16_t(x);
+        sO[e] = 0.0;
+    }
+    for (uint r = tid; r < BR; r += WG) {
+        sM[r] = NEG_INF;
+        sL[r] = 0.0;
+        sBad[r] = 0u;
+    }
+
+    for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
+        // Every row of the block sees every key of the tile: no per-element mask test.
+        const bool full = (pc.flags & ATTN_FLAG_MASK) == 0u &&
+                          mask_block_full(int(r0), int(r0 + BR), kt, kt + int(BC), ql, kl, off,
+                                          pc.flags, pc.wl, pc.wr);
+        barrier(); // the previous tile's sKV and sP are no longer read
+        if (tid == 0u)
+            sVBad = 0u;
+        load_kv(false, kbase, pc.k_ss, kt, kl);
+        barrier();
+        scores(sg);
+        barrier(); // sS written, sKV (K) read
+        load_kv(true, vbase, pc.v_ss, kt, kl);
+        for (uint r = tid; r < BR; r += WG)
+            softmax_row(r, r0 + r, kt, full, ql, kl, off, b, h);
+        barrier();
+        for (uint e = tid; e < BR * DP; e += WG)
+            sO[e] *= sAlpha[e / DP];
+        barrier();
+        if (sVBad != 0u)
+            accumulate_scalar();
+        else
+            accumulate(sg);
+    }
+    barrier();
+
+    // A NaN in the accumulator came from a non-finite V of a visible key (columns past D are 0).
+    for (uint e = tid; e < BR * D; e += WG)
+        if (isnan(sO[(e / D) * DP + e % D]))
+            atomicOr(sBad[e / D], 1u);
+    barrier();
+
+    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf; a row
+    // that a non-finite input reached gets NaN throughout.
+    for (uint e = tid; e < BR * D; e += WG) {
+        uint r = e / D, d = e % D;
+        uint i = r0 + r;
+        if (i >= pc.Sq)
+            continue;
+        const float l = sL[r];
+        const bool seen = l > 0.0;
+        const float x = sBad[r] != 0u ? F_NAN : seen ? sO[r * DP + d] / l : 0.0;
+        o[pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss + d] = STORE_T(x);
+    }
+    if ((pc.flags & ATTN_FLAG_LSE) != 0u)
+        for (uint r = tid; r < BR; r += WG) {
+            uint i = r0 + r;
+            if (i >= pc.Sq)
+                continue;
+            const float l = sL[r];
+            lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] =
+                sBad[r] != 0u ? F_NAN : l > 0.0 ? (sM[r] + log2(l)) * LN2 : NEG_INF;
+        }
+}
