@@ -257,7 +257,9 @@ typedef struct coopmat_features {
     bool enable;
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat;
     VkPhysicalDeviceSubgroupSizeControlFeatures sizes; /* wanted where the size can be pinned */
-    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model; /* glslang's coopmat SPIR-V uses it */
+    /* glslang's coopmat SPIR-V uses the memory model; once it is on, the other kernels' atomics
+     * (device scope, as GLSL writes them) need its device scope too. */
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model;
     VkPhysicalDeviceMaintenance4Features maintenance4; /* SPIR-V 1.6 sizes workgroups by id */
 } coopmat_features;
 
@@ -283,7 +285,6 @@ static void coopmat_features_want(vkattn_context ctx, bool f16_math, coopmat_fea
     ctx->vk.vkGetPhysicalDeviceFeatures2(ctx->physical_device, &f);
     cm->coopmat.pNext = cm->sizes.pNext = cm->memory_model.pNext = cm->maintenance4.pNext = NULL;
     cm->coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
-    cm->memory_model.vulkanMemoryModelDeviceScope = VK_FALSE;
     cm->memory_model.vulkanMemoryModelAvailabilityVisibilityChains = VK_FALSE;
     /* Pinned to the subgroup size the shapes are reported for, with full subgroups, where the
      * device can; where it cannot and the size may vary, the kernel cannot know its layout. */
@@ -297,6 +298,7 @@ static void coopmat_features_want(vkattn_context ctx, bool f16_math, coopmat_fea
                      (sp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
     cm->sizes.subgroupSizeControl = cm->sizes.computeFullSubgroups = pin;
     cm->enable = cm->coopmat.cooperativeMatrix && cm->memory_model.vulkanMemoryModel &&
+                 cm->memory_model.vulkanMemoryModelDeviceScope &&
                  cm->maintenance4.maintenance4 &&
                  (pin || ctx->info.min_subgroup_size == ctx->info.max_subgroup_size);
 }
@@ -392,7 +394,7 @@ static const char *coopmat_missing(vkattn_context ctx, const vkattn_context_desc
     if (!ctx->owns_device && !d->cooperative_matrix_enabled)
         return "the borrowed device does not say cooperative_matrix_enabled";
     return "the device lacks shaderFloat16, 16-bit storage, the cooperativeMatrix or "
-           "vulkanMemoryModel or maintenance4 feature, or a fixed (or pinnable) subgroup size";
+           "vulkanMemoryModel (with device scope) or maintenance4 feature, or a fixed (or pinnable) subgroup size";
 }
 
 /* Everything after the device exists: the function table, the queue, the pipeline layout. */

@@ -300,6 +300,75 @@ START_TEST(destroy_null_is_noop)
 }
 END_TEST
 
+/* The coopmat kernel: a context that forces it is refused (UNSUPPORTED, saying why) where the
+ * build or device lacks it; where it exists, the plan query names it for f16 prefill and tiled
+ * problems only, its tiles are whole matrices, and AUTO takes it on GPUs only. */
+START_TEST(coopmat_plan)
+{
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    char why[256] = "";
+    vkattn_context_desc d = {.validation = true, .kernel = VKATTN_KERNEL_COOPMAT,
+                             .message = why, .message_size = sizeof why};
+    vkattn_context cm = NULL;
+    vkattn_result res = vkattn_context_create(&d, &cm);
+    if (!vkattn_build_has_coopmat() || !info.coopmat_f16) {
+        ck_assert_int_eq(res, VKATTN_ERROR_UNSUPPORTED);
+        ck_assert_ptr_null(cm);
+        ck_assert_ptr_nonnull(strstr(why, "kernel = coopmat: "));
+        return;
+    }
+    ck_assert_int_eq(res, VKATTN_SUCCESS);
+    vkattn_problem p = {.batch = 1, .heads_q = 8, .heads_kv = 2, .seq_q = 300, .seq_kv = 300,
+                        .head_dim = 80, .dtype = VKATTN_DTYPE_F16, .causal = true};
+    vkattn_kernel k = VKATTN_KERNEL_AUTO;
+    uint32_t splits = 0;
+    ck_assert_int_eq(vkattn_problem_kernel(cm, &p, &k, &splits), VKATTN_SUCCESS);
+    ck_assert_int_eq(k, VKATTN_KERNEL_COOPMAT);
+    ck_assert_uint_eq(splits, 1);
+    uint32_t rows = 0, keys = 0;
+    ck_assert_int_eq(vkattn_kernel_tiles(cm, VKATTN_DTYPE_F16, 80, &rows, &keys), VKATTN_SUCCESS);
+    ck_assert_uint_eq(rows % info.coopmat_m, 0);
+    ck_assert_uint_eq(keys % info.coopmat_n, 0);
+    ck_assert_uint_eq(keys % info.coopmat_k, 0);
+    /* What it does not take runs as under AUTO. */
+    p.dtype = VKATTN_DTYPE_F32;
+    ck_assert_int_eq(vkattn_problem_kernel(cm, &p, &k, NULL), VKATTN_SUCCESS);
+    ck_assert_int_ne(k, VKATTN_KERNEL_COOPMAT);
+    p.dtype = VKATTN_DTYPE_F16;
+    p.kv_splits = 3;
+    ck_assert_int_eq(vkattn_problem_kernel(cm, &p, &k, &splits), VKATTN_SUCCESS);
+    ck_assert_int_eq(k, VKATTN_KERNEL_DECODE);
+    ck_assert_uint_eq(splits, 3);
+    p.kv_splits = 0;
+    /* AUTO: the matrices on GPUs, not on CPU drivers (lavapipe's are loops). */
+    ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &k, NULL), VKATTN_SUCCESS);
+    if (info.type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+        ck_assert_int_ne(k, VKATTN_KERNEL_COOPMAT);
+    else
+        ck_assert_int_eq(k, VKATTN_KERNEL_COOPMAT);
+    /* The shapes: the one used is the device info's. */
+    uint32_t n = 0;
+    ck_assert_int_eq(vkattn_coopmat_shapes(cm, NULL, &n), VKATTN_SUCCESS);
+    ck_assert_uint_eq(n, info.coopmat_shapes);
+    vkattn_coopmat_shape shapes[64];
+    n = 64;
+    ck_assert_int_eq(vkattn_coopmat_shapes(cm, shapes, &n), VKATTN_SUCCESS);
+    int used = 0;
+    for (uint32_t i = 0; i < n && i < 64; ++i)
+        if (shapes[i].used) {
+            ++used;
+            ck_assert_uint_eq(shapes[i].m, info.coopmat_m);
+            ck_assert_uint_eq(shapes[i].n, info.coopmat_n);
+            ck_assert_uint_eq(shapes[i].k, info.coopmat_k);
+            ck_assert_uint_eq(shapes[i].a_type, 0); /* f16 */
+            ck_assert_uint_eq(shapes[i].c_type, 1); /* f32 */
+        }
+    ck_assert_int_eq(used, 1);
+    vkattn_context_destroy(cm);
+}
+END_TEST
+
 int main(void)
 {
     vkattn_context_desc desc = {0};
@@ -336,6 +405,7 @@ int main(void)
     tcase_add_test(api, failed_pipeline_creation_returns);
     tcase_add_test(api, pipeline_cache_round_trip);
     tcase_add_test(api, tiles_and_handles);
+    tcase_add_test(api, coopmat_plan);
     suite_add_tcase(s, api);
 
     SRunner *sr = srunner_create(s);

@@ -11,8 +11,8 @@
  * CPU reference (empty rows exactly 0 / -inf), except for the invalid-length cases.
  *
  * Every case runs with two patterns (0xA5, and 0xFF, which is NaN in f32 and f16, so a read of a
- * guard or gap that reaches the result shows as a wrong value) and on two contexts, one per
- * kernel form. The validation layer is on and any message fails. Exits 77 (SKIP) without a
+ * guard or gap that reaches the result shows as a wrong value) and on a context per kernel
+ * form (rowwise, split, and coopmat where the device and build have it: its f16 cases). The validation layer is on and any message fails. Exits 77 (SKIP) without a
  * Vulkan device. Vulkan is reached only through the context's get_instance_proc_addr. */
 #define VK_NO_PROTOTYPES
 #include <check.h>
@@ -73,7 +73,8 @@ typedef struct runner {
     VkFence fence;
 } runner;
 
-static runner runners[2];
+static runner runners[3];
+static int nrunners;
 static unsigned messages;
 
 static void on_message(void *user, const char *message)
@@ -781,8 +782,8 @@ START_TEST(guard_case)
 {
     size_t ci = (size_t)_i % ncases;
     int rest = _i / (int)ncases;
-    runner *r = &runners[rest % 2];
-    uint8_t pat = patterns[rest / 2];
+    runner *r = &runners[rest % nrunners];
+    uint8_t pat = patterns[rest / nrunners];
     const gcase *c = &cases[ci];
     unsigned before = messages;
     const char *why = run_case(r, c, pat);
@@ -804,6 +805,17 @@ int main(void)
         runner_destroy(&runners[1]);
         return rc;
     }
+    nrunners = 2;
+    /* The coopmat context is refused where the device or build lacks the kernel. */
+    rc = runner_init(&runners[2], VKATTN_KERNEL_COOPMAT, "coopmat");
+    if (rc == 0) {
+        nrunners = 3;
+    } else {
+        fprintf(stderr, "no coopmat kernel here: its runs are skipped\n");
+        runner_destroy(&runners[2]);
+        if (rc != 77)
+            return rc;
+    }
     case_list l = {0};
     make_cases(&l);
     cases = l.v;
@@ -812,7 +824,7 @@ int main(void)
     Suite *s = suite_create("guard");
     TCase *tc = tcase_create("guards");
     tcase_set_timeout(tc, 0);
-    tcase_add_loop_test(tc, guard_case, 0, (int)(4 * ncases));
+    tcase_add_loop_test(tc, guard_case, 0, (int)(2 * nrunners * ncases));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* the contexts are shared by every case */
@@ -820,8 +832,8 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     free(cases);
-    runner_destroy(&runners[0]);
-    runner_destroy(&runners[1]);
+    for (int i = 0; i < nrunners; ++i)
+        runner_destroy(&runners[i]);
     if (messages)
         fprintf(stderr, "%u validation message(s)\n", messages);
     return failed == 0 && messages == 0 ? 0 : 1;

@@ -12,7 +12,8 @@
  * run without the bad value (same runner), and finite where it sees a key.
  *
  * Runners: the CPU reference, and with a Vulkan device one context per kernel form (rowwise,
- * split), with the validation layer on (any message fails). */
+ * split, and coopmat where the device and build have it), with the validation layer on (any
+ * message fails). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,10 +25,16 @@
 #include "vkattn/vkattn.h"
 
 enum { B = 2, HQ = 4, HKV = 2, SQ = 20, SKV = 45, MAXD = 80 };
-enum { NRUNNERS = 3 };
-static const char *const runner_names[NRUNNERS] = {"reference", "rowwise", "split"};
-static vkattn_context kernels[2];
-static bool have_gpu;
+enum { NRUNNERS = 4 };
+static const char *const runner_names[NRUNNERS] = {"reference", "rowwise", "split", "coopmat"};
+static vkattn_context kernels[3];
+static bool have_gpu, have_coopmat;
+
+/* Whether the runner exists on this machine (the coopmat one needs the device's matrices). */
+static bool runner_here(int runner)
+{
+    return runner == 0 || (have_gpu && (runner < 3 || have_coopmat));
+}
 static unsigned messages;
 
 static void on_message(void *user, const char *message)
@@ -309,7 +316,7 @@ START_TEST(nonfinite_case)
     const int runner = _i / (2 * NCONFIGS);
     const int ci = _i % NCONFIGS;
     const vkattn_dtype dtype = (_i / NCONFIGS) % 2 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
-    if (runner > 0 && !have_gpu)
+    if (!runner_here(runner))
         return;
     unsigned before = messages;
     const config c = make_config(ci, dtype);
@@ -378,7 +385,7 @@ START_TEST(nan_among_huge_scores)
     p.scale = 1.0f;
     vkattn_host_tensors t = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
     for (int runner = 0; runner < NRUNNERS; ++runner) {
-        if (runner > 0 && !have_gpu)
+        if (!runner_here(runner))
             continue;
         char msg[256];
         vkattn_result r = runner == 0 ? vkattn_reference(&p, &t, msg, sizeof msg)
@@ -414,6 +421,10 @@ int main(void)
                 return 1;
             }
         }
+        desc.kernel = VKATTN_KERNEL_COOPMAT; /* UNSUPPORTED where it cannot run */
+        have_coopmat = vkattn_context_create(&desc, &kernels[2]) == VKATTN_SUCCESS;
+        if (!have_coopmat)
+            fprintf(stderr, "no coopmat kernel here: its runner is skipped\n");
     } else {
         fprintf(stderr, "no Vulkan device: the CPU reference only\n");
     }
@@ -433,6 +444,7 @@ int main(void)
     srunner_free(sr);
     vkattn_context_destroy(kernels[0]);
     vkattn_context_destroy(kernels[1]);
+    vkattn_context_destroy(kernels[2]);
     if (messages)
         fprintf(stderr, "%u validation message(s)\n", messages);
     return failed == 0 && messages == 0 ? 0 : 1;

@@ -267,7 +267,8 @@ typedef struct vkattn_context_desc {
                               runs as EXACT); vkattn's own devices enable it where present */
     bool cooperative_matrix_enabled; /* borrowed: a Vulkan 1.3 device created with
                               VK_KHR_cooperative_matrix's cooperativeMatrix feature, shaderFloat16,
-                              storageBuffer16BitAccess, vulkanMemoryModel and maintenance4 (and, where the device's subgroup
+                              storageBuffer16BitAccess, vulkanMemoryModel with
+                              vulkanMemoryModelDeviceScope, and maintenance4 (and, where the device's subgroup
                               size varies, subgroupSizeControl and computeFullSubgroups); false
                               = no coopmat kernel. vkattn's own devices enable them where
                               present */
