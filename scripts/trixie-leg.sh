@@ -106,7 +106,17 @@ host_mirror() {
                     for (j = 1; j <= nu; j++) if (u[j] != "") print u[j], first
                 }' "$f"
         done
-    } | awk '{ uri = $1; sub(/\/+$/, "", uri)
+    } | while read -r uri first; do
+        # mirror+file:///path (Debian's cloud images): the first mirror the file lists.
+        case $uri in
+            mirror+file:*)
+                f=${uri#mirror+file:}
+                f=/${f#"${f%%[!/]*}"}
+                uri=$(sed -e 's/#.*//' "$f" 2>/dev/null | awk 'NF { print $1; exit }')
+                ;;
+        esac
+        [ -n "$uri" ] && echo "$uri $first"
+    done | awk '{ uri = $1; sub(/\/+$/, "", uri)
                if (uri ~ /\/debian$/ && $2 !~ /-security$/) { print uri; exit } }'
 }
 

@@ -47,20 +47,20 @@ layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_wor
 
 #include "attn_common.glsl"
 
+// Row strides of the score and weight tiles: padded by 16 bytes (the matrices' alignment stays)
+// so that the invocations of the softmax, one row each, do not all hit one memory bank.
+const uint SS = BC + 4u;
+const uint PS = BC + 8u;
+const uint NSG = BR / M; // the row blocks of M rows; gl_NumSubgroups subgroups take them in turn
+
 shared float16_t sQ[BR * DP];
 shared float16_t sKV[BC * DP]; // K, then V, of the current tile
-shared float sS[BR * BC];      // scores, then (as f32) nothing: P goes to sP
-shared float16_t sP[BR * BC];  // weights; -0.0 marks a key the row does not see
+shared float sS[BR * SS];      // scores (-inf: not seen, NaN: a NaN score), kept for step 5
+shared float16_t sP[BR * PS];  // weights (0 where not seen)
 shared float sO[BR * DP];      // the output accumulator
 shared float sM[BR], sL[BR], sAlpha[BR];
 shared uint sBad[BR];          // a NaN score or a non-finite visible V reached the row
 shared uint sVBad;             // the V tile holds a non-finite value (step 5 then runs scalar)
-
-// The row's weight of key c was set from a visible key (not the -0.0 of a masked one).
-bool seen_key(float16_t p)
-{
-    return (floatBitsToUint(float(p)) & 0x80000000u) == 0u;
-}
 
 // One K or V tile into sKV: keys past kl and dimensions past D are 0; Inf is loaded as NaN.
 void load_kv(bool is_v, uint base, uint ss, int kt, int kl)
@@ -72,12 +72,12 @@ void load_kv(bool is_v, uint base, uint ss, int kt, int kl)
         if (key < kl && d < D)
             x = finite_or_nan(float(is_v ? v[base + uint(key) * ss + d] : k[base + uint(key) * ss + d]));
         if (is_v && isnan(x))
-            sVBad = 1u;
+            atomicOr(sVBad, 1u);
         sKV[e] = float16_t(x);
     }
 }
 
-// Step 2: this subgroup's M x BC scores, unscaled, into sS.
+// Step 2: row block sg's M x BC scores, unscaled, into sS.
 void scores(uint sg)
 {
     for (uint nb = 0u; nb < BC; nb += N) {
@@ -91,7 +91,7 @@ void scores(uint sg)
             coopMatLoad(bm, sKV, nb * DP + kb, DP, gl_CooperativeMatrixLayoutColumnMajor);
             acc = coopMatMulAdd(a, bm, acc);
         }
-        coopMatStore(acc, sS, sg * M * BC + nb, BC, gl_CooperativeMatrixLayoutRowMajor);
+        coopMatStore(acc, sS, sg * M * SS + nb, SS, gl_CooperativeMatrixLayoutRowMajor);
     }
 }
 
@@ -105,7 +105,7 @@ void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uin
         float s = NEG_INF;
         if (full || (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
                      ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key))))) {
-            float dot = sS[r * BC + c] * pc.q_scale;
+            float dot = sS[r * SS + c] * pc.q_scale;
             // As attention.comp: scores held inside f32, tanh clamped, NaN kept.
             float cd = clamp(dot, -FLT_MAX, FLT_MAX);
             s = isnan(dot) ? F_NAN
@@ -114,7 +114,7 @@ void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uin
         }
         if (isnan(s))
             sBad[r] = 1u;
-        sS[r * BC + c] = s;
+        sS[r * SS + c] = s;
         mt = s > mt ? s : mt; // NaN scores are skipped like masked ones
     }
     const float m = sM[r];
@@ -127,19 +127,19 @@ void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uin
         sM[r] = mnew;
     }
     for (uint c = 0u; c < BC; ++c) {
-        float s = sS[r * BC + c];
-        float16_t p = float16_t(-0.0);
+        float s = sS[r * SS + c];
+        float16_t p = float16_t(0.0);
         if (s > NEG_INF) { // masked (-inf) and NaN scores add nothing
             p = float16_t(exp2(s - mnew));
             l += float(p); // the sum of the weights P V really uses
         }
-        sP[r * BC + c] = p;
+        sP[r * PS + c] = p;
     }
     sL[r] = l;
     sAlpha[r] = alpha;
 }
 
-// Step 5: this subgroup's O rows += P V.
+// Step 5: row block sg's O rows += P V.
 void accumulate(uint sg)
 {
     for (uint nb = 0u; nb < DP; nb += N) {
@@ -148,7 +148,7 @@ void accumulate(uint sg)
         for (uint kb = 0u; kb < BC; kb += K) {
             coopmat<float16_t, gl_ScopeSubgroup, M, K, gl_MatrixUseA> a;
             coopmat<float16_t, gl_ScopeSubgroup, K, N, gl_MatrixUseB> bm;
-            coopMatLoad(a, sP, sg * M * BC + kb, BC, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatLoad(a, sP, sg * M * PS + kb, PS, gl_CooperativeMatrixLayoutRowMajor);
             coopMatLoad(bm, sKV, kb * DP + nb, DP, gl_CooperativeMatrixLayoutRowMajor);
             acc = coopMatMulAdd(a, bm, acc);
         }
@@ -157,17 +157,15 @@ void accumulate(uint sg)
 }
 
 // Step 5 where the V tile holds a NaN: only the keys a row sees may reach it (0 * NaN must
-// not), so the weights are applied one by one.
+// not), so the weights are applied one by one, for the keys whose score is a number.
 void accumulate_scalar()
 {
     for (uint e = gl_LocalInvocationID.x; e < BR * D; e += WG) {
         uint r = e / D, d = e % D;
         float acc = sO[r * DP + d];
-        for (uint c = 0u; c < BC; ++c) {
-            float16_t p = sP[r * BC + c];
-            if (seen_key(p))
-                acc += float(p) * float(sKV[c * DP + d]);
-        }
+        for (uint c = 0u; c < BC; ++c)
+            if (sS[r * SS + c] > NEG_INF)
+                acc += float(sP[r * PS + c]) * float(sKV[c * DP + d]);
         sO[r * DP + d] = acc;
     }
 }
@@ -175,7 +173,6 @@ void accumulate_scalar()
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;
-    const uint sg = gl_SubgroupID;
     const uint h = gl_WorkGroupID.y;
     const uint b = gl_WorkGroupID.z;
     const uint hk = h / pc.group;
@@ -218,7 +215,9 @@ void main()
             sVBad = 0u;
         load_kv(false, kbase, pc.k_ss, kt, kl);
         barrier();
-        scores(sg);
+        // The subgroups take the row blocks in turn, however many the driver made.
+        for (uint sg = gl_SubgroupID; sg < NSG; sg += gl_NumSubgroups)
+            scores(sg);
         barrier(); // sS written, sKV (K) read
         load_kv(true, vbase, pc.v_ss, kt, kl);
         for (uint r = tid; r < BR; r += WG)
@@ -230,7 +229,8 @@ void main()
         if (sVBad != 0u)
             accumulate_scalar();
         else
-            accumulate(sg);
+            for (uint sg = gl_SubgroupID; sg < NSG; sg += gl_NumSubgroups)
+                accumulate(sg);
     }
     barrier();
 

@@ -252,6 +252,23 @@ static vkattn_result pick_device(vkattn_context ctx, const vkattn_context_desc *
 
 /* Creates our own device with a compute queue, and 16-bit storage and VK_KHR_push_descriptor
  * where the device has them. */
+/* Whether compute pipelines may ask for a subgroup size (and how many subgroups a workgroup may
+ * then hold, into ctx->coopmat_max_subgroups). */
+static bool pinnable_subgroups(vkattn_context ctx)
+{
+    if (ctx->info.api_version < VK_API_VERSION_1_3)
+        return false;
+    VkPhysicalDeviceSubgroupSizeControlProperties sp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+    };
+    VkPhysicalDeviceProperties2 p = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                     .pNext = &sp};
+    ctx->vk.vkGetPhysicalDeviceProperties2(ctx->physical_device, &p);
+    ctx->coopmat_max_subgroups = sp.maxComputeWorkgroupSubgroups;
+    return (sp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           sp.maxComputeWorkgroupSubgroups > 0;
+}
+
 /* What the coopmat kernel needs of a device vkattn creates, and whether it has it all. */
 typedef struct coopmat_features {
     bool enable;
@@ -288,14 +305,8 @@ static void coopmat_features_want(vkattn_context ctx, bool f16_math, coopmat_fea
     cm->memory_model.vulkanMemoryModelAvailabilityVisibilityChains = VK_FALSE;
     /* Pinned to the subgroup size the shapes are reported for, with full subgroups, where the
      * device can; where it cannot and the size may vary, the kernel cannot know its layout. */
-    VkPhysicalDeviceSubgroupSizeControlProperties sp = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
-    };
-    VkPhysicalDeviceProperties2 p = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                     .pNext = &sp};
-    ctx->vk.vkGetPhysicalDeviceProperties2(ctx->physical_device, &p);
     const bool pin = cm->sizes.subgroupSizeControl && cm->sizes.computeFullSubgroups &&
-                     (sp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
+                     pinnable_subgroups(ctx);
     cm->sizes.subgroupSizeControl = cm->sizes.computeFullSubgroups = pin;
     cm->enable = cm->coopmat.cooperativeMatrix && cm->memory_model.vulkanMemoryModel &&
                  cm->memory_model.vulkanMemoryModelDeviceScope &&
@@ -410,10 +421,14 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     ctx->storage_16bit = ctx->info.fp16_storage && (ctx->owns_device || d->storage_16bit_enabled);
     if (!ctx->owns_device)
         ctx->float16 = ctx->info.fp16_arithmetic && d->float16_enabled;
-    if (!ctx->owns_device) /* the app vouches for the features (see the desc) */
+    if (!ctx->owns_device) { /* the app vouches for the features (see the desc) */
+        /* A size that may vary is pinned: the app enabled size control for it. */
+        ctx->coopmat_pin = ctx->info.min_subgroup_size != ctx->info.max_subgroup_size;
         ctx->coopmat = vkattn_build_has_coopmat() && ctx->info.coopmat_f16 &&
                        d->cooperative_matrix_enabled && ctx->float16 && ctx->storage_16bit &&
-                       ctx->info.api_version >= VK_API_VERSION_1_3;
+                       ctx->info.api_version >= VK_API_VERSION_1_3 &&
+                       (!ctx->coopmat_pin || pinnable_subgroups(ctx));
+    }
     if (ctx->kernel == VKATTN_KERNEL_COOPMAT && !ctx->coopmat)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                                 "kernel = coopmat: %s", coopmat_missing(ctx, d));

@@ -124,6 +124,7 @@ struct vkattn_context_T {
     bool float16;               /* shaderFloat16 enabled: precision FAST can use f16 math */
     bool coopmat;               /* the coopmat kernel can run (build, device, features) */
     bool coopmat_pin;           /* its pipelines pin the subgroup size (size control enabled) */
+    uint32_t coopmat_max_subgroups; /* maxComputeWorkgroupSubgroups, where pinned */
     uint32_t instance_version;  /* the API version of an instance vkattn made (else 0) */
     desc_cache desc;            /* guarded by lock */
     VkDescriptorSetLayout set_layout;

@@ -306,12 +306,18 @@ bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *ou
     const uint32_t dp = (head_dim + step - 1) / step * step;
     for (uint32_t nsg = 4; nsg >= 1; nsg /= 2) {
         if (nsg * sg > ctx->limits.maxComputeWorkGroupInvocations ||
-            nsg * sg > ctx->limits.maxComputeWorkGroupSize[0])
+            nsg * sg > ctx->limits.maxComputeWorkGroupSize[0] ||
+            (ctx->coopmat_pin && nsg > ctx->coopmat_max_subgroups))
             continue;
         const uint32_t br = nsg * m;
         for (uint32_t bc = step < 32 ? 32 : step; bc >= step; bc /= 2) {
-            const uint64_t bytes = (uint64_t)br * dp * (2 + 4) + (uint64_t)bc * dp * 2 +
-                                   (uint64_t)br * bc * (4 + 2) + 16ull * br + 4;
+            /* As the shader declares them (sQ, sKV, sS, sP, sO, the row statistics, sVBad),
+             * each rounded to 16 bytes, and 64 bytes to spare for a driver's own layout. */
+#define R16(x) (((uint64_t)(x) + 15) / 16 * 16)
+            const uint64_t bytes = R16(br * dp * 2) + R16(bc * dp * 2) + R16(br * (bc + 4) * 4) +
+                                   R16(br * (bc + 8) * 2) + R16(br * dp * 4) + 4 * R16(br * 4) +
+                                   16 + 64;
+#undef R16
             if (bytes <= ctx->limits.maxComputeSharedMemorySize) {
                 *out = (attn_tiles){.br = br, .bc = bc, .tpr = 0, .wg = nsg * sg, .dp = dp};
                 return true;
@@ -452,7 +458,10 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
             plan.kernel = VKATTN_KERNEL_COOPMAT;
             return plan;
         }
-        kernel = tu.kernel != VKATTN_KERNEL_COOPMAT ? tu.kernel : VKATTN_KERNEL_AUTO;
+        /* The tuning's other choice, or the built-in one of the class: the split-KV kernel
+         * for decode steps, attention.comp's form otherwise. */
+        kernel = tu.kernel != VKATTN_KERNEL_COOPMAT ? tu.kernel
+                 : decoding                         ? VKATTN_KERNEL_DECODE : VKATTN_KERNEL_AUTO;
     }
     plan.use = kernel == VKATTN_KERNEL_DECODE || needs_split_kv;
     plan.kernel = vkattn__attn_kernel(ctx, p->dtype, p->head_dim);

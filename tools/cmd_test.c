@@ -93,6 +93,11 @@ int cmd_test(int argc, char **argv)
         harness_result r;
         unsigned before = messages;
         int ran = harness_run(ctx, &cases[i], &r);
+        if (ran != 0 && r.unsupported && messages == before) {
+            printf("%-4s %-64s (%s)\n", "skip", cases[i].name, r.why);
+            ++skipped;
+            continue;
+        }
         bool ok = ran == 0 && r.pass && messages == before;
         if (ran == 0 && r.pass && messages != before)
             snprintf(r.why, sizeof r.why, "%u validation message(s)", messages - before);
@@ -103,6 +108,11 @@ int cmd_test(int argc, char **argv)
     }
     free(cases);
     vkattn_context_destroy(ctx);
-    printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+    /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
+     * there are any. */
+    if (skipped)
+        printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+    else
+        printf("%u passed, %u failed\n", passed, failed);
     return failed ? 1 : 0;
 }

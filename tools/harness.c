@@ -449,6 +449,7 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         if (res != VKATTN_SUCCESS) {
             snprintf(r->why, sizeof r->why, "%s: %s", vkattn_result_string(res),
                      vkattn_context_message(ctx));
+            r->unsupported = res == VKATTN_ERROR_UNSUPPORTED;
             ret = -1;
         } else {
             p.has_lse = true; /* compare() finds the empty rows through lse_ref */

@@ -26,7 +26,9 @@ typedef struct harness_result {
     double lse_err;     /* max |LSE - LSE_ref| over finite reference values */
     double bound;       /* the bound max_err is held to */
     bool pass;
-    char why[320];      /* for a failure: what went wrong */
+    bool unsupported;   /* the device cannot run the case (VKATTN_ERROR_UNSUPPORTED: f16
+                           without 16-bit storage, a tensor past its buffer range): a skip */
+    char why[320];      /* for a failure or a skip: what went wrong */
 } harness_result;
 
 /* The matrix; quick gives a short subset. Returns the number of cases; *out is malloc'd. */
@@ -36,7 +38,7 @@ size_t harness_cases(bool quick, harness_case **out);
  * online CPU) and compares them: O within SPEC's bound (looser for scores in the thousands, where
  * f32 rounding of the scores dominates), LSE within 1e-3 relative, and exact 0 / -inf where the
  * reference row sees no key. Returns 0 when it ran (r says pass or fail), -1 when the case could
- * not run (r->why says why). */
+ * not run (r->why says why; r->unsupported when the device cannot run it). */
 int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r);
 
 #endif
