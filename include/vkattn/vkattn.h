@@ -202,8 +202,9 @@ typedef enum vkattn_device_kind {
 typedef enum vkattn_kernel {
     VKATTN_KERNEL_AUTO = 0,    /* default: the tuning's choice (vkattn_tuning below); built
                                   in: DECODE on CPU devices (unsplit where the problem is not a
-                                  decode step), SPLIT on GPUs, DECODE (split) on either for
-                                  decode steps (Sq <= 16, Skv >= 1024) */
+                                  decode step), on GPUs COOPMAT for f16 where it can run and
+                                  SPLIT otherwise, DECODE (split) on either for decode steps
+                                  (Sq <= 16, Skv >= 1024) */
     VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
     VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
     VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem, split by the device's
@@ -433,7 +434,7 @@ VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_pr
                                              uint64_t *bytes);
 
 /* Which kernel vkattn_cmd_attention runs for this problem on this context (ROWWISE or SPLIT:
- * attention.comp; DECODE: the split-KV kernel) and into how many key ranges it splits the keys
+ * attention.comp; DECODE: the split-KV kernel; COOPMAT: attention_coopmat.comp) and into how many key ranges it splits the keys
  * (1: no merge pass and no scratch; may be NULL). Like the scratch size it follows from the
  * shape, never the data. For reports and benchmarks.
  * Errors: INVALID_ARGUMENT (NULL ctx, problem or kernel, or an invalid problem), UNSUPPORTED (a
