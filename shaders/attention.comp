@@ -7,12 +7,7 @@
 // q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided)
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-#ifdef VKATTN_F16
-#extension GL_EXT_shader_16bit_storage : require
-#define STORE_T float16_t
-#else
-#define STORE_T float
-#endif
+#include "storage.glsl"
 
 #include "attn_params.h"
 #include "mask.glsl"
@@ -23,10 +18,10 @@ layout(constant_id = ATTN_SPEC_BC) const uint BC = 16;
 layout(constant_id = ATTN_SPEC_TPR) const uint TPR = 4;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 
-layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
-layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
-layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
-layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { ELEM_T q[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { ELEM_T k[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { ELEM_T v[]; };
+layout(std430, binding = ATTN_BIND_O) OUT_ACCESS buffer OBuf { ELEM_T o[]; };
 layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
 layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
 layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
@@ -90,12 +85,12 @@ void main()
         // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
         if (ROWWISE) {
             [[unroll]] for (uint d = 0u; d < D; ++d)
-                qr[d] = int(i) < ql ? scaled(float(q[qbase + i * pc.q_ss + d])) : 0.0;
+                qr[d] = int(i) < ql ? scaled(AT(q, qbase + i * pc.q_ss + d)) : 0.0;
         } else {
             for (uint e = tid; e < BR * D; e += WG) {
                 uint rr = e / D, d = e % D;
                 uint row = r0 + rr;
-                sQ[rr * RS + d] = int(row) < ql ? scaled(float(q[qbase + row * pc.q_ss + d])) : 0.0;
+                sQ[rr * RS + d] = int(row) < ql ? scaled(AT(q, qbase + row * pc.q_ss + d)) : 0.0;
             }
         }
         for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
@@ -104,8 +99,8 @@ void main()
                 uint c = e / D, d = e % D;
                 uint key = uint(kt) + c;
                 bool valid = int(key) < kl;
-                sK[c * RS + d] = valid ? finite_or_nan(float(k[kbase + key * pc.k_ss + d])) : 0.0;
-                sV[c * RS + d] = valid ? finite_or_nan(float(v[vbase + key * pc.v_ss + d])) : 0.0;
+                sK[c * RS + d] = valid ? finite_or_nan(AT(k, kbase + key * pc.k_ss + d)) : 0.0;
+                sV[c * RS + d] = valid ? finite_or_nan(AT(v, vbase + key * pc.v_ss + d)) : 0.0;
             }
             barrier();
 
@@ -189,7 +184,7 @@ void main()
     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
         if (d < D)
-            o[obase + d] = STORE_T(poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
+            PUT(o, obase + d, poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)
         lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] =

@@ -1,5 +1,5 @@
 // Helpers shared by attention.comp and decode.comp: the constants, the non-finite rules of
-// SPEC 3 and the custom mask lookup. Needs STORE_T, pc (common fields) and mask_words.
+// SPEC 3 and the custom mask lookup. Needs pc (common fields) and mask_words.
 const float NEG_INF = -1.0 / 0.0;
 const float LN2 = 0.69314718055994531;
 const float LOG2E = 1.4426950408889634;

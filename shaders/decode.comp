@@ -33,16 +33,14 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_vote : require
 #endif
-#ifdef VKATTN_F16
-#extension GL_EXT_shader_16bit_storage : require
-#define STORE_T float16_t
-#else
-#define STORE_T float
-#endif
+#include "storage.glsl"
 // Precision "fast" (f16 storage, devices with shaderFloat16): the scores are dot products in f16
 // arithmetic, each chunk of DSTEP (at most 16) products summed in f16 and the chunks in f32;
 // the softmax and O += P V stay in f32 (O's unnormalised sums can pass f16's range).
 #ifdef VKATTN_FAST
+#ifdef VKATTN_F16_WORDS
+#error the fast scores read f16 values as such (16-bit storage)
+#endif
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #define QV_T float16_t
 #else
@@ -98,7 +96,7 @@ layout(constant_id = ATTN_SPEC_FEAT) const uint FEAT = ATTN_FEAT_PAGED | ATTN_FE
 // 16) dimensions. (An odd DL keeps the long loop: correct, slower.)
 const uint DSTEP = DL % 16u == 0u ? 16u : DL % 8u == 0u ? 8u : DL % 4u == 0u ? 4u : DL % 2u == 0u ? 2u : 1u;
 
-layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { STORE_T q[]; };
+layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { ELEM_T q[]; };
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QWords { uvec4 q4[]; };
 #ifdef VKATTN_TEXEL
 // K/V as uniform texel buffers of 16-byte words (R32G32B32A32_UINT views): on a CPU driver a
@@ -109,24 +107,28 @@ layout(binding = ATTN_BIND_K) uniform utextureBuffer k_tex;
 layout(binding = ATTN_BIND_V) uniform utextureBuffer v_tex;
 #define K_WORD(i) texelFetch(k_tex, int(i))
 #define V_WORD(i) texelFetch(v_tex, int(i))
-#define K_ELEM(i) STORE_T(word_elem(K_WORD((i) / EPW), (i) % EPW))
-#define V_ELEM(i) STORE_T(word_elem(V_WORD((i) / EPW), (i) % EPW))
+#define K_ELEM(i) word_elem(K_WORD((i) / EPW), (i) % EPW)
+#define V_ELEM(i) word_elem(V_WORD((i) / EPW), (i) % EPW)
 #else
-layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { STORE_T k[]; };
-layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { STORE_T v[]; };
+layout(std430, binding = ATTN_BIND_K) readonly buffer KBuf { ELEM_T k[]; };
+layout(std430, binding = ATTN_BIND_V) readonly buffer VBuf { ELEM_T v[]; };
 layout(std430, binding = ATTN_BIND_K) readonly buffer KWords { uvec4 k4[]; };
 layout(std430, binding = ATTN_BIND_V) readonly buffer VWords { uvec4 v4[]; };
 #define K_WORD(i) k4[i]
 #define V_WORD(i) v4[i]
+#ifdef VKATTN_FAST
 #define K_ELEM(i) k[i]
-#define V_ELEM(i) v[i]
+#else
+#define K_ELEM(i) AT(k, i)
+#endif
+#define V_ELEM(i) AT(v, i)
 #endif
 layout(std430, binding = ATTN_BIND_QLENS) readonly buffer QLens { uint q_lens[]; };
 layout(std430, binding = ATTN_BIND_KVLENS) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_words[]; };
 layout(std430, binding = ATTN_BIND_PAGES) readonly buffer Pages { uint pages[]; };
 layout(std430, binding = ATTN_BIND_SCRATCH) writeonly buffer Scratch { float scratch[]; };
-layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_O) OUT_ACCESS buffer OBuf { ELEM_T o[]; };
 layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
 
 #include "attn_common.glsl"
@@ -316,7 +318,7 @@ void main()
                 }
             } else {
                 [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
-                    qv[r * DL + dh + dl] = QV_T(live ? scaled(float(q[qb + dh + dl])) : 0.0);
+                    qv[r * DL + dh + dl] = QV_T(live ? scaled(AT(q, qb + dh + dl)) : 0.0);
             }
         }
     }
@@ -406,7 +408,7 @@ void main()
                     ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
 #else
                 float x = ROWS != 0u ? lane_value(kmf[t * EPW + d % EPW], (d / EPW) % WG)
-                          : VEC != 0u ? word_elem(kw[t], d % EPW) : float(K_ELEM(ka[t] + d));
+                          : VEC != 0u ? word_elem(kw[t], d % EPW) : K_ELEM(ka[t] + d);
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
@@ -488,7 +490,7 @@ void main()
                     }
                 }
                 x[t] = ROWS != 0u ? lane_value(vmf[t * EPW + d % EPW], (d / EPW) % WG)
-                       : VEC != 0u ? word_elem(vw[t], d % EPW) : float(V_ELEM(va[t] + d));
+                       : VEC != 0u ? word_elem(vw[t], d % EPW) : V_ELEM(va[t] + d);
                 if (VEC == 0u) {
                     const bool bad = !(abs(x[t]) <= FLT_MAX);
                     vbad[t] = vbad[t] || bad;
@@ -573,7 +575,7 @@ void main()
                     [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
                         const float x = bad[r] ? F_NAN : acc[r * DL + dh + dl] * inv;
                         if (direct)
-                            o[obase + dh + dl] = STORE_T(x);
+                            PUT(o, obase + dh + dl, x);
                         else
                             scratch[obase + dh + dl] = x;
                     }
@@ -592,7 +594,7 @@ void main()
             if (rvalid[r] && c0 + lid < DL) {
                 const float x = bad[r] ? F_NAN : mine * inv;
                 if (direct)
-                    o[obase + c0 + lid] = STORE_T(x);
+                    PUT(o, obase + c0 + lid, x);
                 else
                     scratch[obase + c0 + lid] = x;
             }
@@ -611,7 +613,7 @@ void main()
                         sum += sRed[w * (WG + 1u) + lid];
                     const float x = bad[r] ? F_NAN : sum * inv;
                     if (direct)
-                        o[obase + pt * DL + c0 + lid] = STORE_T(x);
+                        PUT(o, obase + pt * DL + c0 + lid, x);
                     else
                         scratch[obase + pt * DL + c0 + lid] = x;
                 }

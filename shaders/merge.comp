@@ -6,23 +6,18 @@
 // a NaN LSE (a non-finite input reached that part) makes the row NaN; no part with a key gives
 // O = 0 and LSE = -inf, as for attention itself.
 #extension GL_GOOGLE_include_directive : require
-#ifdef VKATTN_F16
-#extension GL_EXT_shader_16bit_storage : require
-#define STORE_T float16_t
-#else
-#define STORE_T float
-#endif
+#include "storage.glsl"
 
 #define ATTN_MERGE
 #include "attn_params.h"
 
 layout(local_size_x = 64) in;
-layout(std430, binding = MERGE_BIND_A) readonly buffer ABuf { STORE_T a[]; };
-layout(std430, binding = MERGE_BIND_B) readonly buffer BBuf { STORE_T bpart[]; };
+layout(std430, binding = MERGE_BIND_A) readonly buffer ABuf { ELEM_T a[]; };
+layout(std430, binding = MERGE_BIND_B) readonly buffer BBuf { ELEM_T bpart[]; };
 layout(std430, binding = MERGE_BIND_LA) readonly buffer LaBuf { float la[]; };
 layout(std430, binding = MERGE_BIND_LB) readonly buffer LbBuf { float lb[]; };
 layout(std430, binding = ATTN_BIND_SCRATCH) readonly buffer Scratch { float scratch[]; };
-layout(std430, binding = ATTN_BIND_O) writeonly buffer OBuf { STORE_T o[]; };
+layout(std430, binding = ATTN_BIND_O) OUT_ACCESS buffer OBuf { ELEM_T o[]; };
 layout(std430, binding = ATTN_BIND_LSE) writeonly buffer LseBuf { float lse[]; };
 
 const float NEG_INF = -1.0 / 0.0;
@@ -44,7 +39,7 @@ float part_o(uint s, uint row, uint ob, uint d)
 {
     if (splits_mode())
         return scratch[pc.scratch_off + (s * pc.rows + row) * pc.D + d];
-    return s == 0u ? float(a[pc.a_off + ob + d]) : float(bpart[pc.b_off + ob + d]);
+    return s == 0u ? AT(a, pc.a_off + ob + d) : AT(bpart, pc.b_off + ob + d);
 }
 
 void main()
@@ -78,7 +73,7 @@ void main()
             if (x > NEG_INF)
                 acc += exp(x - mx) * part_o(s, row, ob, d);
         }
-        o[pc.o_off + ob + d] = STORE_T(bad ? F_NAN : acc * inv);
+        PUT(o, pc.o_off + ob + d, bad ? F_NAN : acc * inv);
     }
     if ((pc.flags & MERGE_FLAG_LSE) != 0u)
         lse[pc.lse_off + row] = bad ? F_NAN : seen ? mx + log(wsum) : NEG_INF;

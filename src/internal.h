@@ -48,6 +48,7 @@ typedef struct decode_plan {
 typedef struct attn_pipeline {
     VkPipeline pipeline; /* VK_NULL_HANDLE until first use */
     attn_tiles tiles;
+    const char *module;  /* its SPIR-V module's name (src/modules.h) */
 } attn_pipeline;
 
 /* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
@@ -56,6 +57,7 @@ typedef struct attn_pipeline {
 typedef struct decode_pipeline {
     uint32_t key;
     VkPipeline pipeline;
+    const char *module;
 } decode_pipeline;
 
 /* The tunings set on a context, [class][dtype][head_dim - 1] (all zero = built-in). */
@@ -143,6 +145,7 @@ struct vkattn_context_T {
     uint32_t n_decode, cap_decode;
     tuning_table tuning;             /* vkattn_tuning_set/load */
     VkPipeline merge[2];             /* [dtype] */
+    const char *merge_module[2];     /* their modules' names */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
     VkCommandPool pool;

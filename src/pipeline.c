@@ -4,81 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coopmat_shapes.h"
 #include "internal.h"
+#include "modules.h"
 #include "problem.h"
 #include "shaders/attn_params.h"
-
-static const uint32_t attn_f32_spv[] =
-#include "shaders/attn_f32.spv.h"
-    ;
-static const uint32_t attn_f16_spv[] =
-#include "shaders/attn_f16.spv.h"
-    ;
-static const uint32_t decode_f32_spv[] =
-#include "shaders/decode_f32.spv.h"
-    ;
-static const uint32_t decode_f16_spv[] =
-#include "shaders/decode_f16.spv.h"
-    ;
-static const uint32_t decode_shuffle_f32_spv[] =
-#include "shaders/decode_shuffle_f32.spv.h"
-    ;
-static const uint32_t decode_shuffle_f16_spv[] =
-#include "shaders/decode_shuffle_f16.spv.h"
-    ;
-static const uint32_t decode_fast_f16_spv[] =
-#include "shaders/decode_fast_f16.spv.h"
-    ;
-static const uint32_t decode_shuffle_fast_f16_spv[] =
-#include "shaders/decode_shuffle_fast_f16.spv.h"
-    ;
-static const uint32_t decode_sg_f32_spv[] =
-#include "shaders/decode_sg_f32.spv.h"
-    ;
-static const uint32_t decode_sg_f16_spv[] =
-#include "shaders/decode_sg_f16.spv.h"
-    ;
-static const uint32_t decode_texel_f32_spv[] =
-#include "shaders/decode_texel_f32.spv.h"
-    ;
-static const uint32_t decode_texel_f16_spv[] =
-#include "shaders/decode_texel_f16.spv.h"
-    ;
-static const uint32_t decode_rows_f32_spv[] =
-#include "shaders/decode_rows_f32.spv.h"
-    ;
-static const uint32_t decode_rows_f16_spv[] =
-#include "shaders/decode_rows_f16.spv.h"
-    ;
-#ifdef VKATTN_HAVE_COOPMAT
-static const uint32_t attn_coopmat_16x16x16_f16_spv[] =
-#include "shaders/attn_coopmat_16x16x16_f16.spv.h"
-    ;
-static const uint32_t attn_coopmat_8x16x16_f16_spv[] =
-#include "shaders/attn_coopmat_8x16x16_f16.spv.h"
-    ;
-static const uint32_t attn_coopmat_8x8x8_f16_spv[] =
-#include "shaders/attn_coopmat_8x8x8_f16.spv.h"
-    ;
-/* The module of each shape of src/coopmat_shapes.h. */
-static const struct coopmat_module {
-    uint32_t m, n, k;
-    const uint32_t *code;
-    size_t size;
-} coopmat_modules[] = {
-#define SHAPE(m, n, k) {m, n, k, attn_coopmat_##m##x##n##x##k##_f16_spv,                           \
-                        sizeof attn_coopmat_##m##x##n##x##k##_f16_spv},
-    VKATTN_COOPMAT_SHAPES(SHAPE)
-#undef SHAPE
-};
-#endif
-static const uint32_t merge_f32_spv[] =
-#include "shaders/merge_f32.spv.h"
-    ;
-static const uint32_t merge_f16_spv[] =
-#include "shaders/merge_f16.spv.h"
-    ;
 
 #define MAX3(a, b, c) ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
 /* One pipeline layout serves the three kernels: its push-constant range is the largest block. */
@@ -274,6 +203,13 @@ static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
     return VKATTN_SUCCESS;
 }
 
+/* How this context's modules store dtype's elements: f16 as 32-bit words where the device's
+ * 16-bit storage is not enabled. */
+static module_store store_of(vkattn_context ctx, vkattn_dtype dtype)
+{
+    return dtype == VKATTN_DTYPE_F32 ? STORE_F32 : ctx->storage_16bit ? STORE_F16 : STORE_F16W;
+}
+
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
                                      vkattn_kernel kernel, attn_pipeline *out)
 {
@@ -281,15 +217,15 @@ static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uin
     const uint32_t values[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
     static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
                                     ATTN_SPEC_WG};
-    bool f16 = dtype == VKATTN_DTYPE_F16;
+    const vkattn__module *mod = vkattn__module_of(FORM_ATTN, store_of(ctx, dtype));
     VkPipeline pipeline;
-    vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? attn_f16_spv : attn_f32_spv,
-                                      f16 ? sizeof attn_f16_spv : sizeof attn_f32_spv, ids,
+    vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, ids,
                                       values, 5, 0, &pipeline);
     if (res != VKATTN_SUCCESS)
         return res;
     out->tiles = tiles;
     out->pipeline = pipeline;
+    out->module = mod->name;
     return VKATTN_SUCCESS;
 }
 
@@ -329,17 +265,13 @@ bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *ou
 
 static vkattn_result create_coopmat_pipeline(vkattn_context ctx, uint32_t d, attn_pipeline *out)
 {
-#ifdef VKATTN_HAVE_COOPMAT
     attn_tiles t;
     if (!vkattn__coopmat_tiles(ctx, d, &t)) /* the planner asks only where they fit */
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                                 "head_dim = %u: the coopmat kernel's tiles do not fit", d);
-    const struct coopmat_module *mod = NULL;
-    for (size_t i = 0; i < sizeof coopmat_modules / sizeof coopmat_modules[0]; ++i)
-        if (coopmat_modules[i].m == ctx->info.coopmat_m &&
-            coopmat_modules[i].n == ctx->info.coopmat_n && coopmat_modules[i].k == ctx->info.coopmat_k)
-            mod = &coopmat_modules[i];
-    if (!mod) /* cannot happen: the device info picks from the same list */
+    const vkattn__module *mod = vkattn__coopmat_module(ctx->info.coopmat_m, ctx->info.coopmat_n,
+                                                       ctx->info.coopmat_k);
+    if (!mod) /* cannot happen: the device info picks from the same list (and the build's) */
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "no coopmat module for %ux%ux%u",
                                 ctx->info.coopmat_m, ctx->info.coopmat_n, ctx->info.coopmat_k);
     static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_WG,
@@ -353,12 +285,8 @@ static vkattn_result create_coopmat_pipeline(vkattn_context ctx, uint32_t d, att
         return res;
     out->tiles = t;
     out->pipeline = pipeline;
+    out->module = mod->name;
     return VKATTN_SUCCESS;
-#else
-    (void)d;
-    (void)out;
-    return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED, "this build has no coopmat kernel");
-#endif
 }
 
 bool vkattn_build_has_coopmat(void)
@@ -506,8 +434,9 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * prefill 850 -> 774 ms, the GQA decode step at Skv 32768 27.6 -> 22.7 ms, alternating
      * runs); two elsewhere (registers), which the shared-key tests keep covered on CPUs. */
     plan.keys = cpu && plan.parts_log2 == 0 ? 4 : 2;
+    /* (The fast scores take f16 values as such: 16-bit storage only.) */
     plan.fast = p->precision == VKATTN_PRECISION_FAST && p->dtype == VKATTN_DTYPE_F16 &&
-                ctx->float16 && tu.f16_scores == 2;
+                ctx->float16 && ctx->storage_16bit && tu.f16_scores == 2;
     /* A workgroup of exactly one subgroup (a fixed size) merges its invocations' partial rows
      * by subgroup reductions, without shared memory or barriers: on lavapipe (workgroup 8 = the
      * subgroup) B4 H8 S512 D64 causal 152 -> 117 ms, and 74 -> 40 ms with one query per
@@ -619,26 +548,17 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
          * have them. The texel modules exist for one invocation per key, exact scores and the
          * subgroup merge only (the CPU drivers' shape; the planner asks for nothing else). */
         const bool sh = plan->parts_log2 > 0;
-        const uint32_t *code;
-        size_t size;
-#define PICK(a) (code = (a), size = sizeof(a))
-        if (plan->rows)
-            f16 ? PICK(decode_rows_f16_spv) : PICK(decode_rows_f32_spv);
-        else if (plan->texel)
-            f16 ? PICK(decode_texel_f16_spv) : PICK(decode_texel_f32_spv);
-        else if (plan->fast)
-            sh ? PICK(decode_shuffle_fast_f16_spv) : PICK(decode_fast_f16_spv);
-        else if (plan->sg)
-            f16 ? PICK(decode_sg_f16_spv) : PICK(decode_sg_f32_spv);
-        else if (f16)
-            sh ? PICK(decode_shuffle_f16_spv) : PICK(decode_f16_spv);
-        else
-            sh ? PICK(decode_shuffle_f32_spv) : PICK(decode_f32_spv);
-#undef PICK
+        const module_form form = plan->rows    ? FORM_DECODE_ROWS
+                                 : plan->texel ? FORM_DECODE_TEXEL
+                                 : plan->fast  ? (sh ? FORM_DECODE_SHUFFLE_FAST : FORM_DECODE_FAST)
+                                 : plan->sg    ? FORM_DECODE_SG
+                                 : sh          ? FORM_DECODE_SHUFFLE
+                                               : FORM_DECODE;
+        const vkattn__module *mod = vkattn__module_of(form, store_of(ctx, dtype));
         res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            code, size, ids, values, MAX_SPEC, 0, out);
+                            mod->code, mod->size, ids, values, MAX_SPEC, 0, out);
         if (res == VKATTN_SUCCESS)
-            ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out};
+            ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out, mod->name};
     }
     pthread_mutex_unlock(&ctx->lock);
     return res;
@@ -650,11 +570,41 @@ vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
     VkPipeline *slot = &ctx->merge[f16];
     vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
-    if (!*slot)
-        res = make_pipeline(ctx, ctx->pipeline_layout, f16 ? merge_f16_spv : merge_f32_spv,
-                            f16 ? sizeof merge_f16_spv : sizeof merge_f32_spv, NULL, NULL, 0, 0,
+    if (!*slot) {
+        const vkattn__module *mod = vkattn__module_of(FORM_MERGE, store_of(ctx, dtype));
+        res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, NULL, NULL, 0, 0,
                             slot);
+        if (res == VKATTN_SUCCESS)
+            ctx->merge_module[f16] = mod->name;
+    }
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
     return res;
+}
+
+uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules, uint32_t capacity)
+{
+    if (!ctx || ctx->cpu)
+        return 0;
+    uint32_t n = 0;
+#define NOTE(name)                                                                                 \
+    do {                                                                                           \
+        if (modules && n < capacity)                                                               \
+            modules[n] = (name);                                                                   \
+        n++;                                                                                       \
+    } while (0)
+    pthread_mutex_lock(&ctx->lock);
+    for (int t = 0; t < 2; ++t)
+        for (int d = 0; d < 256; ++d)
+            for (int k = 0; k < 3; ++k)
+                if (ctx->pipelines[t][d][k].pipeline)
+                    NOTE(ctx->pipelines[t][d][k].module);
+    for (uint32_t i = 0; i < ctx->n_decode; ++i)
+        NOTE(ctx->decode[i].module);
+    for (int t = 0; t < 2; ++t)
+        if (ctx->merge[t])
+            NOTE(ctx->merge_module[t]);
+    pthread_mutex_unlock(&ctx->lock);
+#undef NOTE
+    return n;
 }

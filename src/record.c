@@ -46,9 +46,11 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
     out->info.offset = base;
     out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE || !ctx->push_descriptors)
                           ? VK_WHOLE_SIZE : skip + buf->size;
-    /* The u8 mask is read in 32-bit words: its range must cover the whole last word (the
-     * header asks the caller for those bytes), or drivers read that word as 0. */
-    if (elem_size == 1 && out->info.range != VK_WHOLE_SIZE)
+    /* The u8 mask, and f16 without 16-bit storage, are read in 32-bit words: the range must
+     * cover the whole last word (the header asks the caller for those bytes), or drivers read
+     * that word as 0. */
+    if ((elem_size == 1 || (elem_size == 2 && !ctx->storage_16bit)) &&
+        out->info.range != VK_WHOLE_SIZE)
         out->info.range = (out->info.range + 3) / 4 * 4;
     out->elem_offset = (uint32_t)(skip / elem_size);
     return VKATTN_SUCCESS;
@@ -406,10 +408,6 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
-    if (problem->dtype == VKATTN_DTYPE_F16 && !ctx->storage_16bit)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                        "dtype = f16: storageBuffer16BitAccess is not %s on device '%s'",
-                        ctx->info.fp16_storage ? "enabled" : "available", ctx->info.name);
     return VKATTN_SUCCESS;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk_test.h"
 #include "vkattn/vkattn.h"
 
 typedef enum fault_site {
@@ -135,18 +136,9 @@ static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL faulty_gipa(VkInstance inst, con
 /* A context on the owner's device that reaches Vulkan through the wrappers. */
 static vkattn_context faulty_context(void)
 {
-    vkattn_vulkan_handles h;
-    ck_assert_int_eq(vkattn_context_vulkan(owner, &h), VKATTN_SUCCESS);
-    vkattn_context_desc d = {0};
-    d.kind = VKATTN_DEVICE_BORROWED;
-    d.instance = h.instance;
-    d.physical_device = h.physical_device;
-    d.device = h.device;
-    d.queue_family = h.queue_family;
-    d.queue = h.queue;
+    vkattn_context_desc d = vk_test_borrowed_desc(owner);
     d.get_instance_proc_addr = faulty_gipa;
-    d.push_descriptors_enabled = true;
-    d.storage_16bit_enabled = true;
+    d.on_message = NULL;
     vkattn_context c = NULL;
     ck_assert_int_eq(vkattn_context_create(&d, &c), VKATTN_SUCCESS);
     return c;

@@ -134,7 +134,7 @@ END_TEST
 
 int main(void)
 {
-    if (!(ctx = vk_test_context(true)))
+    if (!(ctx = vk_test_context()))
         return 77;
     Suite *s = suite_create("precision");
     TCase *tc = tcase_create("precision");

@@ -162,7 +162,7 @@ END_TEST
 
 int main(void)
 {
-    ctx = vk_test_context(true);
+    ctx = vk_test_context();
     if (!ctx)
         return 77;
     Suite *s = suite_create("texel");

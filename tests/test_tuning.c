@@ -288,7 +288,7 @@ END_TEST
 
 int main(void)
 {
-    if (!(ctx = vk_test_context(false)))
+    if (!(ctx = vk_test_context()))
         return 77;
     Suite *s = suite_create("tuning");
     TCase *tc = tcase_create("tuning");

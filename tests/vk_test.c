@@ -14,19 +14,12 @@ void vk_test_on_message(void *user, const char *message)
     fprintf(stderr, "validation: %s\n", message);
 }
 
-vkattn_context vk_test_context(bool need_f16)
+vkattn_context vk_test_context(void)
 {
     vkattn_context ctx = NULL;
     vkattn_context_desc desc = {.validation = true, .on_message = vk_test_on_message};
     if (vkattn_context_create(&desc, &ctx) != VKATTN_SUCCESS || vkattn_context_is_cpu(ctx)) {
         fprintf(stderr, "no Vulkan device: skipped\n");
-        vkattn_context_destroy(ctx);
-        return NULL;
-    }
-    vkattn_device_info info;
-    vkattn_context_device_info(ctx, &info);
-    if (need_f16 && !info.fp16_storage) {
-        fprintf(stderr, "no 16-bit storage: skipped\n");
         vkattn_context_destroy(ctx);
         return NULL;
     }
@@ -42,6 +35,26 @@ int vk_test_run(Suite *s, vkattn_context ctx)
     srunner_free(sr);
     vkattn_context_destroy(ctx);
     return failed == 0 && vk_test_messages == 0 ? 0 : 1;
+}
+
+vkattn_context_desc vk_test_borrowed_desc(vkattn_context owner)
+{
+    vkattn_vulkan_handles h;
+    ck_assert_int_eq(vkattn_context_vulkan(owner, &h), VKATTN_SUCCESS);
+    vkattn_device_info info;
+    vkattn_context_device_info(owner, &info);
+    return (vkattn_context_desc){
+        .kind = VKATTN_DEVICE_BORROWED,
+        .on_message = vk_test_on_message,
+        .instance = h.instance,
+        .physical_device = h.physical_device,
+        .device = h.device,
+        .queue_family = h.queue_family,
+        .queue = h.queue,
+        .get_instance_proc_addr = h.get_instance_proc_addr,
+        .push_descriptors_enabled = info.push_descriptors,
+        .storage_16bit_enabled = info.fp16_storage,
+    };
 }
 
 void vk_test_fill_qkv(vkattn_dtype dtype, uint64_t seed, void *q, size_t nq, void *k, void *v,

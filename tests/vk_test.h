@@ -15,8 +15,13 @@ extern unsigned vk_test_messages;
 void vk_test_on_message(void *user, const char *message);
 
 /* A context on the default device with validation on; NULL (message printed) when there is no
- * Vulkan device, or (need_f16) it lacks 16-bit storage: the test then exits 77 (skipped). */
-vkattn_context vk_test_context(bool need_f16);
+ * Vulkan device: the test then exits 77 (skipped). */
+vkattn_context vk_test_context(void);
+
+/* A desc that borrows owner's device (its instance, device, queue and loader entry), with the
+ * features vkattn's own devices enable where the device has them: push descriptors and 16-bit
+ * storage. Validation messages go to vk_test_on_message. */
+vkattn_context_desc vk_test_borrowed_desc(vkattn_context owner);
 
 /* Fills q, k and v (nq, nk and nk elements of dtype) with N(0, 1) values from seed. */
 void vk_test_fill_qkv(vkattn_dtype dtype, uint64_t seed, void *q, size_t nq, void *k, void *v,

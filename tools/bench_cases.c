@@ -118,8 +118,8 @@ static bool has_dtype(const bench_selection *o, vkattn_dtype dt)
  * bottom-right alignment: the new tokens see the whole cache. Each problem runs with contiguous
  * K/V and then paged (tag "paged64": 64-key pages, the table reversing the pool).
  * Streaming the cache dominates, so these rows are memory-bound. Without --dtype both storage
- * types are timed (f16 halves the bytes); f16 is left out on a device without 16-bit storage,
- * and so is any problem whose K or V spans more than the device's maxStorageBufferRange. */
+ * types are timed (f16 halves the bytes); any problem whose K or V spans more than the
+ * device's maxStorageBufferRange is left out. */
 static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection *o)
 {
     static const uint32_t batch[] = {1, 8}, hkv[] = {32, 8, 1}, sq[] = {1, 4},
@@ -140,7 +140,6 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                             if (add_case(cases, n, &p, NULL, NULL))
                                 return -1;
                             bench_case *c = &(*cases)[*n - 1];
-                            c->f16_optional = !o->n_dtypes;
                             if (paged) {
                                 snprintf(c->tag, sizeof c->tag, "paged64");
                                 c->with_prev = true;

@@ -14,8 +14,6 @@
 typedef struct bench_case {
     vkattn_problem p;              /* dense (BHSD unless bshd), no LSE, no custom mask */
     uint32_t *q_lens, *kv_lens;    /* p.batch values each, or NULL; malloc'd */
-    bool f16_optional;             /* an f16 problem that a suite skips on a device without
-                                    * 16-bit storage (no --dtype asked for f16) */
     char tag[32];                  /* --decode-variants: "splits=1", "no-pack", "paged64" */
     bool with_prev;                /* timed in turn with the case before it (and its group):
                                     * a variant next to its base problem */

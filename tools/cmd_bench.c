@@ -344,7 +344,7 @@ done:
 /* One problem of a group timed in turn (see with_prev in bench_report.h). */
 #define GROUP_MAX 4
 typedef struct group_item {
-    char name[160];                /* empty: skipped (f16 on a device without it) */
+    char name[160];
     uint64_t largest;              /* bytes of its largest tensor */
     bool made, ok;                 /* host tensors made; prepared and timed without an error */
     host_data h;
@@ -363,7 +363,7 @@ int cmd_bench(int argc, char **argv)
     vkattn_context ctx = NULL;
     bench_gpu *g = NULL;
     bench_peak peak;
-    unsigned messages = 0, failed = 0, skipped = 0, too_big = 0;
+    unsigned messages = 0, failed = 0, too_big = 0;
     char msg[512];
     int status = 2;
 
@@ -463,10 +463,6 @@ int cmd_bench(int argc, char **argv)
         for (size_t k = i; k < end; ++k) {
             group_item *it = &items[k - i];
             const bench_case *c = &cases[k];
-            if (c->f16_optional && c->p.dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) {
-                ++skipped;
-                continue;
-            }
             bench_case_name(c, it->name, sizeof it->name);
             it->largest = bench_largest_tensor(&c->p);
             if (!cpu_ctx && it->largest > info.max_buffer_range) {
@@ -518,8 +514,6 @@ int cmd_bench(int argc, char **argv)
         for (size_t k = i; k < end; ++k) {
             group_item *it = &items[k - i];
             const bench_case *c = &cases[k];
-            if (!it->name[0]) /* skipped */
-                continue;
             if (!cpu_ctx && it->largest > info.max_buffer_range) {
                 printf("%-*s  left out: a tensor of %.0f MB, over the device's buffer range of "
                        "%.0f MB\n", width, it->name, (double)it->largest / 1e6,
@@ -585,8 +579,6 @@ int cmd_bench(int argc, char **argv)
         }
         i = end;
     }
-    if (skipped)
-        printf("(%u f16 problem(s) left out: the device has no 16-bit storage)\n", skipped);
     if (too_big)
         printf("(%u problem(s) left out: larger than one buffer of the device can be)\n",
                too_big);

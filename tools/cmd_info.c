@@ -182,7 +182,8 @@ int cmd_info(int argc, char **argv)
                    x->driver, api, x->subgroup_size, x->min_subgroup_size, x->max_subgroup_size,
                    x->subgroup_shuffle ? ", shuffles" : "",
                    x->subgroup_reduce ? ", reductions" : "", x->shared_memory, x->max_buffer_range,
-                   x->fp16_storage ? "yes" : "no", x->fp16_arithmetic ? "yes" : "no",
+                   x->fp16_storage ? "yes" : "no (f16 as 32-bit words)",
+                   x->fp16_arithmetic ? "yes" : "no",
                    x->push_descriptors ? "yes" : "no", x->cooperative_matrix ? "yes" : "no");
             print_coopmat(i, x, false);
         }

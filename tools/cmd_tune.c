@@ -375,8 +375,7 @@ int cmd_tune(int argc, char **argv)
     /* The rows by tuning slot, in order of first appearance. */
     for (size_t i = 0; i < n_cases; ++i) {
         const vkattn_problem *p = &cases[i].p;
-        if ((p->dtype == VKATTN_DTYPE_F16 && !info.fp16_storage) ||
-            bench_largest_tensor(p) > info.max_buffer_range)
+        if (bench_largest_tensor(p) > info.max_buffer_range)
             continue;
         if (host_make(p, 1000 + i, &host[i])) {
             cli_error(CMD, "out of memory for the host tensors");

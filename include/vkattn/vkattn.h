@@ -233,7 +233,8 @@ typedef struct vkattn_context_desc {
 
     /* VKATTN_DEVICE_BORROWED: the app's objects, never destroyed by vkattn (they must outlive the
      * context). The device (Vulkan 1.1 or newer) should have been created with the features the
-     * dtypes need (storageBuffer16BitAccess for f16; without it f16 calls return UNSUPPORTED),
+     * kernels use where present (storageBuffer16BitAccess for f16; without it f16 is read and
+     * written as 32-bit words, with the same results),
      * and with VK_KHR_push_descriptor where the device has it; without the extension vkattn
      * falls back to descriptor sets it caches per set of bound buffers (see
      * vkattn_cmd_attention). queue is only used by the convenience call vkattn_attention(); it
@@ -247,7 +248,7 @@ typedef struct vkattn_context_desc {
     bool push_descriptors_enabled; /* borrowed: the device was created with
                                       VK_KHR_push_descriptor (false = cached descriptor sets) */
     bool storage_16bit_enabled;    /* borrowed: storageBuffer16BitAccess was enabled (false =
-                                      f16 calls return VKATTN_ERROR_UNSUPPORTED) */
+                                      f16 as 32-bit words: no fast scores, no coopmat kernel) */
     const VkAllocationCallbacks *allocator; /* NULL = Vulkan's default; used for every Vulkan
                                                object vkattn creates */
     VkPipelineCache pipeline_cache;         /* the app's cache, not destroyed by vkattn;
@@ -311,7 +312,8 @@ typedef struct vkattn_device_info {
     uint32_t driver_version;
     uint32_t subgroup_size;
     uint32_t shared_memory;       /* maxComputeSharedMemorySize, bytes */
-    bool fp16_storage;            /* storageBuffer16BitAccess: f16 dtype supported */
+    bool fp16_storage;            /* storageBuffer16BitAccess: f16 through 16-bit storage (without
+                                     it f16 runs too, read and written as 32-bit words) */
     bool fp16_arithmetic;         /* shaderFloat16 */
     bool push_descriptors;        /* VK_KHR_push_descriptor */
     bool cooperative_matrix;      /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
@@ -405,7 +407,11 @@ typedef struct vkattn_device_tensors {
  * nothing.
  *
  * mask: the u8 mask is read in 4-byte words; the buffer must extend to the next multiple of 4
- * bytes past the end of the mask. out and lse must not overlap any tensor: overlaps within one
+ * bytes past the end of the mask. f16 on a context without 16-bit storage
+ * (vkattn_device_info.fp16_storage false, or a borrowed device without it enabled): the same for
+ * q, k, v and out, which are read and written in 4-byte words; out's words are written with
+ * atomics that keep the 2 bytes beside an odd start or end of out as they are (no other work may
+ * write those bytes while the call runs). out and lse must not overlap any tensor: overlaps within one
  * VkBuffer are rejected (INVALID_ARGUMENT); different VkBuffers aliasing one memory are not
  * detected and are the caller's to avoid.
  *
@@ -419,8 +425,8 @@ typedef struct vkattn_device_tensors {
  * otherwise one dispatch.
  *
  * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
- * UNSUPPORTED (f16 without 16-bit storage, CPU context), OUT_OF_*_MEMORY / VULKAN (pipeline
- * creation). Thread-safety: may be called from several threads at once on one context, each
+ * UNSUPPORTED (a CPU context, a tensor past maxStorageBufferRange), OUT_OF_*_MEMORY / VULKAN
+ * (pipeline creation). Thread-safety: may be called from several threads at once on one context, each
  * with its own command buffer. */
 VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                               const vkattn_problem *problem,
@@ -441,6 +447,21 @@ VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_pr
  * CPU context). */
 VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
                                                vkattn_kernel *kernel, uint32_t *splits);
+
+/* The SPIR-V modules built into this library, by name (static strings such as "attn_f16" or
+ * "decode_texel_f16w"; "_f16w" modules read and write f16 as 32-bit words, for devices without
+ * 16-bit storage): writes the first min(count, capacity) to names (may be NULL) and returns the
+ * count. Never fails. */
+VKATTN_API uint32_t vkattn_modules(const char **names, uint32_t capacity);
+
+/* The modules of the pipelines this context has created so far, one name per pipeline (a
+ * module specialised for two head sizes appears twice; no particular order): writes the first
+ * min(count, capacity) to modules (may be NULL) and returns the count; 0 for NULL or a CPU
+ * context. A pipeline is created when a call first records it, so this says which code has run
+ * (for reports, and for tests that check every module is exercised). Thread-safety: as
+ * vkattn_cmd_attention. */
+VKATTN_API uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules,
+                                             uint32_t capacity);
 
 /* ---------------------------------------------------------------------------------------------
  * Tuning: how the kernels are shaped on this device
@@ -539,7 +560,7 @@ typedef struct vkattn_merge_tensors {
 } vkattn_merge_tensors;
 
 /* GPU merge recorded into cmd, with the synchronisation rules of vkattn_cmd_attention.
- * Errors: INVALID_ARGUMENT, UNSUPPORTED (CPU context, f16 without 16-bit storage), pipeline
+ * Errors: INVALID_ARGUMENT, UNSUPPORTED (CPU context), pipeline
  * creation failures. Thread-safety as vkattn_cmd_attention. */
 VKATTN_API vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
                                           const vkattn_problem *problem,
