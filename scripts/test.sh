@@ -3,6 +3,8 @@
 #  1. build/: every test (meson test), the GPU ones on the default Vulkan device;
 #  2. scripts/test-sanitizers.sh: ASan+UBSan over the tests, TSan over the threaded ones;
 #  3. scripts/fuzz.sh: the libFuzzer harnesses for FUZZ_SECONDS (default 60) each.
+#  4. scripts/drivers.sh: `vkattn test` on SwiftShader (subgroup 4, no 16-bit storage) and on
+#     lavapipe with subgroup size 16.
 # VKATTN_TEST_FAST=1 runs only the first part (the quick loop while developing).
 # Ends with one line "N passed, N failed" over all parts, after the tail of each failed test's
 # output (scripts/failed-tests.py); exits nonzero on any failure.
@@ -46,6 +48,8 @@ if [ "${VKATTN_TEST_FAST:-0}" != 1 ]; then
     add build/sanitizers.log
     ./scripts/fuzz.sh 2>&1 | tee build/fuzz.log || true
     add build/fuzz.log
+    ./scripts/drivers.sh 2>&1 | tee build/drivers.log || true
+    add build/drivers.log
 fi
 # What failed, with the tail of its output, last: a long log is often shown only by its end.
 if [ "$failed" -ne 0 ]; then

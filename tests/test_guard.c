@@ -14,8 +14,16 @@
  * guard or gap that reaches the result shows as a wrong value) and on a context per kernel
  * form (rowwise, split, the split-KV kernel with its merge pass and scratch, and coopmat where
  * the device and build have it: its f16 cases). The scratch lies between guards like the rest,
- * and the bytes it may change are all of its own. The validation layer is on and any message fails. Exits 77 (SKIP) without a
- * Vulkan device. Vulkan is reached only through the context's get_instance_proc_addr. */
+ * and the bytes it may change are all of its own. Form cases (paged K/V behind a shuffled page
+ * table, texel views, the rows and heads forms, fast scores, the mask and softcap) also run on
+ * runners that reach the other modules: keys shared by two invocations, a workgroup of two
+ * subgroups, and f16 as 32-bit words (a borrowed context without 16-bit storage), whose
+ * atomic half-word writes must keep the bytes beside O's odd ends. The last test lists the
+ * build's modules (vkattn_modules) and fails for any that no case ran (vkattn_context_pipelines)
+ * unless the device cannot run it, which it says with the reason.
+ * The validation layer is on and any message fails. Exits 77 (SKIP) without a
+ * Vulkan device. Vulkan is reached only through the context's get_instance_proc_addr.
+ * VKATTN_GUARD_TIMES=1 prints each run's time (where a cold shader cache spends it). */
 #define VK_NO_PROTOTYPES
 #include <check.h>
 #include <inttypes.h>
@@ -23,9 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rng.h"
 #include "src/half.h"
+#include "vk_test.h"
 #include "vkattn/vkattn.h"
 
 #define MAX_B 4
@@ -62,9 +72,61 @@ typedef struct vkfns {
     PFN_vkResetFences ResetFences;
 } vkfns;
 
-/* One context per kernel form, with what the test needs to run on its device. */
+/* Which cases a runner takes: all of them, or the form cases only (the runners that exist to
+ * reach the modules the main ones do not). Form cases name the roles of the runners that take
+ * them, so that each new pipeline serves a module or a path (lavapipe compiles each for seconds
+ * to a minute cold). */
+enum { SCOPE_ALL, SCOPE_FORMS };
+enum {
+    ROLE_ATTN = 1,  /* attention.comp's forms and coopmat */
+    ROLE_SG = 2,    /* the split-KV kernel in one subgroup: subgroup merge, texel views, rows */
+    ROLE_OTHER = 4, /* the split-KV kernel's shuffle, shared-memory-merge and fast modules */
+};
+
+/* What a runner's context is: a forced kernel, invocations per key, a tuning for every class,
+ * dtype and head size (workgroup 0 = built-in; WG_SUBGROUP = the device's fixed subgroup size,
+ * WG_TWICE = twice it), and f16 as 32-bit words (a borrowed context without 16-bit storage). */
+enum { WG_BUILTIN, WG_SUBGROUP, WG_TWICE };
+/* The head size of the rows form case: no main case has it, so its one-row tuning touches
+ * nothing else. A multiple of 8 (texel views). */
+#define ROWS_D 16u
+typedef struct runner_spec {
+    const char *name;
+    vkattn_kernel kernel;
+    uint32_t parts;
+    int wg;
+    bool words;
+    int scope;
+    unsigned role;
+    bool optional; /* refused where the device or build lacks it (coopmat): skipped */
+} runner_spec;
+
+static const runner_spec specs[] = {
+    {"rowwise", VKATTN_KERNEL_ROWWISE, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, false},
+    {"split", VKATTN_KERNEL_SPLIT, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, false},
+    /* The split-KV kernel for every case (it then splits prefill by the device's size too, so
+     * the merge pass and its scratch run between guards as well); a workgroup of one subgroup
+     * where the size is fixed: the subgroup merge, texel and rows modules. */
+    {"split-kv", VKATTN_KERNEL_DECODE, 0, WG_SUBGROUP, false, SCOPE_ALL, ROLE_SG, false},
+    {"coopmat", VKATTN_KERNEL_COOPMAT, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, true},
+    /* Keys shared by two invocations (the shuffle modules) and a workgroup of two subgroups
+     * (the shared-memory merge), each with the fast scores for FAST cases. */
+    {"split-kv parts 2", VKATTN_KERNEL_DECODE, 2, WG_SUBGROUP, false, SCOPE_FORMS, ROLE_OTHER,
+     false},
+    {"split-kv wg 2x", VKATTN_KERNEL_DECODE, 0, WG_TWICE, false, SCOPE_FORMS, ROLE_OTHER, false},
+    /* The same forms with f16 as 32-bit words. */
+    {"f16w rowwise", VKATTN_KERNEL_ROWWISE, 0, WG_BUILTIN, true, SCOPE_FORMS, ROLE_ATTN, false},
+    {"f16w split", VKATTN_KERNEL_SPLIT, 0, WG_BUILTIN, true, SCOPE_FORMS, ROLE_ATTN, false},
+    {"f16w split-kv", VKATTN_KERNEL_DECODE, 0, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_SG, false},
+    {"f16w parts 2", VKATTN_KERNEL_DECODE, 2, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_OTHER, false},
+    {"f16w wg 2x", VKATTN_KERNEL_DECODE, 0, WG_TWICE, true, SCOPE_FORMS, ROLE_OTHER, false},
+};
+#define N_SPECS (sizeof specs / sizeof specs[0])
+
+/* One context per runner spec, with what the test needs to run on its device. */
 typedef struct runner {
     const char *name;
+    const runner_spec *spec;
     vkattn_context ctx;
     vkattn_vulkan_handles h;
     vkfns vk;
@@ -75,7 +137,7 @@ typedef struct runner {
     VkFence fence;
 } runner;
 
-static runner runners[4];
+static runner runners[N_SPECS];
 static int nrunners;
 static unsigned messages;
 
@@ -86,15 +148,52 @@ static void on_message(void *user, const char *message)
     fprintf(stderr, "validation: %s\n", message);
 }
 
-static int runner_init(runner *r, vkattn_kernel kernel, const char *name)
+/* The spec's tuning, for every class, dtype and head size. */
+static int runner_tune(runner *r)
+{
+    vkattn_device_info info;
+    vkattn_context_device_info(r->ctx, &info);
+    const bool fixed = info.min_subgroup_size == info.max_subgroup_size;
+    vkattn_tuning t = {.f16_scores = 2, .texel = 2};
+    if (r->spec->wg == WG_SUBGROUP && fixed && info.subgroup_size <= 64)
+        t.workgroup = info.subgroup_size;
+    else if (r->spec->wg == WG_TWICE)
+        t.workgroup = info.max_subgroup_size < 64 ? 2 * info.max_subgroup_size : 32;
+    for (int cls = 0; cls < 2; ++cls)
+        for (int dt = 0; dt < 2; ++dt)
+            for (uint32_t d = 1; d <= 256; ++d) {
+                vkattn_tuning td = t;
+                if (d == ROWS_D && cls == VKATTN_TUNING_PREFILL)
+                    td.rows = 1; /* the rows form at D = ROWS_D */
+                if (vkattn_tuning_set(r->ctx, (vkattn_tuning_class)cls, (vkattn_dtype)dt, d, &td) !=
+                    VKATTN_SUCCESS) {
+                    fprintf(stderr, "%s: vkattn_tuning_set: %s\n", r->name,
+                            vkattn_context_message(r->ctx));
+                    return 1;
+                }
+            }
+    return 0;
+}
+
+/* Creates the runner of spec; word runners borrow owner's device. */
+static int runner_init(runner *r, const runner_spec *spec, vkattn_context owner)
 {
     vkattn_context_desc desc = {0};
     desc.validation = true;
+    if (spec->words) {
+        desc = vk_test_borrowed_desc(owner);
+        desc.storage_16bit_enabled = false;
+    }
     desc.on_message = on_message;
-    desc.kernel = kernel;
-    r->name = name;
+    desc.kernel = spec->kernel;
+    desc.decode_parts = spec->parts;
+    r->name = spec->name;
+    r->spec = spec;
+    const char *name = spec->name;
     if (vkattn_context_create(&desc, &r->ctx) != VKATTN_SUCCESS || vkattn_context_is_cpu(r->ctx))
         return 77;
+    if (spec->wg != WG_BUILTIN && runner_tune(r))
+        return 1;
     if (vkattn_context_vulkan(r->ctx, &r->h) != VKATTN_SUCCESS)
         return 77;
     PFN_vkGetInstanceProcAddr gipa = r->h.get_instance_proc_addr;
@@ -194,6 +293,8 @@ typedef struct gcase {
     int out_mode;
     bool kv_gaps;      /* K and V rows D + 5 elements apart (gaps hold the pattern) */
     bool invalid;      /* lengths past Sq / Skv: only the guards are checked */
+    bool texel;        /* K/V flagged VKATTN_BUFFER_TEXEL, Q/K/V rows on 16 bytes */
+    unsigned form;     /* a form case: the ROLE_* of the runners that take it (0: a main case) */
     uint32_t ql[MAX_B], kl[MAX_B];
     uint64_t seed;
 } gcase;
@@ -418,6 +519,70 @@ static void make_cases(case_list *l)
     }
 }
 
+static void paged(gcase *c, uint32_t page_size)
+{
+    c->p.page_size = page_size;
+    c->p.pages_per_seq = (c->p.seq_kv + page_size - 1) / page_size;
+    c->p.num_pages = c->p.batch * c->p.pages_per_seq + 3; /* pages no row uses, too */
+}
+
+/* The cases every runner takes: together they reach each module the planner can pick (the
+ * test at the end checks), with paged K/V behind a shuffled page table, texel views, LSE, the
+ * mask, the merge pass and its scratch. Small head sizes: the modules are the same for any (a
+ * specialization constant), and lavapipe compiles a split-KV pipeline at D = 64 for 20 to 60 s
+ * cold. The rows form, which the planner takes only where D leaves an invocation fewer rows
+ * than the workgroup has, is reached at ROWS_D through a tuning of one row (runner_tune). */
+static void make_form_cases(case_list *l)
+{
+    const unsigned SG = ROLE_SG, ANY_KV = ROLE_SG | ROLE_OTHER;
+    for (int t = 0; t < 2; ++t) {
+        vkattn_dtype dt = (vkattn_dtype)t;
+        gcase *c;
+        c = add(l, "form: paged 16 shuffled, 3 splits, causal", 2, 4, 2, 3, 70, 8, dt);
+        paged(c, 16);
+        c->p.kv_splits = 3;
+        c->p.causal = true;
+        c->form = ANY_KV;
+        c = add(l, "form: paged 32 shuffled, lens", 2, 2, 1, 2, 45, 3, dt);
+        paged(c, 32);
+        {
+            uint32_t ql[] = {1, 2}, kl[] = {45, 17};
+            lens(c, ql, kl);
+        }
+        c->form = SG;
+        c = add(l, "form: texel decode step", 2, 8, 2, 1, 1100, 8, dt);
+        c->texel = true;
+        c->p.causal = true;
+        c->form = SG;
+        c = add(l, "form: texel prefill (rows)", 1, 2, 1, 16, 40, ROWS_D, dt);
+        c->texel = true;
+        c->form = SG;
+        c = add(l, "form: texel paged mask", 1, 4, 2, 4, 50, 8, dt);
+        c->texel = true;
+        paged(c, 16);
+        c->p.mask_batch = 1;
+        c->p.mask_heads = 4;
+        c->form = SG;
+        c = add(l, "form: KV heads side by side (heads)", 1, 8, 8, 1, 1100, 8, dt);
+        c->texel = true;
+        c->form = SG;
+        c = add(l, "form: softcap mask window, O odd rows", 2, 4, 2, 5, 37, 3, dt);
+        c->p.softcap = 30.0f;
+        c->p.mask_batch = 2;
+        c->p.mask_heads = 1;
+        window(c, 6, 2, VKATTN_ALIGN_BOTTOM_RIGHT);
+        c->layout = LAYOUT_BSHD;
+        c->out_mode = OUT_ODD_ROWS;
+        c->form = ROLE_ATTN | ANY_KV;
+        /* Fast scores: the one-subgroup runner then runs decode_fast (no subgroup merge), the
+         * shuffle runner decode_shuffle_fast. */
+        c = add(l, "form: precision fast, 2 splits", 1, 4, 1, 4, 600, 8, dt);
+        c->p.precision = VKATTN_PRECISION_FAST;
+        c->p.kv_splits = 2;
+        c->form = ANY_KV;
+    }
+}
+
 static void set_strides(const gcase *c, vkattn_problem *p)
 {
     uint64_t Hq = p->heads_q, Hkv = p->heads_kv ? p->heads_kv : p->heads_q;
@@ -433,6 +598,8 @@ static void set_strides(const gcase *c, vkattn_problem *p)
         uint64_t rs = D + 5;
         p->k = p->v = (vkattn_strides){Hkv * Skv * rs, Skv * rs, rs};
     }
+    if (p->page_size) /* the pool is dense */
+        p->k = p->v = (vkattn_strides){0, 0, 0};
     if (c->out_mode == OUT_EVERY_OTHER)
         p->out = (vkattn_strides){Hq * 2 * Sq * D, 2 * Sq * D, 2 * D};
     else if (c->out_mode == OUT_ODD_ROWS) {
@@ -445,9 +612,9 @@ static void set_strides(const gcase *c, vkattn_problem *p)
  * Running one case
  * ------------------------------------------------------------------------------------------- */
 
-enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_S, T_COUNT };
-static const char *const tnames[T_COUNT] = {"Q",       "K",       "V",    "O",      "LSE",
-                                            "q_lens",  "kv_lens", "mask", "scratch"};
+enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_P, T_S, T_COUNT };
+static const char *const tnames[T_COUNT] = {"Q",      "K",       "V",    "O",          "LSE",
+                                            "q_lens", "kv_lens", "mask", "page_table", "scratch"};
 
 typedef struct placed {
     bool present;
@@ -497,6 +664,7 @@ typedef struct run_state {
     void *q, *k, *v, *o_ref;
     float *lse_ref;
     uint8_t *mask;
+    uint32_t *pages;
 } run_state;
 
 static void run_state_free(runner *r, run_state *s)
@@ -508,7 +676,7 @@ static void run_state_free(runner *r, run_state *s)
     if (s->memory)
         r->vk.FreeMemory(r->h.device, s->memory, r->h.allocator);
     free(s->image), free(s->o_bytes), free(s->q), free(s->k), free(s->v), free(s->o_ref);
-    free(s->lse_ref), free(s->mask);
+    free(s->lse_ref), free(s->mask), free(s->pages);
 }
 
 static uint64_t round_up(uint64_t x, uint64_t a)
@@ -539,7 +707,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     const uint64_t es = dt == VKATTN_DTYPE_F16 ? 2 : 4;
     const uint32_t B = p.batch, Hq = p.heads_q, Sq = p.seq_q, D = p.head_dim;
 
-    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4};
+    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4, 4};
     n[T_Q] = vkattn_problem_extent(&p, 'q');
     n[T_K] = vkattn_problem_extent(&p, 'k');
     n[T_V] = vkattn_problem_extent(&p, 'v');
@@ -548,6 +716,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     n[T_QL] = p.has_q_lens ? B : 0;
     n[T_KL] = p.has_kv_lens ? B : 0;
     n[T_M] = vkattn_problem_extent(&p, 'm');
+    n[T_P] = p.page_size ? vkattn_problem_extent(&p, 'p') : 0;
     uint64_t scratch = 0; /* the split-KV kernel's partial rows, where it splits the keys */
     if (vkattn_scratch_size(r->ctx, &p, &scratch) != VKATTN_SUCCESS)
         FAIL("vkattn_scratch_size: %s", vkattn_context_message(r->ctx));
@@ -555,19 +724,21 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
 
     /* Placement: each tensor at (a multiple of PLACE_ALIGN) + an odd multiple of its element
      * size, at least GUARD bytes after the previous one; GUARD bytes before the first and after
-     * the last. */
+     * the last. Texel cases put Q, K and V rows on 16 bytes instead (the views need it). */
     placed pl[T_COUNT] = {{0}};
     uint64_t cursor = 0;
     for (int t = 0; t < T_COUNT; ++t) {
         if (n[t] == 0)
             continue;
         pl[t].present = true;
-        pl[t].off = round_up(cursor + GUARD, PLACE_ALIGN) + (uint64_t)(2 * t + 1) * esz[t];
+        const bool on16 = c->texel && t <= T_V;
+        pl[t].off = round_up(cursor + GUARD, PLACE_ALIGN) +
+                    (uint64_t)(2 * t + 1) * (on16 ? 16 : esz[t]);
         pl[t].size = n[t] * esz[t];
         if (t == T_M)
             pl[t].size = round_up(pl[t].size, 4); /* the mask is read in 4-byte words */
         cursor = pl[t].off + pl[t].size;
-        if (r->align > esz[t] && pl[t].off % r->align == 0)
+        if (!on16 && r->align > esz[t] && pl[t].off % r->align == 0)
             FAIL("placement of %s is aligned (test bug)", tnames[t]);
     }
     const uint64_t total = round_up(cursor + GUARD, 4);
@@ -582,7 +753,9 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     uint64_t nl = (uint64_t)B * Hq * Sq;
     s.lse_ref = malloc(nl * sizeof(float));
     s.mask = malloc(n[T_M] ? n[T_M] : 1);
-    if (!s.image || !s.o_bytes || !s.q || !s.k || !s.v || !s.o_ref || !s.lse_ref || !s.mask)
+    s.pages = malloc(n[T_P] ? n[T_P] * 4 : 1);
+    if (!s.image || !s.o_bytes || !s.q || !s.k || !s.v || !s.o_ref || !s.lse_ref || !s.mask ||
+        !s.pages)
         FAIL("out of host memory");
     memset(s.image, pat, total);
     /* Inputs: the pattern stays in the gaps of strided tensors (NaN with 0xFF). */
@@ -591,11 +764,36 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     memset(s.v, pat, n[T_V] * es);
     rng g;
     rng_seed(&g, c->seed);
+    if (p.page_size) {
+        /* The whole pool (pages no row uses hold values too), and a table that is a shuffled
+         * permutation of the pool's pages. */
+        for (int t = 0; t < 2; ++t)
+            for (uint64_t e = 0; e < n[T_K]; ++e) {
+                float x = (float)rng_normal(&g);
+                if (dt == VKATTN_DTYPE_F16)
+                    ((uint16_t *)(t ? s.v : s.k))[e] = float_to_half(x);
+                else
+                    ((float *)(t ? s.v : s.k))[e] = x;
+            }
+        uint32_t *perm = malloc(p.num_pages * sizeof *perm);
+        if (!perm)
+            FAIL("out of host memory");
+        for (uint32_t i = 0; i < p.num_pages; ++i)
+            perm[i] = i;
+        for (uint32_t i = p.num_pages; i > 1; --i) {
+            uint32_t j = (uint32_t)rng_below(&g, i), x = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = x;
+        }
+        for (uint64_t i = 0; i < n[T_P]; ++i)
+            s.pages[i] = perm[i % p.num_pages];
+        free(perm);
+    }
     {
         uint32_t Hkv = p.heads_kv ? p.heads_kv : Hq;
         struct { void *dst; vkattn_strides st; uint32_t H, S; } in[3] = {
             {s.q, p.q, Hq, Sq}, {s.k, p.k, Hkv, p.seq_kv}, {s.v, p.v, Hkv, p.seq_kv}};
-        for (int t = 0; t < 3; ++t)
+        for (int t = 0; t < (p.page_size ? 1 : 3); ++t)
             for (uint32_t b = 0; b < B; ++b)
                 for (uint32_t h = 0; h < in[t].H; ++h)
                     for (uint32_t i = 0; i < in[t].S; ++i)
@@ -619,6 +817,8 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         memcpy(s.image + pl[T_KL].off, c->kl, B * 4);
     if (pl[T_M].present)
         memcpy(s.image + pl[T_M].off, s.mask, n[T_M]);
+    if (pl[T_P].present)
+        memcpy(s.image + pl[T_P].off, s.pages, n[T_P] * 4);
     /* The bytes the GPU may change: the elements of O and of LSE. */
     for (uint32_t b = 0; b < B; ++b)
         for (uint32_t h = 0; h < Hq; ++h)
@@ -638,7 +838,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         vkattn_host_tensors ht = {
             .q = s.q, .k = s.k, .v = s.v, .out = s.o_ref, .lse = s.lse_ref,
             .q_lens = p.has_q_lens ? c->ql : NULL, .kv_lens = p.has_kv_lens ? c->kl : NULL,
-            .mask = n[T_M] ? s.mask : NULL,
+            .mask = n[T_M] ? s.mask : NULL, .page_table = n[T_P] ? s.pages : NULL,
         };
         if (vkattn_reference(&pref, &ht, msg, sizeof msg) != VKATTN_SUCCESS)
             FAIL("reference: %s", msg);
@@ -649,7 +849,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = total,
-        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     if (r->vk.CreateBuffer(dev, &bci, r->h.allocator, &s.buffer) != VK_SUCCESS)
@@ -680,11 +880,13 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     memcpy(mapped, s.image, total);
 
     vkattn_device_tensors dtn = {0};
-    vkattn_buffer *bufs[T_COUNT] = {&dtn.q,      &dtn.k,       &dtn.v,    &dtn.out,    &dtn.lse,
-                                    &dtn.q_lens, &dtn.kv_lens, &dtn.mask, &dtn.scratch};
+    vkattn_buffer *bufs[T_COUNT] = {&dtn.q,      &dtn.k,       &dtn.v,    &dtn.out,
+                                    &dtn.lse,    &dtn.q_lens,  &dtn.kv_lens, &dtn.mask,
+                                    &dtn.page_table, &dtn.scratch};
     for (int t = 0; t < T_COUNT; ++t)
         if (pl[t].present)
-            *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size, 0};
+            *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size,
+                                       c->texel && (t == T_K || t == T_V) ? VKATTN_BUFFER_TEXEL : 0};
 
     /* Record, submit, wait. Host writes before vkQueueSubmit are visible to the device. */
     if (r->vk.ResetCommandBuffer(r->cmd, 0) != VK_SUCCESS)
@@ -787,63 +989,166 @@ static gcase *cases;
 static size_t ncases;
 static const uint8_t patterns[2] = {0xA5, 0xFF};
 
+/* One run: a case on a runner with a pattern. */
+typedef struct job {
+    uint32_t c, r, pat;
+} job;
+static job *jobs;
+static size_t njobs;
+
+/* Whether runner r takes case c. */
+static bool takes(const runner *r, const gcase *c)
+{
+    if (r->spec->words && c->p.dtype != VKATTN_DTYPE_F16)
+        return false;
+    if (c->form)
+        return (c->form & r->spec->role) != 0;
+    if (r->spec->scope == SCOPE_FORMS)
+        return false;
+    /* The split-KV runner takes head sizes up to 64 of the main cases (1, 3 and 64: every case
+     * but a few): CPU drivers compile its larger pipelines for minutes cold, which CI pays
+     * twice (test_decode, test_texel and the harness cover D = 128 and 256 there). */
+    if (r->spec->kernel == VKATTN_KERNEL_DECODE && !c->form && c->p.head_dim > 64)
+        return false;
+    return true;
+}
+
 START_TEST(guard_case)
 {
-    size_t ci = (size_t)_i % ncases;
-    int rest = _i / (int)ncases;
-    runner *r = &runners[rest % nrunners];
-    uint8_t pat = patterns[rest / nrunners];
-    const gcase *c = &cases[ci];
-    /* The split-KV runner takes head sizes up to 64 (1, 3 and 64: every case but a few):
-     * CPU drivers compile its larger pipelines for minutes cold, which CI pays twice
-     * (test_decode, test_texel and the harness cover D = 128 and 256 there). */
-    if (r == &runners[2] && c->p.head_dim > 64)
-        return;
+    const job *j = &jobs[_i];
+    runner *r = &runners[j->r];
+    const gcase *c = &cases[j->c];
+    const uint8_t pat = patterns[j->pat];
     unsigned before = messages;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     const char *why = run_case(r, c, pat);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (getenv("VKATTN_GUARD_TIMES")) /* where a cold run spends its time */
+        fprintf(stderr, "%8.3f s  %s [%s, 0x%02X]\n",
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+                c->name, r->name, pat);
     ck_assert_msg(why == NULL, "%s [%s, pattern 0x%02X]: %s", c->name, r->name, pat, why);
     ck_assert_msg(messages == before, "%s [%s, pattern 0x%02X]: %u validation message(s)",
                   c->name, r->name, pat, messages - before);
 }
 END_TEST
 
+/* Why this device cannot run module m under any runner (NULL: it can, so some case must). */
+static const char *unreachable(const char *m, const vkattn_device_info *x, bool coopmat)
+{
+    static char why[160];
+    if (strncmp(m, "attn_coopmat_", 13) == 0) {
+        if (!coopmat)
+            return "no coopmat kernel on this device and build";
+        snprintf(why, sizeof why, "the device's matrix shape is %ux%ux%u", x->coopmat_m,
+                 x->coopmat_n, x->coopmat_k);
+        char own[64];
+        snprintf(own, sizeof own, "attn_coopmat_%ux%ux%u_f16", x->coopmat_m, x->coopmat_n,
+                 x->coopmat_k);
+        return strcmp(m, own) == 0 ? NULL : why;
+    }
+    if (strstr(m, "_fast_") && !x->fp16_arithmetic)
+        return "no shaderFloat16 (the fast scores)";
+    if (strstr(m, "_shuffle") && (!x->subgroup_shuffle || x->min_subgroup_size < 2))
+        return "no subgroup shuffles";
+    const bool one_subgroup = x->subgroup_reduce && x->min_subgroup_size == x->max_subgroup_size &&
+                              x->subgroup_size <= 64;
+    const bool texel = strstr(m, "_texel_") || strstr(m, "_rows_");
+    if ((strstr(m, "_sg_") || texel) && !one_subgroup)
+        return "no fixed subgroup size with reductions (the subgroup merge)";
+    if (texel && !x->push_descriptors)
+        return "no push descriptors (texel views are pushed)";
+    if (strstr(m, "_rows_") && (x->type != VK_PHYSICAL_DEVICE_TYPE_CPU || !x->subgroup_shuffle))
+        return "the rows form is for CPU drivers with shuffles";
+    return NULL;
+}
+
+/* Every module of the build ran between guard bytes on some runner, or cannot run here (said
+ * on stderr with the reason). */
+START_TEST(every_module_has_a_guard_case)
+{
+    const char *all[128], *made[512];
+    const uint32_t n = vkattn_modules(all, 128);
+    ck_assert_uint_le(n, 128);
+    uint32_t nmade = 0;
+    for (int i = 0; i < nrunners; ++i) {
+        const uint32_t k = vkattn_context_pipelines(runners[i].ctx, made + nmade, 512 - nmade);
+        ck_assert_uint_le(nmade + k, 512);
+        nmade += k;
+    }
+    vkattn_device_info x;
+    vkattn_context_device_info(runners[0].ctx, &x);
+    bool coopmat = false;
+    for (int i = 0; i < nrunners; ++i)
+        coopmat = coopmat || runners[i].spec->kernel == VKATTN_KERNEL_COOPMAT;
+    unsigned missing = 0, covered = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        bool ran = false;
+        for (uint32_t j = 0; j < nmade && !ran; ++j)
+            ran = strcmp(made[j], all[i]) == 0;
+        const char *why = unreachable(all[i], &x, coopmat);
+        if (ran) {
+            covered++;
+        } else if (why) {
+            fprintf(stderr, "module %s: not run here: %s\n", all[i], why);
+        } else {
+            fprintf(stderr, "module %s: no guard case ran it\n", all[i]);
+            missing++;
+        }
+    }
+    fprintf(stderr, "%u of %u modules ran between guard bytes\n", covered, n);
+    ck_assert_msg(missing == 0, "%u module(s) without a guard case (listed above)", missing);
+}
+END_TEST
+
 int main(void)
 {
-    int rc = runner_init(&runners[0], VKATTN_KERNEL_ROWWISE, "rowwise");
-    if (rc == 0)
-        rc = runner_init(&runners[1], VKATTN_KERNEL_SPLIT, "split");
+    int rc = runner_init(&runners[0], &specs[0], NULL);
     if (rc != 0) {
         if (rc == 77)
             fprintf(stderr, "no Vulkan device: skipped\n");
         runner_destroy(&runners[0]);
-        runner_destroy(&runners[1]);
         return rc;
     }
-    /* The split-KV kernel for every case (it then splits prefill by the device's size too,
-     * so the merge pass and its scratch run between guards as well). */
-    rc = runner_init(&runners[2], VKATTN_KERNEL_DECODE, "split-kv");
-    if (rc != 0)
-        return rc == 77 ? 1 : rc;
-    nrunners = 3;
-    /* The coopmat context is refused where the device or build lacks the kernel. */
-    rc = runner_init(&runners[3], VKATTN_KERNEL_COOPMAT, "coopmat");
-    if (rc == 0) {
-        nrunners = 4;
-    } else {
-        fprintf(stderr, "no coopmat kernel here: its runs are skipped\n");
-        runner_destroy(&runners[3]);
-        if (rc != 77)
-            return rc;
+    nrunners = 1;
+    for (size_t i = 1; i < N_SPECS; ++i) {
+        rc = runner_init(&runners[nrunners], &specs[i], runners[0].ctx);
+        if (rc == 0) {
+            nrunners++;
+            continue;
+        }
+        /* The coopmat context is refused where the device or build lacks the kernel. */
+        runner_destroy(&runners[nrunners]);
+        if (!specs[i].optional) {
+            fprintf(stderr, "runner %s: cannot be made\n", specs[i].name);
+            for (int k = nrunners - 1; k >= 0; --k)
+                runner_destroy(&runners[k]);
+            return 1;
+        }
+        fprintf(stderr, "no %s kernel here: its runs are skipped\n", specs[i].name);
     }
     case_list l = {0};
     make_cases(&l);
+    make_form_cases(&l);
     cases = l.v;
     ncases = l.n;
+    jobs = malloc(2 * (size_t)nrunners * ncases * sizeof *jobs);
+    if (!jobs) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    for (uint32_t pat = 0; pat < 2; ++pat)
+        for (int r = 0; r < nrunners; ++r)
+            for (size_t c = 0; c < ncases; ++c)
+                if (takes(&runners[r], &cases[c]))
+                    jobs[njobs++] = (job){(uint32_t)c, (uint32_t)r, pat};
 
     Suite *s = suite_create("guard");
     TCase *tc = tcase_create("guards");
     tcase_set_timeout(tc, 0);
-    tcase_add_loop_test(tc, guard_case, 0, (int)(2 * nrunners * ncases));
+    tcase_add_loop_test(tc, guard_case, 0, (int)njobs);
+    tcase_add_test(tc, every_module_has_a_guard_case);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* the contexts are shared by every case */
@@ -851,7 +1156,9 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     free(cases);
-    for (int i = 0; i < nrunners; ++i)
+    free(jobs);
+    /* The borrowed runners before the owner of their device. */
+    for (int i = nrunners - 1; i >= 0; --i)
         runner_destroy(&runners[i]);
     if (messages)
         fprintf(stderr, "%u validation message(s)\n", messages);
