@@ -3,7 +3,8 @@
 #  1. build-asan/: AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer, every test
 #     that can run instrumented, the GPU tests included;
 #  2. build-tsan/: ThreadSanitizer, the threaded tests only (engine, engine_no_push: four threads
-#     recording on one context, each into its own command buffer; ref_threads: the CPU reference
+#     recording on one context, each into its own command buffer; prepare: three threads
+#     compiling pipelines on one context; ref_threads: the CPU reference
 #     split over threads by (batch, head)).
 # Leaks and races are suppressed only inside the Vulkan driver, loader, validation layer and LLVM,
 # each by name in tests/lsan.supp and tests/tsan.supp; anything in vkattn's own code fails.
@@ -103,9 +104,9 @@ count build-asan
 
 # 2. TSan on the threaded tests; only what they need is built.
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug -Doptimization=1
-ninja -C build-tsan examples/engine tests/test_ref_threads
+ninja -C build-tsan examples/engine tests/test_ref_threads tests/test_prepare
 meson test -C build-tsan --print-errorlogs --no-rebuild --num-processes 1 engine engine_no_push \
-    ref_threads 2>&1 |
+    ref_threads prepare 2>&1 |
     tee build-tsan/test-summary.log
 count build-tsan
 

@@ -71,9 +71,9 @@ vkattn_result vkattn_pipeline_cache_data(vkattn_context ctx, void *data, size_t 
         *size = 0;
         return VKATTN_SUCCESS;
     }
-    pthread_mutex_lock(&ctx->lock); /* pipelines may be created into the cache meanwhile */
+    /* Pipelines may be created into the cache meanwhile: VkPipelineCache is internally
+     * synchronised. */
     VkResult vr = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, size, data);
-    pthread_mutex_unlock(&ctx->lock);
     if (vr == VK_INCOMPLETE)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "size = %zu bytes: too small for the pipeline cache", *size);

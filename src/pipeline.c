@@ -303,15 +303,30 @@ vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint3
 {
     const int form = kernel == VKATTN_KERNEL_COOPMAT ? 2 : kernel != VKATTN_KERNEL_ROWWISE;
     attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][form];
-    vkattn_result res = VKATTN_SUCCESS;
-    pthread_mutex_lock(&ctx->lock);
-    if (!slot->pipeline)
-        res = form == 2 ? create_coopmat_pipeline(ctx, head_dim, slot)
-                        : create_pipeline(ctx, dtype, head_dim,
-                                          form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, slot);
-    pthread_mutex_unlock(&ctx->lock);
     *out = slot;
-    return res;
+    pthread_mutex_lock(&ctx->lock);
+    const bool have = slot->pipeline != VK_NULL_HANDLE;
+    pthread_mutex_unlock(&ctx->lock);
+    if (have)
+        return VKATTN_SUCCESS;
+    /* Compiled without the lock, so that threads preparing other pipelines compile at once
+     * (the pipeline cache is internally synchronised); a pipeline another thread made
+     * meanwhile wins, and this one is dropped. */
+    attn_pipeline made = {0};
+    vkattn_result res = form == 2 ? create_coopmat_pipeline(ctx, head_dim, &made)
+                                  : create_pipeline(ctx, dtype, head_dim,
+                                                    form ? VKATTN_KERNEL_SPLIT
+                                                         : VKATTN_KERNEL_ROWWISE, &made);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    pthread_mutex_lock(&ctx->lock);
+    const bool first = slot->pipeline == VK_NULL_HANDLE;
+    if (first)
+        *slot = made;
+    pthread_mutex_unlock(&ctx->lock);
+    if (!first)
+        ctx->vk.vkDestroyPipeline(ctx->device, made.pipeline, ctx->alloc);
+    return VKATTN_SUCCESS;
 }
 
 vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
@@ -501,6 +516,15 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
     return plan;
 }
 
+/* The split-KV pipeline of key, or VK_NULL_HANDLE (ctx->lock held). */
+static VkPipeline decode_find(vkattn_context ctx, uint32_t key)
+{
+    for (uint32_t i = 0; i < ctx->n_decode; ++i)
+        if (ctx->decode[i].key == key)
+            return ctx->decode[i].pipeline;
+    return VK_NULL_HANDLE;
+}
+
 /* The key of a split-KV pipeline (see decode_pipeline). */
 static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
 {
@@ -520,12 +544,38 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
     const uint32_t key = decode_key(f16, head_dim, plan);
-    vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
-    *out = VK_NULL_HANDLE;
-    for (uint32_t i = 0; i < ctx->n_decode && !*out; ++i)
-        if (ctx->decode[i].key == key)
-            *out = ctx->decode[i].pipeline;
+    *out = decode_find(ctx, key);
+    pthread_mutex_unlock(&ctx->lock);
+    if (*out)
+        return VKATTN_SUCCESS;
+    static const uint32_t ids[MAX_SPEC] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
+                                           ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
+                                           ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
+    const uint32_t values[MAX_SPEC] = {head_dim,   1u << plan->rp_log2,
+                                       plan->wg,   plan->vec,
+                                       1u << plan->parts_log2, plan->keys,
+                                       plan->feat, plan->heads};
+    /* Modules that use shuffles or subgroup reductions are only given to devices that have
+     * them. The texel modules exist for one invocation per key, exact scores and the subgroup
+     * merge only (the CPU drivers' shape; the planner asks for nothing else). */
+    const bool sh = plan->parts_log2 > 0;
+    const module_form form = plan->rows    ? FORM_DECODE_ROWS
+                             : plan->texel ? FORM_DECODE_TEXEL
+                             : plan->fast  ? (sh ? FORM_DECODE_SHUFFLE_FAST : FORM_DECODE_FAST)
+                             : plan->sg    ? FORM_DECODE_SG
+                             : sh          ? FORM_DECODE_SHUFFLE
+                                           : FORM_DECODE;
+    const vkattn__module *mod = vkattn__module_of(form, store_of(ctx, dtype));
+    /* Compiled without the lock, as in vkattn__pipeline_get. */
+    VkPipeline made;
+    vkattn_result res =
+        make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
+                      mod->code, mod->size, ids, values, MAX_SPEC, 0, &made);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    pthread_mutex_lock(&ctx->lock);
+    *out = decode_find(ctx, key);
     if (!*out && ctx->n_decode == ctx->cap_decode) {
         uint32_t cap = ctx->cap_decode ? 2 * ctx->cap_decode : 8;
         decode_pipeline *grown = realloc(ctx->decode, cap * sizeof *grown);
@@ -536,50 +586,46 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
             res = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
         }
     }
-    if (!*out && res == VKATTN_SUCCESS) {
-        static const uint32_t ids[MAX_SPEC] = {ATTN_SPEC_D,     ATTN_SPEC_RP,    ATTN_SPEC_WG,
-                                               ATTN_SPEC_VEC,   ATTN_SPEC_PARTS, ATTN_SPEC_KEYS,
-                                               ATTN_SPEC_FEAT,  ATTN_SPEC_HEADS};
-        const uint32_t values[MAX_SPEC] = {head_dim,   1u << plan->rp_log2,
-                                           plan->wg,   plan->vec,
-                                           1u << plan->parts_log2, plan->keys,
-                                           plan->feat, plan->heads};
-        /* Modules that use shuffles or subgroup reductions are only given to devices that
-         * have them. The texel modules exist for one invocation per key, exact scores and the
-         * subgroup merge only (the CPU drivers' shape; the planner asks for nothing else). */
-        const bool sh = plan->parts_log2 > 0;
-        const module_form form = plan->rows    ? FORM_DECODE_ROWS
-                                 : plan->texel ? FORM_DECODE_TEXEL
-                                 : plan->fast  ? (sh ? FORM_DECODE_SHUFFLE_FAST : FORM_DECODE_FAST)
-                                 : plan->sg    ? FORM_DECODE_SG
-                                 : sh          ? FORM_DECODE_SHUFFLE
-                                               : FORM_DECODE;
-        const vkattn__module *mod = vkattn__module_of(form, store_of(ctx, dtype));
-        res = make_pipeline(ctx, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
-                            mod->code, mod->size, ids, values, MAX_SPEC, 0, out);
-        if (res == VKATTN_SUCCESS)
-            ctx->decode[ctx->n_decode++] = (decode_pipeline){key, *out, mod->name};
+    const bool keep = !*out && res == VKATTN_SUCCESS;
+    if (keep) {
+        ctx->decode[ctx->n_decode++] = (decode_pipeline){key, made, mod->name};
+        *out = made;
     }
     pthread_mutex_unlock(&ctx->lock);
-    return res;
+    if (!keep)
+        ctx->vk.vkDestroyPipeline(ctx->device, made, ctx->alloc);
+    if (res != VKATTN_SUCCESS)
+        return vkattn__ctx_fail(ctx, res, "out of host memory for the pipeline list");
+    return VKATTN_SUCCESS;
 }
 
 vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out)
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
     VkPipeline *slot = &ctx->merge[f16];
-    vkattn_result res = VKATTN_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
-    if (!*slot) {
-        const vkattn__module *mod = vkattn__module_of(FORM_MERGE, store_of(ctx, dtype));
-        res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, NULL, NULL, 0, 0,
-                            slot);
-        if (res == VKATTN_SUCCESS)
-            ctx->merge_module[f16] = mod->name;
+    *out = *slot;
+    pthread_mutex_unlock(&ctx->lock);
+    if (*out)
+        return VKATTN_SUCCESS;
+    /* Compiled without the lock, as in vkattn__pipeline_get. */
+    const vkattn__module *mod = vkattn__module_of(FORM_MERGE, store_of(ctx, dtype));
+    VkPipeline made;
+    vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, NULL, NULL,
+                                      0, 0, &made);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    pthread_mutex_lock(&ctx->lock);
+    const bool first = *slot == VK_NULL_HANDLE;
+    if (first) {
+        *slot = made;
+        ctx->merge_module[f16] = mod->name;
     }
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
-    return res;
+    if (!first)
+        ctx->vk.vkDestroyPipeline(ctx->device, made, ctx->alloc);
+    return VKATTN_SUCCESS;
 }
 
 uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules, uint32_t capacity)

@@ -279,9 +279,27 @@ static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pip
     ctx->vk.vkCmdDispatch(cmd, groups, 1, 1);
 }
 
+/* Whether texel views of K and V can serve p, their rows read in words of epw elements, with the
+ * bound ranges starting skip[i] bytes past an offset aligned to minTexelBufferOffsetAlignment:
+ * rows on 16 bytes from there, whole texels, at most maxTexelBufferElements (range out, bytes). */
+static bool texel_fits(vkattn_context ctx, const vkattn_problem *p, uint32_t epw,
+                       uint32_t parts_log2, const uint64_t *skip, VkDeviceSize *range)
+{
+    const uint32_t esize = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const vkattn_strides *st[2] = {&p->k, &p->v};
+    for (int i = 0; i < 2; ++i) {
+        range[i] = skip[i] + vkattn_problem_extent(p, i ? 'v' : 'k') * esize;
+        const uint64_t all = skip[i] / esize | (uint64_t)(p->head_dim >> parts_log2) | st[i]->b |
+                             st[i]->h | st[i]->s;
+        if (skip[i] % esize || all % epw || range[i] % 16 ||
+            range[i] / 16 > ctx->limits.maxTexelBufferElements || range[i] / esize > UINT32_MAX)
+            return false;
+    }
+    return true;
+}
+
 /* The texel views of K and V (views[0] left VK_NULL_HANDLE where they do not apply: a buffer
- * without VKATTN_BUFFER_TEXEL, rows off 16 bytes from the view's aligned start, a range that is
- * not whole texels or is over maxTexelBufferElements) and the element offsets past their
+ * without VKATTN_BUFFER_TEXEL, or texel_fits says no) and the element offsets past their
  * starts. Fails only where a view cannot be made. */
 static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
                                  const vkattn_device_tensors *t, uint32_t epw, uint32_t parts_log2,
@@ -289,29 +307,53 @@ static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
 {
     const uint32_t esize = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     const vkattn_buffer *bufs[2] = {&t->k, &t->v};
-    const vkattn_strides *st[2] = {&p->k, &p->v};
     const VkDeviceSize align = ctx->limits.minTexelBufferOffsetAlignment
                                    ? ctx->limits.minTexelBufferOffsetAlignment : 1;
     VkDeviceSize base[2], range[2];
+    uint64_t skip[2];
     for (int i = 0; i < 2; ++i) {
         if (!(bufs[i]->flags & VKATTN_BUFFER_TEXEL))
             return VKATTN_SUCCESS;
         base[i] = bufs[i]->offset - bufs[i]->offset % align;
-        const uint64_t skip = bufs[i]->offset - base[i];
-        range[i] = skip + vkattn_problem_extent(p, i ? 'v' : 'k') * esize;
-        const uint64_t all = skip / esize | (uint64_t)(p->head_dim >> parts_log2) | st[i]->b |
-                             st[i]->h | st[i]->s;
-        if (skip % esize || all % epw || range[i] % 16 ||
-            range[i] / 16 > ctx->limits.maxTexelBufferElements || range[i] / esize > UINT32_MAX)
-            return VKATTN_SUCCESS;
-        offs[i] = (uint32_t)(skip / esize);
+        skip[i] = bufs[i]->offset - base[i];
     }
+    if (!texel_fits(ctx, p, epw, parts_log2, skip, range))
+        return VKATTN_SUCCESS;
     vkattn_result res = VKATTN_SUCCESS;
-    for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i)
+    for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i) {
+        offs[i] = (uint32_t)(skip[i] / esize);
         res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base[i], range[i], &views[i]);
+    }
     if (res != VKATTN_SUCCESS)
         views[0] = VK_NULL_HANDLE;
     return res;
+}
+
+/* The split-KV plan's last choices, from facts about the call: the element offsets of the bound
+ * Q, K and V ORed together (offs), whether the problem needs the optional code of the mask and
+ * softcap (extra) or the page walk (paged), and whether texel views of K/V are had (views).
+ * The ROWS form reads whole words through texel views only: without them it falls back to the
+ * form vkattn__decode_plan gives otherwise, with these choices carried over (the split, the
+ * scratch and so the bindings are the same, see vkattn__decode_plan). */
+static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, decode_plan plan,
+                               uint64_t offs, bool extra, bool paged, bool views)
+{
+    /* 16-byte words when every Q, K and V row starts on one and D fills whole words. */
+    const uint32_t epw = p->dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+    const uint64_t all = (uint64_t)(p->head_dim >> plan.parts_log2) | offs | p->k.b | p->k.h |
+                         p->k.s | p->v.b | p->v.h | p->v.s | p->q.b | p->q.h | p->q.s;
+    plan.vec = all % epw == 0;
+    /* PAGED alone, or everything: at most three pipelines per shape. */
+    plan.feat = extra ? ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA : paged ? ATTN_FEAT_PAGED : 0u;
+    plan.texel = plan.texel && views;
+    if (plan.rows && !(plan.texel && plan.vec)) {
+        const decode_plan wanted = plan;
+        plan = vkattn__decode_plan(ctx, p, false);
+        plan.vec = wanted.vec;
+        plan.feat = wanted.feat;
+        plan.texel = wanted.texel;
+    }
+    return plan;
 }
 
 /* The split-KV path: pipelines, scratch span and both grids are checked before anything is
@@ -457,6 +499,51 @@ vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *pr
     return VKATTN_SUCCESS;
 }
 
+vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems, uint32_t count,
+                             uint32_t kv_flags)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (!problems && count)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "problems is NULL, count = %u",
+                                count);
+    if (kv_flags & ~VKATTN_BUFFER_TEXEL)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
+                                "kv_flags = 0x%x: expected 0 or VKATTN_BUFFER_TEXEL", kv_flags);
+    char msg[CTX_MESSAGE_SIZE];
+    for (uint32_t i = 0; i < count; ++i)
+        if (vkattn_problem_check(&problems[i], msg, sizeof msg) != VKATTN_SUCCESS)
+            return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "problems[%u]: %s", i, msg);
+    if (ctx->cpu) /* the reference needs nothing made */
+        return VKATTN_SUCCESS;
+    for (uint32_t i = 0; i < count; ++i) {
+        const vkattn_problem p = vkattn__problem_resolved(&problems[i]);
+        decode_plan plan = vkattn__decode_plan(ctx, &p, true);
+        vkattn_result res;
+        if (!plan.use) {
+            const attn_pipeline *pl;
+            res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, plan.kernel, &pl);
+        } else {
+            /* As a call whose tensors start on 16 bytes (every offset a multiple of the word)
+             * records it. */
+            const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+            const uint64_t skip[2] = {0, 0};
+            VkDeviceSize range[2];
+            const bool views = plan.texel && (kv_flags & VKATTN_BUFFER_TEXEL) &&
+                               texel_fits(ctx, &p, epw, plan.parts_log2, skip, range);
+            plan = finish_plan(ctx, &p, plan, 0, p.softcap > 0 || p.mask_batch, p.page_size != 0,
+                               views);
+            VkPipeline pl;
+            res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, &plan, &pl);
+            if (res == VKATTN_SUCCESS && !plan.direct)
+                res = vkattn__merge_pipeline_get(ctx, p.dtype, &pl);
+        }
+        if (res != VKATTN_SUCCESS)
+            return res;
+    }
+    return VKATTN_SUCCESS;
+}
+
 vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                    const vkattn_problem *problem,
                                    const vkattn_device_tensors *tensors)
@@ -475,32 +562,17 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
-        /* 16-byte words when every Q, K and V row starts on one and D fills whole words. */
         const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
-        const uint64_t all = (uint64_t)(p.head_dim >> plan.parts_log2) | b[ATTN_BIND_K].elem_offset |
-                             b[ATTN_BIND_V].elem_offset | p.k.b | p.k.h | p.k.s | p.v.b | p.v.h | p.v.s |
-                             b[ATTN_BIND_Q].elem_offset | p.q.b | p.q.h | p.q.s;
-        plan.vec = all % epw == 0;
-        /* PAGED alone, or everything: at most three pipelines per shape. */
-        plan.feat = (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK)) != 0
-                        ? ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA
-                        : (flags & ATTN_FLAG_PAGED) != 0 ? ATTN_FEAT_PAGED : 0u;
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
         if (plan.texel &&
             (res = texel_views(ctx, &p, tensors, epw, plan.parts_log2, views, texel_offs)))
             return res;
-        plan.texel = views[0] != VK_NULL_HANDLE;
-        if (plan.rows && !(plan.texel && plan.vec)) {
-            /* The ROWS form reads whole words through texel views only: plan without it (the
-             * recorder's own choices carried over; the split, and so the bindings above, are
-             * the same, see vkattn__decode_plan). */
-            const decode_plan wanted = plan;
-            plan = vkattn__decode_plan(ctx, &p, false);
-            plan.vec = wanted.vec;
-            plan.feat = wanted.feat;
-            plan.texel = wanted.texel;
-        }
+        plan = finish_plan(ctx, &p, plan,
+                           (uint64_t)b[ATTN_BIND_Q].elem_offset | b[ATTN_BIND_K].elem_offset |
+                               b[ATTN_BIND_V].elem_offset,
+                           (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK)) != 0,
+                           (flags & ATTN_FLAG_PAGED) != 0, views[0] != VK_NULL_HANDLE);
         return cmd_decode(ctx, cmd, &p, &plan, b, flags, views, texel_offs);
     }
 

@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "harness.h"
+#include "prepare.h"
 
 static int usage(void)
 {
@@ -75,24 +77,53 @@ int cmd_test(int argc, char **argv)
 
     harness_case *cases;
     size_t n = harness_cases(quick, &cases);
-    unsigned passed = 0, failed = 0, skipped = 0;
+    /* The cases to run: the filter's, and with a forced coopmat kernel the f16 problems
+     * without paging or forced splits (the others would run another kernel, which is not what
+     * was asked to be tested: reported as skips). */
+    bool *runs_here = calloc(n ? n : 1, sizeof *runs_here);
+    vkattn_problem *problems = malloc((n ? n : 1) * sizeof *problems);
+    if (!runs_here || !problems) {
+        free(runs_here), free(problems), free(cases);
+        vkattn_context_destroy(ctx);
+        cli_error("test", "out of memory");
+        return 1;
+    }
+    size_t np = 0;
     for (size_t i = 0; i < n; ++i) {
         if (filter && !strstr(cases[i].name, filter))
             continue;
-        /* A forced coopmat kernel takes f16 problems without paging or forced splits; the
-         * others would run another kernel, which is not what was asked to be tested. */
         vkattn_kernel runs = VKATTN_KERNEL_AUTO;
-        if (desc.kernel == VKATTN_KERNEL_COOPMAT &&
-            vkattn_problem_kernel(ctx, &cases[i].p, &runs, NULL) == VKATTN_SUCCESS &&
-            runs != VKATTN_KERNEL_COOPMAT) {
+        runs_here[i] = !(desc.kernel == VKATTN_KERNEL_COOPMAT &&
+                         vkattn_problem_kernel(ctx, &cases[i].p, &runs, NULL) == VKATTN_SUCCESS &&
+                         runs != VKATTN_KERNEL_COOPMAT);
+        if (runs_here[i])
+            problems[np++] = harness_problem(&cases[i]);
+    }
+    /* Every pipeline first, on every core (the harness binds K/V as texel-capable buffers,
+     * through vkattn_attention): lavapipe compiles each for seconds, one at a time otherwise. */
+    tool_prepare(ctx, problems, np, VKATTN_BUFFER_TEXEL);
+    free(problems);
+    const bool progress = isatty(2);
+    unsigned passed = 0, failed = 0, skipped = 0;
+    size_t done = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (filter && !strstr(cases[i].name, filter))
+            continue;
+        if (!runs_here[i]) {
             printf("%-4s %-64s (runs another kernel: coopmat takes f16 without paging or "
                    "kv_splits)\n", "skip", cases[i].name);
             ++skipped;
             continue;
         }
+        if (progress) {
+            fprintf(stderr, "[%zu/%zu] %s ...", ++done, np, cases[i].name);
+            fflush(stderr);
+        }
         harness_result r;
         unsigned before = messages;
         int ran = harness_run(ctx, &cases[i], &r);
+        if (progress)
+            fprintf(stderr, "\r\033[K");
         if (ran != 0 && r.unsupported && messages == before) {
             printf("%-4s %-64s (%s)\n", "skip", cases[i].name, r.why);
             ++skipped;
@@ -107,6 +138,7 @@ int cmd_test(int argc, char **argv)
         ok ? ++passed : ++failed;
     }
     free(cases);
+    free(runs_here);
     vkattn_context_destroy(ctx);
     /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
      * there are any. */

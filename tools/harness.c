@@ -366,9 +366,8 @@ static bool compare(const harness_case *c, const vkattn_problem *p, const tensor
     return true;
 }
 
-int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
+vkattn_problem harness_problem(const harness_case *c)
 {
-    memset(r, 0, sizeof *r);
     vkattn_problem p = c->p;
     uint32_t hkv = p.heads_kv ? p.heads_kv : p.heads_q;
     if (c->bshd) {
@@ -384,6 +383,13 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
     }
     if (p.page_size) /* a paged K/V has its fixed layout */
         memset(&p.k, 0, sizeof p.k), memset(&p.v, 0, sizeof p.v);
+    return p;
+}
+
+int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
+{
+    memset(r, 0, sizeof *r);
+    vkattn_problem p = harness_problem(c);
     char msg[256];
     if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
         snprintf(r->why, sizeof r->why, "bad case: %s", msg);

@@ -26,13 +26,16 @@ typedef struct harness_result {
     double lse_err;     /* max |LSE - LSE_ref| over finite reference values */
     double bound;       /* the bound max_err is held to */
     bool pass;
-    bool unsupported;   /* the device cannot run the case (VKATTN_ERROR_UNSUPPORTED: f16
-                           without 16-bit storage, a tensor past its buffer range): a skip */
+    bool unsupported;   /* the device cannot run the case (VKATTN_ERROR_UNSUPPORTED: a tensor
+                           past its buffer range): a skip */
     char why[320];      /* for a failure or a skip: what went wrong */
 } harness_result;
 
 /* The matrix; quick gives a short subset. Returns the number of cases; *out is malloc'd. */
 size_t harness_cases(bool quick, harness_case **out);
+
+/* The problem harness_run runs for c: its strides set from the layout. */
+vkattn_problem harness_problem(const harness_case *c);
 
 /* Fills the case's tensors, runs it on ctx and on the CPU reference (ref_parallel, on every
  * online CPU) and compares them: O within SPEC's bound (looser for scores in the thousands, where

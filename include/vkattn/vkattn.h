@@ -432,6 +432,20 @@ VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffe
                                               const vkattn_problem *problem,
                                               const vkattn_device_tensors *tensors);
 
+/* Creates now every pipeline that vkattn_cmd_attention (or vkattn_attention) will need for these
+ * problems on this context, so that those calls create none and a frame never waits for a
+ * shader compiler: at load time, or on threads of the app's own (the library starts none).
+ * Several threads may prepare on one context at once, each compiling its own pipelines while
+ * the others compile theirs; a pipeline two threads both need is kept once. The pipelines are
+ * those of calls whose tensors start on 16 bytes, as vkattn_attention's do; kv_flags says how
+ * K and V will be bound (0, or VKATTN_BUFFER_TEXEL). A call with other offsets or flags may
+ * still make a pipeline of its own on first use. A CPU context has nothing to prepare.
+ * Errors: INVALID_ARGUMENT (NULL problems with a count, bad kv_flags, an invalid problem: the
+ * message names problems[i]; then nothing is made), OUT_OF_*_MEMORY / VULKAN (pipeline
+ * creation; the pipelines made before stay). Thread-safety: as vkattn_cmd_attention. */
+VKATTN_API vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
+                                        uint32_t count, uint32_t kv_flags);
+
 /* The scratch bytes vkattn_cmd_attention needs in tensors->scratch for this problem on this
  * context (0 when the problem runs without split-KV). The split is chosen from the problem's
  * shape and kv_splits, never from the data, so the size can be allocated once per shape.
