@@ -1,4 +1,5 @@
 /* vkattn test: the verification harness on one device (SPEC section 4). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,59 @@
 #include "commands.h"
 #include "harness.h"
 #include "prepare.h"
+
+#define MAX_WORKERS 8
+
+/* A case's result, written by the worker that ran it. */
+typedef struct outcome {
+    harness_result r;
+    int ran;           /* harness_run's return */
+    unsigned messages; /* validation messages during the case */
+    bool done;
+} outcome;
+
+/* The cases, shared by the workers: each takes the next case not yet taken. */
+typedef struct pool {
+    const harness_case *cases;
+    size_t n, next;
+    const bool *runs_here;
+    outcome *out;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* a case is done */
+} pool;
+
+typedef struct worker {
+    pool *pool;
+    vkattn_context ctx;
+    unsigned *messages; /* this context's validation messages (its on_message counts there) */
+    unsigned own;       /* where they are counted for the contexts made here */
+    pthread_t thread;
+    bool started;
+} worker;
+
+static void *run_cases(void *arg)
+{
+    worker *w = arg;
+    pool *p = w->pool;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (p->next < p->n && !p->runs_here[p->next])
+            ++p->next;
+        const size_t i = p->next < p->n ? p->next++ : p->n;
+        pthread_mutex_unlock(&p->lock);
+        if (i == p->n)
+            return NULL;
+        outcome o = {0};
+        const unsigned before = *w->messages;
+        o.ran = harness_run(w->ctx, &p->cases[i], &o.r);
+        o.messages = *w->messages - before;
+        o.done = true;
+        pthread_mutex_lock(&p->lock);
+        p->out[i] = o;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
 
 static int usage(void)
 {
@@ -82,8 +136,9 @@ int cmd_test(int argc, char **argv)
      * was asked to be tested: reported as skips). */
     bool *runs_here = calloc(n ? n : 1, sizeof *runs_here);
     vkattn_problem *problems = malloc((n ? n : 1) * sizeof *problems);
-    if (!runs_here || !problems) {
-        free(runs_here), free(problems), free(cases);
+    outcome *out = calloc(n ? n : 1, sizeof *out);
+    if (!runs_here || !problems || !out) {
+        free(runs_here), free(problems), free(out), free(cases);
         vkattn_context_destroy(ctx);
         cli_error("test", "out of memory");
         return 1;
@@ -100,9 +155,39 @@ int cmd_test(int argc, char **argv)
             problems[np++] = harness_problem(&cases[i]);
     }
     /* Every pipeline first, on every core (the harness binds K/V as texel-capable buffers,
-     * through vkattn_attention): lavapipe compiles each for seconds, one at a time otherwise. */
+     * through vkattn_attention). */
     tool_prepare(ctx, problems, np, VKATTN_BUFFER_TEXEL);
     free(problems);
+
+    /* The cases run on one context per core where the device is lavapipe-like (a CPU
+     * driver), each context its own VkDevice: such a driver compiles a pipeline's code at its
+     * first dispatch, on the queue's one thread, so only several devices compile at once. The
+     * lines still come in case order. (Not with --tuning: its lines go to the first context.) */
+    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .out = out,
+               .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    worker w[MAX_WORKERS] = {{.pool = &pl, .ctx = ctx, .messages = &messages}};
+    size_t nw = 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !tuning && cpus > 1
+                      ? (cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 1;
+    while (nw < want) {
+        w[nw] = (worker){.pool = &pl};
+        w[nw].messages = &w[nw].own;
+        vkattn_context_desc d = desc;
+        d.user = w[nw].messages;
+        d.message = NULL;
+        d.message_size = 0;
+        if (vkattn_context_create(&d, &w[nw].ctx) != VKATTN_SUCCESS)
+            break;
+        ++nw;
+    }
+    size_t started = 0;
+    for (size_t k = 0; k < nw; ++k)
+        if (pthread_create(&w[k].thread, NULL, run_cases, &w[k]) == 0)
+            w[k].started = true, ++started;
+    if (started == 0) /* no thread: this one runs them */
+        run_cases(&w[0]);
+
     const bool progress = isatty(2);
     unsigned passed = 0, failed = 0, skipped = 0;
     size_t done = 0;
@@ -119,26 +204,37 @@ int cmd_test(int argc, char **argv)
             fprintf(stderr, "[%zu/%zu] %s ...", ++done, np, cases[i].name);
             fflush(stderr);
         }
-        harness_result r;
-        unsigned before = messages;
-        int ran = harness_run(ctx, &cases[i], &r);
+        pthread_mutex_lock(&pl.lock);
+        while (!out[i].done)
+            pthread_cond_wait(&pl.cond, &pl.lock);
+        pthread_mutex_unlock(&pl.lock);
         if (progress)
             fprintf(stderr, "\r\033[K");
-        if (ran != 0 && r.unsupported && messages == before) {
-            printf("%-4s %-64s (%s)\n", "skip", cases[i].name, r.why);
+        harness_result *r = &out[i].r;
+        const int ran = out[i].ran;
+        const unsigned msgs = out[i].messages;
+        if (ran != 0 && r->unsupported && msgs == 0) {
+            printf("%-4s %-64s (%s)\n", "skip", cases[i].name, r->why);
             ++skipped;
             continue;
         }
-        bool ok = ran == 0 && r.pass && messages == before;
-        if (ran == 0 && r.pass && messages != before)
-            snprintf(r.why, sizeof r.why, "%u validation message(s)", messages - before);
+        bool ok = ran == 0 && r->pass && msgs == 0;
+        if (ran == 0 && r->pass && msgs != 0)
+            snprintf(r->why, sizeof r->why, "%u validation message(s)", msgs);
         printf("%-4s %-64s max_err %.2e (bound %.1e)%s%s\n", ok ? "ok" : "FAIL", cases[i].name,
-               r.max_err, r.bound, ok ? "" : "  ", ok ? "" : r.why);
+               r->max_err, r->bound, ok ? "" : "  ", ok ? "" : r->why);
         fflush(stdout);
         ok ? ++passed : ++failed;
     }
+    for (size_t k = 0; k < nw; ++k) {
+        if (w[k].started)
+            pthread_join(w[k].thread, NULL);
+        if (k > 0)
+            vkattn_context_destroy(w[k].ctx);
+    }
     free(cases);
     free(runs_here);
+    free(out);
     vkattn_context_destroy(ctx);
     /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
      * there are any. */
