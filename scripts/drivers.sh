@@ -3,7 +3,7 @@
 # answers for, built in build/ (run after it):
 #  - SwiftShader, from Debian's chromium-common package, extracted (never installed) into
 #    $VKATTN_CACHE/swiftshader: subgroup size 4, no 16-bit storage (f16 as 32-bit words), no push
-#    descriptors. The whole matrix: it compiles fast.
+#    descriptors. The whole matrix and the meson tests: it compiles fast.
 #  - lavapipe with LP_NATIVE_VECTOR_WIDTH=512: subgroup size 16 (as Mali and Intel), the quick
 #    matrix (its pipelines compile as slowly as lavapipe's always do).
 # VKATTN_CACHE defaults to /var/cache/vkattn as root, else ${XDG_CACHE_HOME:-~/.cache}/vkattn.
@@ -53,7 +53,8 @@ fi
 
 passed=0
 failed=0
-# leg NAME CMD ARGS: one leg, its output shown; a pass needs exit 0 and "N passed, 0 failed".
+# leg NAME CMD ARGS: one leg, its output shown; a pass needs exit 0 and either
+# "N passed, 0 failed" (vkattn test) or meson's "Fail: 0".
 leg() {
     name=$1
     shift
@@ -62,7 +63,7 @@ leg() {
     if "$@" >build/drivers-leg.log 2>&1; then rc=0; else rc=$?; fi
     tail -n 40 build/drivers-leg.log
     echo "== drivers: $name took $(($(date +%s) - t0)) s (exit $rc)"
-    if [ "$rc" -eq 0 ] && grep -Eq '^[0-9]+ passed, 0 failed' build/drivers-leg.log; then
+    if [ "$rc" -eq 0 ] && grep -Eq '^[0-9]+ passed, 0 failed|^Fail: +0' build/drivers-leg.log; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
@@ -73,6 +74,10 @@ leg() {
 if icd=$(swiftshader_icd) &&
     VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd $vkattn info | head -n 1 | grep -q SwiftShader; then
     leg swiftshader env VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd" $vkattn test --validation
+    # The unit tests too (about a minute there): they hold the library's own checks, such as
+    # the guard test's list of the modules a device without 16-bit storage can run.
+    leg swiftshader-meson env VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd" \
+        meson test -C build --no-rebuild --num-processes 2 --print-errorlogs --logbase swiftshader
 else
     echo "drivers: no SwiftShader device from chromium-common's libvk_swiftshader.so" >&2
     failed=$((failed + 1))

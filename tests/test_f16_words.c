@@ -176,6 +176,13 @@ int main(void)
 {
     if (!(ctx = vk_test_context()))
         return 77;
+    vkattn_device_info info;
+    vkattn_context_device_info(ctx, &info);
+    if (!info.fp16_storage) { /* every context here runs words: nothing to compare them with */
+        fprintf(stderr, "no 16-bit storage on this device: skipped\n");
+        vkattn_context_destroy(ctx);
+        return 77;
+    }
     Suite *s = suite_create("f16_words");
     TCase *tc = tcase_create("f16_words");
     tcase_set_timeout(tc, 1800);

@@ -1048,6 +1048,9 @@ static const char *unreachable(const char *m, const vkattn_device_info *x, bool 
                  x->coopmat_k);
         return strcmp(m, own) == 0 ? NULL : why;
     }
+    const size_t len = strlen(m);
+    if (len > 4 && strcmp(m + len - 4, "_f16") == 0 && !x->fp16_storage)
+        return "no 16-bit storage (f16 runs as 32-bit words)";
     if (strstr(m, "_fast_") && !x->fp16_arithmetic)
         return "no shaderFloat16 (the fast scores)";
     if (strstr(m, "_shuffle") && (!x->subgroup_shuffle || x->min_subgroup_size < 2))
