@@ -20,11 +20,17 @@ typedef struct outcome {
     bool done;
 } outcome;
 
-/* The cases, shared by the workers: each takes the next case not yet taken. */
+/* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch and
+ * caches it on disk, so two workers that start cases of one pipeline at once both compile it:
+ * the cases are grouped by what decides most of their pipelines (dtype and head size), a group's
+ * first case runs alone, and meanwhile the other workers take cases of other groups (in case
+ * order otherwise). */
 typedef struct pool {
     const harness_case *cases;
-    size_t n, next;
+    size_t n;
     const bool *runs_here;
+    const size_t *group; /* case -> its group's first case */
+    unsigned char *state; /* per case: 0 not taken, 1 taken, 2 done */
     outcome *out;
     pthread_mutex_t lock;
     pthread_cond_t cond; /* a case is done */
@@ -39,15 +45,33 @@ typedef struct worker {
     bool started;
 } worker;
 
+/* The next case for a worker (p->lock held): the first not taken whose group's first case is
+ * done or is this one; n when none is left; n + 1 when the rest must wait for a first case. */
+static size_t pick(const pool *p)
+{
+    bool left = false;
+    for (size_t i = 0; i < p->n; ++i) {
+        if (!p->runs_here[i] || p->state[i] != 0)
+            continue;
+        left = true;
+        const size_t g = p->group[i];
+        if (g == i || p->state[g] == 2)
+            return i;
+    }
+    return left ? p->n + 1 : p->n;
+}
+
 static void *run_cases(void *arg)
 {
     worker *w = arg;
     pool *p = w->pool;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (p->next < p->n && !p->runs_here[p->next])
-            ++p->next;
-        const size_t i = p->next < p->n ? p->next++ : p->n;
+        size_t i;
+        while ((i = pick(p)) == p->n + 1)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (i < p->n)
+            p->state[i] = 1;
         pthread_mutex_unlock(&p->lock);
         if (i == p->n)
             return NULL;
@@ -58,8 +82,23 @@ static void *run_cases(void *arg)
         o.done = true;
         pthread_mutex_lock(&p->lock);
         p->out[i] = o;
+        p->state[i] = 2;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* group[i]: the first case that runs here with case i's dtype and head size. */
+static void group_cases(const harness_case *c, const bool *runs_here, size_t n, size_t *group)
+{
+    for (size_t i = 0; i < n; ++i) {
+        group[i] = i;
+        for (size_t j = 0; j < i; ++j)
+            if (runs_here[j] && c[j].p.dtype == c[i].p.dtype &&
+                c[j].p.head_dim == c[i].p.head_dim) {
+                group[i] = group[j];
+                break;
+            }
     }
 }
 
@@ -137,8 +176,10 @@ int cmd_test(int argc, char **argv)
     bool *runs_here = calloc(n ? n : 1, sizeof *runs_here);
     vkattn_problem *problems = malloc((n ? n : 1) * sizeof *problems);
     outcome *out = calloc(n ? n : 1, sizeof *out);
-    if (!runs_here || !problems || !out) {
-        free(runs_here), free(problems), free(out), free(cases);
+    size_t *group = malloc((n ? n : 1) * sizeof *group);
+    unsigned char *state = calloc(n ? n : 1, 1);
+    if (!runs_here || !problems || !out || !group || !state) {
+        free(runs_here), free(problems), free(out), free(group), free(state), free(cases);
         vkattn_context_destroy(ctx);
         cli_error("test", "out of memory");
         return 1;
@@ -163,7 +204,9 @@ int cmd_test(int argc, char **argv)
      * driver), each context its own VkDevice: such a driver compiles a pipeline's code at its
      * first dispatch, on the queue's one thread, so only several devices compile at once. The
      * lines still come in case order. (Not with --tuning: its lines go to the first context.) */
-    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .out = out,
+    group_cases(cases, runs_here, n, group);
+    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .group = group, .state = state,
+               .out = out,
                .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     worker w[MAX_WORKERS] = {{.pool = &pl, .ctx = ctx, .messages = &messages}};
     size_t nw = 1;
@@ -235,6 +278,8 @@ int cmd_test(int argc, char **argv)
     free(cases);
     free(runs_here);
     free(out);
+    free(group);
+    free(state);
     vkattn_context_destroy(ctx);
     /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
      * there are any. */
