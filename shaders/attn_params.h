@@ -18,8 +18,13 @@
 #define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
 #define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
 #define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge) */
-/* decode, ATTN_FLAG_PAGED: the page size (at most 1024) is flags >> ATTN_PAGE_SHIFT. */
+/* decode, ATTN_FLAG_PAGED: the page size (at most 1024) is (flags >> ATTN_PAGE_SHIFT) &
+ * ATTN_PAGE_MASK. */
 #define ATTN_PAGE_SHIFT      16u
+#define ATTN_PAGE_MASK    0x7ffu
+/* decode: the pipeline's D less the problem's head size (0..7; see decode.comp) is
+ * flags >> ATTN_PAD_SHIFT. */
+#define ATTN_PAD_SHIFT       27u
 #define MERGE_FLAG_LSE        1u /* merge: write LSE */
 #define MERGE_FLAG_SPLITS     2u /* merge: the parts are the decode kernel's scratch */
 

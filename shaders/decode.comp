@@ -51,6 +51,10 @@
 #include "attn_params.h"
 #include "mask.glsl"
 
+// The head size compiled for. Without VEC it may exceed the problem's head size HD (the host
+// rounds element-loaded head sizes up to a multiple of 8, so one pipeline serves 1, 2, 3 and
+// 7): the query's dimensions past HD are 0 and O's are never written, so every sum is the
+// same as at HD (see elem_in_row).
 layout(constant_id = ATTN_SPEC_D) const uint D = 64;
 layout(constant_id = ATTN_SPEC_RP) const uint RP = 4;
 // 1: every K/V row starts on 16 bytes and D fills whole 16-byte words, so rows are read in
@@ -230,7 +234,7 @@ void key_place(uint b, uint j, out uint outer, out uint row)
         row = j;
         return;
     }
-    const uint page_size = pc.flags >> ATTN_PAGE_SHIFT;
+    const uint page_size = (pc.flags >> ATTN_PAGE_SHIFT) & ATTN_PAGE_MASK;
     uint pg = uint(float(j) * (1.0 / float(page_size)));
     int r = int(j) - int(pg * page_size);
     pg = r < 0 ? pg - 1u : r >= int(page_size) ? pg + 1u : pg;
@@ -239,9 +243,25 @@ void key_place(uint b, uint j, out uint outer, out uint row)
     outer = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
 }
 
+// The problem's head size (D less the host's padding).
+uint head_size()
+{
+    return D - (pc.flags >> ATTN_PAD_SHIFT);
+}
+
+// Element base + dl of a row (base is dimension dim0 of it), held inside the row's first HD
+// elements: a padded dimension reads a real one, so no read leaves the row. Its query value is
+// 0 (the products add nothing) and its accumulators are never written: the K and V values read
+// there count for nothing, and a NaN or Inf among them is one of the row's own.
+uint elem_in_row(uint base, uint dim0, uint dl, uint hd)
+{
+    return base + min(dim0 + dl, hd - 1u) - dim0;
+}
+
 void main()
 {
     const uint lid = gl_LocalInvocationID.x;
+    const uint hd = head_size();
     const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
     const uint slot = OWN_ROWS ? 0u : lid / PARTS;
     // One split (ATTN_FLAG_DIRECT): the split fields hold O's layout, and every key is in range.
@@ -317,8 +337,11 @@ void main()
                         qv[r * DL + dh + dw + e] = QV_T(live ? scaled(word_elem(w, e)) : 0.0);
                 }
             } else {
-                [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl)
-                    qv[r * DL + dh + dl] = QV_T(live ? scaled(AT(q, qb + dh + dl)) : 0.0);
+                [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+                    const float x = AT(q, elem_in_row(qb, part * DL, dh + dl, hd));
+                    qv[r * DL + dh + dl] =
+                        QV_T(live && part * DL + dh + dl < hd ? scaled(x) : 0.0);
+                }
             }
         }
     }
@@ -400,15 +423,17 @@ void main()
                         kbad[t] = kbad[t] || word_bad(kw[t]);
                     }
                 }
+                // (A padded dimension's query value is 0: its product adds nothing.)
+                const uint ke = VEC != 0u ? 0u : elem_in_row(ka[t], part * DL, d, hd);
 #ifdef VKATTN_FAST
-                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ka[t] + d);
+                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ke);
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || isnan(x) || isinf(x);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
                     ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
 #else
                 float x = ROWS != 0u ? lane_value(kmf[t * EPW + d % EPW], (d / EPW) % WG)
-                          : VEC != 0u ? word_elem(kw[t], d % EPW) : K_ELEM(ka[t] + d);
+                          : VEC != 0u ? word_elem(kw[t], d % EPW) : K_ELEM(ke);
                 if (VEC == 0u)
                     kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
                 [[unroll]] for (uint r = 0u; r < RP; ++r)
@@ -490,7 +515,8 @@ void main()
                     }
                 }
                 x[t] = ROWS != 0u ? lane_value(vmf[t * EPW + d % EPW], (d / EPW) % WG)
-                       : VEC != 0u ? word_elem(vw[t], d % EPW) : V_ELEM(va[t] + d);
+                       : VEC != 0u ? word_elem(vw[t], d % EPW)
+                       : V_ELEM(elem_in_row(va[t], part * DL, d, hd)); // (padded: not written)
                 if (VEC == 0u) {
                     const bool bad = !(abs(x[t]) <= FLT_MAX);
                     vbad[t] = vbad[t] || bad;
@@ -566,13 +592,15 @@ void main()
         const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
         const uint obase = direct ? pc.scratch_off + b * pc.n_splits + rh[r] * pc.split_len +
                                         ri[r] * pc.o_ss
-                                  : pc.scratch_off + (split * rows + row) * D;
+                                  : pc.scratch_off + (split * rows + row) * hd;
         const bool seen = lsum[r] > 0.0;
         const float inv = seen ? 1.0 / lsum[r] : 0.0;
         if (OWN_ROWS) {
             if (rvalid[r]) {
                 [[unroll]] for (uint dh = 0u; dh < D; dh += DSTEP)
                     [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+                        if (dh + dl >= hd)
+                            continue;
                         const float x = bad[r] ? F_NAN : acc[r * DL + dh + dl] * inv;
                         if (direct)
                             PUT(o, obase + dh + dl, x);
@@ -591,7 +619,7 @@ void main()
                     const float sum = subgroupAdd(acc[r * DL + min(c0 + e, DL - 1u)] * f[r]);
                     mine = lid == e ? sum : mine;
                 }
-            if (rvalid[r] && c0 + lid < DL) {
+            if (rvalid[r] && c0 + lid < DL && c0 + lid < hd) {
                 const float x = bad[r] ? F_NAN : mine * inv;
                 if (direct)
                     PUT(o, obase + c0 + lid, x);
@@ -608,6 +636,8 @@ void main()
             barrier();
             if (rvalid[r] && c0 + lid < DL) {
                 [[unroll]] for (uint pt = 0u; pt < PARTS; ++pt) {
+                    if (pt * DL + c0 + lid >= hd)
+                        continue;
                     float sum = 0.0;
                     for (uint w = pt; w < WG; w += PARTS)
                         sum += sRed[w * (WG + 1u) + lid];
@@ -624,7 +654,7 @@ void main()
         const float ls = bad[r] ? F_NAN : seen ? (mx[r] + log2(lsum[r])) * LN2 : NEG_INF;
         if (rvalid[r] && (OWN_ROWS || lid == 0u)) {
             if (!direct)
-                scratch[pc.scratch_off + pc.n_splits * rows * D + split * rows + row] = ls;
+                scratch[pc.scratch_off + pc.n_splits * rows * hd + split * rows + row] = ls;
             else if ((pc.flags & ATTN_FLAG_LSE) != 0u)
                 lse[pc.lse_off + row] = ls;
         }

@@ -25,6 +25,9 @@ typedef struct decode_plan {
     attn_tiles tiles;     /* COOPMAT: its tiles */
     uint32_t rp_log2;     /* query rows each invocation holds (RP) = 1 << rp_log2 */
     bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
+    uint32_t width;       /* the head size the pipeline is compiled for (set with vec): head_dim
+                             with vec, else head_dim rounded up to a multiple of 8 (decode.comp
+                             reads the dimensions past head_dim as 0) */
     bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
                              unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
     bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
@@ -176,9 +179,9 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
  * allow_rows false: without decode.comp's ROWS form (for buffers that cannot take texel views,
  * which the recorder finds out only afterwards). */
 decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows);
+/* The split-KV pipeline of a finished plan (its width, not the problem's head size, is D). */
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
-                                          uint32_t head_dim, const decode_plan *plan,
-                                          VkPipeline *out);
+                                          const decode_plan *plan, VkPipeline *out);
 vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out);
 void vkattn__pipelines_destroy(vkattn_context ctx);
 

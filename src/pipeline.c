@@ -417,9 +417,12 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
         plan.wg = 64;
     /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512
      * of each on CPU drivers (beyond that LLVM takes minutes to compile the unrolled loops),
-     * 128 on GPUs (registers). Without a tuned parts count, GPUs share a key among
+     * 256 there for head sizes that cannot be read as 16-byte words (the element loads' code
+     * is larger: D = 255 at two rows took 90 s (f32) and 164 s (f16) to compile on lavapipe
+     * 22.3), 128 on GPUs (registers). Without a tuned parts count, GPUs share a key among
      * invocations before they give up rows. */
-    const uint32_t max_values = cpu ? 512 : 128;
+    const uint32_t epw = p->dtype == VKATTN_DTYPE_F16 ? 8 : 4; /* elements per 16-byte word */
+    const uint32_t max_values = cpu ? (p->head_dim % epw == 0 ? 512 : 256) : 128;
     uint32_t max_parts = ctx->info.subgroup_shuffle ? ctx->info.min_subgroup_size : 1;
     if (max_parts > 8)
         max_parts = 8;
@@ -448,7 +451,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * the accumulators live in memory and each trip through it serves every key (S2048 D128
      * prefill 850 -> 774 ms, the GQA decode step at Skv 32768 27.6 -> 22.7 ms, alternating
      * runs); two elsewhere (registers), which the shared-key tests keep covered on CPUs. */
-    plan.keys = cpu && plan.parts_log2 == 0 ? 4 : 2;
+    plan.keys = cpu && plan.parts_log2 == 0 && p->head_dim % epw == 0 ? 4 : 2;
     /* (The fast scores take f16 values as such: 16-bit storage only.) */
     plan.fast = p->precision == VKATTN_PRECISION_FAST && p->dtype == VKATTN_DTYPE_F16 &&
                 ctx->float16 && ctx->storage_16bit && tu.f16_scores == 2;
@@ -539,10 +542,10 @@ static uint32_t decode_key(bool f16, uint32_t head_dim, const decode_plan *plan)
 }
 
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
-                                          uint32_t head_dim, const decode_plan *plan,
-                                          VkPipeline *out)
+                                          const decode_plan *plan, VkPipeline *out)
 {
     const bool f16 = dtype == VKATTN_DTYPE_F16;
+    const uint32_t head_dim = plan->width;
     const uint32_t key = decode_key(f16, head_dim, plan);
     pthread_mutex_lock(&ctx->lock);
     *out = decode_find(ctx, key);

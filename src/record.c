@@ -343,6 +343,10 @@ static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, deco
     const uint64_t all = (uint64_t)(p->head_dim >> plan.parts_log2) | offs | p->k.b | p->k.h |
                          p->k.s | p->v.b | p->v.h | p->v.s | p->q.b | p->q.h | p->q.s;
     plan.vec = all % epw == 0;
+    /* Element loads take any compiled width: a few widths serve every head size (one pipeline
+     * for 1..8, and D = 255 compiled as 256 in a tenth of the time). Word loads stay at the
+     * head size (their rows are whole words already). */
+    plan.width = plan.vec ? p->head_dim : (p->head_dim + 7) / 8 * 8;
     /* PAGED alone, or everything: at most three pipelines per shape. */
     plan.feat = extra ? ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA : paged ? ATTN_FEAT_PAGED : 0u;
     plan.texel = plan.texel && views;
@@ -350,6 +354,7 @@ static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, deco
         const decode_plan wanted = plan;
         plan = vkattn__decode_plan(ctx, p, false);
         plan.vec = wanted.vec;
+        plan.width = wanted.width;
         plan.feat = wanted.feat;
         plan.texel = wanted.texel;
     }
@@ -365,7 +370,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     const vkattn_problem p = *pp;
     VkPipeline dpl, mpl = VK_NULL_HANDLE;
     vkattn_result res;
-    if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, plan, &dpl)) ||
+    if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, plan, &dpl)) ||
         (!plan->direct && (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl))))
         return res;
     const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
@@ -383,6 +388,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     decode_params dp;
     memset(&dp, 0, sizeof dp);
     FILL_COMMON(dp, p, b, flags);
+    dp.flags |= (plan->width - p.head_dim) << ATTN_PAD_SHIFT;
     if (p.page_size) {
         dp.flags |= p.page_size << ATTN_PAGE_SHIFT;
         dp.pages_per_seq = p.pages_per_seq;
@@ -534,7 +540,7 @@ vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
             plan = finish_plan(ctx, &p, plan, 0, p.softcap > 0 || p.mask_batch, p.page_size != 0,
                                views);
             VkPipeline pl;
-            res = vkattn__decode_pipeline_get(ctx, p.dtype, p.head_dim, &plan, &pl);
+            res = vkattn__decode_pipeline_get(ctx, p.dtype, &plan, &pl);
             if (res == VKATTN_SUCCESS && !plan.direct)
                 res = vkattn__merge_pipeline_get(ctx, p.dtype, &pl);
         }
