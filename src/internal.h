@@ -179,6 +179,11 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
  * allow_rows false: without decode.comp's ROWS form (for buffers that cannot take texel views,
  * which the recorder finds out only afterwards). */
 decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows);
+/* Elements of dtype per 16-byte word (decode.comp's word loads and texel views). */
+static inline uint32_t vkattn__elems_per_word(vkattn_dtype dtype)
+{
+    return dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+}
 /* The split-KV pipeline of a finished plan (its width, not the problem's head size, is D). */
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
                                           const decode_plan *plan, VkPipeline *out);

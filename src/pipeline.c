@@ -421,7 +421,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * is larger: D = 255 at two rows took 90 s (f32) and 164 s (f16) to compile on lavapipe
      * 22.3), 128 on GPUs (registers). Without a tuned parts count, GPUs share a key among
      * invocations before they give up rows. */
-    const uint32_t epw = p->dtype == VKATTN_DTYPE_F16 ? 8 : 4; /* elements per 16-byte word */
+    const uint32_t epw = vkattn__elems_per_word(p->dtype);
     const uint32_t max_values = cpu ? (p->head_dim % epw == 0 ? 512 : 256) : 128;
     uint32_t max_parts = ctx->info.subgroup_shuffle ? ctx->info.min_subgroup_size : 1;
     if (max_parts > 8)

@@ -339,7 +339,7 @@ static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, deco
                                uint64_t offs, bool extra, bool paged, bool views)
 {
     /* 16-byte words when every Q, K and V row starts on one and D fills whole words. */
-    const uint32_t epw = p->dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+    const uint32_t epw = vkattn__elems_per_word(p->dtype);
     const uint64_t all = (uint64_t)(p->head_dim >> plan.parts_log2) | offs | p->k.b | p->k.h |
                          p->k.s | p->v.b | p->v.h | p->v.s | p->q.b | p->q.h | p->q.s;
     plan.vec = all % epw == 0;
@@ -532,7 +532,7 @@ vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
         } else {
             /* As a call whose tensors start on 16 bytes (every offset a multiple of the word)
              * records it. */
-            const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+            const uint32_t epw = vkattn__elems_per_word(p.dtype);
             const uint64_t skip[2] = {0, 0};
             VkDeviceSize range[2];
             const bool views = plan.texel && (kv_flags & VKATTN_BUFFER_TEXEL) &&
@@ -568,7 +568,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
-        const uint32_t epw = p.dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+        const uint32_t epw = vkattn__elems_per_word(p.dtype);
         VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
         uint32_t texel_offs[2] = {0, 0};
         if (plan.texel &&
