@@ -16,6 +16,15 @@ static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a)
     return (x + a - 1) / a * a;
 }
 
+/* The smallest power of two >= x and >= min (min a power of two). */
+static VkDeviceSize pow2_at_least(VkDeviceSize x, VkDeviceSize min)
+{
+    VkDeviceSize p = min;
+    while (p < x && p <= (VkDeviceSize)-1 / 2)
+        p *= 2;
+    return p < x ? x : p;
+}
+
 static void arena_free(vkattn_context ctx)
 {
     host_arena *a = &ctx->arena;
@@ -50,7 +59,11 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
     if (a->buffer && a->size >= size)
         return VKATTN_SUCCESS;
     arena_free(ctx);
-    size = round_up(size, 1 << 20);
+    /* A power of two from 1 MiB: lavapipe (llvmpipe) keys a shader's compiled code on whether
+     * the size of a buffer read through a texel view is a power of two, so an arena whose size
+     * only sometimes is one would compile each pipeline twice (once per answer, in whichever
+     * calls follow the arena's growth). */
+    size = pow2_at_least(size, 1 << 20);
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
@@ -256,9 +269,13 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     if (align < 16)
         align = 16;
     VkDeviceSize off[SEC_COUNT], total = 0;
+    /* K and V get sections of whole 64 KiB, bound whole: their texel views then cover them
+     * (see texel_views in record.c), whatever the problem's size. */
+    VkDeviceSize span[SEC_COUNT];
     for (int i = 0; i < SEC_COUNT; ++i) {
+        span[i] = (i == SEC_K || i == SEC_V) ? round_up(bytes[i], VKATTN__VIEW_QUANTUM) : bytes[i];
         off[i] = total;
-        total = round_up(total + bytes[i], align);
+        total = round_up(total + span[i], align);
     }
     if ((res = submit_objects(ctx)) || (res = arena_reserve(ctx, total)))
         return res;
@@ -281,7 +298,7 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])
-            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], bytes[i],
+            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], span[i],
                                         i == SEC_K || i == SEC_V ? VKATTN_BUFFER_TEXEL : 0};
     res = run_once(ctx, problem, &dt); /* as given: a paged K/V's strides stay unset */
     /* The views of this call's ranges are not kept: the next call's offsets differ. */

@@ -184,6 +184,11 @@ static inline uint32_t vkattn__elems_per_word(vkattn_dtype dtype)
 {
     return dtype == VKATTN_DTYPE_F16 ? 8 : 4;
 }
+/* Texel views of K and V are widened to a multiple of this many bytes where the bound range
+ * allows. lavapipe (Mesa 22.3's llvmpipe) keys a shader's compiled code on bits 8 to 15 of
+ * each bound view's size (a buffer view's size aliases a texture view's last mip level there):
+ * views of arbitrary sizes would compile each pipeline again for about every other problem. */
+#define VKATTN__VIEW_QUANTUM ((VkDeviceSize)1 << 16)
 /* The split-KV pipeline of a finished plan (its width, not the problem's head size, is D). */
 vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
                                           const decode_plan *plan, VkPipeline *out);

@@ -300,7 +300,8 @@ static bool texel_fits(vkattn_context ctx, const vkattn_problem *p, uint32_t epw
 
 /* The texel views of K and V (views[0] left VK_NULL_HANDLE where they do not apply: a buffer
  * without VKATTN_BUFFER_TEXEL, or texel_fits says no) and the element offsets past their
- * starts. Fails only where a view cannot be made. */
+ * starts; each view widened to whole VKATTN__VIEW_QUANTUM where the bound range (a nonzero
+ * size) holds it. Fails only where a view cannot be made. */
 static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
                                  const vkattn_device_tensors *t, uint32_t epw, uint32_t parts_log2,
                                  VkBufferView *views, uint32_t *offs)
@@ -319,6 +320,12 @@ static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
     }
     if (!texel_fits(ctx, p, epw, parts_log2, skip, range))
         return VKATTN_SUCCESS;
+    for (int i = 0; i < 2; ++i) {
+        const VkDeviceSize q = VKATTN__VIEW_QUANTUM, r = (range[i] + q - 1) / q * q;
+        if (bufs[i]->size && r <= skip[i] + bufs[i]->size &&
+            r / 16 <= ctx->limits.maxTexelBufferElements)
+            range[i] = r;
+    }
     vkattn_result res = VKATTN_SUCCESS;
     for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i) {
         offs[i] = (uint32_t)(skip[i] / esize);

@@ -384,7 +384,10 @@ typedef struct vkattn_buffer {
  * head_dim above 64 on CPU drivers, which then runs a form that shares each fetch among 8 query
  * rows (another order of the sums, within the same accuracy bounds). The views are made on
  * first use and kept, like descriptor sets, until vkattn_release_buffer or
- * vkattn_context_destroy. Only k and v look at this flag. */
+ * vkattn_context_destroy. A view covers the bound range rounded up to 64 KiB where a nonzero
+ * size allows it (lavapipe compiles a pipeline once per view size class otherwise: give k and v
+ * sizes that are multiples of 64 KiB, and buffers with power-of-two sizes, to compile each
+ * pipeline once there). Only k and v look at this flag. */
 #define VKATTN_BUFFER_TEXEL 1u
 
 typedef struct vkattn_device_tensors {
