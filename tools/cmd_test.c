@@ -20,16 +20,17 @@ typedef struct outcome {
     bool done;
 } outcome;
 
-/* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch and
- * caches it on disk, so two workers that start cases of one pipeline at once both compile it:
- * the cases are grouped by what decides most of their pipelines (dtype and head size), a group's
- * first case runs alone, and meanwhile the other workers take cases of other groups (in case
- * order otherwise). */
+/* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch (and
+ * caches it on disk), so two workers that start cases of one pipeline at once both compile it:
+ * a case that makes new pipelines (its 'first' flag, found by preparing the cases in order) may
+ * start at any time, and any other case only once every such case before it is done, by which
+ * time the pipelines it uses are compiled. The workers thus compile different pipelines side by
+ * side, and fill the waits with the cases those have made ready. */
 typedef struct pool {
     const harness_case *cases;
     size_t n;
     const bool *runs_here;
-    const size_t *group; /* case -> its group's first case */
+    const bool *first;   /* the case makes pipelines that no case before it makes */
     unsigned char *state; /* per case: 0 not taken, 1 taken, 2 done */
     outcome *out;
     pthread_mutex_t lock;
@@ -45,18 +46,21 @@ typedef struct worker {
     bool started;
 } worker;
 
-/* The next case for a worker (p->lock held): the first not taken whose group's first case is
- * done or is this one; n when none is left; n + 1 when the rest must wait for a first case. */
+/* The next case for a worker (p->lock held): the first not taken that makes new pipelines or
+ * follows only done cases that do; n when none is left; n + 1 when the rest must wait. */
 static size_t pick(const pool *p)
 {
-    bool left = false;
+    bool left = false, ready = true; /* ready: every first case so far is done */
     for (size_t i = 0; i < p->n; ++i) {
-        if (!p->runs_here[i] || p->state[i] != 0)
+        if (!p->runs_here[i])
             continue;
-        left = true;
-        const size_t g = p->group[i];
-        if (g == i || p->state[g] == 2)
-            return i;
+        if (p->state[i] == 0) {
+            left = true;
+            if (p->first[i] || ready)
+                return i;
+        }
+        if (p->first[i] && p->state[i] != 2)
+            ready = false;
     }
     return left ? p->n + 1 : p->n;
 }
@@ -88,17 +92,21 @@ static void *run_cases(void *arg)
     }
 }
 
-/* group[i]: the first case that runs here with case i's dtype and head size. */
-static void group_cases(const harness_case *c, const bool *runs_here, size_t n, size_t *group)
+/* first[i] for the cases that run here: whether preparing case i (after those before it) makes
+ * a pipeline on ctx; problems[] holds those cases' problems in order. Sequential, to tell the
+ * cases apart: on a CPU driver creating a pipeline is cheap, its compile comes at the first
+ * dispatch. */
+static void find_first_cases(vkattn_context ctx, const vkattn_problem *problems,
+                             const bool *runs_here, size_t n, bool *first)
 {
-    for (size_t i = 0; i < n; ++i) {
-        group[i] = i;
-        for (size_t j = 0; j < i; ++j)
-            if (runs_here[j] && c[j].p.dtype == c[i].p.dtype &&
-                c[j].p.head_dim == c[i].p.head_dim) {
-                group[i] = group[j];
-                break;
-            }
+    uint32_t had = vkattn_context_pipelines(ctx, NULL, 0);
+    for (size_t i = 0, k = 0; i < n; ++i) {
+        if (!runs_here[i])
+            continue;
+        (void)vkattn_prepare(ctx, &problems[k++], 1, VKATTN_BUFFER_TEXEL);
+        const uint32_t now = vkattn_context_pipelines(ctx, NULL, 0);
+        first[i] = now > had;
+        had = now;
     }
 }
 
@@ -176,10 +184,10 @@ int cmd_test(int argc, char **argv)
     bool *runs_here = calloc(n ? n : 1, sizeof *runs_here);
     vkattn_problem *problems = malloc((n ? n : 1) * sizeof *problems);
     outcome *out = calloc(n ? n : 1, sizeof *out);
-    size_t *group = malloc((n ? n : 1) * sizeof *group);
+    bool *first = calloc(n ? n : 1, sizeof *first);
     unsigned char *state = calloc(n ? n : 1, 1);
-    if (!runs_here || !problems || !out || !group || !state) {
-        free(runs_here), free(problems), free(out), free(group), free(state), free(cases);
+    if (!runs_here || !problems || !out || !first || !state) {
+        free(runs_here), free(problems), free(out), free(first), free(state), free(cases);
         vkattn_context_destroy(ctx);
         cli_error("test", "out of memory");
         return 1;
@@ -195,24 +203,26 @@ int cmd_test(int argc, char **argv)
         if (runs_here[i])
             problems[np++] = harness_problem(&cases[i]);
     }
-    /* Every pipeline first, on every core (the harness binds K/V as texel-capable buffers,
-     * through vkattn_attention). */
-    tool_prepare(ctx, problems, np, VKATTN_BUFFER_TEXEL);
-    free(problems);
-
     /* The cases run on one context per core where the device is lavapipe-like (a CPU
      * driver), each context its own VkDevice: such a driver compiles a pipeline's code at its
      * first dispatch, on the queue's one thread, so only several devices compile at once. The
-     * lines still come in case order. (Not with --tuning: its lines go to the first context.) */
-    group_cases(cases, runs_here, n, group);
-    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .group = group, .state = state,
+     * lines still come in case order. (Not with --tuning: its lines go to the first context.)
+     * Elsewhere every pipeline is made first, on every core (the harness binds K/V as
+     * texel-capable buffers, through vkattn_attention). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !tuning && cpus > 1
+                      ? (cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 1;
+    if (want > 1)
+        find_first_cases(ctx, problems, runs_here, n, first);
+    else
+        tool_prepare(ctx, problems, np, VKATTN_BUFFER_TEXEL);
+    free(problems);
+
+    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .first = first, .state = state,
                .out = out,
                .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     worker w[MAX_WORKERS] = {{.pool = &pl, .ctx = ctx, .messages = &messages}};
     size_t nw = 1;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !tuning && cpus > 1
-                      ? (cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 1;
     while (nw < want) {
         w[nw] = (worker){.pool = &pl};
         w[nw].messages = &w[nw].own;
@@ -278,7 +288,7 @@ int cmd_test(int argc, char **argv)
     free(cases);
     free(runs_here);
     free(out);
-    free(group);
+    free(first);
     free(state);
     vkattn_context_destroy(ctx);
     /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
