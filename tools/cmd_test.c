@@ -254,7 +254,8 @@ int cmd_test(int argc, char **argv)
             continue;
         }
         if (progress) {
-            fprintf(stderr, "[%zu/%zu] %s ...", ++done, np, cases[i].name);
+            fprintf(stderr, "[%zu/%zu] %s%s ...", ++done, np, cases[i].name,
+                    first[i] ? " (compiling its pipelines)" : "");
             fflush(stderr);
         }
         pthread_mutex_lock(&pl.lock);
