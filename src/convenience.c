@@ -59,11 +59,13 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
     if (a->buffer && a->size >= size)
         return VKATTN_SUCCESS;
     arena_free(ctx);
-    /* A power of two from 1 MiB: lavapipe (llvmpipe) keys a shader's compiled code on whether
-     * the size of a buffer read through a texel view is a power of two, so an arena whose size
-     * only sometimes is one would compile each pipeline twice (once per answer, in whichever
-     * calls follow the arena's growth). */
-    size = pow2_at_least(size, 1 << 20);
+    /* On CPU drivers a power of two from 1 MiB: lavapipe (llvmpipe) keys a shader's compiled
+     * code on whether the size of a buffer read through a texel view is a power of two, so an
+     * arena whose size only sometimes is one would compile each pipeline twice (once per
+     * answer, in whichever calls follow the arena's growth). Elsewhere whole MiB, not up to
+     * twice the memory. */
+    size = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? pow2_at_least(size, 1 << 20)
+                                                         : round_up(size, 1 << 20);
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
