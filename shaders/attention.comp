@@ -53,18 +53,18 @@ void main()
     const uint t = tid % TPR;   // and its slot within the row
     const uint h = gl_WorkGroupID.y;
     const uint b = gl_WorkGroupID.z;
-    const uint hk = h / pc.group;
+    const uint hk = h / PC_GROUP;
     const uint r0 = gl_WorkGroupID.x * BR;
     const uint i = r0 + r;
 
-    // Lengths past Sq/Skv are invalid input; clamping keeps the reads inside the tensors anyway.
-    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
-    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
-    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
+    const seq_rule sr = seq_rule_for(b);
+    const bool row_ok = int(i) >= sr.q0 && int(i) < sr.q0 + sr.ql;
+    const int k_end = sr.k0 + sr.kl; // keys past it are not loaded (rows before k0 are masked)
+    const float slope = alibi_slope(b, h);
 
     // Keys any valid row of this block can see; tiles outside [j0, j1) are never loaded.
     int j0, j1;
-    mask_key_range(int(r0), min(int(r0 + BR), ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+    mask_key_range(int(r0), int(r0 + BR), sr, pc.flags, pc.wl, pc.wr, j0, j1);
 
     const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
     const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
@@ -85,12 +85,13 @@ void main()
         // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
         if (ROWWISE) {
             [[unroll]] for (uint d = 0u; d < D; ++d)
-                qr[d] = int(i) < ql ? scaled(AT(q, qbase + i * pc.q_ss + d)) : 0.0;
+                qr[d] = row_ok ? scaled(AT(q, qbase + i * pc.q_ss + d)) : 0.0;
         } else {
             for (uint e = tid; e < BR * D; e += WG) {
                 uint rr = e / D, d = e % D;
                 uint row = r0 + rr;
-                sQ[rr * RS + d] = int(row) < ql ? scaled(AT(q, qbase + row * pc.q_ss + d)) : 0.0;
+                const bool ok = int(row) >= sr.q0 && int(row) < sr.q0 + sr.ql;
+                sQ[rr * RS + d] = ok ? scaled(AT(q, qbase + row * pc.q_ss + d)) : 0.0;
             }
         }
         for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
@@ -98,7 +99,7 @@ void main()
             for (uint e = tid; e < BC * D; e += WG) {
                 uint c = e / D, d = e % D;
                 uint key = uint(kt) + c;
-                bool valid = int(key) < kl;
+                bool valid = int(key) < k_end;
                 sK[c * RS + d] = valid ? finite_or_nan(AT(k, kbase + key * pc.k_ss + d)) : 0.0;
                 sV[c * RS + d] = valid ? finite_or_nan(AT(v, vbase + key * pc.v_ss + d)) : 0.0;
             }
@@ -107,7 +108,7 @@ void main()
             for (uint c = t; c < BC; c += TPR) {
                 int key = kt + int(c);
                 float s = NEG_INF;
-                if (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                if (mask_visible(int(i), key, sr, pc.flags, pc.wl, pc.wr) &&
                     ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key)))) {
                     float dot = 0.0;
                     [[unroll]] for (uint d = 0u; d < D; ++d)
@@ -121,6 +122,8 @@ void main()
                     s = isnan(dot) ? F_NAN
                         : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
                                   : cd;
+                    if (slope != 0.0)
+                        s -= slope * mask_alibi_distance(int(i), key, sr);
                 }
                 sS[r * BC + c] = s;
             }
@@ -176,10 +179,11 @@ void main()
 
     if (i >= pc.Sq)
         return;
-    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf; a row
-    // that a non-finite input reached gets NaN throughout.
+    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf (the
+    // sink, with sinks); a row that a non-finite input reached gets NaN throughout.
+    const float fs = sink_join(h, m, l);
     const bool seen = l > 0.0;
-    const float inv = seen ? 1.0 / l : 0.0;
+    const float inv = seen ? fs / l : 0.0;
     const uint obase = pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
@@ -187,6 +191,6 @@ void main()
             PUT(o, obase + d, poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)
-        lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] =
+        lse[pc.lse_off + (b * PC_HQ + h) * pc.Sq + i] =
             poisoned ? F_NAN : seen ? (m + log2(l)) * LN2 : NEG_INF;
 }

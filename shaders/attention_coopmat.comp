@@ -62,14 +62,14 @@ shared float sM[BR], sL[BR], sAlpha[BR];
 shared uint sBad[BR];          // a NaN score or a non-finite visible V reached the row
 shared uint sVBad;             // the V tile holds a non-finite value (step 5 then runs scalar)
 
-// One K or V tile into sKV: keys past kl and dimensions past D are 0; Inf is loaded as NaN.
-void load_kv(bool is_v, uint base, uint ss, int kt, int kl)
+// One K or V tile into sKV: keys from k_end on and dimensions past D are 0; Inf is loaded as NaN.
+void load_kv(bool is_v, uint base, uint ss, int kt, int k_end)
 {
     for (uint e = gl_LocalInvocationID.x; e < BC * DP; e += WG) {
         uint c = e / DP, d = e % DP;
         int key = kt + int(c);
         float x = 0.0;
-        if (key < kl && d < D)
+        if (key < k_end && d < D)
             x = finite_or_nan(float(is_v ? v[base + uint(key) * ss + d] : k[base + uint(key) * ss + d]));
         if (is_v && isnan(x))
             atomicOr(sVBad, 1u);
@@ -96,14 +96,14 @@ void scores(uint sg)
 }
 
 // Step 3 for row r (global i): the scores' rules, the new running max and sum, the weights.
-void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uint b, uint h)
+void softmax_row(uint r, uint i, int kt, bool full, seq_rule sr, float slope, uint b, uint h)
 {
     const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
     float mt = NEG_INF;
     for (uint c = 0u; c < BC; ++c) {
         int key = kt + int(c);
         float s = NEG_INF;
-        if (full || (mask_visible(int(i), key, ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+        if (full || (mask_visible(int(i), key, sr, pc.flags, pc.wl, pc.wr) &&
                      ((pc.flags & ATTN_FLAG_MASK) == 0u || custom_mask(b, h, i, uint(key))))) {
             float dot = sS[r * SS + c] * pc.q_scale;
             // As attention.comp: scores held inside f32, tanh clamped, NaN kept.
@@ -111,6 +111,8 @@ void softmax_row(uint r, uint i, int kt, bool full, int ql, int kl, int off, uin
             s = isnan(dot) ? F_NAN
                 : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
                           : cd;
+            if (slope != 0.0)
+                s -= slope * mask_alibi_distance(int(i), key, sr);
         }
         if (isnan(s))
             sBad[r] = 1u;
@@ -175,18 +177,16 @@ void main()
     const uint tid = gl_LocalInvocationID.x;
     const uint h = gl_WorkGroupID.y;
     const uint b = gl_WorkGroupID.z;
-    const uint hk = h / pc.group;
+    const uint hk = h / PC_GROUP;
     const uint r0 = gl_WorkGroupID.x * BR;
 
-    // Lengths past Sq/Skv are invalid input; clamping keeps the reads inside the tensors anyway.
-    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
-    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
-    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
-    const int i1 = min(int(r0 + BR), ql);
+    const seq_rule sr = seq_rule_for(b);
+    const int k_end = sr.k0 + sr.kl; // keys past it are not loaded (rows before k0 are masked)
+    const float slope = alibi_slope(b, h);
 
     // Keys any valid row of this block can see; tiles outside [j0, j1) are never loaded.
     int j0, j1;
-    mask_key_range(int(r0), i1, kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+    mask_key_range(int(r0), int(r0 + BR), sr, pc.flags, pc.wl, pc.wr, j0, j1);
 
     const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
     const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
@@ -195,7 +195,8 @@ void main()
     for (uint e = tid; e < BR * DP; e += WG) {
         uint rr = e / DP, d = e % DP;
         uint row = r0 + rr;
-        float x = int(row) < ql && d < D ? finite_or_nan(float(q[qbase + row * pc.q_ss + d])) : 0.0;
+        const bool ok = int(row) >= sr.q0 && int(row) < sr.q0 + sr.ql;
+        float x = ok && d < D ? finite_or_nan(float(q[qbase + row * pc.q_ss + d])) : 0.0;
         sQ[e] = float16_t(x);
         sO[e] = 0.0;
     }
@@ -208,20 +209,20 @@ void main()
     for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
         // Every row of the block sees every key of the tile: no per-element mask test.
         const bool full = (pc.flags & ATTN_FLAG_MASK) == 0u &&
-                          mask_block_full(int(r0), int(r0 + BR), kt, kt + int(BC), ql, kl, off,
-                                          pc.flags, pc.wl, pc.wr);
+                          mask_block_full(int(r0), int(r0 + BR), kt, kt + int(BC), sr, pc.flags,
+                                          pc.wl, pc.wr);
         barrier(); // the previous tile's sKV and sP are no longer read
         if (tid == 0u)
             sVBad = 0u;
-        load_kv(false, kbase, pc.k_ss, kt, kl);
+        load_kv(false, kbase, pc.k_ss, kt, k_end);
         barrier();
         // The subgroups take the row blocks in turn, however many the driver made.
         for (uint sg = gl_SubgroupID; sg < NSG; sg += gl_NumSubgroups)
             scores(sg);
         barrier(); // sS written, sKV (K) read
-        load_kv(true, vbase, pc.v_ss, kt, kl);
+        load_kv(true, vbase, pc.v_ss, kt, k_end);
         for (uint r = tid; r < BR; r += WG)
-            softmax_row(r, r0 + r, kt, full, ql, kl, off, b, h);
+            softmax_row(r, r0 + r, kt, full, sr, slope, b, h);
         barrier();
         for (uint e = tid; e < BR * DP; e += WG)
             sO[e] *= sAlpha[e / DP];
@@ -240,8 +241,17 @@ void main()
             atomicOr(sBad[e / D], 1u);
     barrier();
 
-    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf; a row
-    // that a non-finite input reached gets NaN throughout.
+    // The sinks join each row's softmax (sAlpha: the factor of the row's accumulator).
+    for (uint r = tid; r < BR; r += WG) {
+        float mx = sM[r], l = sL[r];
+        sAlpha[r] = sink_join(h, mx, l);
+        sM[r] = mx;
+        sL[r] = l;
+    }
+    barrier();
+
+    // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf (the
+    // sink, with sinks); a row that a non-finite input reached gets NaN throughout.
     for (uint e = tid; e < BR * D; e += WG) {
         uint r = e / D, d = e % D;
         uint i = r0 + r;
@@ -249,7 +259,7 @@ void main()
             continue;
         const float l = sL[r];
         const bool seen = l > 0.0;
-        const float x = sBad[r] != 0u ? F_NAN : seen ? sO[r * DP + d] / l : 0.0;
+        const float x = sBad[r] != 0u ? F_NAN : seen ? sO[r * DP + d] * sAlpha[r] / l : 0.0;
         o[pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss + d] = STORE_T(x);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u)
@@ -258,7 +268,7 @@ void main()
             if (i >= pc.Sq)
                 continue;
             const float l = sL[r];
-            lse[pc.lse_off + (b * pc.Hq + h) * pc.Sq + i] =
+            lse[pc.lse_off + (b * PC_HQ + h) * pc.Sq + i] =
                 sBad[r] != 0u ? F_NAN : l > 0.0 ? (sM[r] + log2(l)) * LN2 : NEG_INF;
         }
 }

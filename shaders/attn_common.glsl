@@ -27,8 +27,69 @@ bool custom_mask(uint b, uint h, uint i, uint j)
 {
     uint mb = (pc.flags & ATTN_FLAG_MASK_BCAST_B) != 0u ? 0u : b;
     uint mh = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 0u : h;
-    uint hm = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 1u : pc.Hq;
+    uint hm = (pc.flags & ATTN_FLAG_MASK_BCAST_H) != 0u ? 1u : PC_HQ;
     uint idx = pc.mask_off + ((mb * hm + mh) * pc.Sq + i) * pc.Skv + j;
     return ((mask_words[idx >> 2] >> ((idx & 3u) * 8u)) & 0xffu) != 0u;
 }
 
+
+// The small arrays of SPEC 2 and 3: start offsets, sinks and ALiBi slopes (see ATTN_AUX_*).
+layout(std430, binding = ATTN_BIND_QSTART) readonly buffer QStart { uint q_start[]; };
+layout(std430, binding = ATTN_BIND_KVSTART) readonly buffer KvStart { uint kv_start[]; };
+layout(std430, binding = ATTN_BIND_SINKS) readonly buffer Sinks { float sinks[]; };
+layout(std430, binding = ATTN_BIND_ALIBI) readonly buffer Alibi { float alibi[]; };
+
+uint aux_byte(uint which)
+{
+    return (pc.aux >> which) & 0xffu;
+}
+
+bool aux_on(uint which)
+{
+    return (aux_byte(which) & ATTN_AUX_ON) != 0u;
+}
+
+uint aux_off(uint which)
+{
+    return aux_byte(which) & ATTN_AUX_OFF_MASK;
+}
+
+// Batch item b's rule (SPEC 2). Starts and lengths past Sq/Skv are invalid input; clamping
+// keeps every read inside the tensors anyway.
+seq_rule seq_rule_for(uint b)
+{
+    seq_rule s;
+    const uint q0 = aux_on(ATTN_AUX_QSTART) ? min(q_start[aux_off(ATTN_AUX_QSTART) + b], pc.Sq) : 0u;
+    const uint k0 = aux_on(ATTN_AUX_KVSTART) ? min(kv_start[aux_off(ATTN_AUX_KVSTART) + b], pc.Skv) : 0u;
+    s.q0 = int(q0);
+    s.k0 = int(k0);
+    s.ql = int((pc.flags & ATTN_FLAG_Q_LENS) != 0u ? min(q_lens[pc.qlens_off + b], pc.Sq - q0) : pc.Sq - q0);
+    s.kl = int((pc.flags & ATTN_FLAG_KV_LENS) != 0u ? min(kv_lens[pc.kvlens_off + b], pc.Skv - k0) : pc.Skv - k0);
+    s.off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : s.kl - s.ql;
+    return s;
+}
+
+// The ALiBi slope of query head h of batch item b in log2 units (the scores' units), 0 without.
+float alibi_slope(uint b, uint h)
+{
+    if (!aux_on(ATTN_AUX_ALIBI))
+        return 0.0;
+    const uint per_b = (aux_byte(ATTN_AUX_ALIBI) & ATTN_AUX_BATCH) != 0u ? b * PC_HQ : 0u;
+    return alibi[aux_off(ATTN_AUX_ALIBI) + per_b + h] * LOG2E;
+}
+
+// The sink of head h joins a row's softmax (SPEC 3) as one more score with no value: mx and l
+// are the row's max (-inf when it saw no key) and sum of exp2(s - mx). Updates both and returns
+// the factor by which the row's accumulator (relative to the old mx) is to be scaled; 1 and
+// nothing changed without sinks.
+float sink_join(uint h, inout float mx, inout float l)
+{
+    if (!aux_on(ATTN_AUX_SINKS))
+        return 1.0;
+    const float s = sinks[aux_off(ATTN_AUX_SINKS) + h] * LOG2E;
+    const float m2 = max(mx, s);
+    const float f = mx == NEG_INF ? 0.0 : exp2(mx - m2);
+    l = l * f + exp2(s - m2);
+    mx = m2;
+    return f;
+}

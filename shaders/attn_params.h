@@ -25,6 +25,18 @@
 /* decode: the pipeline's D less the problem's head size (0..7; see decode.comp) is
  * flags >> ATTN_PAD_SHIFT. */
 #define ATTN_PAD_SHIFT       27u
+/* The aux word of the common fields: one byte per small array (q_start, kv_start, sinks, alibi,
+ * from the low byte up): ATTN_AUX_ON when bound, ATTN_AUX_BATCH for slopes per batch item
+ * ([B, Hq], alibi only), and the array's element offset past its bound start in the low six
+ * bits (below 64: the bound start is the caller's offset rounded down to
+ * minStorageBufferOffsetAlignment, which is at most 256 bytes). */
+#define ATTN_AUX_QSTART   0u
+#define ATTN_AUX_KVSTART  8u
+#define ATTN_AUX_SINKS   16u
+#define ATTN_AUX_ALIBI   24u
+#define ATTN_AUX_ON    0x80u
+#define ATTN_AUX_BATCH 0x40u
+#define ATTN_AUX_OFF_MASK 0x3fu
 #define MERGE_FLAG_LSE        1u /* merge: write LSE */
 #define MERGE_FLAG_SPLITS     2u /* merge: the parts are the decode kernel's scratch */
 
@@ -55,7 +67,11 @@
 #define ATTN_BIND_MASK 7
 #define ATTN_BIND_PAGES 8    /* decode: u32 page table [B, pages_per_seq] */
 #define ATTN_BIND_SCRATCH 9  /* decode writes, merge reads: f32 partial O and LSE */
-#define ATTN_BIND_COUNT 10
+#define ATTN_BIND_QSTART 10  /* u32 [B] start offsets (left padding) */
+#define ATTN_BIND_KVSTART 11
+#define ATTN_BIND_SINKS 12   /* f32 [Hq] attention sinks */
+#define ATTN_BIND_ALIBI 13   /* f32 [Hq] or [B, Hq] ALiBi slopes */
+#define ATTN_BIND_COUNT 14
 /* merge.comp reuses the set: parts A, B at Q, K; their LSEs at QLENS, KVLENS. */
 #define MERGE_BIND_A ATTN_BIND_Q
 #define MERGE_BIND_B ATTN_BIND_K
@@ -66,6 +82,8 @@
 #define ATTN_U32 uint
 #define ATTN_I32 int
 #define ATTN_F32 float
+#define PC_HQ (pc.heads & 0xffffu)
+#define PC_GROUP (pc.heads >> 16u)
 #define ATTN_PARAMS_BEGIN layout(push_constant) uniform attn_params {
 #define ATTN_PARAMS_END } pc;
 #define ATTN_PARAMS_BEGIN_NAMED(n) layout(push_constant) uniform n {
@@ -84,7 +102,7 @@
 /* The fields every kernel of the attention set reads, in one place so that the C filler in
  * src/record.c serves both layouts. */
 #define ATTN_COMMON_FIELDS                                                                        \
-    ATTN_U32 Hq, group, Sq, Skv;            /* group = Hq / Hkv */                              \
+    ATTN_U32 heads, Sq, Skv;                /* Hq | (Hq / Hkv) << 16: PC_HQ, PC_GROUP */         \
     ATTN_U32 q_sb, q_sh, q_ss;              /* element strides of batch, head, row */            \
     ATTN_U32 k_sb, k_sh, k_ss;              /* paged: k_sb is the page stride */                 \
     ATTN_U32 v_sb, v_sh, v_ss;                                                                   \
@@ -92,7 +110,8 @@
     ATTN_U32 flags;                                                                              \
     ATTN_I32 wl, wr;                        /* window sides, -1 = unbounded */                   \
     ATTN_F32 q_scale;                       /* scale * log2(e), or scale when softcapping */     \
-    ATTN_F32 softcap;                       /* softcap (natural units), 0 = off */
+    ATTN_F32 softcap;                       /* softcap (natural units), 0 = off */               \
+    ATTN_U32 aux;                           /* the small arrays: ATTN_AUX_* */
 
 #if !defined(ATTN_DECODE) && !defined(ATTN_MERGE)
 /* attention.comp */

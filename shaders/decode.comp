@@ -275,7 +275,7 @@ void main()
     const uint zz = gl_WorkGroupID.x / n_splits;
     const uint blk = (zz & 1u) == 0u ? zz >> 1u : nblk - 1u - (zz >> 1u);
     // A head past the last (HEADS, a partial workgroup) reads the last one and writes nothing.
-    const uint n_kv = pc.Hq / pc.group;
+    const uint n_kv = PC_HQ / PC_GROUP;
     const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;
     const bool head_ok = hk_any < n_kv;
     const uint hk = head_ok ? hk_any : n_kv - 1u;
@@ -284,9 +284,7 @@ void main()
     const uint blocks_per_head = (pc.Sq + RP * LR - 1u) / (RP * LR);
     const uint rl = ROWS != 0u ? lid : 0u; // this invocation's place in each row group
 
-    const int ql = (pc.flags & ATTN_FLAG_Q_LENS) != 0u ? int(min(q_lens[pc.qlens_off + b], pc.Sq)) : int(pc.Sq);
-    const int kl = (pc.flags & ATTN_FLAG_KV_LENS) != 0u ? int(min(kv_lens[pc.kvlens_off + b], pc.Skv)) : int(pc.Skv);
-    const int off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : kl - ql;
+    const seq_rule sr = seq_rule_for(b);
 
     // The block's rows (RP * LR; invocation rl has rows r * LR + rl): packed, row p of the group
     // is query i = p / group of head g = p % group; else consecutive queries of one head. Either
@@ -298,15 +296,15 @@ void main()
         uint i, g;
         if (pack) {
             uint p = (blk * RP + r) * LR + rl;
-            i = p / pc.group;
-            g = p % pc.group;
+            i = p / PC_GROUP;
+            g = p % PC_GROUP;
         } else {
             g = blk / blocks_per_head;
             i = ((blk % blocks_per_head) * RP + r) * LR + rl;
         }
-        rvalid[r] = i < pc.Sq && g < pc.group && head_ok;
+        rvalid[r] = i < pc.Sq && g < PC_GROUP && head_ok;
         ri[r] = rvalid[r] ? i : 0u;
-        rh[r] = hk * pc.group + (rvalid[r] ? g : 0u);
+        rh[r] = hk * PC_GROUP + (rvalid[r] ? g : 0u);
         if (rvalid[r]) {
             ilo = min(ilo, int(i));
             ihi = max(ihi, int(i));
@@ -318,7 +316,7 @@ void main()
     ihi = subgroupMax(ihi);
 #endif
     int j0, j1;
-    mask_key_range(ilo, min(ihi + 1, ql), kl, off, pc.flags, pc.wl, pc.wr, j0, j1);
+    mask_key_range(ilo, ihi + 1, sr, pc.flags, pc.wl, pc.wr, j0, j1);
     const int ks = direct ? j0 : max(j0, int(split * pc.split_len));
     const int ke = direct ? min(j1, int(pc.Skv)) : min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
 
@@ -326,7 +324,7 @@ void main()
     QV_T qv[RP * DL];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
-        const bool live = rvalid[r] && int(ri[r]) < ql && ks < ke;
+        const bool live = rvalid[r] && int(ri[r]) >= sr.q0 && int(ri[r]) < sr.q0 + sr.ql && ks < ke;
         // (With VEC, Q rows are whole words too: a quarter or an eighth of the loads, which a
         // CPU driver makes one lane at a time. DSTEP is then a multiple of EPW.)
         [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
@@ -359,6 +357,12 @@ void main()
     }
     const bool softcap = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
     const bool custom = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
+    // ALiBi's slope per row (log2 units): EXTRA pipelines only, like softcap (a CPU driver pays
+    // for the bias of every score when the code is there).
+    const bool biased = (FEAT & ATTN_FEAT_EXTRA) != 0u && aux_on(ATTN_AUX_ALIBI);
+    float slope[RP];
+    [[unroll]] for (uint r = 0u; r < RP; ++r)
+        slope[r] = biased ? alibi_slope(b, rh[r]) : 0.0;
 
     // All PARTS invocations of a key run the same iterations, so the shuffles below always
     // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,
@@ -464,7 +468,7 @@ void main()
             [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
                 const uint e = t * RP + r;
                 vis[e] = live[t] && rvalid[r] &&
-                         mask_visible(int(ri[r]), jk[t], ql, kl, off, pc.flags, pc.wl, pc.wr) &&
+                         mask_visible(int(ri[r]), jk[t], sr, pc.flags, pc.wl, pc.wr) &&
                          (!custom || custom_mask(b, rh[r], ri[r], uint(jk[t])));
                 // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
                 const bool bad = isnan(s[e]);
@@ -473,6 +477,8 @@ void main()
                 float sc = clamp(s[e], -FLT_MAX, FLT_MAX);
                 if (softcap)
                     sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
+                if (biased)
+                    sc -= slope[r] * mask_alibi_distance(int(ri[r]), jk[t], sr);
                 s[e] = vis[e] && !bad ? sc : NEG_INF;
                 mn = max(mn, s[e]);
             }
@@ -587,14 +593,17 @@ void main()
     }
 
     // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
-    const uint rows = gl_NumWorkGroups.z * pc.Hq * pc.Sq;
+    const uint rows = gl_NumWorkGroups.z * PC_HQ * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        const uint row = (b * pc.Hq + rh[r]) * pc.Sq + ri[r];
+        const uint row = (b * PC_HQ + rh[r]) * pc.Sq + ri[r];
         const uint obase = direct ? pc.scratch_off + b * pc.n_splits + rh[r] * pc.split_len +
                                         ri[r] * pc.o_ss
                                   : pc.scratch_off + (split * rows + row) * hd;
+        // The sink joins the softmax once per row: in the first split (the merge pass weighs
+        // each split by its LSE, so the sink then counts once in the sum).
+        const float fs = split == 0u ? sink_join(rh[r], mx[r], lsum[r]) : 1.0;
         const bool seen = lsum[r] > 0.0;
-        const float inv = seen ? 1.0 / lsum[r] : 0.0;
+        const float inv = seen ? fs / lsum[r] : 0.0;
         if (OWN_ROWS) {
             if (rvalid[r]) {
                 [[unroll]] for (uint dh = 0u; dh < D; dh += DSTEP)

@@ -9,7 +9,7 @@
 
 /* Sections of the arena, in the order of vkattn_device_tensors. */
 enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_PAGES,
-       SEC_SCRATCH, SEC_COUNT };
+       SEC_SCRATCH, SEC_QSTART, SEC_KVSTART, SEC_SINKS, SEC_ALIBI, SEC_COUNT };
 
 static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a)
 {
@@ -236,16 +236,14 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     const vkattn_problem p = vkattn__problem_resolved(problem);
-    const char *missing = !t->q ? "q" : !t->k ? "k" : !t->v ? "v" : !t->out ? "out"
-                        : p.has_lse && !t->lse ? "lse"
-                        : p.has_q_lens && !t->q_lens ? "q_lens"
-                        : p.has_kv_lens && !t->kv_lens ? "kv_lens"
-                        : p.mask_batch && !t->mask ? "mask"
-                        : p.page_size && !t->page_table ? "page_table" : NULL;
+    const char *missing = vkattn__host_tensors_missing(&p, t);
     if (missing)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s is NULL", missing);
-    res = vkattn__problem_check_lens(&p, p.has_q_lens ? t->q_lens : NULL,
-                             p.has_kv_lens ? t->kv_lens : NULL, msg, sizeof msg);
+    const vkattn__seq_arrays seqs = vkattn__seq_arrays_of(&p, t);
+    res = vkattn__problem_check_seqs(&p, &seqs, msg, sizeof msg);
+    if (res == VKATTN_SUCCESS)
+        res = vkattn__problem_check_logits(&p, p.has_sinks ? t->sinks : NULL,
+                                           p.alibi ? t->alibi : NULL, msg, sizeof msg);
     if (res == VKATTN_SUCCESS && p.page_size)
         res = vkattn__problem_check_pages(&p, t->page_table, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
@@ -263,10 +261,13 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
         /* the shader reads the u8 mask in whole 32-bit words */
         p.mask_batch ? round_up(vkattn_problem_extent(&p, 'm'), 4) : 0,
         vkattn_problem_extent(&p, 'p') * 4, scratch,
+        p.has_q_start ? p.batch * 4ull : 0, p.has_kv_start ? p.batch * 4ull : 0,
+        p.has_sinks ? p.heads_q * 4ull : 0, vkattn__problem_alibi_count(&p) * 4,
     };
     /* out too: the shader writes only its elements, so gaps of a strided out keep their bytes */
     const void *src[SEC_COUNT] = {t->q, t->k, t->v, t->out, NULL, t->q_lens, t->kv_lens, t->mask,
-                                  t->page_table, NULL};
+                                  t->page_table, NULL, t->q_start, t->kv_start, t->sinks,
+                                  t->alibi};
     VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
     if (align < 16)
         align = 16;
@@ -296,7 +297,8 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
 
     vkattn_device_tensors dt;
     vkattn_buffer *slots[SEC_COUNT] = {&dt.q, &dt.k, &dt.v, &dt.out, &dt.lse, &dt.q_lens,
-                                       &dt.kv_lens, &dt.mask, &dt.page_table, &dt.scratch};
+                                       &dt.kv_lens, &dt.mask, &dt.page_table, &dt.scratch,
+                                       &dt.q_start, &dt.kv_start, &dt.sinks, &dt.alibi};
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])

@@ -4,7 +4,8 @@
  * never updated after it is written, so command buffers in flight that use it stay valid, and an
  * app that records with the same buffers every frame creates nothing in steady state. The
  * bindings span whole buffers (offsets travel in push constants) so that offsets do not multiply
- * the sets. The app releases a buffer's sets before destroying it (vkattn_release_buffer): a
+ * the sets; only the small arrays of the aux word (start offsets, sinks, slopes) are bound at
+ * their aligned offsets, which are then part of the set's key. The app releases a buffer's sets before destroying it (vkattn_release_buffer): a
  * new buffer may get the old handle, and the old set would then read the old memory. */
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,10 @@ static vkattn_result make_set(vkattn_context ctx, const VkDescriptorBufferInfo *
         };
     ctx->vk.vkUpdateDescriptorSets(ctx->device, ATTN_BIND_COUNT, writes, 0, NULL);
     desc_entry *e = &ctx->desc.entries[ctx->desc.count++];
-    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i)
+    for (uint32_t i = 0; i < ATTN_BIND_COUNT; ++i) {
         e->buffers[i] = infos[i].buffer;
+        e->offsets[i] = infos[i].offset;
+    }
     e->set = set;
     e->pool = ai.descriptorPool;
     *out = set;
@@ -90,7 +93,8 @@ vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorB
     uint32_t i = 0;
     for (; i < ctx->desc.count; ++i) {
         uint32_t b = 0;
-        while (b < ATTN_BIND_COUNT && ctx->desc.entries[i].buffers[b] == infos[b].buffer)
+        while (b < ATTN_BIND_COUNT && ctx->desc.entries[i].buffers[b] == infos[b].buffer &&
+               ctx->desc.entries[i].offsets[b] == infos[b].offset)
             ++b;
         if (b == ATTN_BIND_COUNT)
             break;

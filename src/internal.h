@@ -78,6 +78,7 @@ typedef struct host_arena {
 /* A descriptor set of the no-push-descriptor path and the buffers it binds. */
 typedef struct desc_entry {
     VkBuffer buffers[ATTN_BIND_COUNT];
+    VkDeviceSize offsets[ATTN_BIND_COUNT]; /* 0 but for the aux arrays (record.c, bind_aux) */
     VkDescriptorSet set;
     VkDescriptorPool pool;      /* the pool it came from */
 } desc_entry;

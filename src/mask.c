@@ -1,12 +1,13 @@
 /* The mask rules of SPEC section 2: per-batch rule, key ranges of row blocks, visible pairs. */
 #include "mask.h"
 
-mask_rule vkattn__mask_rule_for(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
-                        uint32_t b)
+mask_rule vkattn__mask_rule_for(const vkattn_problem *p, const vkattn__seq_arrays *a, uint32_t b)
 {
     mask_rule r;
-    r.ql = q_lens ? q_lens[b] : p->seq_q;
-    r.kl = kv_lens ? kv_lens[b] : p->seq_kv;
+    r.q0 = a->q_start ? a->q_start[b] : 0;
+    r.k0 = a->kv_start ? a->kv_start[b] : 0;
+    r.ql = a->q_lens ? a->q_lens[b] : p->seq_q - r.q0;
+    r.kl = a->kv_lens ? a->kv_lens[b] : p->seq_kv - r.k0;
     r.off = p->align == VKATTN_ALIGN_TOP_LEFT ? 0 : r.kl - r.ql;
     r.causal = p->causal;
     r.window = p->window;
@@ -78,15 +79,15 @@ static int64_t row_hi(const mask_rule *r, int64_t i)
 void vkattn__mask_key_range(const mask_rule *r, int64_t i0, int64_t i1, int64_t *j0, int64_t *j1)
 {
     int64_t a, b;
-    if (!seeing_rows(r, i0, i1, &a, &b)) {
+    if (!seeing_rows(r, i0 - r->q0, i1 - r->q0, &a, &b)) {
         *j0 = 0;
         *j1 = 0;
         return;
     }
     /* The seeing rows are consecutive and their ranges shift by at most one key per row while
      * each holding at least one key, so the union is the single range [lo(a), hi(b - 1)). */
-    *j0 = row_lo(r, a);
-    *j1 = row_hi(r, b - 1);
+    *j0 = row_lo(r, a) + r->k0;
+    *j1 = row_hi(r, b - 1) + r->k0;
 }
 
 uint64_t vkattn__mask_visible_pairs(const mask_rule *r)

@@ -205,6 +205,10 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
                                     p->seq_q > VKATTN_MAX_SEQ ? "seq_q" : "seq_kv",
                                     p->seq_q > VKATTN_MAX_SEQ ? p->seq_q : p->seq_kv,
                                     (unsigned)VKATTN_MAX_SEQ);
+    /* Hq (and Hq / Hkv) travel in 16 bits to the shaders; grids have 65535 heads at least. */
+    if (p->heads_q > 65535)
+        return vkattn__problem_fail(msg, msg_size, "heads_q = %" PRIu32 ": expected at most 65535",
+                                    p->heads_q);
     if (p->head_dim < 1 || p->head_dim > 256)
         return vkattn__problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
     if (p->heads_kv != 0 && p->heads_q % p->heads_kv != 0)
@@ -236,6 +240,10 @@ static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_
     if (!(isfinite(p->softcap) && p->softcap >= 0.0f))
         return vkattn__problem_fail(msg, msg_size, "softcap = %g: expected finite and >= 0 (0 = off)",
                             (double)p->softcap);
+    if ((unsigned)p->alibi > VKATTN_ALIBI_BATCH_HEADS)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "alibi = %d: expected VKATTN_ALIBI_NONE, _HEADS or _BATCH_HEADS",
+                                    (int)p->alibi);
     if (p->mask_batch != 0 && p->mask_batch != 1 && p->mask_batch != p->batch)
         return vkattn__problem_fail(msg, msg_size,
                             "mask_batch = %" PRIu32 ": expected 1 or batch = %" PRIu32
@@ -329,19 +337,87 @@ uint64_t vkattn_problem_extent(const vkattn_problem *p, char which)
     return e;
 }
 
-vkattn_result vkattn__problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
-                                 const uint32_t *kv_lens, char *msg, size_t msg_size)
+vkattn__seq_arrays vkattn__seq_arrays_of(const vkattn_problem *p, const vkattn_host_tensors *t)
 {
-    for (uint32_t b = 0; b < p->batch; b++) {
-        if (q_lens && q_lens[b] > p->seq_q)
+    vkattn__seq_arrays a = {
+        .q_lens = p->has_q_lens ? t->q_lens : NULL,
+        .kv_lens = p->has_kv_lens ? t->kv_lens : NULL,
+        .q_start = p->has_q_start ? t->q_start : NULL,
+        .kv_start = p->has_kv_start ? t->kv_start : NULL,
+    };
+    return a;
+}
+
+/* One side (queries or keys) of item b: start + len within seq. */
+static vkattn_result check_side(const char *side, uint32_t b, const uint32_t *lens,
+                                const uint32_t *start, uint32_t seq, const char *seq_name,
+                                char *msg, size_t msg_size)
+{
+    const uint64_t st = start ? start[b] : 0, len = lens ? lens[b] : 0;
+    if (start && st > seq)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "%s_start[%" PRIu32 "] = %" PRIu64 ": larger than %s = %" PRIu32,
+                                    side, b, st, seq_name, seq);
+    if (lens && st + len > seq) {
+        if (start)
             return vkattn__problem_fail(msg, msg_size,
-                                "q_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_q = %" PRIu32,
-                                b, q_lens[b], p->seq_q);
-        if (kv_lens && kv_lens[b] > p->seq_kv)
-            return vkattn__problem_fail(msg, msg_size,
-                                "kv_lens[%" PRIu32 "] = %" PRIu32 ": larger than seq_kv = %" PRIu32,
-                                b, kv_lens[b], p->seq_kv);
+                                        "%s_start[%" PRIu32 "] + %s_lens[%" PRIu32 "] = %" PRIu64
+                                        " + %" PRIu64 ": past %s = %" PRIu32,
+                                        side, b, side, b, st, len, seq_name, seq);
+        return vkattn__problem_fail(msg, msg_size,
+                                    "%s_lens[%" PRIu32 "] = %" PRIu64 ": larger than %s = %" PRIu32,
+                                    side, b, len, seq_name, seq);
     }
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn__problem_check_seqs(const vkattn_problem *p, const vkattn__seq_arrays *a,
+                                         char *msg, size_t msg_size)
+{
+    vkattn_result res = VKATTN_SUCCESS;
+    for (uint32_t b = 0; b < p->batch && res == VKATTN_SUCCESS; b++) {
+        res = check_side("q", b, a->q_lens, a->q_start, p->seq_q, "seq_q", msg, msg_size);
+        if (res == VKATTN_SUCCESS)
+            res = check_side("kv", b, a->kv_lens, a->kv_start, p->seq_kv, "seq_kv", msg, msg_size);
+    }
+    return res;
+}
+
+const char *vkattn__host_tensors_missing(const vkattn_problem *p, const vkattn_host_tensors *t)
+{
+    const struct { const char *name; const void *ptr; bool needed; } req[] = {
+        {"q", t->q, true}, {"k", t->k, true}, {"v", t->v, true}, {"out", t->out, true},
+        {"lse", t->lse, p->has_lse}, {"q_lens", t->q_lens, p->has_q_lens},
+        {"kv_lens", t->kv_lens, p->has_kv_lens}, {"mask", t->mask, p->mask_batch != 0},
+        {"page_table", t->page_table, p->page_size != 0},
+        {"q_start", t->q_start, p->has_q_start}, {"kv_start", t->kv_start, p->has_kv_start},
+        {"sinks", t->sinks, p->has_sinks}, {"alibi", t->alibi, p->alibi != VKATTN_ALIBI_NONE},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+        if (req[i].needed && !req[i].ptr)
+            return req[i].name;
+    return NULL;
+}
+
+uint64_t vkattn__problem_alibi_count(const vkattn_problem *p)
+{
+    return p->alibi == VKATTN_ALIBI_HEADS         ? p->heads_q
+           : p->alibi == VKATTN_ALIBI_BATCH_HEADS ? (uint64_t)p->batch * p->heads_q
+                                                  : 0;
+}
+
+vkattn_result vkattn__problem_check_logits(const vkattn_problem *p, const float *sinks,
+                                           const float *alibi, char *msg, size_t msg_size)
+{
+    for (uint32_t h = 0; sinks && h < p->heads_q; h++)
+        if (!isfinite(sinks[h]))
+            return vkattn__problem_fail(msg, msg_size, "sinks[%" PRIu32 "] = %g: expected finite",
+                                        h, (double)sinks[h]);
+    const uint64_t n = alibi ? vkattn__problem_alibi_count(p) : 0;
+    for (uint64_t e = 0; e < n; e++)
+        if (!isfinite(alibi[e]))
+            return vkattn__problem_fail(msg, msg_size, "alibi[%" PRIu64 "] = %g: expected finite",
+                                        e, (double)alibi[e]);
     return VKATTN_SUCCESS;
 }
 

@@ -18,10 +18,32 @@
  * (0 -> 1/sqrt(D)). Does not validate; call vkattn_problem_check first. */
 vkattn_problem vkattn__problem_resolved(const vkattn_problem *p);
 
-/* Checks q_lens[b] <= seq_q and kv_lens[b] <= seq_kv for every batch item; either array may be
- * NULL (not given). p must have passed vkattn_problem_check. */
-vkattn_result vkattn__problem_check_lens(const vkattn_problem *p, const uint32_t *q_lens,
-                                 const uint32_t *kv_lens, char *msg, size_t msg_size);
+/* The per-batch u32 arrays of SPEC 2 that decide which rows and keys are valid; NULL where the
+ * problem has none. */
+typedef struct vkattn__seq_arrays {
+    const uint32_t *q_lens, *kv_lens, *q_start, *kv_start;
+} vkattn__seq_arrays;
+
+/* The arrays of t that the problem says are given (the others NULL). */
+vkattn__seq_arrays vkattn__seq_arrays_of(const vkattn_problem *p, const vkattn_host_tensors *t);
+
+/* Checks, for every batch item, start <= seq and start + len <= seq for queries (seq_q) and
+ * keys (seq_kv), len being the given length or 0; any array may be NULL (not given). p must
+ * have passed vkattn_problem_check. */
+vkattn_result vkattn__problem_check_seqs(const vkattn_problem *p, const vkattn__seq_arrays *a,
+                                         char *msg, size_t msg_size);
+
+/* Checks that the sinks and ALiBi slopes the problem has are finite (either may be NULL when
+ * the problem has none). */
+vkattn_result vkattn__problem_check_logits(const vkattn_problem *p, const float *sinks,
+                                           const float *alibi, char *msg, size_t msg_size);
+
+/* The name of the first pointer of t that the problem needs and that is NULL ("q", "lse", ...),
+ * or NULL when none is missing. */
+const char *vkattn__host_tensors_missing(const vkattn_problem *p, const vkattn_host_tensors *t);
+
+/* Number of ALiBi slopes (Hq or B * Hq; 0 without ALiBi). */
+uint64_t vkattn__problem_alibi_count(const vkattn_problem *p);
 
 /* Checks that every page number of a paged problem's table is below num_pages. */
 vkattn_result vkattn__problem_check_pages(const vkattn_problem *p, const uint32_t *table,

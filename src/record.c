@@ -13,8 +13,10 @@ typedef struct binding {
     uint32_t elem_offset;
 } binding;
 
-static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
-                          uint64_t elems, uint32_t elem_size, binding *out)
+/* aligned: the binding starts at the offset rounded down to minStorageBufferOffsetAlignment
+ * (so the element offset stays below it), else at 0 (descriptor sets, see below). */
+static vkattn_result bind_at(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
+                             uint64_t elems, uint32_t elem_size, bool aligned, binding *out)
 {
     if (buf->buffer == VK_NULL_HANDLE)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s.buffer is VK_NULL_HANDLE",
@@ -31,7 +33,7 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
     /* Descriptor sets (no push descriptors) bind whole buffers so offsets do not multiply
      * them; everything then travels as an element offset. */
     VkDeviceSize base = 0;
-    if (ctx->push_descriptors && ctx->limits.minStorageBufferOffsetAlignment > 0)
+    if (aligned && ctx->limits.minStorageBufferOffsetAlignment > 0)
         base = buf->offset - buf->offset % ctx->limits.minStorageBufferOffsetAlignment;
     uint64_t skip = buf->offset - base;
     if (skip + bytes > ctx->limits.maxStorageBufferRange)
@@ -54,6 +56,28 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
         out->info.range = (out->info.range + 3) / 4 * 4;
     out->elem_offset = (uint32_t)(skip / elem_size);
     return VKATTN_SUCCESS;
+}
+
+static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
+                          uint64_t elems, uint32_t elem_size, binding *out)
+{
+    return bind_at(ctx, name, buf, elems, elem_size, ctx->push_descriptors, out);
+}
+
+/* One of the small f32/u32 arrays of the aux word (attn_params.h): bound from its offset
+ * rounded down to the alignment on every path (descriptor sets too: they are then kept per
+ * offset), so that its element offset fits the word's six bits. Returns its byte there. */
+static vkattn_result bind_aux(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
+                              uint64_t elems, binding *out, uint32_t *aux_byte)
+{
+    vkattn_result res = bind_at(ctx, name, buf, elems, 4, true, out);
+    if (res == VKATTN_SUCCESS && out->elem_offset > ATTN_AUX_OFF_MASK)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "tensors->%s: minStorageBufferOffsetAlignment of %llu bytes is "
+                                "over Vulkan's limit of 256", name,
+                                (unsigned long long)ctx->limits.minStorageBufferOffsetAlignment);
+    *aux_byte = ATTN_AUX_ON | out->elem_offset;
+    return res;
 }
 
 static uint32_t u32(uint64_t x)
@@ -108,6 +132,10 @@ static vkattn_result check_overlap(vkattn_context ctx, const vkattn_problem *p,
         {"mask", &t->mask, p->mask_batch ? vkattn_problem_extent(p, 'm') : 0, false},
         {"page_table", &t->page_table, p->page_size ? 4 * vkattn_problem_extent(p, 'p') : 0,
          false},
+        {"q_start", &t->q_start, p->has_q_start ? 4ull * p->batch : 0, false},
+        {"kv_start", &t->kv_start, p->has_kv_start ? 4ull * p->batch : 0, false},
+        {"sinks", &t->sinks, p->has_sinks ? 4ull * p->heads_q : 0, false},
+        {"alibi", &t->alibi, 4 * vkattn__problem_alibi_count(p), false},
     };
     return check_spans(ctx, s, sizeof s / sizeof s[0]);
 }
@@ -124,9 +152,9 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
 
 /* The common fields of every attention kernel's push constants, for attn_params and
  * decode_params alike (a macro, since they are two C types with the same field names). */
-#define FILL_COMMON(pc, p, b, flags)                                                              \
+#define FILL_COMMON(pc, p, b, flags, aux)                                                              \
     do {                                                                                          \
-        (pc).Hq = (p).heads_q, (pc).group = (p).heads_q / (p).heads_kv;                           \
+        (pc).heads = (p).heads_q | ((p).heads_q / (p).heads_kv) << 16;                            \
         (pc).Sq = (p).seq_q, (pc).Skv = (p).seq_kv;                                               \
         (pc).q_sb = u32((p).q.b), (pc).q_sh = u32((p).q.h), (pc).q_ss = u32((p).q.s);             \
         (pc).k_sb = u32((p).k.b), (pc).k_sh = u32((p).k.h), (pc).k_ss = u32((p).k.s);             \
@@ -142,13 +170,14 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
         /* exp2 with log2(e) folded into the scale; with a softcap tanh needs natural units. */   \
         (pc).q_scale = (p).softcap > 0 ? (p).scale : (p).scale * 1.4426950408889634f;             \
         (pc).softcap = (p).softcap;                                                               \
+        (pc).aux = (aux);                                                                         \
     } while (0)
 
 /* Binds every tensor of the problem (absent optional ones to out's range: the shaders never
  * touch them) and gathers the flags. */
 static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
                               const vkattn_device_tensors *tensors, const decode_plan *plan,
-                              binding *b, uint32_t *flags_out)
+                              binding *b, uint32_t *flags_out, uint32_t *aux_out)
 {
     const vkattn_problem p = *pp;
     uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
@@ -192,6 +221,27 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
             return res;
         flags |= ATTN_FLAG_PAGED;
     }
+    /* The small arrays of the aux word, each in its byte. */
+    const struct { const char *name; const vkattn_buffer *buf; uint64_t elems; int slot;
+                   uint32_t shift; } aux[] = {
+        {"q_start", &tensors->q_start, p.has_q_start ? p.batch : 0, ATTN_BIND_QSTART,
+         ATTN_AUX_QSTART},
+        {"kv_start", &tensors->kv_start, p.has_kv_start ? p.batch : 0, ATTN_BIND_KVSTART,
+         ATTN_AUX_KVSTART},
+        {"sinks", &tensors->sinks, p.has_sinks ? p.heads_q : 0, ATTN_BIND_SINKS, ATTN_AUX_SINKS},
+        {"alibi", &tensors->alibi, vkattn__problem_alibi_count(&p), ATTN_BIND_ALIBI,
+         ATTN_AUX_ALIBI},
+    };
+    *aux_out = 0;
+    for (size_t i = 0; i < sizeof aux / sizeof aux[0]; ++i) {
+        uint32_t byte = 0;
+        if (aux[i].elems &&
+            (res = bind_aux(ctx, aux[i].name, aux[i].buf, aux[i].elems, &b[aux[i].slot], &byte)))
+            return res;
+        *aux_out |= byte << aux[i].shift;
+    }
+    if (p.alibi == VKATTN_ALIBI_BATCH_HEADS)
+        *aux_out |= ATTN_AUX_BATCH << ATTN_AUX_ALIBI;
     if (plan->use && !plan->direct) {
         if ((res = bind(ctx, "scratch", &tensors->scratch, plan->scratch_bytes / 4, 4,
                         &b[ATTN_BIND_SCRATCH])))
@@ -336,9 +386,16 @@ static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
     return res;
 }
 
+/* Whether the problem needs the split-KV kernel's optional per-score code (ATTN_FEAT_EXTRA):
+ * softcap, the custom mask or ALiBi. */
+static bool needs_extra(const vkattn_problem *p)
+{
+    return p->softcap > 0 || p->mask_batch != 0 || p->alibi != VKATTN_ALIBI_NONE;
+}
+
 /* The split-KV plan's last choices, from facts about the call: the element offsets of the bound
- * Q, K and V ORed together (offs), whether the problem needs the optional code of the mask and
- * softcap (extra) or the page walk (paged), and whether texel views of K/V are had (views).
+ * Q, K and V ORed together (offs), whether the problem needs the optional per-score code
+ * (extra, see needs_extra) or the page walk (paged), and whether texel views of K/V are had (views).
  * The ROWS form reads whole words through texel views only: without them it falls back to the
  * form vkattn__decode_plan gives otherwise, with these choices carried over (the split, the
  * scratch and so the bindings are the same, see vkattn__decode_plan). */
@@ -372,7 +429,8 @@ static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, deco
  * recorded, so a failure leaves cmd untouched. */
 static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
                                 const decode_plan *plan, const binding *b, uint32_t flags,
-                                const VkBufferView *plan_views, const uint32_t *texel_offs)
+                                uint32_t aux, const VkBufferView *plan_views,
+                                const uint32_t *texel_offs)
 {
     const vkattn_problem p = *pp;
     VkPipeline dpl, mpl = VK_NULL_HANDLE;
@@ -394,7 +452,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
         return res;
     decode_params dp;
     memset(&dp, 0, sizeof dp);
-    FILL_COMMON(dp, p, b, flags);
+    FILL_COMMON(dp, p, b, flags, aux);
     dp.flags |= (plan->width - p.head_dim) << ATTN_PAD_SHIFT;
     if (p.page_size) {
         dp.flags |= p.page_size << ATTN_PAGE_SHIFT;
@@ -544,8 +602,7 @@ vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
             VkDeviceSize range[2];
             const bool views = plan.texel && (kv_flags & VKATTN_BUFFER_TEXEL) &&
                                texel_fits(ctx, &p, epw, plan.parts_log2, skip, range);
-            plan = finish_plan(ctx, &p, plan, 0, p.softcap > 0 || p.mask_batch, p.page_size != 0,
-                               views);
+            plan = finish_plan(ctx, &p, plan, 0, needs_extra(&p), p.page_size != 0, views);
             VkPipeline pl;
             res = vkattn__decode_pipeline_get(ctx, p.dtype, &plan, &pl);
             if (res == VKATTN_SUCCESS && !plan.direct)
@@ -571,8 +628,8 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     vkattn_problem p = vkattn__problem_resolved(problem);
     decode_plan plan = vkattn__decode_plan(ctx, &p, true);
     binding b[ATTN_BIND_COUNT];
-    uint32_t flags = 0;
-    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags)) != VKATTN_SUCCESS)
+    uint32_t flags = 0, aux = 0;
+    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
         const uint32_t epw = vkattn__elems_per_word(p.dtype);
@@ -584,9 +641,9 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         plan = finish_plan(ctx, &p, plan,
                            (uint64_t)b[ATTN_BIND_Q].elem_offset | b[ATTN_BIND_K].elem_offset |
                                b[ATTN_BIND_V].elem_offset,
-                           (flags & (ATTN_FLAG_SOFTCAP | ATTN_FLAG_MASK)) != 0,
-                           (flags & ATTN_FLAG_PAGED) != 0, views[0] != VK_NULL_HANDLE);
-        return cmd_decode(ctx, cmd, &p, &plan, b, flags, views, texel_offs);
+                           needs_extra(&p), (flags & ATTN_FLAG_PAGED) != 0,
+                           views[0] != VK_NULL_HANDLE);
+        return cmd_decode(ctx, cmd, &p, &plan, b, flags, aux, views, texel_offs);
     }
 
     const attn_pipeline *pl;
@@ -598,7 +655,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
         return res;
     attn_params pc;
     memset(&pc, 0, sizeof pc);
-    FILL_COMMON(pc, p, b, flags);
+    FILL_COMMON(pc, p, b, flags, aux);
     pc.o_sb = u32(p.out.b), pc.o_sh = u32(p.out.h), pc.o_ss = u32(p.out.s);
     pc.o_off = b[ATTN_BIND_O].elem_offset;
     if ((res = bind_descriptors(ctx, cmd, b, NULL)) != VKATTN_SUCCESS)

@@ -82,16 +82,10 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
 {
     if (!t)
         return vkattn__problem_fail(msg, msg_size, "tensors = NULL: expected vkattn_host_tensors");
-    const struct { const char *name; const void *ptr; bool needed; } req[] = {
-        {"q", t->q, true}, {"k", t->k, true}, {"v", t->v, true}, {"out", t->out, true},
-        {"lse", t->lse, p->has_lse}, {"q_lens", t->q_lens, p->has_q_lens},
-        {"kv_lens", t->kv_lens, p->has_kv_lens}, {"mask", t->mask, p->mask_batch != 0},
-        {"page_table", t->page_table, p->page_size != 0},
-    };
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-        if (req[i].needed && !req[i].ptr)
-            return vkattn__problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
-                                req[i].name);
+    const char *missing = vkattn__host_tensors_missing(p, t);
+    if (missing)
+        return vkattn__problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
+                                    missing);
     uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     uint64_t no = vkattn_problem_extent(p, 'o') * es;
     const struct { const char *name; const void *ptr; uint64_t bytes; } in[] = {
@@ -103,9 +97,11 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         if (in[i].ptr && overlaps(t->out, no, in[i].ptr, in[i].bytes))
             return vkattn__problem_fail(msg, msg_size, "tensors.out overlaps tensors.%s", in[i].name);
-    if (p->page_size != 0)
-        return vkattn__problem_check_pages(p, t->page_table, msg, msg_size);
-    return VKATTN_SUCCESS;
+    vkattn_result res = vkattn__problem_check_logits(p, p->has_sinks ? t->sinks : NULL,
+                                                     p->alibi ? t->alibi : NULL, msg, msg_size);
+    if (res == VKATTN_SUCCESS && p->page_size != 0)
+        res = vkattn__problem_check_pages(p, t->page_table, msg, msg_size);
+    return res;
 }
 
 /* Scores beyond f32's range (finite inputs of extreme magnitude) still give a finite LSE. */
@@ -121,6 +117,8 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
 {
     const uint32_t d = p->head_dim, hk = h / (p->heads_q / p->heads_kv);
     const double scale = p->scale, softcap = p->softcap;
+    const double slope = p->alibi == VKATTN_ALIBI_NONE ? 0.0
+                         : t->alibi[(p->alibi == VKATTN_ALIBI_BATCH_HEADS ? b * p->heads_q : 0) + h];
     double q[MAX_HEAD_DIM], acc[MAX_HEAD_DIM];
     const uint8_t *mrow = NULL;
     if (p->mask_batch != 0)
@@ -154,6 +152,7 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
             }
             if (softcap > 0.0)
                 s = softcap * tanh(s / softcap);
+            s -= slope * (double)mask_alibi_distance(rule, i, j);
             if (s > m) {
                 double f = exp(m - s);
                 l *= f;
@@ -174,7 +173,16 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
                     acc[c] += e * vr[c];
             }
         }
-        /* No visible key: O = 0 exactly (acc is all zero), LSE = -inf. */
+        /* The sink joins the denominator as one more score with no value (SPEC 3). */
+        if (p->has_sinks) {
+            const double sink = t->sinks[h], mx = sink > m ? sink : m;
+            const double f = exp(m - mx); /* m = -inf (no key): 0 */
+            for (uint32_t c = 0; c < d; c++)
+                acc[c] *= f;
+            l = l * f + exp(sink - mx);
+            m = mx;
+        }
+        /* No visible key (and no sink): O = 0 exactly (acc is all zero), LSE = -inf. */
         const double inv = l > 0.0 ? 1.0 / l : 0.0;
         for (uint32_t c = 0; c < d; c++) {
             acc[c] *= inv;
@@ -211,16 +219,15 @@ static vkattn_result reference_pairs(const vkattn_problem *problem, const vkattn
     res = check_tensors(problem, t, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
-    const uint32_t *q_lens = problem->has_q_lens ? t->q_lens : NULL;
-    const uint32_t *kv_lens = problem->has_kv_lens ? t->kv_lens : NULL;
-    res = vkattn__problem_check_lens(problem, q_lens, kv_lens, msg, msg_size);
+    const vkattn__seq_arrays seqs = vkattn__seq_arrays_of(problem, t);
+    res = vkattn__problem_check_seqs(problem, &seqs, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
 
     const vkattn_problem p = vkattn__problem_resolved(problem);
     for (uint64_t f = first; f < (uint64_t)first + count; f++) {
         const uint32_t b = (uint32_t)(f / p.heads_q), h = (uint32_t)(f % p.heads_q);
-        const mask_rule rule = vkattn__mask_rule_for(&p, q_lens, kv_lens, b);
+        const mask_rule rule = vkattn__mask_rule_for(&p, &seqs, b);
         reference_head(&p, t, &rule, b, h);
     }
     return VKATTN_SUCCESS;

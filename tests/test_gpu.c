@@ -53,7 +53,7 @@ START_TEST(invalid_problem_names_field)
     vkattn_problem p = small_problem();
     p.head_dim = 300;
     float buf[4096] = {0};
-    vkattn_host_tensors t = {buf, buf, buf, buf + 2048, NULL, NULL, NULL, NULL, NULL};
+    vkattn_host_tensors t = {.q = buf, .k = buf, .v = buf, .out = buf + 2048};
     ck_assert_int_eq(vkattn_attention(ctx, &p, &t), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "head_dim"));
 }
@@ -64,7 +64,7 @@ START_TEST(missing_tensor_names_it)
     vkattn_problem p = small_problem();
     p.has_lse = true;
     float buf[4096] = {0};
-    vkattn_host_tensors t = {buf, buf, buf, buf + 2048, NULL, NULL, NULL, NULL, NULL};
+    vkattn_host_tensors t = {.q = buf, .k = buf, .v = buf, .out = buf + 2048};
     ck_assert_int_eq(vkattn_attention(ctx, &p, &t), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "lse"));
 }
@@ -78,7 +78,7 @@ START_TEST(lens_past_sequence_rejected_and_out_untouched)
     float in[4096] = {0}, out[160];
     for (int i = 0; i < 160; ++i)
         out[i] = 42.0f;
-    vkattn_host_tensors t = {in, in, in, out, NULL, NULL, kl, NULL, NULL};
+    vkattn_host_tensors t = {.q = in, .k = in, .v = in, .out = out, .kv_lens = kl};
     ck_assert_int_eq(vkattn_attention(ctx, &p, &t), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(vkattn_context_message(ctx), "kv_lens[0]"));
     for (int i = 0; i < 160; ++i)
@@ -180,7 +180,7 @@ START_TEST(huge_finite_inputs_stay_finite)
     p.head_dim = D;
     p.has_lse = true;
     p.scale = 1.0f;
-    vkattn_host_tensors t = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
+    vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = o, .lse = lse};
     for (int kind = 0; kind < 2; ++kind) {
         ck_assert_int_eq(vkattn_attention(kernels[kind], &p, &t), VKATTN_SUCCESS);
         for (int i = 0; i < S; ++i) {
@@ -231,7 +231,7 @@ START_TEST(failed_pipeline_creation_returns)
     float buf[4096] = {0};
     vkattn_problem p = small_problem();
     p.head_dim = 5;
-    vkattn_host_tensors t = {buf, buf, buf, buf + 2048, NULL, NULL, NULL, NULL, NULL};
+    vkattn_host_tensors t = {.q = buf, .k = buf, .v = buf, .out = buf + 2048};
     vkattn_result r = vkattn_attention(c, &p, &t);
     alloc_fail = 0;
     ck_assert_int_ne(r, VKATTN_SUCCESS);

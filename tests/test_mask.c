@@ -88,7 +88,8 @@ START_TEST(rule_from_problem)
     vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 5, .head_dim = 8,
                         .causal = true, .window_left = 3, .window_right = 4};
     const uint32_t ql[2] = {2, 0}, kl[2] = {3, 5};
-    mask_rule r = vkattn__mask_rule_for(&p, ql, kl, 0);
+    const vkattn__seq_arrays lens = {ql, kl, NULL, NULL}, none = {0}, kv_only = {NULL, kl, NULL, NULL};
+    mask_rule r = vkattn__mask_rule_for(&p, &lens, 0);
     ck_assert_int_eq(r.ql, 2);
     ck_assert_int_eq(r.kl, 3);
     ck_assert_int_eq(r.off, 1);
@@ -96,21 +97,59 @@ START_TEST(rule_from_problem)
     ck_assert_int_eq(r.wl, -1); /* window fields only count when window is set */
     ck_assert_int_eq(r.wr, -1);
     check_grid(&r, (const char *const[]){"11000", "11100", "00000", "00000", NULL});
-    mask_rule r1 = vkattn__mask_rule_for(&p, ql, kl, 1); /* q_len 0: nothing */
+    mask_rule r1 = vkattn__mask_rule_for(&p, &lens, 1); /* q_len 0: nothing */
     check_grid(&r1, (const char *const[]){"00000", NULL});
     ck_assert_uint_eq(vkattn__mask_visible_pairs(&r1), 0);
 
     p.align = VKATTN_ALIGN_TOP_LEFT;
     p.window = true;
-    r = vkattn__mask_rule_for(&p, NULL, NULL, 1);
+    r = vkattn__mask_rule_for(&p, &none, 1);
     ck_assert_int_eq(r.ql, 4);
     ck_assert_int_eq(r.kl, 5);
     ck_assert_int_eq(r.off, 0);
     ck_assert(r.window && r.wl == 3 && r.wr == 4);
 
     p.align = VKATTN_ALIGN_BOTTOM_RIGHT;
-    r = vkattn__mask_rule_for(&p, NULL, kl, 0);
+    r = vkattn__mask_rule_for(&p, &kv_only, 0);
     ck_assert_int_eq(r.off, 3 - 4);
+}
+END_TEST
+
+/* Start offsets (left padding): the rules read positions counted from the starts. */
+START_TEST(starts)
+{
+    vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 5, .head_dim = 8,
+                        .causal = true};
+    const uint32_t qs[2] = {2, 0}, ks[2] = {1, 5}, kl[2] = {3, 0};
+    const vkattn__seq_arrays a = {NULL, NULL, qs, ks};
+    /* Item 0: queries 2..3 (ql 2), keys 1..4 (kl 4), bottom-right: off = 2. */
+    mask_rule r = vkattn__mask_rule_for(&p, &a, 0);
+    ck_assert_int_eq(r.q0, 2);
+    ck_assert_int_eq(r.k0, 1);
+    ck_assert_int_eq(r.ql, 2);
+    ck_assert_int_eq(r.kl, 4);
+    ck_assert_int_eq(r.off, 2);
+    check_grid(&r, (const char *const[]){"00000", "00000", "01110", "01111", NULL});
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), 7);
+    int64_t j0, j1;
+    vkattn__mask_key_range(&r, 0, 3, &j0, &j1);
+    ck_assert_int_eq(j0, 1);
+    ck_assert_int_eq(j1, 4);
+    ck_assert_int_eq(mask_alibi_distance(&r, 2, 1), 2); /* p 0 + off 2 - r 0 */
+    ck_assert_int_eq(mask_alibi_distance(&r, 3, 4), 0);
+    /* Item 1: every key before the start (kv_start = Skv): nothing visible. */
+    r = vkattn__mask_rule_for(&p, &a, 1);
+    ck_assert_int_eq(r.kl, 0);
+    ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), 0);
+    /* With lengths: keys 1..3 of item 0, and the window in positions too. */
+    const vkattn__seq_arrays b = {NULL, kl, qs, ks};
+    p.causal = false;
+    p.window = true;
+    p.window_left = 0;
+    p.window_right = 0;
+    r = vkattn__mask_rule_for(&p, &b, 0);
+    ck_assert_int_eq(r.off, 1);
+    check_grid(&r, (const char *const[]){"00000", "00000", "00100", "00010", NULL});
 }
 END_TEST
 
@@ -142,7 +181,13 @@ static mask_rule random_rule(void)
     }
     int64_t wide[] = {-1, 0, 1, 2, 3, 5, 40, 2147483647};
     int64_t wl = wide[rng_u32() % 8], wr = wide[rng_u32() % 8];
-    return rule(ql, kl, off, rng_u32() % 2, rng_u32() % 2, wl, wr);
+    mask_rule r = rule(ql, kl, off, rng_u32() % 2, rng_u32() % 2, wl, wr);
+    /* Half of them with start offsets. */
+    if (rng_u32() % 2) {
+        r.q0 = rng_range(0, 4);
+        r.k0 = rng_range(0, 4);
+    }
+    return r;
 }
 
 START_TEST(key_range_brute_force)
@@ -150,11 +195,11 @@ START_TEST(key_range_brute_force)
     rng_state = 12345;
     for (int n = 0; n < 600; n++) {
         mask_rule r = random_rule();
-        for (int64_t i0 = -2; i0 <= r.ql + 1; i0++)
-            for (int64_t i1 = i0; i1 <= r.ql + 2; i1++) {
+        for (int64_t i0 = -2; i0 <= r.q0 + r.ql + 1; i0++)
+            for (int64_t i1 = i0; i1 <= r.q0 + r.ql + 2; i1++) {
                 int64_t lo = INT64_MAX, hi = INT64_MIN;
                 for (int64_t i = i0; i < i1; i++)
-                    for (int64_t j = -2; j <= r.kl + 2; j++)
+                    for (int64_t j = -2; j <= r.k0 + r.kl + 2; j++)
                         if (mask_visible(&r, i, j)) {
                             lo = j < lo ? j : lo;
                             hi = j + 1 > hi ? j + 1 : hi;
@@ -185,8 +230,8 @@ START_TEST(visible_pairs_brute_force)
     for (int n = 0; n < 2000; n++) {
         mask_rule r = random_rule();
         uint64_t want = 0;
-        for (int64_t i = 0; i < r.ql; i++)
-            for (int64_t j = 0; j < r.kl; j++)
+        for (int64_t i = 0; i < r.q0 + r.ql; i++)
+            for (int64_t j = 0; j < r.k0 + r.kl; j++)
                 want += mask_visible(&r, i, j);
         ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), want);
     }
@@ -203,10 +248,10 @@ START_TEST(block_full_brute_force)
     rng_state = 4242;
     for (int n = 0; n < 300; n++) {
         mask_rule r = random_rule();
-        for (int64_t i0 = 0; i0 < r.ql; i0++)
-            for (int64_t i1 = i0 + 1; i1 <= r.ql + 1; i1 += 1 + (i1 - i0) / 3)
-                for (int64_t j0 = 0; j0 < r.kl; j0++)
-                    for (int64_t j1 = j0 + 1; j1 <= r.kl + 1; j1 += 1 + (j1 - j0) / 3) {
+        for (int64_t i0 = 0; i0 < r.q0 + r.ql; i0++)
+            for (int64_t i1 = i0 + 1; i1 <= r.q0 + r.ql + 1; i1 += 1 + (i1 - i0) / 3)
+                for (int64_t j0 = 0; j0 < r.k0 + r.kl; j0++)
+                    for (int64_t j1 = j0 + 1; j1 <= r.k0 + r.kl + 1; j1 += 1 + (j1 - j0) / 3) {
                         bool all = true;
                         for (int64_t i = i0; i < i1 && all; i++)
                             for (int64_t j = j0; j < j1 && all; j++)
@@ -230,6 +275,7 @@ static Suite *mask_suite(void)
     tcase_add_test(tc, causal_alignments);
     tcase_add_test(tc, windows);
     tcase_add_test(tc, rule_from_problem);
+    tcase_add_test(tc, starts);
     tcase_add_test(tc, empty_keys);
     tcase_add_test(tc, key_range_brute_force);
     tcase_add_test(tc, visible_pairs_brute_force);

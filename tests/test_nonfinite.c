@@ -383,7 +383,7 @@ START_TEST(nan_among_huge_scores)
     p.head_dim = D;
     p.has_lse = true;
     p.scale = 1.0f;
-    vkattn_host_tensors t = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
+    vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = o, .lse = lse};
     for (int runner = 0; runner < NRUNNERS; ++runner) {
         if (!runner_here(runner))
             continue;

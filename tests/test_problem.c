@@ -220,15 +220,67 @@ START_TEST(lens)
     vkattn_problem p = good();
     p.seq_q = 8;
     const uint32_t ok_q[2] = {8, 0}, bad_q[2] = {3, 9}, ok_kv[2] = {7, 7}, bad_kv[2] = {8, 1};
-    char msg[128];
-    ck_assert_int_eq(vkattn__problem_check_lens(&p, ok_q, ok_kv, msg, sizeof msg), VKATTN_SUCCESS);
-    ck_assert_int_eq(vkattn__problem_check_lens(&p, NULL, NULL, msg, sizeof msg), VKATTN_SUCCESS);
-    ck_assert_int_eq(vkattn__problem_check_lens(&p, bad_q, NULL, msg, sizeof msg),
+    char msg[160];
+    vkattn__seq_arrays a = {ok_q, ok_kv, NULL, NULL};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
+    a = (vkattn__seq_arrays){0};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
+    a.q_lens = bad_q;
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "q_lens[1] = 9: larger than seq_q = 8");
-    ck_assert_int_eq(vkattn__problem_check_lens(&p, ok_q, bad_kv, msg, sizeof msg),
+    a = (vkattn__seq_arrays){ok_q, bad_kv, NULL, NULL};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "kv_lens[0] = 8: larger than seq_kv = 7");
+
+    /* Start offsets: within the sequence, and with their length too. */
+    const uint32_t st_ok[2] = {0, 8}, st_far[2] = {9, 0}, st_len[2] = {1, 0};
+    a = (vkattn__seq_arrays){ok_q, NULL, st_ok, NULL};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
+    a = (vkattn__seq_arrays){NULL, NULL, st_far, NULL};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "q_start[0] = 9: larger than seq_q = 8");
+    a = (vkattn__seq_arrays){ok_q, NULL, st_len, NULL};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "q_start[0] + q_lens[0] = 1 + 8: past seq_q = 8");
+    a = (vkattn__seq_arrays){NULL, ok_kv, NULL, st_len};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "kv_start[0] + kv_lens[0] = 1 + 7: past seq_kv = 7");
+}
+END_TEST
+
+START_TEST(new_fields)
+{
+    vkattn_problem p = good();
+    char msg[160];
+    p.heads_q = 65536;
+    p.heads_kv = 1;
+    ck_assert_int_eq(vkattn_problem_check(&p, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "heads_q = 65536: expected at most 65535");
+    p = good();
+    p.alibi = (vkattn_alibi)3;
+    ck_assert_int_eq(vkattn_problem_check(&p, msg, sizeof msg), VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "alibi = 3"));
+    p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+    ck_assert_int_eq(vkattn_problem_check(&p, msg, sizeof msg), VKATTN_SUCCESS);
+    ck_assert_uint_eq(vkattn__problem_alibi_count(&p), (uint64_t)p.batch * p.heads_q);
+
+    /* Non-finite sinks and slopes are named. */
+    float sinks[64] = {0}, slopes[512] = {0};
+    p.has_sinks = true;
+    sinks[1] = NAN;
+    ck_assert_int_eq(vkattn__problem_check_logits(&p, sinks, slopes, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "sinks[1] = nan: expected finite");
+    sinks[1] = 0;
+    slopes[p.batch * p.heads_q - 1] = INFINITY;
+    ck_assert_int_eq(vkattn__problem_check_logits(&p, sinks, slopes, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(msg, "alibi["));
 }
 END_TEST
 
@@ -305,6 +357,7 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, extents);
     tcase_add_test(tc, resolved_defaults);
     tcase_add_test(tc, lens);
+    tcase_add_test(tc, new_fields);
     tcase_add_test(tc, reference_rejects);
     suite_add_tcase(s, tc);
     return s;

@@ -116,6 +116,9 @@ typedef struct ref_case {
     int lens;
     uint32_t mask_b, mask_h;
     double amp; /* input magnitude: N(0, amp^2) */
+    int starts;  /* LENS_* bits: which start offsets (left padding) are given */
+    bool sinks;
+    vkattn_alibi alibi;
 } ref_case;
 
 #define F32 VKATTN_DTYPE_F32
@@ -125,35 +128,45 @@ typedef struct ref_case {
 
 static const ref_case cases[] = {
     /* B Hq Hkv Sq Skv D  dtype layout         causal align window wl wr scale softcap lens   mb mh amp */
-    {1, 1, 1, 5, 7, 1, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {2, 2, 2, 9, 13, 3, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 2, 1, 13, 6, 16, F32, LAYOUT_BHSD, true, TL, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 2, 2, 13, 6, 16, F32, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {2, 6, 2, 17, 23, 64, F32, LAYOUT_BSHD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 4, 1, 20, 20, 80, F32, LAYOUT_BHSD, false, BR, true, 3, 2, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 2, 1, 11, 30, 128, F32, LAYOUT_BHSD, true, BR, true, -1, 4, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 2, 2, 9, 9, 96, F32, LAYOUT_BHSD, false, TL, true, 2, -1, 0, 0, LENS_NONE, 0, 0, 1},
-    {3, 2, 1, 10, 12, 256, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 0, 0, 1},
-    {3, 2, 2, 8, 11, 32, F32, LAYOUT_BSHD, true, TL, true, 2, 1, 0, 0, LENS_BOTH, 0, 0, 1},
-    {2, 2, 2, 12, 8, 5, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_Q, 0, 0, 1},
-    {2, 2, 2, 6, 14, 7, F32, LAYOUT_PADDED, true, BR, false, 0, 0, 0, 0, LENS_KV, 0, 0, 1},
-    {2, 3, 3, 7, 9, 24, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 3, 1},
-    {2, 4, 2, 9, 10, 16, F32, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 2, 1, 1},
-    {2, 2, 1, 5, 6, 8, F32, LAYOUT_PADDED, false, TL, true, 1, 1, 0, 0, LENS_NONE, 2, 2, 1},
-    {1, 2, 2, 10, 10, 1, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 1, 1},
-    {1, 2, 2, 12, 15, 64, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0.3f, 5, LENS_NONE, 0, 0, 1},
-    {1, 2, 2, 12, 15, 64, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 30},
-    {1, 2, 1, 12, 15, 128, F32, LAYOUT_BSHD, false, BR, true, 4, 4, 0, 50, LENS_NONE, 0, 0, 30},
-    {1, 1, 1, 4, 200, 3, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 2.0f, 0, LENS_NONE, 0, 0, 30},
+    {1, 1, 1, 5, 7, 1, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 2, 2, 9, 13, 3, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 1, 13, 6, 16, F32, LAYOUT_BHSD, true, TL, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 13, 6, 16, F32, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 6, 2, 17, 23, 64, F32, LAYOUT_BSHD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 4, 1, 20, 20, 80, F32, LAYOUT_BHSD, false, BR, true, 3, 2, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 1, 11, 30, 128, F32, LAYOUT_BHSD, true, BR, true, -1, 4, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 9, 9, 96, F32, LAYOUT_BHSD, false, TL, true, 2, -1, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {3, 2, 1, 10, 12, 256, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 0, 0, 1, LENS_NONE, false, 0},
+    {3, 2, 2, 8, 11, 32, F32, LAYOUT_BSHD, true, TL, true, 2, 1, 0, 0, LENS_BOTH, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 2, 2, 12, 8, 5, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_Q, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 2, 2, 6, 14, 7, F32, LAYOUT_PADDED, true, BR, false, 0, 0, 0, 0, LENS_KV, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 3, 3, 7, 9, 24, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 3, 1, LENS_NONE, false, 0},
+    {2, 4, 2, 9, 10, 16, F32, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 2, 1, 1, LENS_NONE, false, 0},
+    {2, 2, 1, 5, 6, 8, F32, LAYOUT_PADDED, false, TL, true, 1, 1, 0, 0, LENS_NONE, 2, 2, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 10, 10, 1, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 1, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 12, 15, 64, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0.3f, 5, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 12, 15, 64, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 30, LENS_NONE, false, 0},
+    {1, 2, 1, 12, 15, 128, F32, LAYOUT_BSHD, false, BR, true, 4, 4, 0, 50, LENS_NONE, 0, 0, 30, LENS_NONE, false, 0},
+    {1, 1, 1, 4, 200, 3, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 2.0f, 0, LENS_NONE, 0, 0, 30, LENS_NONE, false, 0},
     /* f16: O_ref from the f16-rounded inputs */
-    {2, 2, 2, 9, 13, 3, F16, LAYOUT_PADDED, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {1, 2, 1, 13, 6, 16, F16, LAYOUT_BHSD, true, TL, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1},
-    {2, 6, 2, 17, 23, 64, F16, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 0, 0, 1},
-    {1, 4, 1, 20, 20, 80, F16, LAYOUT_BHSD, false, BR, true, 3, 2, 0, 0, LENS_NONE, 0, 0, 1},
-    {2, 2, 2, 9, 10, 128, F16, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 2, 1, 1},
-    {2, 2, 1, 10, 12, 256, F16, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_KV, 0, 0, 1},
-    {1, 2, 2, 12, 15, 64, F16, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 20, LENS_NONE, 0, 0, 30},
-    {1, 1, 1, 5, 7, 1, F16, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 1, 1},
+    {2, 2, 2, 9, 13, 3, F16, LAYOUT_PADDED, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 1, 13, 6, 16, F16, LAYOUT_BHSD, true, TL, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 6, 2, 17, 23, 64, F16, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 4, 1, 20, 20, 80, F16, LAYOUT_BHSD, false, BR, true, 3, 2, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, 0},
+    {2, 2, 2, 9, 10, 128, F16, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 2, 1, 1, LENS_NONE, false, 0},
+    {2, 2, 1, 10, 12, 256, F16, LAYOUT_BSHD, true, BR, false, 0, 0, 0, 0, LENS_KV, 0, 0, 1, LENS_NONE, false, 0},
+    {1, 2, 2, 12, 15, 64, F16, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 20, LENS_NONE, 0, 0, 30, LENS_NONE, false, 0},
+    {1, 1, 1, 5, 7, 1, F16, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_NONE, 1, 1, 1, LENS_NONE, false, 0},
+    /* start offsets, sinks and ALiBi (SPEC 2 and 3), alone and with the rest */
+    /* B Hq Hkv Sq Skv D  dtype layout         causal align window wl wr scale softcap lens   mb mh amp starts sinks alibi */
+    {3, 2, 1, 10, 12, 16, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_NONE, 0, 0, 1, LENS_BOTH, false, 0},
+    {3, 2, 2, 8, 11, 32, F32, LAYOUT_BSHD, true, TL, true, 2, 1, 0, 0, LENS_BOTH, 0, 0, 1, LENS_BOTH, false, 0},
+    {2, 2, 2, 12, 8, 5, F32, LAYOUT_BHSD, false, BR, true, 3, -1, 0, 0, LENS_NONE, 0, 0, 1, LENS_Q, false, 0},
+    {2, 4, 2, 9, 10, 16, F32, LAYOUT_PADDED, true, BR, false, 0, 0, 0, 0, LENS_KV, 2, 1, 1, LENS_KV, false, 0},
+    {3, 2, 1, 9, 13, 8, F32, LAYOUT_BHSD, false, BR, false, 0, 0, 0, 0, LENS_BOTH, 0, 0, 1, LENS_NONE, true, 0},
+    {2, 4, 2, 12, 15, 64, F32, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 5, LENS_NONE, 0, 0, 1, LENS_NONE, false, VKATTN_ALIBI_HEADS},
+    {2, 2, 1, 13, 6, 16, F32, LAYOUT_BSHD, false, TL, true, 2, 2, 0, 0, LENS_NONE, 0, 0, 1, LENS_NONE, false, VKATTN_ALIBI_BATCH_HEADS},
+    {3, 4, 2, 10, 12, 24, F16, LAYOUT_BHSD, true, BR, false, 0, 0, 0, 0, LENS_BOTH, 1, 4, 1, LENS_BOTH, true, VKATTN_ALIBI_HEADS},
 };
 
 static vkattn_strides padded_strides(uint32_t heads, uint32_t seq, uint32_t d)
@@ -206,7 +219,9 @@ static void run_case(int idx)
                         .window_left = c->wl, .window_right = c->wr, .scale = c->scale,
                         .softcap = c->softcap, .has_q_lens = c->lens & LENS_Q,
                         .has_kv_lens = c->lens & LENS_KV, .has_lse = true,
-                        .mask_batch = c->mask_b, .mask_heads = c->mask_h};
+                        .mask_batch = c->mask_b, .mask_heads = c->mask_h,
+                        .has_q_start = c->starts & LENS_Q, .has_kv_start = c->starts & LENS_KV,
+                        .has_sinks = c->sinks, .alibi = c->alibi};
     if (c->layout == LAYOUT_BSHD) {
         p.q = p.out = vkattn_strides_bshd(c->Hq, c->Sq, c->D);
         p.k = p.v = vkattn_strides_bshd(c->Hkv, c->Skv, c->D);
@@ -252,6 +267,19 @@ static void run_case(int idx)
         q_lens[0] = 0;
         kv_lens[0] = c->Skv;
     }
+    /* Starts that fit beside the lengths (or, without lengths, anywhere up to the end). */
+    uint32_t q_start[4], kv_start[4];
+    for (uint32_t b = 0; b < c->B; b++) {
+        const uint32_t qfree = c->Sq - (p.has_q_lens ? q_lens[b] : 0);
+        const uint32_t kfree = c->Skv - (p.has_kv_lens ? kv_lens[b] : 0);
+        q_start[b] = (uint32_t)(rng_u64() % (qfree + 1));
+        kv_start[b] = (uint32_t)(rng_u64() % (kfree + 1));
+    }
+    float sinks[8], alibi[32];
+    for (uint32_t h = 0; h < 8; h++)
+        sinks[h] = (float)(2.0 * rng_normal());
+    for (uint32_t e = 0; e < 32; e++)
+        alibi[e] = (float)(0.5 * rng_uniform());
     uint8_t *mask = malloc(nm + 1);
     for (uint64_t i = 0; i < nm; i++)
         mask[i] = rng_u64() % 10 < 7 ? (uint8_t)(1 + rng_u64() % 255) : 0;
@@ -260,7 +288,10 @@ static void run_case(int idx)
 
     vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = out, .lse = lse,
                              .q_lens = p.has_q_lens ? q_lens : NULL,
-                             .kv_lens = p.has_kv_lens ? kv_lens : NULL, .mask = mask};
+                             .kv_lens = p.has_kv_lens ? kv_lens : NULL, .mask = mask,
+                             .q_start = p.has_q_start ? q_start : NULL,
+                             .kv_start = p.has_kv_start ? kv_start : NULL, .sinks = sinks,
+                             .alibi = alibi};
     ck_assert_msg(vkattn_reference(&p, &t, msg, sizeof msg) == VKATTN_SUCCESS, "case %d: %s", idx,
                   msg);
 
@@ -268,20 +299,25 @@ static void run_case(int idx)
     const double scale = c->scale ? c->scale : 1.0 / sqrt((double)c->D);
     double *s = malloc(c->Skv * sizeof *s), *o = malloc(c->D * sizeof *o);
     for (uint32_t b = 0; b < c->B; b++) {
-        const int64_t ql = p.has_q_lens ? q_lens[b] : c->Sq;
-        const int64_t kl = p.has_kv_lens ? kv_lens[b] : c->Skv;
+        const int64_t q0 = p.has_q_start ? q_start[b] : 0, k0 = p.has_kv_start ? kv_start[b] : 0;
+        const int64_t ql = p.has_q_lens ? q_lens[b] : c->Sq - q0;
+        const int64_t kl = p.has_kv_lens ? kv_lens[b] : c->Skv - k0;
         const int64_t off = c->align == TL ? 0 : kl - ql;
         for (uint32_t h = 0; h < c->Hq; h++) {
             const uint32_t hk = h / (c->Hq / Hkv);
             for (int64_t i = 0; i < c->Sq; i++) {
                 double mx = -INFINITY;
+                const double slope = c->alibi == VKATTN_ALIBI_BATCH_HEADS ? alibi[b * c->Hq + h]
+                                     : c->alibi == VKATTN_ALIBI_HEADS      ? alibi[h]
+                                                                           : 0.0;
                 for (int64_t j = 0; j < c->Skv; j++) {
-                    bool vis = i < ql && j < kl;
-                    if (c->causal && j > i + off)
+                    const int64_t pi = i - q0, rj = j - k0; /* positions (SPEC 2) */
+                    bool vis = pi >= 0 && rj >= 0 && pi < ql && rj < kl;
+                    if (c->causal && rj > pi + off)
                         vis = false;
-                    if (c->window && c->wl != -1 && j < i + off - c->wl)
+                    if (c->window && c->wl != -1 && rj < pi + off - c->wl)
                         vis = false;
-                    if (c->window && c->wr != -1 && j > i + off + c->wr)
+                    if (c->window && c->wr != -1 && rj > pi + off + c->wr)
                         vis = false;
                     if (c->mask_b) {
                         uint64_t mb = c->mask_b == 1 ? 0 : b, mh = c->mask_h == 1 ? 0 : h;
@@ -298,9 +334,14 @@ static void run_case(int idx)
                     s[j] = scale * dot;
                     if (c->softcap > 0)
                         s[j] = c->softcap * tanh(s[j] / c->softcap);
+                    s[j] -= slope * fabs((double)(pi + off - rj));
                     mx = fmax(mx, s[j]);
                 }
-                double sum = 0;
+                const bool seen = mx > -INFINITY;
+                const double sink = c->sinks ? sinks[h] : -INFINITY;
+                if (c->sinks)
+                    mx = fmax(mx, sink);
+                double sum = c->sinks ? exp(sink - mx) : 0;
                 for (uint32_t d = 0; d < c->D; d++)
                     o[d] = 0;
                 for (int64_t j = 0; j < c->Skv && mx > -INFINITY; j++) {
@@ -313,7 +354,7 @@ static void run_case(int idx)
                 }
                 const uint64_t oi = at(os, b, h, i);
                 const float got_lse = lse[((uint64_t)b * c->Hq + h) * c->Sq + i];
-                if (mx == -INFINITY) {
+                if (!seen && !c->sinks) {
                     ck_assert_msg(got_lse == -INFINITY, "case %d: LSE %g, want -inf", idx,
                                   (double)got_lse);
                 } else {
@@ -324,10 +365,10 @@ static void run_case(int idx)
                 }
                 for (uint32_t d = 0; d < c->D; d++) {
                     written[oi + d] = 1;
-                    double want = mx == -INFINITY ? 0.0 : o[d] / sum;
+                    double want = !seen ? 0.0 : o[d] / sum;
                     double got = load(out, c->dtype, oi + d);
                     ck_assert_msg(isfinite(got), "case %d: non-finite output", idx);
-                    if (mx == -INFINITY) {
+                    if (!seen) {
                         ck_assert_msg(got == 0.0 && !signbit(got), "case %d: empty row gives %g",
                                       idx, got);
                         continue;

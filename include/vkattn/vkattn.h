@@ -94,9 +94,17 @@ typedef enum vkattn_precision {
     VKATTN_PRECISION_FAST = 1,
 } vkattn_precision;
 
+/* Where ALiBi slopes come from (FlashAttention-2's rule: the bias of query position p and key
+ * position r is -slope * |p + off - r|, with off the alignment's diagonal of SPEC 2). */
+typedef enum vkattn_alibi {
+    VKATTN_ALIBI_NONE = 0,        /* default: no bias */
+    VKATTN_ALIBI_HEADS = 1,       /* f32 [Hq]: one slope per query head */
+    VKATTN_ALIBI_BATCH_HEADS = 2, /* f32 [B, Hq]: one per batch item and query head */
+} vkattn_alibi;
+
 typedef struct vkattn_problem {
     uint32_t batch;     /* B >= 1 */
-    uint32_t heads_q;   /* Hq >= 1 */
+    uint32_t heads_q;   /* Hq in 1..65535 */
     uint32_t heads_kv;  /* Hkv >= 1, divides Hq; 0 = heads_q */
     uint32_t seq_q;     /* Sq in 1..VKATTN_MAX_SEQ */
     uint32_t seq_kv;    /* Skv in 1..VKATTN_MAX_SEQ */
@@ -138,6 +146,18 @@ typedef struct vkattn_problem {
                             one at a time (each K/V row read once per query head) instead of
                             together: for comparisons */
     vkattn_precision precision; /* default VKATTN_PRECISION_EXACT */
+
+    /* Start offsets (SPEC 2, left padding as in Hugging Face's batched generation): u32 [B]
+     * arrays of each batch item's first valid query row / key. Its valid rows are then
+     * start .. start + len - 1, with len = q_lens[b] (kv_lens[b]) where given, else
+     * seq_q - start (seq_kv - start); the causal and window rules and ALiBi read positions
+     * counted from the start, and the custom mask is still indexed by rows. */
+    bool has_q_start, has_kv_start;
+    /* Attention sinks (gpt-oss): f32 [Hq], one logit per query head that joins every row's
+     * softmax denominator and adds no value: Z = sum exp(s) + exp(sink); a row with no
+     * visible key gets O = 0 and LSE = sink. */
+    bool has_sinks;
+    vkattn_alibi alibi; /* ALiBi slopes (SPEC 3): s -= slope * |p + off - r| */
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
@@ -163,12 +183,17 @@ typedef struct vkattn_host_tensors {
     const uint32_t *kv_lens;  /* required when has_kv_lens: kv_lens[b] <= Skv */
     const uint8_t *mask;      /* required when mask_batch/mask_heads are set */
     const uint32_t *page_table; /* required when page_size != 0: u32 [B, pages_per_seq] */
+    const uint32_t *q_start;  /* required when has_q_start: u32 [B], q_start[b] + len <= Sq */
+    const uint32_t *kv_start; /* required when has_kv_start: u32 [B], kv_start[b] + len <= Skv */
+    const float *sinks;       /* required when has_sinks: f32 [Hq], finite */
+    const float *alibi;       /* required with ALiBi: f32 [Hq] or [B, Hq], finite */
 } vkattn_host_tensors;
 
 /* The CPU reference: SPEC sections 1-3 in plain C with f32 or wider arithmetic, one row at a time
  * (no Sq x Skv buffer). Reentrant, no allocation beyond O(D) on the stack. Checks the problem and
  * tensors first: VKATTN_ERROR_INVALID_ARGUMENT (with msg as in vkattn_problem_check) and nothing
- * written when they are invalid, including lengths larger than Sq / Skv. */
+ * written when they are invalid, including lengths larger than Sq / Skv, starts that put a valid
+ * row or key past them, and sinks or slopes that are not finite. */
 VKATTN_API vkattn_result vkattn_reference(const vkattn_problem *p, const vkattn_host_tensors *t,
                                           char *msg, size_t msg_size);
 
@@ -398,6 +423,9 @@ typedef struct vkattn_device_tensors {
     vkattn_buffer page_table;   /* u32 [B, pages_per_seq], required when page_size != 0 */
     vkattn_buffer scratch;      /* split-KV partial results; required when
                                    vkattn_scratch_size() gives more than 0 bytes */
+    vkattn_buffer q_start, kv_start; /* u32 [B], required when has_q_start / has_kv_start */
+    vkattn_buffer sinks;        /* f32 [Hq], required when has_sinks */
+    vkattn_buffer alibi;        /* f32 [Hq] or [B, Hq], required with ALiBi */
 } vkattn_device_tensors;
 
 /* Records one attention into the app's command buffer cmd (in the recording state, outside a
@@ -414,7 +442,11 @@ typedef struct vkattn_device_tensors {
  * (vkattn_device_info.fp16_storage false, or a borrowed device without it enabled): the same for
  * q, k, v and out, which are read and written in 4-byte words; out's words are written with
  * atomics that keep the 2 bytes beside an odd start or end of out as they are (no other work may
- * write those bytes while the call runs). out and lse must not overlap any tensor: overlaps within one
+ * write those bytes while the call runs). q_start, kv_start, sinks and alibi are bound from their
+ * offsets rounded down to minStorageBufferOffsetAlignment (without push descriptors, each such
+ * offset is then a descriptor set of its own); their values are not checked on the GPU (starts
+ * and lengths past Sq / Skv are clamped, so no read leaves a tensor; a non-finite sink or slope
+ * gives NaN or 0 rows). out and lse must not overlap any tensor: overlaps within one
  * VkBuffer are rejected (INVALID_ARGUMENT); different VkBuffers aliasing one memory are not
  * detected and are the caller's to avoid.
  *

@@ -67,7 +67,7 @@ static bool names_a_field(const char *msg)
         "window_left", "window_right", "scale", "softcap", "mask_batch", "mask_heads",
         "out.b", "out.h", "out.s", "q", "k", "v", "out", "lse", "mask", "q_lens", "kv_lens",
         "page_size", "num_pages", "pages_per_seq", "kv_splits", "page_table", "precision",
-        "tensors", "problem",
+        "q_start", "kv_start", "sinks", "alibi", "tensors", "problem",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t n = strlen(names[i]);
@@ -103,6 +103,9 @@ static void set_bools(vkattn_problem *p, const uint8_t *raw)
     p->has_kv_lens = raw[offsetof(vkattn_problem, has_kv_lens)] & 1;
     p->has_lse = raw[offsetof(vkattn_problem, has_lse)] & 1;
     p->no_gqa_packing = raw[offsetof(vkattn_problem, no_gqa_packing)] & 1;
+    p->has_q_start = raw[offsetof(vkattn_problem, has_q_start)] & 1;
+    p->has_kv_start = raw[offsetof(vkattn_problem, has_kv_start)] & 1;
+    p->has_sinks = raw[offsetof(vkattn_problem, has_sinks)] & 1;
 }
 
 static void fold_sizes(vkattn_problem *p)
@@ -213,7 +216,7 @@ static void run_reference(const vkattn_problem *p, reader *r)
 
     const size_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
     const uint32_t seed = next_u32(r);
-    uint32_t *q_lens = NULL, *kv_lens = NULL, *pages = NULL;
+    uint32_t *q_lens = NULL, *kv_lens = NULL, *pages = NULL, *q_start = NULL, *kv_start = NULL;
     bool pages_ok = true;
     if (p->page_size != 0) {
         if (ep == 0)
@@ -240,6 +243,37 @@ static void run_reference(const vkattn_problem *p, reader *r)
             lens_ok = lens_ok && kv_lens[b] <= p->seq_kv;
         }
     }
+    /* Starts: within the sequence beside the length now and then one too far. */
+    uint32_t **starts[2] = {p->has_q_start ? &q_start : NULL, p->has_kv_start ? &kv_start : NULL};
+    for (int side = 0; side < 2; side++) {
+        if (!starts[side])
+            continue;
+        const uint32_t seq = side ? p->seq_kv : p->seq_q;
+        const uint32_t *lens = side ? kv_lens : q_lens;
+        uint32_t *st = *starts[side] = malloc(p->batch * sizeof *st);
+        for (uint32_t b = 0; b < p->batch; b++) {
+            const uint32_t len = lens && lens[b] <= seq ? lens[b] : 0;
+            st[b] = next_u8(r) % (seq - len + 2);
+            lens_ok = lens_ok && st[b] + len <= seq;
+        }
+    }
+    /* Sinks and slopes: finite, but now and then one that is not. */
+    float *sinks = malloc(p->heads_q * sizeof *sinks);
+    const uint64_t n_slopes = (uint64_t)p->batch * p->heads_q;
+    float *slopes = malloc(n_slopes * sizeof *slopes);
+    bool logits_ok = true;
+    for (uint32_t h = 0; h < p->heads_q; h++) {
+        const uint8_t x = next_u8(r);
+        sinks[h] = x == 255 ? INFINITY : ((float)x - 128.0f) / 16.0f;
+        logits_ok = logits_ok && (!p->has_sinks || x != 255);
+    }
+    for (uint64_t e = 0; e < n_slopes; e++) {
+        const uint8_t x = next_u8(r);
+        slopes[e] = x == 255 ? NAN : (float)x / 64.0f;
+        logits_ok = logits_ok && (e >= (p->alibi == VKATTN_ALIBI_BATCH_HEADS ? n_slopes
+                                        : p->alibi == VKATTN_ALIBI_HEADS ? p->heads_q : 0) ||
+                                  x != 255);
+    }
     if (em) {
         mask = malloc(em);
         uint8_t bits = 0;
@@ -259,13 +293,22 @@ static void run_reference(const vkattn_problem *p, reader *r)
         .kv_lens = kv_lens,
         .mask = mask,
         .page_table = pages,
+        .q_start = q_start,
+        .kv_start = kv_start,
+        .sinks = p->has_sinks ? sinks : NULL,
+        .alibi = p->alibi ? slopes : NULL,
     };
 
     char msg[256];
     memset(msg, 0x55, sizeof msg);
     vkattn_result res = vkattn_reference(p, &t, msg, sizeof msg);
     check_message(res, msg, sizeof msg);
-    if (!pages_ok) { /* pages are checked before lengths */
+    if (!logits_ok) { /* sinks and slopes are checked first, then pages, then lengths */
+        if (res != VKATTN_ERROR_INVALID_ARGUMENT)
+            die("a non-finite sink or slope accepted", msg);
+        if (strncmp(msg, "sinks[", 6) != 0 && strncmp(msg, "alibi[", 6) != 0)
+            die("a bad sink or slope rejected without naming it", msg);
+    } else if (!pages_ok) {
         if (res != VKATTN_ERROR_INVALID_ARGUMENT)
             die("a page number past num_pages accepted", msg);
         if (strncmp(msg, "page_table[", 11) != 0)
@@ -273,8 +316,9 @@ static void run_reference(const vkattn_problem *p, reader *r)
     } else if (!lens_ok) {
         if (res != VKATTN_ERROR_INVALID_ARGUMENT)
             die("lengths beyond seq_q / seq_kv accepted", msg);
-        if (strncmp(msg, "q_lens[", 7) != 0 && strncmp(msg, "kv_lens[", 8) != 0)
-            die("a bad length rejected without naming the length", msg);
+        if (strncmp(msg, "q_lens[", 7) != 0 && strncmp(msg, "kv_lens[", 8) != 0 &&
+            strncmp(msg, "q_start[", 8) != 0 && strncmp(msg, "kv_start[", 9) != 0)
+            die("a bad length or start rejected without naming it", msg);
     } else if (res != VKATTN_SUCCESS) {
         die("a valid problem with valid tensors rejected", msg);
     } else {
@@ -306,6 +350,10 @@ static void run_reference(const vkattn_problem *p, reader *r)
     free(t.lse);
     free(q_lens);
     free(kv_lens);
+    free(q_start);
+    free(kv_start);
+    free(sinks);
+    free(slopes);
     free(mask);
     free(pages);
 }
@@ -348,6 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & MODE_ENUMS) {
         p.dtype = (vkattn_dtype)((unsigned)p.dtype & 1);
         p.align = (vkattn_align)((unsigned)p.align & 1);
+        p.alibi = (vkattn_alibi)((unsigned)p.alibi % 3);
     }
     if (mode & MODE_PAGED)
         fold_paged(&p);
