@@ -1,5 +1,6 @@
 /* The problems of `vkattn bench` and `vkattn tune`: --shape problems (with the mask flags and
  * --decode-variants) and the named suites, and random host tensors for them. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,36 @@ void bench_free_cases(bench_case *cases, size_t n)
     for (size_t i = 0; i < n; ++i) {
         free(cases[i].q_lens);
         free(cases[i].kv_lens);
+        free(cases[i].q_start);
+        free(cases[i].kv_start);
+        free(cases[i].sinks);
+        free(cases[i].alibi);
     }
     free(cases);
 }
 
-/* Appends a copy of p (and of the lengths) to *cases; -1 on out of memory (not printed). */
-static int add_case(bench_case **cases, size_t *n, const vkattn_problem *p, const uint32_t *q_lens,
-                    const uint32_t *kv_lens)
+vkattn_host_tensors bench_case_tensors(const bench_case *c, const host_data *h)
+{
+    return (vkattn_host_tensors){
+        .q = h->q, .k = h->k, .v = h->v, .out = h->out, .q_lens = c->q_lens,
+        .kv_lens = c->kv_lens, .page_table = c->p.page_size ? h->pages : NULL,
+        .q_start = c->q_start, .kv_start = c->kv_start, .sinks = c->sinks, .alibi = c->alibi,
+    };
+}
+
+/* A malloc'd copy of n values (NULL for NULL); false on out of memory. */
+static bool copy_list(const void *src, size_t bytes, void *dst)
+{
+    void *d = NULL;
+    if (src && (d = malloc(bytes)))
+        memcpy(d, src, bytes);
+    memcpy(dst, &d, sizeof d);
+    return !src || d;
+}
+
+/* Appends a copy of p (and of the per-batch lists of s, which may be NULL) to *cases; -1 on out
+ * of memory (not printed). */
+static int add_case(bench_case **cases, size_t *n, const vkattn_problem *p, const cli_seqs *s)
 {
     bench_case *grown = realloc(*cases, (*n + 1) * sizeof *grown);
     if (!grown)
@@ -28,16 +52,42 @@ static int add_case(bench_case **cases, size_t *n, const vkattn_problem *p, cons
     bench_case *c = &grown[*n];
     memset(c, 0, sizeof *c);
     c->p = *p;
-    size_t bytes = p->batch * sizeof(uint32_t);
-    if (q_lens && (c->q_lens = malloc(bytes)))
-        memcpy(c->q_lens, q_lens, bytes);
-    if (kv_lens && (c->kv_lens = malloc(bytes)))
-        memcpy(c->kv_lens, kv_lens, bytes);
+    ++*n;
+    const cli_seqs none = {0};
+    s = s ? s : &none;
+    const size_t bytes = p->batch * sizeof(uint32_t);
+    const bool ok = copy_list(s->q_lens, bytes, &c->q_lens) &&
+                    copy_list(s->kv_lens, bytes, &c->kv_lens) &&
+                    copy_list(s->q_start, bytes, &c->q_start) &&
+                    copy_list(s->kv_start, bytes, &c->kv_start);
     c->p.has_q_lens = c->q_lens != NULL;
     c->p.has_kv_lens = c->kv_lens != NULL;
-    ++*n;
-    if ((q_lens && !c->q_lens) || (kv_lens && !c->kv_lens))
-        return -1;
+    c->p.has_q_start = c->q_start != NULL;
+    c->p.has_kv_start = c->kv_start != NULL;
+    return ok ? 0 : -1;
+}
+
+/* Gives case c sinks drawn from N(0, 1) and ALiBi's standard slopes 2^(-8 (h + 1) / Hq), as
+ * asked; -1 on out of memory. */
+static int add_logits(bench_case *c, bool sinks, bool alibi, uint64_t seed)
+{
+    const uint32_t hq = c->p.heads_q;
+    if (sinks) {
+        rng g;
+        rng_seed(&g, seed);
+        if (!(c->sinks = malloc(hq * sizeof *c->sinks)))
+            return -1;
+        for (uint32_t h = 0; h < hq; ++h)
+            c->sinks[h] = rng_normal(&g);
+        c->p.has_sinks = true;
+    }
+    if (alibi) {
+        if (!(c->alibi = malloc(hq * sizeof *c->alibi)))
+            return -1;
+        for (uint32_t h = 0; h < hq; ++h)
+            c->alibi[h] = exp2f(-8.0f * (float)(h + 1) / (float)hq);
+        c->p.alibi = VKATTN_ALIBI_HEADS;
+    }
     return 0;
 }
 
@@ -80,15 +130,16 @@ static int add_suite_quick(bench_case **cases, size_t *n, vkattn_dtype dt)
         for (int causal = 0; causal < 2; ++causal) {
             const uint32_t *z = sizes[s];
             p = make_problem(z[0], z[1], z[2], z[3], z[4], z[5], dt, causal);
-            if (add_case(cases, n, &p, NULL, NULL))
+            if (add_case(cases, n, &p, NULL))
                 return -1;
         }
     /* Decoding one token against a KV cache, grouped-query heads (4 query heads per kv head). */
     p = make_problem(1, 16, 4, 1, 512, 128, dt, true);
-    if (add_case(cases, n, &p, NULL, NULL))
+    if (add_case(cases, n, &p, NULL))
         return -1;
     p = make_problem(4, 4, 4, 256, 256, 64, dt, true);
-    return add_case(cases, n, &p, lens, lens);
+    const cli_seqs seqs = {.q_lens = (uint32_t *)lens, .kv_lens = (uint32_t *)lens};
+    return add_case(cases, n, &p, &seqs);
 }
 
 static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
@@ -98,7 +149,7 @@ static int add_suite_prefill(bench_case **cases, size_t *n, vkattn_dtype dt)
         for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d)
             for (int causal = 0; causal < 2; ++causal) {
                 vkattn_problem p = make_problem(1, 8, 8, seqs[s], seqs[s], dims[d], dt, causal);
-                if (add_case(cases, n, &p, NULL, NULL))
+                if (add_case(cases, n, &p, NULL))
                     return -1;
             }
     return 0;
@@ -137,7 +188,7 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
                                                             128, dts[t], true);
                             if (paged)
                                 set_paged64(&p);
-                            if (add_case(cases, n, &p, NULL, NULL))
+                            if (add_case(cases, n, &p, NULL))
                                 return -1;
                             bench_case *c = &(*cases)[*n - 1];
                             if (paged) {
@@ -151,14 +202,24 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
 
 /* A batch of uneven sequences padded to S (lengths that are no multiple of a tile, summing to
  * a quarter of B x S, as after packing requests of different lengths), each next to the same
- * batch in full: the ratio of the two shows how much of the padding the kernel skips. About
- * 30 s on lavapipe, nearly all of it in the full batches. */
+ * batch padded on the left (start offsets, as batched generation pads prompts) and to the batch
+ * in full: the ratios show how much of the padding the kernel skips, and what the starts cost.
+ * About 30 s on lavapipe, nearly all of it in the full batches. */
 static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
 {
     static const uint32_t lens[4] = {300, 120, 70, 22}, dims[] = {64, 128};
+    const uint32_t S = 512;
+    uint32_t starts[4];
+    for (int b = 0; b < 4; ++b)
+        starts[b] = S - lens[b];
+    const cli_seqs right = {.q_lens = (uint32_t *)lens, .kv_lens = (uint32_t *)lens};
+    const cli_seqs left = {.q_start = starts, .kv_start = starts};
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d) {
-        vkattn_problem p = make_problem(4, 8, 8, 512, 512, dims[d], dt, true);
-        if (add_case(cases, n, &p, lens, lens) || add_case(cases, n, &p, NULL, NULL))
+        vkattn_problem p = make_problem(4, 8, 8, S, S, dims[d], dt, true);
+        if (add_case(cases, n, &p, &right) || add_case(cases, n, &p, &left))
+            return -1;
+        (*cases)[*n - 1].with_prev = true;
+        if (add_case(cases, n, &p, NULL))
             return -1;
         (*cases)[*n - 1].with_prev = true;
     }
@@ -182,17 +243,20 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
             p.q = p.out = vkattn_strides_bshd(s[1], s[3], s[5]);
             p.k = p.v = vkattn_strides_bshd(s[2], s[4], s[5]);
         }
-        uint32_t *ql = NULL, *kl = NULL;
+        cli_seqs seqs = {0};
         char msg[512];
         int rc = -1;
-        if (cli_mask_apply(cmd, &o->mask, &p, &ql, &kl))
+        if (cli_mask_apply(cmd, &o->mask, &p, &seqs))
             goto next;
+        p.has_sinks = o->sinks;
+        p.alibi = o->alibi ? VKATTN_ALIBI_HEADS : VKATTN_ALIBI_NONE;
         if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
             cli_error(cmd, "--shape %u,%u,%u,%u,%u,%u: %s", s[0], s[1], s[2], s[3], s[4], s[5],
                       msg);
             goto next;
         }
-        if ((rc = add_case(cases, n, &p, ql, kl)) != 0) {
+        if ((rc = add_case(cases, n, &p, &seqs)) != 0 ||
+            (rc = add_logits(&(*cases)[*n - 1], o->sinks, o->alibi, 7000 + i)) != 0) {
             cli_error(cmd, "out of memory");
         } else {
             (*cases)[*n - 1].bshd = bshd;
@@ -207,7 +271,8 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
                 pv.no_gqa_packing = true;
             else
                 set_paged64(&pv);
-            if ((rc = add_case(cases, n, &pv, ql, kl)) == 0) {
+            if ((rc = add_case(cases, n, &pv, &seqs)) == 0 &&
+                (rc = add_logits(&(*cases)[*n - 1], o->sinks, o->alibi, 7000 + i)) == 0) {
                 snprintf((*cases)[*n - 1].tag, sizeof (*cases)[*n - 1].tag, "%s", tags[v]);
                 (*cases)[*n - 1].with_prev = true;
                 (*cases)[*n - 1].bshd = bshd;
@@ -216,8 +281,7 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
                 cli_error(cmd, "out of memory");
         }
     next:
-        free(ql);
-        free(kl);
+        cli_seqs_free(&seqs);
         if (rc)
             return -1;
     }
@@ -256,8 +320,11 @@ const char bench_selection_help[] =
     "                             second type is timed in turn with its first\n"
     "  --precision exact|fast     exact (default): f32 arithmetic; fast: f16 scores where the\n"
     "                             device and its tuning allow (see vkattn.h)\n"
-    "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...\n"
+    "  --causal, --align A, --window L,R, --q-lens N,..., --kv-lens N,...,\n"
+    "  --q-start N,..., --kv-start N,...\n"
     "                             the mask of the --shape problems, as for vkattn run\n"
+    "  --sinks, --alibi           the --shape problems with attention sinks (N(0,1)) and\n"
+    "                             ALiBi's standard slopes 2^(-8 (h+1) / Hq) per head\n"
     "  --layout bhsd|bshd         of the --shape problems' Q, K, V and O (default bhsd;\n"
     "                             paged K/V are always [pages, 64, Hkv, D])\n"
     "  --decode-variants          each --shape problem also with split-KV off (splits=1),\n"
@@ -324,6 +391,11 @@ int bench_selection_option(cli *c, bench_selection *o)
                              text);
         memcpy(o->dtypes, forms[f].list, sizeof o->dtypes);
         o->n_dtypes = forms[f].n;
+    } else if (cli_is(c, "--sinks") || cli_is(c, "--alibi")) {
+        bool *flag = cli_is(c, "--sinks") ? &o->sinks : &o->alibi;
+        if (cli_switch(c))
+            return -1;
+        *flag = true;
     } else if ((m = cli_mask_flag(c, &o->mask)) != 0) {
         return m;
     } else if (cli_is(c, "--precision")) {
@@ -356,6 +428,9 @@ int bench_selection_check(const char *cmd, const bench_selection *o)
     if (o->layout_given && o->n_shapes == 0)
         return cli_error(cmd, "--layout: applies to the --shape problems (the suites are "
                          "BHSD); give a --shape");
+    if ((o->sinks || o->alibi) && o->n_shapes == 0)
+        return cli_error(cmd, "%s: applies to the --shape problems; give a --shape",
+                         o->sinks ? "--sinks" : "--alibi");
     if (o->mask.first && o->n_shapes == 0)
         return cli_error(cmd, "%s: applies to the --shape problems (the suites set their own "
                          "masks); give a --shape", o->mask.first);

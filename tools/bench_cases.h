@@ -22,6 +22,7 @@ typedef struct bench_selection {
     uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order (malloc'd) */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
+    bool sinks, alibi;             /* --sinks, --alibi: likewise */
     cli_layout layout;             /* of the --shape problems' Q, K, V and O */
     bool layout_given;
     bool decode_variants;          /* each --shape problem also with splits=1, no-pack, paged */
@@ -55,6 +56,9 @@ typedef struct host_data {
     void *q, *k, *v, *out;
     uint32_t *pages;   /* paged problems: the pool in reverse order */
 } host_data;
+
+/* The host tensors of case c with the data of h. */
+vkattn_host_tensors bench_case_tensors(const bench_case *c, const host_data *h);
 
 /* Q, K and V drawn from N(0, 1) (rounded to f16 for f16), O zeroed. -1 on out of memory. */
 int host_make(const vkattn_problem *p, uint64_t seed, host_data *h);

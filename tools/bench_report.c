@@ -36,7 +36,7 @@ static void appendf(char *buf, size_t size, size_t *pos, const char *fmt, ...)
 typedef struct name_fields {
     uint32_t b, hq, hkv, sq, skv, d;
     const char *dtype;
-    bool causal, window, top_left, varlen;
+    bool causal, window, top_left, varlen, left_pad, sinks, alibi;
     int wl, wr;
 } name_fields;
 
@@ -59,6 +59,12 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
         appendf(buf, size, &pos, " top-left");
     if (f->varlen)
         appendf(buf, size, &pos, " varlen");
+    if (f->left_pad)
+        appendf(buf, size, &pos, " left-pad");
+    if (f->sinks)
+        appendf(buf, size, &pos, " sinks");
+    if (f->alibi)
+        appendf(buf, size, &pos, " alibi");
     return pos;
 }
 
@@ -78,6 +84,7 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
     name_fields f = {p->batch, p->heads_q, p->heads_kv, p->seq_q, p->seq_kv, p->head_dim,
                      dtype_name(p->dtype), p->causal, p->window,
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
+                     c->q_start || c->kv_start, p->has_sinks, p->alibi != VKATTN_ALIBI_NONE,
                      p->window_left, p->window_right};
     problem_name(&f, buf, size);
     if (c->bshd && strlen(buf) + 1 < size)
@@ -149,6 +156,12 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "window", cJSON_CreateIntArray(window, 2)) &&
            json_add(o, "q_lens", json_u32_list(c->q_lens, p->batch)) &&
            json_add(o, "kv_lens", json_u32_list(c->kv_lens, p->batch)) &&
+           json_add(o, "q_start", json_u32_list(c->q_start, p->batch)) &&
+           json_add(o, "kv_start", json_u32_list(c->kv_start, p->batch)) &&
+           cJSON_AddBoolToObject(o, "sinks", p->has_sinks) &&
+           cJSON_AddStringToObject(o, "alibi", p->alibi == VKATTN_ALIBI_NONE ? "none"
+                                               : p->alibi == VKATTN_ALIBI_HEADS ? "heads"
+                                                                                : "batch_heads") &&
            cJSON_AddBoolToObject(o, "paged", c->p.page_size != 0) &&
            cJSON_AddStringToObject(o, "precision", p->precision ? "fast" : "exact") &&
            cJSON_AddStringToObject(o, "variant", r->variant) &&
@@ -261,7 +274,8 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
     fputs("B,Hq,Hkv,Sq,Skv,D,dtype,layout,causal,align,window,q_lens,kv_lens,paged,precision,variant,"
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
           "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
-          "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps\n", f);
+          "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps,"
+          "q_start,kv_start,sinks,alibi\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
@@ -295,7 +309,13 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_opt(f, pk != NULL, pk ? pk->f32_gflops : 0.0);
         csv_opt(f, pk && !pk->f16_missing, pk ? pk->f16_gflops : 0.0);
         csv_opt(f, pk != NULL, pk ? pk->bandwidth_gbps : 0.0);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_lens(f, c->q_start, p->batch);
+        fputc(',', f);
+        csv_lens(f, c->kv_start, p->batch);
+        fprintf(f, ",%s,%s\n", p->has_sinks ? "true" : "false",
+                p->alibi == VKATTN_ALIBI_NONE ? "none"
+                : p->alibi == VKATTN_ALIBI_HEADS ? "heads" : "batch_heads");
     }
     if (fclose(f) != 0) {
         free(text);
@@ -477,6 +497,17 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
             "window=%d,%d paged=%d fast=%d", f.b, f.hq, f.hkv, f.sq, f.skv, f.d, f.dtype, layout,
             f.causal, align, f.wl, f.wr, paged, fast);
     ok = key_list(k, o, "q_lens", &ql, why, size) && key_list(k, o, "kv_lens", &kl, why, size);
+    /* Added later: absent (older files) reads as null / none. */
+    bool qs = false, ks = false;
+    if (ok && cJSON_GetObjectItemCaseSensitive(o, "q_start"))
+        ok = key_list(k, o, "q_start", &qs, why, size) && key_list(k, o, "kv_start", &ks, why, size);
+    const cJSON *sinks = cJSON_GetObjectItemCaseSensitive(o, "sinks");
+    const cJSON *alibi = cJSON_GetObjectItemCaseSensitive(o, "alibi");
+    f.sinks = cJSON_IsTrue(sinks);
+    f.alibi = cJSON_IsString(alibi) && strcmp(alibi->valuestring, "none") != 0;
+    f.left_pad = qs || ks;
+    if (ok && (f.sinks || f.alibi))
+        fprintf(k, " sinks=%d alibi=%s", f.sinks, f.alibi ? alibi->valuestring : "none");
     if (fclose(k) != 0 && ok) {
         snprintf(why, size, "out of memory");
         ok = false;

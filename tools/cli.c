@@ -323,7 +323,7 @@ int cli_check_output(const char *cmd, const char *flag, const char *path)
 int cli_mask_flag(cli *c, cli_mask_flags *m)
 {
     static const char *const names[] = {"--causal", "--align", "--window", "--q-lens",
-                                        "--kv-lens"};
+                                        "--kv-lens", "--q-start", "--kv-start"};
     size_t i = 0;
     while (i < sizeof names / sizeof names[0] && !cli_is(c, names[i]))
         i++;
@@ -348,26 +348,55 @@ int cli_mask_flag(cli *c, cli_mask_flags *m)
             return -1;
         if (!*text)
             return cli_error(c->cmd, "%s: expected a value, got ''", c->flag);
-        *(i == 3 ? &m->q_lens : &m->kv_lens) = text;
+        const char **lists[] = {&m->q_lens, &m->kv_lens, &m->q_start, &m->kv_start};
+        *lists[i - 3] = text;
     }
     return 1;
 }
 
-int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
-                   uint32_t **kv_lens)
+void cli_seqs_free(cli_seqs *s)
 {
-    *q_lens = *kv_lens = NULL;
+    free(s->q_lens);
+    free(s->kv_lens);
+    free(s->q_start);
+    free(s->kv_start);
+    memset(s, 0, sizeof *s);
+}
+
+/* Each item's start plus its length (given, else none) within the sequence. */
+static int check_starts(const char *cmd, const char *side, const uint32_t *start,
+                        const uint32_t *lens, uint32_t batch, uint32_t seq, const char *what)
+{
+    for (uint32_t b = 0; start && lens && b < batch; b++)
+        if ((uint64_t)start[b] + lens[b] > seq)
+            return cli_error(cmd, "--%s-start: %u plus --%s-lens %u (batch item %u) is past %s = %u",
+                             side, start[b], side, lens[b], b, what, seq);
+    return 0;
+}
+
+int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, cli_seqs *s)
+{
+    memset(s, 0, sizeof *s);
     p->causal = m->causal;
     p->align = m->align;
     p->window = m->window;
     p->window_left = m->window_left;
     p->window_right = m->window_right;
-    if ((m->q_lens && cli_parse_lens(cmd, "--q-lens", m->q_lens, p->batch, p->seq_q, "Sq", q_lens))
-        || (m->kv_lens
-            && cli_parse_lens(cmd, "--kv-lens", m->kv_lens, p->batch, p->seq_kv, "Skv", kv_lens)))
+    if ((m->q_lens && cli_parse_lens(cmd, "--q-lens", m->q_lens, p->batch, p->seq_q, "Sq",
+                                     &s->q_lens)) ||
+        (m->kv_lens && cli_parse_lens(cmd, "--kv-lens", m->kv_lens, p->batch, p->seq_kv, "Skv",
+                                      &s->kv_lens)) ||
+        (m->q_start && cli_parse_lens(cmd, "--q-start", m->q_start, p->batch, p->seq_q, "Sq",
+                                      &s->q_start)) ||
+        (m->kv_start && cli_parse_lens(cmd, "--kv-start", m->kv_start, p->batch, p->seq_kv, "Skv",
+                                       &s->kv_start)) ||
+        check_starts(cmd, "q", s->q_start, s->q_lens, p->batch, p->seq_q, "Sq") ||
+        check_starts(cmd, "kv", s->kv_start, s->kv_lens, p->batch, p->seq_kv, "Skv"))
         return -1;
-    p->has_q_lens = *q_lens != NULL;
-    p->has_kv_lens = *kv_lens != NULL;
+    p->has_q_lens = s->q_lens != NULL;
+    p->has_kv_lens = s->kv_lens != NULL;
+    p->has_q_start = s->q_start != NULL;
+    p->has_kv_start = s->kv_start != NULL;
     return 0;
 }
 

@@ -91,14 +91,15 @@ int cli_parse_lens(const char *cmd, const char *flag, const char *text, uint32_t
  * directory is not writable. */
 int cli_check_output(const char *cmd, const char *flag, const char *path);
 
-/* The mask flags shared by run, mask and bench: --causal, --align A, --window L,R, --q-lens N,...
- * and --kv-lens N,... (the lists are kept as text: the batch size is known later). Zero is none
- * given. */
+/* The mask flags shared by run, mask and bench: --causal, --align A, --window L,R, --q-lens N,...,
+ * --kv-lens N,..., --q-start N,... and --kv-start N,... (the lists are kept as text: the batch
+ * size is known later). Zero is none given. */
 typedef struct cli_mask_flags {
     bool causal, window;
     vkattn_align align;
     int32_t window_left, window_right;
     const char *q_lens, *kv_lens; /* NULL, or a non-empty text */
+    const char *q_start, *kv_start;
     const char *first;            /* the first mask flag given ("--causal"), or NULL */
 } cli_mask_flags;
 
@@ -106,12 +107,18 @@ typedef struct cli_mask_flags {
  * printed) when its value is bad. */
 int cli_mask_flag(cli *c, cli_mask_flags *m);
 
-/* Sets the causal, align and window fields of p from m, parses the length lists against p's batch
- * and sequence lengths into *q_lens and *kv_lens (malloc'd, or NULL when not given; the caller
- * frees them, also on failure) and sets has_q_lens and has_kv_lens. -1, error printed, on a bad
- * list. */
-int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, uint32_t **q_lens,
-                   uint32_t **kv_lens);
+/* The per-batch lists of the mask flags, malloc'd (NULL when not given). */
+typedef struct cli_seqs {
+    uint32_t *q_lens, *kv_lens, *q_start, *kv_start;
+} cli_seqs;
+
+void cli_seqs_free(cli_seqs *s);
+
+/* Sets the causal, align and window fields of p from m, parses the lists against p's batch and
+ * sequence lengths into *s (the caller frees it with cli_seqs_free, also on failure; each start
+ * plus its length within the sequence) and sets has_q_lens, has_kv_lens, has_q_start and
+ * has_kv_start. -1, error printed, on a bad list. */
+int cli_mask_apply(const char *cmd, const cli_mask_flags *m, vkattn_problem *p, cli_seqs *s);
 
 /* --precision exact|fast. */
 int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out);

@@ -182,7 +182,8 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
     row->repeats = n;
     uint64_t pairs = 0;
     for (uint32_t b = 0; b < p->batch; ++b) {
-        mask_rule rule = vkattn__mask_rule_for(p, c->q_lens, c->kv_lens, b);
+        const vkattn__seq_arrays a = {c->q_lens, c->kv_lens, c->q_start, c->kv_start};
+        mask_rule rule = vkattn__mask_rule_for(p, &a, b);
         pairs += vkattn__mask_visible_pairs(&rule);
     }
     row->visible_pairs = pairs;
@@ -477,10 +478,7 @@ int cmd_bench(int argc, char **argv)
                 continue;
             }
             it->made = true;
-            it->t = (vkattn_host_tensors){.q = it->h.q, .k = it->h.k, .v = it->h.v,
-                                          .out = it->h.out, .q_lens = c->q_lens,
-                                          .kv_lens = c->kv_lens,
-                                          .page_table = c->p.page_size ? it->h.pages : NULL};
+            it->t = bench_case_tensors(c, &it->h);
             if (!cpu_ctx && bench_gpu_prepare(g, ctx, &c->p, &it->t, &it->w, it->error,
                                               sizeof it->error))
                 continue;

@@ -57,6 +57,8 @@ static void mask_help(void)
         "                      rules are the same for every head)\n"
         "  --q-lens N,...      valid query rows per batch item (B values, each <= Sq)\n"
         "  --kv-lens N,...     valid keys per batch item (B values, each <= Skv)\n"
+        "  --q-start N,...     first valid query row per batch item (left padding; B values)\n"
+        "  --kv-start N,...    first valid key per batch item (B values)\n"
         "  --causal            query i sees keys j <= i + off\n"
         "  --align A           bottom-right (default: off = kv_len - q_len) or top-left (off = 0)\n"
         "  --window L,R        query i sees keys i+off-L <= j <= i+off+R; -1 = unbounded side\n"
@@ -237,11 +239,12 @@ static int find_tiles(const mask_opts *o, uint32_t *br, uint32_t *bc, char *what
 
 /* Mirrors attention.comp: a workgroup owns query rows [r0, r0 + BR) and loops over the key tiles
  * from floor(j0 / BC) to j1, where [j0, j1) are the keys its valid rows may see. */
-static int make_plan(const vkattn_problem *p, const uint32_t *q_lens, const uint32_t *kv_lens,
+static int make_plan(const vkattn_problem *p, const cli_seqs *seqs,
                      uint32_t item, uint32_t br, uint32_t bc, mask_plan *m)
 {
     memset(m, 0, sizeof *m);
-    m->rule = vkattn__mask_rule_for(p, q_lens, kv_lens, item);
+    const vkattn__seq_arrays a = {seqs->q_lens, seqs->kv_lens, seqs->q_start, seqs->kv_start};
+    m->rule = vkattn__mask_rule_for(p, &a, item);
     m->br = br;
     m->bc = bc;
     m->sq = p->seq_q;
@@ -585,7 +588,7 @@ int cmd_mask(int argc, char **argv)
     if (r)
         return r > 0 ? 0 : 2;
 
-    uint32_t *q_lens = NULL, *kv_lens = NULL;
+    cli_seqs seqs = {0};
     mask_plan m = {0};
     png_geometry g = {0};
     char msg[512], tiles[512];
@@ -595,7 +598,7 @@ int cmd_mask(int argc, char **argv)
         .batch = o.batch, .heads_q = 1, .seq_q = o.sq, .seq_kv = o.skv,
         .head_dim = o.head_dim, .dtype = o.dtype,
     };
-    if (cli_mask_apply(CMD, &o.mask, &p, &q_lens, &kv_lens))
+    if (cli_mask_apply(CMD, &o.mask, &p, &seqs))
         goto done;
     if (vkattn_problem_check(&p, msg, sizeof msg) != VKATTN_SUCCESS) {
         cli_error(CMD, "%s", msg);
@@ -605,7 +608,7 @@ int cmd_mask(int argc, char **argv)
         status = r;
         goto done;
     }
-    if (make_plan(&p, q_lens, kv_lens, o.item, br, bc, &m))
+    if (make_plan(&p, &seqs, o.item, br, bc, &m))
         goto done;
     if (o.png) {
         if (png_geometry_make(&m, &g)) {
@@ -644,7 +647,6 @@ int cmd_mask(int argc, char **argv)
 done:
     png_geometry_free(&g);
     free_plan(&m);
-    free(q_lens);
-    free(kv_lens);
+    cli_seqs_free(&seqs);
     return status;
 }

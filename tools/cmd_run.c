@@ -14,7 +14,7 @@
 #define CMD "run"
 
 typedef struct run_opts {
-    const char *q, *k, *v, *out, *lse, *mask, *pages;
+    const char *q, *k, *v, *out, *lse, *mask, *pages, *sinks, *alibi;
     uint32_t splits; /* --splits: 0 = automatic */
     vkattn_precision precision;
     cli_mask_flags mask_flags;
@@ -36,11 +36,19 @@ static void run_help(void)
         "  --lse FILE          also write the log-sum-exp [B, Hq, Sq] as <f4\n"
         "  --q-lens N,...      valid query rows per batch item (B values, each <= Sq)\n"
         "  --kv-lens N,...     valid keys per batch item (B values, each <= Skv)\n"
+        "  --q-start N,...     first valid query row per batch item (left padding; B values):\n"
+        "                      rows start..start+len-1 are valid, len from --q-lens or Sq-start;\n"
+        "                      the causal and window rules and ALiBi count from the start\n"
+        "  --kv-start N,...    first valid key per batch item, likewise\n"
         "  --causal            query i sees keys j <= i + off\n"
         "  --align A           bottom-right (default: off = kv_len - q_len) or top-left (off = 0)\n"
         "  --window L,R        query i sees keys i+off-L <= j <= i+off+R; -1 = unbounded side\n"
         "  --scale X           score scale, > 0 (default 1/sqrt(D))\n"
         "  --softcap X         scores become X * tanh(s / X) (default off)\n"
+        "  --sinks FILE        <f4 [Hq]: attention sinks, one logit per query head that joins\n"
+        "                      every row's softmax denominator (gpt-oss)\n"
+        "  --alibi FILE        <f4 [Hq] or [B, Hq]: ALiBi slopes; scores get\n"
+        "                      -slope * |p + off - r| (FlashAttention-2's rule)\n"
         "  --mask FILE         |b1 or |u1 [Bm, Hm, Sq, Skv], Bm 1 or B, Hm 1 or Hq;\n"
         "                      nonzero = attend\n"
         "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
@@ -87,7 +95,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
         const char **path = cli_is(&c, "--q") ? &o->q : cli_is(&c, "--k") ? &o->k
                           : cli_is(&c, "--v") ? &o->v : cli_is(&c, "--out") ? &o->out
                           : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask
-                          : cli_is(&c, "--page-table") ? &o->pages : NULL;
+                          : cli_is(&c, "--page-table") ? &o->pages
+                          : cli_is(&c, "--sinks") ? &o->sinks : cli_is(&c, "--alibi") ? &o->alibi
+                          : NULL;
         if (path) {
             if (!(*path = cli_value(&c)))
                 return -1;
@@ -280,6 +290,37 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     return 0;
 }
 
+/* --sinks ([Hq]) and --alibi ([Hq] or [B, Hq]): <f4 of those shapes. */
+static int check_logits(const run_opts *o, const npy_array *sinks, const npy_array *alibi,
+                        vkattn_problem *p)
+{
+    char s[256];
+    if (o->sinks) {
+        npy_format_shape(sinks->ndim, sinks->shape, s, sizeof s);
+        if (strcmp(sinks->dtype, "<f4") != 0)
+            return cli_error(CMD, "--sinks: %s has dtype '%s' (expected '<f4')", o->sinks,
+                             sinks->dtype);
+        if (sinks->ndim != 1 || sinks->shape[0] != p->heads_q)
+            return cli_error(CMD, "--sinks: %s has shape %s (expected [Hq] = [%u])", o->sinks, s,
+                             p->heads_q);
+        p->has_sinks = true;
+    }
+    if (o->alibi) {
+        npy_format_shape(alibi->ndim, alibi->shape, s, sizeof s);
+        if (strcmp(alibi->dtype, "<f4") != 0)
+            return cli_error(CMD, "--alibi: %s has dtype '%s' (expected '<f4')", o->alibi,
+                             alibi->dtype);
+        if (alibi->ndim == 1 && alibi->shape[0] == p->heads_q)
+            p->alibi = VKATTN_ALIBI_HEADS;
+        else if (alibi->ndim == 2 && alibi->shape[0] == p->batch && alibi->shape[1] == p->heads_q)
+            p->alibi = VKATTN_ALIBI_BATCH_HEADS;
+        else
+            return cli_error(CMD, "--alibi: %s has shape %s (expected [Hq] = [%u] or [B, Hq] = "
+                             "[%u, %u])", o->alibi, s, p->heads_q, p->batch, p->heads_q);
+    }
+    return 0;
+}
+
 /* Writes O and LSE to temporary files, then renames both into place: if any step fails, no
  * output is left (an O already renamed is removed again). */
 static int write_outputs(const run_opts *o, const npy_array *q, const vkattn_problem *p,
@@ -312,8 +353,8 @@ int cmd_run(int argc, char **argv)
     if (r)
         return r > 0 ? 0 : 2;
 
-    npy_array q = {0}, k = {0}, v = {0}, m = {0}, pt = {0};
-    uint32_t *q_lens = NULL, *kv_lens = NULL;
+    npy_array q = {0}, k = {0}, v = {0}, m = {0}, pt = {0}, sk = {0}, al = {0};
+    cli_seqs seqs = {0};
     void *out = NULL;
     float *lse = NULL;
     vkattn_context ctx = NULL;
@@ -323,11 +364,12 @@ int cmd_run(int argc, char **argv)
     if (cli_check_output(CMD, "--out", o.out) || (o.lse && cli_check_output(CMD, "--lse", o.lse)))
         goto done;
     if (load("--q", o.q, &q) || load("--k", o.k, &k) || load("--v", o.v, &v)
-        || (o.mask && load("--mask", o.mask, &m)) || (o.pages && load("--page-table", o.pages, &pt)))
+        || (o.mask && load("--mask", o.mask, &m)) || (o.pages && load("--page-table", o.pages, &pt))
+        || (o.sinks && load("--sinks", o.sinks, &sk)) || (o.alibi && load("--alibi", o.alibi, &al)))
         goto done;
-    if (check_inputs(&o, &q, &k, &v, &m, &pt, &p))
+    if (check_inputs(&o, &q, &k, &v, &m, &pt, &p) || check_logits(&o, &sk, &al, &p))
         goto done;
-    if (cli_mask_apply(CMD, &o.mask_flags, &p, &q_lens, &kv_lens))
+    if (cli_mask_apply(CMD, &o.mask_flags, &p, &seqs))
         goto done;
     p.scale = o.scale;
     p.softcap = o.softcap;
@@ -366,7 +408,8 @@ int cmd_run(int argc, char **argv)
 
     vkattn_host_tensors t = {
         .q = q.data, .k = k.data, .v = v.data, .out = out, .lse = lse,
-        .q_lens = q_lens, .kv_lens = kv_lens, .mask = m.data, .page_table = pt.data,
+        .q_lens = seqs.q_lens, .kv_lens = seqs.kv_lens, .mask = m.data, .page_table = pt.data,
+        .q_start = seqs.q_start, .kv_start = seqs.kv_start, .sinks = sk.data, .alibi = al.data,
     };
     res = vkattn_attention(ctx, &p, &t);
     if (res != VKATTN_SUCCESS) {
@@ -384,12 +427,13 @@ done:
     vkattn_context_destroy(ctx);
     free(out);
     free(lse);
-    free(q_lens);
-    free(kv_lens);
+    cli_seqs_free(&seqs);
     npy_free(&q);
     npy_free(&k);
     npy_free(&v);
     npy_free(&m);
     npy_free(&pt);
+    npy_free(&sk);
+    npy_free(&al);
     return status;
 }

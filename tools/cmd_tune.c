@@ -114,9 +114,7 @@ static int time_case(tuner *t, size_t i, double *median)
 {
     const bench_case *c = &t->cases[i];
     const host_data *h = &t->host[i];
-    vkattn_host_tensors ht = {.q = h->q, .k = h->k, .v = h->v, .out = h->out,
-                              .q_lens = c->q_lens, .kv_lens = c->kv_lens,
-                              .page_table = c->p.page_size ? h->pages : NULL};
+    vkattn_host_tensors ht = bench_case_tensors(c, h);
     char msg[512], name[160];
     if (bench_gpu_time(t->g, t->ctx, &c->p, &ht, t->o->warmup, t->o->repeat, t->ms, msg,
                        sizeof msg)) {

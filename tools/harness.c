@@ -65,6 +65,18 @@ static void set_lens(harness_case *c, const uint32_t *ql, const uint32_t *kl)
     c->p.has_kv_lens = kl != NULL;
 }
 
+static void set_starts(harness_case *c, const uint32_t *qs, const uint32_t *ks)
+{
+    for (uint32_t b = 0; b < c->p.batch; ++b) {
+        if (qs)
+            c->q_start[b] = qs[b];
+        if (ks)
+            c->kv_start[b] = ks[b];
+    }
+    c->p.has_q_start = qs != NULL;
+    c->p.has_kv_start = ks != NULL;
+}
+
 /* Sizes are deliberately not multiples of any tile. */
 /* Paged K/V of page_size keys per page, with spare pages beyond those the table uses. */
 static void set_paged(harness_case *c, uint32_t page_size, uint32_t spare)
@@ -111,6 +123,75 @@ static void quick_cases(case_list *l)
     c->p.kv_splits = 5;
     c->p.softcap = 5.0f;
     c->p.scale = 0.5f;
+    c = add(l, "left-pad+sinks+alibi causal", 3, 4, 2, 30, 30, 32, VKATTN_DTYPE_F16);
+    set_starts(c, (const uint32_t[]){0, 9, 30}, (const uint32_t[]){0, 9, 30});
+    c->p.causal = true;
+    c->p.has_sinks = true;
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    c = add(l, "decode sinks+alibi left-pad", 2, 8, 2, 1, 300, 64, VKATTN_DTYPE_F32);
+    set_starts(c, NULL, (const uint32_t[]){0, 120});
+    c->p.causal = true;
+    c->p.has_sinks = true;
+    c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+}
+
+/* SPEC 2's start offsets, attention sinks and ALiBi, alone and with every other rule. */
+static void new_field_cases(case_list *l, vkattn_dtype dt)
+{
+    harness_case *c;
+    const uint32_t qs[] = {0, 7, 40}, ks[] = {3, 0, 40};
+    c = add(l, "left-pad causal", 3, 4, 2, 40, 40, 64, dt);
+    set_starts(c, qs, qs);
+    c->p.causal = true;
+    c = add(l, "left-pad+lens window 6,2", 3, 2, 1, 40, 50, 32, dt);
+    set_starts(c, qs, ks);
+    set_lens(c, (const uint32_t[]){20, 33, 0}, (const uint32_t[]){47, 9, 10});
+    set_window(c, 6, 2);
+    c = add(l, "q-start causal top-left", 2, 2, 2, 23, 77, 16, dt);
+    set_starts(c, (const uint32_t[]){5, 0}, NULL);
+    c->p.causal = true;
+    c->p.align = VKATTN_ALIGN_TOP_LEFT;
+    c = add(l, "kv-start+mask causal", 2, 4, 1, 33, 41, 32, dt);
+    set_starts(c, NULL, (const uint32_t[]){8, 30});
+    c->p.causal = true;
+    c->p.mask_batch = 2;
+    c->p.mask_heads = 4;
+    c = add(l, "left-pad decode split-KV 4", 2, 8, 2, 1, 300, 64, dt);
+    set_starts(c, NULL, (const uint32_t[]){0, 170});
+    c->p.causal = true;
+    c->p.kv_splits = 4;
+    c = add(l, "left-pad paged", 2, 4, 2, 2, 150, 32, dt);
+    set_paged(c, 16, 2);
+    set_starts(c, (const uint32_t[]){1, 0}, (const uint32_t[]){40, 149});
+    c->p.causal = true;
+    c = add(l, "sinks causal", 2, 4, 2, 33, 41, 64, dt);
+    c->p.has_sinks = true;
+    c->p.causal = true;
+    c = add(l, "sinks empty rows", 3, 2, 1, 9, 20, 16, dt);
+    c->p.has_sinks = true;
+    set_lens(c, (const uint32_t[]){9, 4, 0}, (const uint32_t[]){0, 20, 5});
+    c = add(l, "sinks split-KV 3", 2, 8, 2, 1, 300, 64, dt);
+    c->p.has_sinks = true;
+    c->p.kv_splits = 3;
+    c = add(l, "alibi causal", 2, 8, 2, 40, 40, 64, dt);
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    c->p.causal = true;
+    c = add(l, "alibi batch-heads window top-left", 2, 4, 4, 23, 77, 32, dt);
+    c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+    c->p.align = VKATTN_ALIGN_TOP_LEFT;
+    set_window(c, 10, 10);
+    c = add(l, "alibi+softcap decode paged", 2, 8, 2, 2, 200, 64, dt);
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    c->p.softcap = 4.0f;
+    set_paged(c, 32, 1);
+    c = add(l, "sinks+alibi+left-pad+mask causal bshd", 2, 4, 2, 37, 45, 48, dt);
+    c->bshd = true;
+    c->p.has_sinks = true;
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    set_starts(c, (const uint32_t[]){4, 0}, (const uint32_t[]){12, 0});
+    c->p.causal = true;
+    c->p.mask_batch = 1;
+    c->p.mask_heads = 1;
 }
 
 static void full_cases(case_list *l)
@@ -263,6 +344,7 @@ static void full_cases(case_list *l)
         c->p.kv_splits = 4;
         c->p.softcap = 5.0f;
         set_window(c, 50, 3);
+        new_field_cases(l, dt);
     }
 }
 
@@ -283,7 +365,7 @@ size_t harness_cases(bool quick, harness_case **out)
 
 typedef struct tensors {
     void *q, *k, *v, *o, *o_ref;
-    float *lse, *lse_ref;
+    float *lse, *lse_ref, *sinks, *alibi;
     uint8_t *mask;
     uint32_t *pages;
 } tensors;
@@ -291,7 +373,8 @@ typedef struct tensors {
 static void tensors_free(tensors *t)
 {
     free(t->q), free(t->k), free(t->v), free(t->o), free(t->o_ref);
-    free(t->lse), free(t->lse_ref), free(t->mask), free(t->pages);
+    free(t->lse), free(t->lse_ref), free(t->mask), free(t->pages), free(t->sinks);
+    free(t->alibi);
 }
 
 /* Fills n elements with N(0, mag^2) draws in the problem's dtype. */
@@ -405,9 +488,11 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         .lse = calloc(nl, sizeof(float)), .lse_ref = calloc(nl, sizeof(float)),
         .mask = nm ? malloc(nm) : NULL,
         .pages = malloc((vkattn_problem_extent(&p, 'p') + 1) * sizeof(uint32_t)),
+        .sinks = malloc(p.heads_q * sizeof(float)),
+        .alibi = malloc((size_t)p.batch * p.heads_q * sizeof(float)),
     };
     if (!t.q || !t.k || !t.v || !t.o || !t.o_ref || !t.lse || !t.lse_ref || (nm && !t.mask) ||
-        !t.pages) {
+        !t.pages || !t.sinks || !t.alibi) {
         tensors_free(&t);
         snprintf(r->why, sizeof r->why, "out of host memory");
         return -1;
@@ -420,6 +505,12 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
     /* About a third of the pairs masked out, and every 7th row entirely, to cover empty rows. */
     for (uint64_t i = 0; i < nm; ++i)
         t.mask[i] = (rng_below(&g, 3) != 0) && ((i / p.seq_kv) % 7 != 3);
+    for (uint32_t h = 0; h < p.heads_q; ++h)
+        t.sinks[h] = 2.0f * (float)rng_normal(&g);
+    for (uint32_t b = 0; b < p.batch; ++b)
+        for (uint32_t h = 0; h < p.heads_q; ++h)
+            t.alibi[(p.alibi == VKATTN_ALIBI_BATCH_HEADS ? b * p.heads_q : 0) + h] =
+                exp2f(-8.0f * (float)(h + 1) / (float)p.heads_q) * (float)(b + 1) / (float)p.batch;
     /* Paged: the table is a shuffle of the pool (num_pages covers the table), so neighbouring
      * keys live on scattered pages. */
     const uint64_t np = vkattn_problem_extent(&p, 'p');
@@ -439,6 +530,10 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         .kv_lens = p.has_kv_lens ? c->kv_lens : NULL,
         .mask = t.mask,
         .page_table = p.page_size ? t.pages : NULL,
+        .q_start = p.has_q_start ? c->q_start : NULL,
+        .kv_start = p.has_kv_start ? c->kv_start : NULL,
+        .sinks = p.has_sinks ? t.sinks : NULL,
+        .alibi = p.alibi ? t.alibi : NULL,
     };
     /* LSE is always computed, also when the case does not ask for it, to find the empty rows. */
     vkattn_problem pref = p;

@@ -17,6 +17,10 @@ typedef struct harness_case {
     bool bshd;                               /* BSHD layout for Q, K, V and O */
     uint32_t q_lens[HARNESS_MAX_BATCH];      /* used when p.has_q_lens */
     uint32_t kv_lens[HARNESS_MAX_BATCH];     /* used when p.has_kv_lens */
+    uint32_t q_start[HARNESS_MAX_BATCH];     /* used when p.has_q_start */
+    uint32_t kv_start[HARNESS_MAX_BATCH];    /* used when p.has_kv_start */
+    /* p.has_sinks: sinks drawn from N(0, 4); p.alibi: ALiBi's standard slopes 2^(-8 (h+1) / Hq),
+     * per batch item scaled by (b + 1) / B */
     float magnitude;                         /* Q and K are drawn from N(0, magnitude^2) */
     uint64_t seed;
 } harness_case;

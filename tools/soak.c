@@ -88,8 +88,10 @@ static int parse_u32(const char *flag, const char *text, uint32_t *out)
     return 0;
 }
 
-/* A valid random problem (lengths in ql / kl, mask bytes in the shared buffer). */
-static void draw_problem(rng *g, uint32_t call, vkattn_problem *p, uint32_t *ql, uint32_t *kl)
+/* A valid random problem (lengths in ql / kl, start offsets in qs / ks, mask bytes, sinks and
+ * slopes in the shared buffers). */
+static void draw_problem(rng *g, uint32_t call, vkattn_problem *p, uint32_t *ql, uint32_t *kl,
+                         uint32_t *qs, uint32_t *ks)
 {
     memset(p, 0, sizeof *p);
     /* The first calls visit every (dtype, head size) so pipelines are made during warm-up. */
@@ -123,6 +125,14 @@ static void draw_problem(rng *g, uint32_t call, vkattn_problem *p, uint32_t *ql,
         ql[b] = rng_below(g, p->seq_q + 1);
         kl[b] = rng_below(g, p->seq_kv + 1);
     }
+    p->has_q_start = rng_below(g, 4) == 0;
+    p->has_kv_start = rng_below(g, 4) == 0;
+    for (uint32_t b = 0; b < p->batch; ++b) {
+        qs[b] = rng_below(g, p->seq_q - (p->has_q_lens ? ql[b] : 0) + 1);
+        ks[b] = rng_below(g, p->seq_kv - (p->has_kv_lens ? kl[b] : 0) + 1);
+    }
+    p->has_sinks = rng_below(g, 4) == 0;
+    p->alibi = (vkattn_alibi)(rng_below(g, 4) == 0 ? 1 + rng_below(g, 2) : 0);
     if (rng_below(g, 5) == 0) {
         p->mask_batch = rng_below(g, 2) ? p->batch : 1;
         p->mask_heads = rng_below(g, 2) ? p->heads_q : 1;
@@ -231,6 +241,9 @@ int main(int argc, char **argv)
     }
     for (size_t e = 0; e < (size_t)MAX_B * MAX_HQ * MAX_S * MAX_S + 4; ++e)
         mask[e] = rng_below(&g, 4) != 0;
+    float logits[MAX_B * MAX_HQ]; /* ALiBi slopes (the sinks are q's first values) */
+    for (size_t e = 0; e < MAX_B * MAX_HQ; ++e)
+        logits[e] = (float)rng_uniform(&g) * 0.5f;
 
     uint32_t invalid = 0, unsupported = 0, ok = 0;
     uint64_t rss_start = 0, rss_last = 0, heap_start = 0, heap_last = 0;
@@ -238,18 +251,22 @@ int main(int argc, char **argv)
     int status = 0;
     for (uint32_t call = 0; call < calls; ++call) {
         vkattn_problem p;
-        uint32_t ql[MAX_B], kl[MAX_B];
+        uint32_t ql[MAX_B], kl[MAX_B], qs[MAX_B], ks[MAX_B];
         const uint32_t c = call % warmup; /* after the warm-up, its problems again */
         if (c == 0)
             rng_seed(&pg, seed + 1);
-        draw_problem(&pg, c, &p, ql, kl);
+        draw_problem(&pg, c, &p, ql, kl, qs, ks);
         const bool bad = c % 50 == 49;
         const char *what = bad ? spoil(&pg, &p, ql, kl) : NULL;
         const bool f16 = p.dtype == VKATTN_DTYPE_F16;
-        vkattn_host_tensors t = {f16 ? (const void *)qh : q, f16 ? (const void *)kh : k,
-                                 f16 ? (const void *)vh : v, o, p.has_lse ? lse : NULL,
-                                 p.has_q_lens ? ql : NULL, p.has_kv_lens ? kl : NULL,
-                                 p.mask_batch ? mask : NULL, NULL};
+        vkattn_host_tensors t = {
+            .q = f16 ? (const void *)qh : q, .k = f16 ? (const void *)kh : k,
+            .v = f16 ? (const void *)vh : v, .out = o, .lse = p.has_lse ? lse : NULL,
+            .q_lens = p.has_q_lens ? ql : NULL, .kv_lens = p.has_kv_lens ? kl : NULL,
+            .mask = p.mask_batch ? mask : NULL, .q_start = p.has_q_start ? qs : NULL,
+            .kv_start = p.has_kv_start ? ks : NULL, .sinks = p.has_sinks ? q : NULL,
+            .alibi = p.alibi ? logits : NULL,
+        };
         r = vkattn_attention(ctx, &p, &t);
         if (bad) {
             if (r != VKATTN_ERROR_INVALID_ARGUMENT) {
