@@ -122,8 +122,8 @@ void main()
                     s = isnan(dot) ? F_NAN
                         : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
                                   : cd;
-                    if (slope != 0.0)
-                        s -= slope * mask_alibi_distance(int(i), key, sr);
+                    if (slope != 0.0 && !isnan(s))
+                        s = alibi_bias(s, slope, int(i), key, sr);
                 }
                 sS[r * BC + c] = s;
             }

@@ -111,8 +111,8 @@ void softmax_row(uint r, uint i, int kt, bool full, seq_rule sr, float slope, ui
             s = isnan(dot) ? F_NAN
                 : softcap ? pc.softcap * LOG2E * tanh(clamp(cd / pc.softcap, -10.0, 10.0))
                           : cd;
-            if (slope != 0.0)
-                s -= slope * mask_alibi_distance(int(i), key, sr);
+            if (slope != 0.0 && !isnan(s))
+                s = alibi_bias(s, slope, int(i), key, sr);
         }
         if (isnan(s))
             sBad[r] = 1u;

@@ -70,12 +70,13 @@ seq_rule seq_rule_for(uint b)
 }
 
 // The ALiBi slope of query head h of batch item b in log2 units (the scores' units), 0 without.
+// A biased score is held inside f32's range like any score (alibi_bias).
 float alibi_slope(uint b, uint h)
 {
     if (!aux_on(ATTN_AUX_ALIBI))
         return 0.0;
     const uint per_b = (aux_byte(ATTN_AUX_ALIBI) & ATTN_AUX_BATCH) != 0u ? b * PC_HQ : 0u;
-    return alibi[aux_off(ATTN_AUX_ALIBI) + per_b + h] * LOG2E;
+    return clamp(alibi[aux_off(ATTN_AUX_ALIBI) + per_b + h] * LOG2E, -FLT_MAX, FLT_MAX);
 }
 
 // The sink of head h joins a row's softmax (SPEC 3) as one more score with no value: mx and l
@@ -86,10 +87,19 @@ float sink_join(uint h, inout float mx, inout float l)
 {
     if (!aux_on(ATTN_AUX_SINKS))
         return 1.0;
-    const float s = sinks[aux_off(ATTN_AUX_SINKS) + h] * LOG2E;
+    // (Held inside f32's range, as scores are: a finite sink never makes inf - inf.)
+    const float s = clamp(sinks[aux_off(ATTN_AUX_SINKS) + h] * LOG2E, -FLT_MAX, FLT_MAX);
     const float m2 = max(mx, s);
     const float f = mx == NEG_INF ? 0.0 : exp2(mx - m2);
     l = l * f + exp2(s - m2);
     mx = m2;
     return f;
+}
+
+// Score s (log2 units, finite) less ALiBi's bias slope * |p + off - r| for query row i and key
+// row j, held inside f32's range so that an extreme finite slope neither reads as masked (-inf)
+// nor makes inf - inf.
+float alibi_bias(float s, float slope, int i, int j, seq_rule sr)
+{
+    return clamp(s - slope * mask_alibi_distance(i, j, sr), -FLT_MAX, FLT_MAX);
 }

@@ -52,7 +52,7 @@
 #define ATTN_SPEC_KEYS 8 /* decode: keys per invocation and iteration */
 #define ATTN_SPEC_FEAT 9 /* decode: the optional code in the pipeline, ATTN_FEAT_* bits */
 #define ATTN_FEAT_PAGED 1u /* the page table walk */
-#define ATTN_FEAT_EXTRA 2u /* softcap and the custom mask */
+#define ATTN_FEAT_EXTRA 2u /* per-score extras: softcap, the custom mask, ALiBi */
 #define ATTN_SPEC_HEADS 10 /* decode: invocations take KV heads, not keys */
 #define ATTN_SPEC_DP 11   /* coopmat: D padded to a multiple of N and K */
 

@@ -437,6 +437,13 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     VkPhysicalDeviceProperties props;
     ctx->vk.vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
     ctx->limits = props.limits;
+    /* Every kernel's set binds ATTN_BIND_COUNT storage buffers (Vulkan promises only 4). */
+    if (ctx->limits.maxPerStageDescriptorStorageBuffers < ATTN_BIND_COUNT ||
+        ctx->limits.maxPerStageResources < ATTN_BIND_COUNT)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "device '%s' binds %u storage buffers per shader stage: the kernels "
+                                "need %u", ctx->info.name,
+                                ctx->limits.maxPerStageDescriptorStorageBuffers, ATTN_BIND_COUNT);
     ctx->vk.vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->mem_props);
     if (d->pipeline_cache != VK_NULL_HANDLE) {
         ctx->pipeline_cache = d->pipeline_cache;

@@ -296,6 +296,7 @@ typedef struct gcase {
     bool texel;        /* K/V flagged VKATTN_BUFFER_TEXEL, Q/K/V rows on 16 bytes */
     unsigned form;     /* a form case: the ROLE_* of the runners that take it (0: a main case) */
     uint32_t ql[MAX_B], kl[MAX_B];
+    uint32_t qs[MAX_B], ks[MAX_B]; /* start offsets (p.has_q_start / has_kv_start) */
     uint64_t seed;
 } gcase;
 
@@ -331,6 +332,18 @@ static gcase *add(case_list *l, const char *name, uint32_t B, uint32_t Hq, uint3
     c->p.has_lse = true;
     c->seed = 7000 + l->n;
     return c;
+}
+
+static void starts(gcase *c, const uint32_t *qs, const uint32_t *ks)
+{
+    for (uint32_t b = 0; b < c->p.batch; ++b) {
+        if (qs)
+            c->qs[b] = qs[b];
+        if (ks)
+            c->ks[b] = ks[b];
+    }
+    c->p.has_q_start = qs != NULL;
+    c->p.has_kv_start = ks != NULL;
 }
 
 static void lens(gcase *c, const uint32_t *ql, const uint32_t *kl)
@@ -515,7 +528,23 @@ static void make_cases(case_list *l)
             c->out_mode = OUT_EVERY_OTHER;
             c->p.has_lse = false;
             c->invalid = true;
+            c = add(l, "INVALID starts + lens > S causal", 3, 2, 1, 19, 23, 64, dt);
+            lens(c, qbig, kbig);
+            starts(c, (const uint32_t[]){18, 0xfffffff0u, 40}, (const uint32_t[]){5, 1, 0});
+            c->p.causal = true;
+            c->invalid = true;
         }
+        /* Start offsets, sinks and ALiBi slopes: the small arrays at unaligned offsets. */
+        c = add(l, "starts+sinks+alibi causal", 3, 4, 2, 19, 23, 32, dt);
+        starts(c, (const uint32_t[]){0, 5, 19}, (const uint32_t[]){2, 0, 23});
+        c->p.causal = true;
+        c->p.has_sinks = true;
+        c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+        c = add(l, "starts+lens+sinks decode", 2, 8, 2, 1, 300, 16, dt);
+        starts(c, NULL, (const uint32_t[]){7, 100});
+        lens(c, NULL, (const uint32_t[]){250, 17});
+        c->p.has_sinks = true;
+        c->p.alibi = VKATTN_ALIBI_HEADS;
     }
 }
 
@@ -612,9 +641,12 @@ static void set_strides(const gcase *c, vkattn_problem *p)
  * Running one case
  * ------------------------------------------------------------------------------------------- */
 
-enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_P, T_S, T_COUNT };
-static const char *const tnames[T_COUNT] = {"Q",      "K",       "V",    "O",          "LSE",
-                                            "q_lens", "kv_lens", "mask", "page_table", "scratch"};
+enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_P, T_S, T_QS, T_KS, T_SINKS, T_ALIBI,
+       T_COUNT };
+static const char *const tnames[T_COUNT] = {"Q",       "K",        "V",     "O",
+                                            "LSE",     "q_lens",   "kv_lens", "mask",
+                                            "page_table", "scratch", "q_start", "kv_start",
+                                            "sinks",   "alibi"};
 
 typedef struct placed {
     bool present;
@@ -662,7 +694,7 @@ typedef struct run_state {
     void *map;
     uint8_t *image, *o_bytes; /* expected bytes; 1 where O/LSE may be written */
     void *q, *k, *v, *o_ref;
-    float *lse_ref;
+    float *lse_ref, *logits; /* sinks, then slopes */
     uint8_t *mask;
     uint32_t *pages;
 } run_state;
@@ -676,7 +708,7 @@ static void run_state_free(runner *r, run_state *s)
     if (s->memory)
         r->vk.FreeMemory(r->h.device, s->memory, r->h.allocator);
     free(s->image), free(s->o_bytes), free(s->q), free(s->k), free(s->v), free(s->o_ref);
-    free(s->lse_ref), free(s->mask), free(s->pages);
+    free(s->lse_ref), free(s->mask), free(s->pages), free(s->logits);
 }
 
 static uint64_t round_up(uint64_t x, uint64_t a)
@@ -707,7 +739,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     const uint64_t es = dt == VKATTN_DTYPE_F16 ? 2 : 4;
     const uint32_t B = p.batch, Hq = p.heads_q, Sq = p.seq_q, D = p.head_dim;
 
-    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4, 4};
+    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4, 4, 4, 4, 4, 4};
     n[T_Q] = vkattn_problem_extent(&p, 'q');
     n[T_K] = vkattn_problem_extent(&p, 'k');
     n[T_V] = vkattn_problem_extent(&p, 'v');
@@ -717,6 +749,10 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     n[T_KL] = p.has_kv_lens ? B : 0;
     n[T_M] = vkattn_problem_extent(&p, 'm');
     n[T_P] = p.page_size ? vkattn_problem_extent(&p, 'p') : 0;
+    n[T_QS] = p.has_q_start ? B : 0;
+    n[T_KS] = p.has_kv_start ? B : 0;
+    n[T_SINKS] = p.has_sinks ? Hq : 0;
+    n[T_ALIBI] = p.alibi == VKATTN_ALIBI_BATCH_HEADS ? (uint64_t)B * Hq : p.alibi ? Hq : 0;
     uint64_t scratch = 0; /* the split-KV kernel's partial rows, where it splits the keys */
     if (vkattn_scratch_size(r->ctx, &p, &scratch) != VKATTN_SUCCESS)
         FAIL("vkattn_scratch_size: %s", vkattn_context_message(r->ctx));
@@ -754,8 +790,9 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     s.lse_ref = malloc(nl * sizeof(float));
     s.mask = malloc(n[T_M] ? n[T_M] : 1);
     s.pages = malloc(n[T_P] ? n[T_P] * 4 : 1);
+    s.logits = malloc((Hq + (uint64_t)B * Hq) * sizeof(float));
     if (!s.image || !s.o_bytes || !s.q || !s.k || !s.v || !s.o_ref || !s.lse_ref || !s.mask ||
-        !s.pages)
+        !s.pages || !s.logits)
         FAIL("out of host memory");
     memset(s.image, pat, total);
     /* Inputs: the pattern stays in the gaps of strided tensors (NaN with 0xFF). */
@@ -819,6 +856,13 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         memcpy(s.image + pl[T_M].off, s.mask, n[T_M]);
     if (pl[T_P].present)
         memcpy(s.image + pl[T_P].off, s.pages, n[T_P] * 4);
+    for (uint64_t e = 0; e < Hq + (uint64_t)B * Hq; ++e) /* sinks N(0, 4), slopes in [0, 0.5) */
+        s.logits[e] = e < Hq ? 2.0f * (float)rng_normal(&g) : 0.5f * (float)rng_uniform(&g);
+    const struct { int t; const void *src; } small[] = {
+        {T_QS, c->qs}, {T_KS, c->ks}, {T_SINKS, s.logits}, {T_ALIBI, s.logits + Hq}};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; ++i)
+        if (pl[small[i].t].present)
+            memcpy(s.image + pl[small[i].t].off, small[i].src, n[small[i].t] * 4);
     /* The bytes the GPU may change: the elements of O and of LSE. */
     for (uint32_t b = 0; b < B; ++b)
         for (uint32_t h = 0; h < Hq; ++h)
@@ -839,6 +883,8 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
             .q = s.q, .k = s.k, .v = s.v, .out = s.o_ref, .lse = s.lse_ref,
             .q_lens = p.has_q_lens ? c->ql : NULL, .kv_lens = p.has_kv_lens ? c->kl : NULL,
             .mask = n[T_M] ? s.mask : NULL, .page_table = n[T_P] ? s.pages : NULL,
+            .q_start = n[T_QS] ? c->qs : NULL, .kv_start = n[T_KS] ? c->ks : NULL,
+            .sinks = n[T_SINKS] ? s.logits : NULL, .alibi = n[T_ALIBI] ? s.logits + Hq : NULL,
         };
         if (vkattn_reference(&pref, &ht, msg, sizeof msg) != VKATTN_SUCCESS)
             FAIL("reference: %s", msg);
@@ -882,7 +928,8 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     vkattn_device_tensors dtn = {0};
     vkattn_buffer *bufs[T_COUNT] = {&dtn.q,      &dtn.k,       &dtn.v,    &dtn.out,
                                     &dtn.lse,    &dtn.q_lens,  &dtn.kv_lens, &dtn.mask,
-                                    &dtn.page_table, &dtn.scratch};
+                                    &dtn.page_table, &dtn.scratch, &dtn.q_start,
+                                    &dtn.kv_start, &dtn.sinks, &dtn.alibi};
     for (int t = 0; t < T_COUNT; ++t)
         if (pl[t].present)
             *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size,

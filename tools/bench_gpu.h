@@ -29,8 +29,8 @@ void bench_gpu_close(bench_gpu *g);
  * clock around each submit and wait instead. */
 bool bench_gpu_has_timestamps(const bench_gpu *g);
 
-/* Uploads t's q, k, v, q_lens and kv_lens (t->out, lse and mask are not used; p has no LSE or
- * custom mask), records [timestamp, vkattn_cmd_attention, timestamp] once and submits it
+/* Uploads t's q, k, v, page table and per-batch and per-head arrays (t->out, lse and mask are
+ * not used; p has no LSE or custom mask), records [timestamp, vkattn_cmd_attention, timestamp] once and submits it
  * warmup + n times, waiting for each. ms[0..n) receives the n timed runs in milliseconds.
  * Every buffer is freed before returning. 0 on success; -1 with err set on failure. */
 int bench_gpu_time(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
