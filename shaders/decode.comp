@@ -88,7 +88,7 @@ const uint KPI = OWN_ROWS ? 1u : WG / PARTS; // keys side by side in the workgro
 // accumulators' trip through memory are paid once for all of them; more keys, more registers.
 layout(constant_id = ATTN_SPEC_KEYS) const uint KEYS = 2u;
 // Which optional code the pipeline holds: ATTN_FEAT_PAGED (the page table walk) and
-// ATTN_FEAT_EXTRA (softcap and the custom mask). A CPU driver runs both sides of every branch
+// ATTN_FEAT_EXTRA (softcap, the custom mask and ALiBi). A CPU driver runs both sides of every branch
 // with the lanes masked, so code behind a flag the problem never sets costs as much as code
 // that runs (softcap's tanh alone was a fifth of S2048 D64; the custom mask's word per key and
 // row, a tenth of a paged decode). The host asks for none, PAGED, or both: at most three
@@ -225,8 +225,9 @@ shared float sRed[WG * (WG + 1u)]; // one WG x WG block of accumulators, padded 
 shared float sRow[3u * RP * WG];    // per row and invocation: max, sum, poisoned
 
 // Where key j lives: with a paged K/V, the physical page (through the table) and the row in
-// it; else batch item b and row j. j / page_size through a float reciprocal and one correction
-// (a 32-bit division per lane is the costliest thing a CPU driver could do per key).
+// it; else batch item b and row j. j / page_size through a float reciprocal and a correction
+// (a 32-bit division per lane is the costliest thing a CPU driver could do per key): below
+// 2^24 keys the quotient is off by one page at most, beyond that (small pages) by a few.
 void key_place(uint b, uint j, out uint outer, out uint row)
 {
     if ((FEAT & ATTN_FEAT_PAGED) == 0u || (pc.flags & ATTN_FLAG_PAGED) == 0u) {
@@ -237,16 +238,24 @@ void key_place(uint b, uint j, out uint outer, out uint row)
     const uint page_size = (pc.flags >> ATTN_PAGE_SHIFT) & ATTN_PAGE_MASK;
     uint pg = uint(float(j) * (1.0 / float(page_size)));
     int r = int(j) - int(pg * page_size);
-    pg = r < 0 ? pg - 1u : r >= int(page_size) ? pg + 1u : pg;
-    row = j - pg * page_size;
+    while (r < 0) {
+        pg -= 1u;
+        r += int(page_size);
+    }
+    while (r >= int(page_size)) {
+        pg += 1u;
+        r -= int(page_size);
+    }
+    row = uint(r);
     // A page number past the pool is invalid input; clamping keeps the read inside K/V.
     outer = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
 }
 
-// The problem's head size (D less the host's padding).
+// The problem's head size (D less the host's padding). Word loads are never padded (their rows
+// are whole words already): there it is D, a constant, so the guards on it fold away.
 uint head_size()
 {
-    return D - (pc.flags >> ATTN_PAD_SHIFT);
+    return VEC != 0u ? D : D - (pc.flags >> ATTN_PAD_SHIFT);
 }
 
 // Element base + dl of a row (base is dimension dim0 of it), held inside the row's first HD
@@ -478,7 +487,7 @@ void main()
                 if (softcap)
                     sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
                 if (biased)
-                    sc -= slope[r] * mask_alibi_distance(int(ri[r]), jk[t], sr);
+                    sc = alibi_bias(sc, slope[r], int(ri[r]), jk[t], sr);
                 s[e] = vis[e] && !bad ? sc : NEG_INF;
                 mn = max(mn, s[e]);
             }

@@ -273,10 +273,10 @@ static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size
                                     p->kv_splits);
     if (p->page_size == 0)
         return VKATTN_SUCCESS;
-    if (p->page_size % 16 != 0 || p->page_size > 1024)
+    if (p->page_size > 1024)
         return vkattn__problem_fail(msg, msg_size,
-                                    "page_size = %" PRIu32 ": expected a multiple of 16 in "
-                                    "16..1024 (0 = contiguous K/V)", p->page_size);
+                                    "page_size = %" PRIu32 ": expected 1..1024 (0 = contiguous "
+                                    "K/V)", p->page_size);
     if (p->num_pages == 0)
         return vkattn__problem_fail(msg, msg_size, "num_pages = 0: a paged K/V needs >= 1 page");
     /* The layout is fixed; strides may be left 0 or spell it out (as resolved problems do). */

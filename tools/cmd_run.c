@@ -54,8 +54,8 @@ static void run_help(void)
         "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
         "                      LSE keep their shapes\n"
         "  --page-table FILE   paged KV cache: <u4 or <i4 [B, P] page numbers; K and V are then\n"
-        "                      [num_pages, page_size, Hkv, D] (page_size a multiple of 16 up to\n"
-        "                      1024), key j of item b is row j %% page_size of page\n"
+        "                      [num_pages, page_size, Hkv, D] (page_size 1..1024), key j of\n"
+        "                      item b is row j %% page_size of page\n"
         "                      table[b][j / page_size], and Skv = P * page_size (--kv-lens for\n"
         "                      shorter sequences)\n"
         "  --precision P       exact (default: f32 arithmetic) or fast (f16 scores where the\n"
@@ -197,10 +197,9 @@ static int paged_dims(const run_opts *o, const npy_array *k, const npy_array *t,
                          o->pages, s);
     npy_format_shape(k->ndim, k->shape, s, sizeof s);
     if (k->ndim != 4 || k->shape[0] == 0 || k->shape[0] > UINT32_MAX || k->shape[1] > 1024 ||
-        k->shape[1] % 16 != 0 || k->shape[1] == 0 || k->shape[2] > UINT32_MAX ||
-        k->shape[3] > UINT32_MAX)
+        k->shape[1] == 0 || k->shape[2] > UINT32_MAX || k->shape[3] > UINT32_MAX)
         return cli_error(CMD, "--k: %s has shape %s (expected [num_pages, page_size, Hkv, D] with "
-                         "--page-table, page_size a multiple of 16 up to 1024)", o->k, s);
+                         "--page-table, page_size 1..1024)", o->k, s);
     const uint64_t skv = t->shape[1] * k->shape[1];
     if (skv > VKATTN_MAX_SEQ)
         return cli_error(CMD, "--page-table: %s: %llu pages of %llu keys exceed %u keys", o->pages,

@@ -129,7 +129,8 @@ typedef struct vkattn_problem {
      * tensors with the strides above. Otherwise K and V are each [num_pages, page_size, Hkv, D]
      * (dense; their strides must be left zero), and key j of batch item b is row j % page_size
      * of page page_table[b][j / page_size], where the page table is u32 [B, pages_per_seq].
-     * page_size is a multiple of 16 in 16..1024; pages_per_seq * page_size >= Skv. Page numbers
+     * page_size is any size in 1..1024 (single-token pages, as SGLang's, included);
+     * pages_per_seq * page_size >= Skv. Page numbers
      * must be below num_pages (the CPU reference checks; the GPU clamps, never reading outside
      * K/V). */
     uint32_t page_size;
@@ -588,6 +589,8 @@ VKATTN_API vkattn_result vkattn_tuning_load(vkattn_context ctx, const char *text
  * become attention over K1 u K2: with M = max(LSE1, LSE2) and w_n = exp(LSE_n - M),
  * O = (w_1 O1 + w_2 O2) / (w_1 + w_2) and LSE = M + ln(w_1 + w_2). A part with LSE = -inf
  * (no visible key) weighs 0; both -inf give O = 0 and LSE = -inf; a NaN LSE makes the row NaN.
+ * Parts computed with sinks each hold the sink: give it to one of them only (has_sinks on one
+ * part's attention), or the merge counts it twice.
  * The problem gives B, Hq, Sq, D, dtype and the strides of the O tensors (problem->out, for all
  * three); LSEs are dense f32 [B, Hq, Sq]; the other fields are ignored. lse may be NULL. */
 typedef struct vkattn_merge_host {

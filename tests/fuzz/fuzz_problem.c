@@ -24,7 +24,7 @@ enum {
     MODE_MASK = 4,    /* mask_batch / mask_heads from {0, 1, B or Hq, raw} */
     MODE_WINDOW = 8,  /* window sides in -2..17, scale and softcap small or raw */
     MODE_ENUMS = 16,  /* dtype and align folded to their valid values */
-    MODE_PAGED = 32,  /* page_size in {0, 16, 32, 48}, small pool, table wide enough */
+    MODE_PAGED = 32,  /* page_size in {0, 1, 3, 16, 48}, small pool, table wide enough */
 };
 
 #define MAX_EXTENT (UINT64_C(1) << 16) /* elements per tensor worth running */
@@ -140,7 +140,8 @@ static void fold_strides(vkattn_strides *s, uint32_t heads, uint32_t seq, uint32
 
 static void fold_paged(vkattn_problem *p)
 {
-    p->page_size = 16 * (p->page_size % 4);
+    static const uint32_t sizes[5] = {0, 1, 3, 16, 48};
+    p->page_size = sizes[p->page_size % 5];
     if (p->page_size == 0)
         return;
     p->num_pages = 1 + p->num_pages % 5;
