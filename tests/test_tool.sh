@@ -116,6 +116,11 @@ npy "$in/expect_o.npy" '<f4' '(24,)' 24 "$one4"
 npy "$in/expect_o16.npy" '<f2' '(24,)' 24 "$one2"
 tail -c 96 "$in/expect_o.npy" >"$in/o.bin"
 tail -c 48 "$in/expect_o16.npy" >"$in/o16.bin"
+npy "$in/sinks.npy" '<f4' '(2,)' 2 "$one4"
+npy "$in/sinks3.npy" '<f4' '(3,)' 3 "$one4"
+npy "$in/alibi_bh.npy" '<f4' '(1, 2)' 2 "$one4"
+npy "$in/alibi_bad.npy" '<f4' '(2, 2)' 4 "$one4"
+npy "$in/sinks_f2.npy" '<f2' '(2,)' 2 "$one2"
 printf 'PK\003\004 this is not a .npy file' >"$in/zip.npy"
 head -c 100 "$in/q.npy" >"$in/short.npy"
 
@@ -174,6 +179,12 @@ expect_error "mask of dtype <f4" run-qkv --out "$out/o.npy" --mask "$in/mask_f4.
 expect_error "--q-lens count differs from B" run-qkv --out "$out/o.npy" --q-lens 3,3
 expect_error "--kv-lens larger than Skv" run-qkv --out "$out/o.npy" --kv-lens 6
 expect_error "bad --q-lens" run-qkv --out "$out/o.npy" --q-lens=-1
+expect_error "--q-start larger than Sq" run-qkv --out "$out/o.npy" --q-start 4
+expect_error "--kv-start plus --kv-lens past Skv" run-qkv --out "$out/o.npy" --kv-start 2 \
+    --kv-lens 4
+expect_error "--sinks of the wrong shape" run-qkv --out "$out/o.npy" --sinks "$in/sinks3.npy"
+expect_error "--sinks of dtype <f2" run-qkv --out "$out/o.npy" --sinks "$in/sinks_f2.npy"
+expect_error "--alibi of the wrong shape" run-qkv --out "$out/o.npy" --alibi "$in/alibi_bad.npy"
 expect_error "bshd shapes given as bhsd" run --q "$in/qs.npy" --k "$in/ks.npy" --v "$in/ks.npy" \
     --out "$out/o.npy"
 
@@ -195,6 +206,14 @@ expect_status 0 "run with --flag=value, window, lens, top-left" run --q="$in/q.n
     --k="$in/k.npy" --v="$in/v.npy" --out="$out/o.npy" --window=-1,0 --q-lens=2 --kv-lens=4 \
     --align=top-left --scale=0.5 --softcap=30 --device=cpu
 check_npy "  O is complete" "$out/o.npy" 96
+expect_status 0 "run with starts, sinks and ALiBi per head" run-qkv --out "$out/o.npy" \
+    --lse "$out/l.npy" --q-start 1 --kv-start 2 --causal --sinks "$in/sinks.npy" \
+    --alibi "$in/sinks.npy" --device cpu
+check_npy "  O is complete" "$out/o.npy" 96
+check_npy "  LSE is complete" "$out/l.npy" 24
+expect_status 0 "run with ALiBi per batch item and head" run-qkv --out "$out/o.npy" \
+    --alibi "$in/alibi_bh.npy" --device cpu
+check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
 expect_status 0 "run --layout bshd" run --q "$in/qs.npy" --k "$in/ks.npy" --v "$in/ks.npy" \
     --out "$out/o.npy" --layout bshd --device cpu
 check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
@@ -206,6 +225,10 @@ check_npy "  O <f2 has the right size and values" "$out/o.npy" 48 "$in/o16.bin"
 expect_status 0 "run on the default device" run-qkv --out "$out/o.npy" --lse "$out/l.npy"
 check_npy "  O is complete" "$out/o.npy" 96
 check_npy "  LSE is complete" "$out/l.npy" 24
+expect_status 0 "run with starts, sinks and ALiBi on the default device" run-qkv \
+    --out "$out/o.npy" --q-start 1 --kv-start 2 --causal --sinks "$in/sinks.npy" \
+    --alibi "$in/alibi_bh.npy"
+check_npy "  O is complete" "$out/o.npy" 96
 
 expect_error "--lse names --out through another path" run-qkv --out "$out/o.npy" \
     --lse "$out/../out/o.npy" --device cpu
