@@ -152,7 +152,7 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
 
 /* The common fields of every attention kernel's push constants, for attn_params and
  * decode_params alike (a macro, since they are two C types with the same field names). */
-#define FILL_COMMON(pc, p, b, flags, aux)                                                              \
+#define FILL_COMMON(pc, p, b, flags, aux)                                                         \
     do {                                                                                          \
         (pc).heads = (p).heads_q | ((p).heads_q / (p).heads_kv) << 16;                            \
         (pc).Sq = (p).seq_q, (pc).Skv = (p).seq_kv;                                               \
