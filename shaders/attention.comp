@@ -4,7 +4,8 @@
 // accumulator, and O (and LSE) are written once at the end. TPR invocations share a query row:
 // each owns every TPR-th element of the row's D outputs, so the accumulator stays in registers.
 //
-// q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided)
+// q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided;
+// packed batches: B = 1 here, batch strides 0, and the items' rows along Sq)
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "storage.glsl"
@@ -52,9 +53,13 @@ void main()
     const uint r = tid / TPR;   // this invocation's row within the block
     const uint t = tid % TPR;   // and its slot within the row
     const uint h = gl_WorkGroupID.y;
-    const uint b = gl_WorkGroupID.z;
     const uint hk = h / PC_GROUP;
-    const uint r0 = gl_WorkGroupID.x * BR;
+    // Packed batches: the block's item and first row (a block past its item's rows has none).
+    const bool varlen = (pc.flags & ATTN_FLAG_VARLEN) != 0u;
+    uint b = gl_WorkGroupID.z, r0 = gl_WorkGroupID.x * BR, rend;
+    if (varlen)
+        varlen_block(gl_WorkGroupID.x, 1u, BR, b, r0, rend);
+    const uint bt = varlen ? 0u : b; // the batch index of the tensors (packed: none)
     const uint i = r0 + r;
 
     const seq_rule sr = seq_rule_for(b);
@@ -66,9 +71,9 @@ void main()
     int j0, j1;
     mask_key_range(int(r0), int(r0 + BR), sr, pc.flags, pc.wl, pc.wr, j0, j1);
 
-    const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
-    const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
-    const uint vbase = pc.v_off + b * pc.v_sb + hk * pc.v_sh;
+    const uint qbase = pc.q_off + bt * pc.q_sb + h * pc.q_sh;
+    const uint kbase = pc.k_off + bt * pc.k_sb + hk * pc.k_sh;
+    const uint vbase = pc.v_off + bt * pc.v_sb + hk * pc.v_sh;
     const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
 
     float acc[NACC];
@@ -177,20 +182,20 @@ void main()
         poisoned = sBad[r] != 0u;
     }
 
-    if (i >= pc.Sq)
+    if (i >= pc.Sq || (varlen && !row_ok)) // packed: the rows of other items are theirs
         return;
     // A row that saw no key (padding, empty window, kl = 0) gets exactly 0 and LSE = -inf (the
     // sink, with sinks); a row that a non-finite input reached gets NaN throughout.
     const float fs = sink_join(h, m, l);
     const bool seen = l > 0.0;
     const float inv = seen ? fs / l : 0.0;
-    const uint obase = pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
+    const uint obase = pc.o_off + bt * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
         if (d < D)
             PUT(o, obase + d, poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)
-        lse[pc.lse_off + (b * PC_HQ + h) * pc.Sq + i] =
+        lse[pc.lse_off + (bt * PC_HQ + h) * pc.Sq + i] =
             poisoned ? F_NAN : seen ? (m + log2(l)) * LN2 : NEG_INF;
 }

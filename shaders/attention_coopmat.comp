@@ -176,9 +176,13 @@ void main()
 {
     const uint tid = gl_LocalInvocationID.x;
     const uint h = gl_WorkGroupID.y;
-    const uint b = gl_WorkGroupID.z;
     const uint hk = h / PC_GROUP;
-    const uint r0 = gl_WorkGroupID.x * BR;
+    // Packed batches: the block's item and first row (a block past its item's rows has none).
+    const bool varlen = (pc.flags & ATTN_FLAG_VARLEN) != 0u;
+    uint b = gl_WorkGroupID.z, r0 = gl_WorkGroupID.x * BR, rend;
+    if (varlen)
+        varlen_block(gl_WorkGroupID.x, 1u, BR, b, r0, rend);
+    const uint bt = varlen ? 0u : b; // the batch index of the tensors (packed: none)
 
     const seq_rule sr = seq_rule_for(b);
     const int k_end = sr.k0 + sr.kl; // keys past it are not loaded (rows before k0 are masked)
@@ -188,9 +192,9 @@ void main()
     int j0, j1;
     mask_key_range(int(r0), int(r0 + BR), sr, pc.flags, pc.wl, pc.wr, j0, j1);
 
-    const uint qbase = pc.q_off + b * pc.q_sb + h * pc.q_sh;
-    const uint kbase = pc.k_off + b * pc.k_sb + hk * pc.k_sh;
-    const uint vbase = pc.v_off + b * pc.v_sb + hk * pc.v_sh;
+    const uint qbase = pc.q_off + bt * pc.q_sb + h * pc.q_sh;
+    const uint kbase = pc.k_off + bt * pc.k_sb + hk * pc.k_sh;
+    const uint vbase = pc.v_off + bt * pc.v_sb + hk * pc.v_sh;
 
     for (uint e = tid; e < BR * DP; e += WG) {
         uint rr = e / DP, d = e % DP;
@@ -255,20 +259,20 @@ void main()
     for (uint e = tid; e < BR * D; e += WG) {
         uint r = e / D, d = e % D;
         uint i = r0 + r;
-        if (i >= pc.Sq)
+        if (i >= pc.Sq || (varlen && int(i) >= sr.q0 + sr.ql)) // packed: other items' rows
             continue;
         const float l = sL[r];
         const bool seen = l > 0.0;
         const float x = sBad[r] != 0u ? F_NAN : seen ? sO[r * DP + d] * sAlpha[r] / l : 0.0;
-        o[pc.o_off + b * pc.o_sb + h * pc.o_sh + i * pc.o_ss + d] = STORE_T(x);
+        o[pc.o_off + bt * pc.o_sb + h * pc.o_sh + i * pc.o_ss + d] = STORE_T(x);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u)
         for (uint r = tid; r < BR; r += WG) {
             uint i = r0 + r;
-            if (i >= pc.Sq)
+            if (i >= pc.Sq || (varlen && int(i) >= sr.q0 + sr.ql))
                 continue;
             const float l = sL[r];
-            lse[pc.lse_off + (b * PC_HQ + h) * pc.Sq + i] =
+            lse[pc.lse_off + (bt * PC_HQ + h) * pc.Sq + i] =
                 sBad[r] != 0u ? F_NAN : l > 0.0 ? (sM[r] + log2(l)) * LN2 : NEG_INF;
         }
 }

@@ -54,19 +54,60 @@ uint aux_off(uint which)
     return aux_byte(which) & ATTN_AUX_OFF_MASK;
 }
 
-// Batch item b's rule (SPEC 2). Starts and lengths past Sq/Skv are invalid input; clamping
-// keeps every read inside the tensors anyway.
+// Packed batches (ATTN_FLAG_VARLEN): item b's first query row (cu_seqlens_q[b]) and key.
+uint cu_q(uint b)
+{
+    return min(q_start[aux_off(ATTN_AUX_QSTART) + b], pc.Sq);
+}
+
+uint cu_kv(uint b)
+{
+    return min(kv_start[aux_off(ATTN_AUX_KVSTART) + b], pc.Skv);
+}
+
+// Batch item b's rule (SPEC 2 and 2.1). Starts and lengths past Sq/Skv are invalid input;
+// clamping keeps every read inside the tensors anyway.
 seq_rule seq_rule_for(uint b)
 {
     seq_rule s;
-    const uint q0 = aux_on(ATTN_AUX_QSTART) ? min(q_start[aux_off(ATTN_AUX_QSTART) + b], pc.Sq) : 0u;
-    const uint k0 = aux_on(ATTN_AUX_KVSTART) ? min(kv_start[aux_off(ATTN_AUX_KVSTART) + b], pc.Skv) : 0u;
-    s.q0 = int(q0);
-    s.k0 = int(k0);
-    s.ql = int((pc.flags & ATTN_FLAG_Q_LENS) != 0u ? min(q_lens[pc.qlens_off + b], pc.Sq - q0) : pc.Sq - q0);
-    s.kl = int((pc.flags & ATTN_FLAG_KV_LENS) != 0u ? min(kv_lens[pc.kvlens_off + b], pc.Skv - k0) : pc.Skv - k0);
+    if ((pc.flags & ATTN_FLAG_VARLEN) != 0u) {
+        s.q0 = int(cu_q(b));
+        s.k0 = int(cu_kv(b));
+        s.ql = max(int(cu_q(b + 1u)) - s.q0, 0);
+        s.kl = max(int(cu_kv(b + 1u)) - s.k0, 0);
+    } else {
+        const uint q0 = aux_on(ATTN_AUX_QSTART) ? min(q_start[aux_off(ATTN_AUX_QSTART) + b], pc.Sq) : 0u;
+        const uint k0 = aux_on(ATTN_AUX_KVSTART) ? min(kv_start[aux_off(ATTN_AUX_KVSTART) + b], pc.Skv) : 0u;
+        s.q0 = int(q0);
+        s.k0 = int(k0);
+        s.ql = int((pc.flags & ATTN_FLAG_Q_LENS) != 0u ? min(q_lens[pc.qlens_off + b], pc.Sq - q0) : pc.Sq - q0);
+        s.kl = int((pc.flags & ATTN_FLAG_KV_LENS) != 0u ? min(kv_lens[pc.kvlens_off + b], pc.Skv - k0) : pc.Skv - k0);
+    }
     s.off = (pc.flags & ATTN_FLAG_TOP_LEFT) != 0u ? 0 : s.kl - s.ql;
     return s;
+}
+
+// Row blocks of a packed batch (ATTN_FLAG_VARLEN). A block holds bs slots; a query row takes
+// unit slots (the KV group's heads where they share a block, else 1). Item b's blocks start at
+// block b + cu_q(b) * unit / bs, so no two items share one and ceil(Tq * unit / bs) + B blocks
+// hold them all: the work follows the token count, not B x the longest item. Finds the item b
+// of block blk and the block's slots [v0, v1) (v1: the item's end); false for a block past its
+// item's slots (at most B such blocks, which do nothing).
+bool varlen_block(uint blk, uint unit, uint bs, out uint b, out uint v0, out uint v1)
+{
+    const uint n = pc.qlens_off; // B
+    uint lo = 0u, hi = n - 1u;
+    while (lo < hi) { // the last item whose first block is at or before blk
+        const uint mid = (lo + hi + 1u) >> 1u;
+        if (mid + cu_q(mid) * unit / bs <= blk)
+            lo = mid;
+        else
+            hi = mid - 1u;
+    }
+    b = lo;
+    v0 = cu_q(b) * unit + (blk - (b + cu_q(b) * unit / bs)) * bs;
+    v1 = cu_q(b + 1u) * unit;
+    return v0 < v1;
 }
 
 // The ALiBi slope of query head h of batch item b in log2 units (the scores' units), 0 without.

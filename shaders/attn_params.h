@@ -18,6 +18,11 @@
 #define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
 #define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
 #define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge) */
+/* Packed batches (SPEC 2.1): the q_start / kv_start bindings hold cu_seqlens_q / _kv (B + 1
+ * values each), qlens_off holds B (packed problems have no q_lens), the tensors have no batch
+ * dimension (batch strides 0, grid z = 1), and the row blocks are laid out item by item (see
+ * varlen_block in attn_common.glsl): a workgroup writes only rows of its own item. */
+#define ATTN_FLAG_VARLEN   8192u
 /* decode, ATTN_FLAG_PAGED: the page size (at most 1024) is (flags >> ATTN_PAGE_SHIFT) &
  * ATTN_PAGE_MASK. */
 #define ATTN_PAGE_SHIFT      16u

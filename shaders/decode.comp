@@ -288,30 +288,34 @@ void main()
     const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;
     const bool head_ok = hk_any < n_kv;
     const uint hk = head_ok ? hk_any : n_kv - 1u;
-    const uint b = gl_WorkGroupID.z;
     const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
-    const uint blocks_per_head = (pc.Sq + RP * LR - 1u) / (RP * LR);
+    const bool varlen = (pc.flags & ATTN_FLAG_VARLEN) != 0u;
     const uint rl = ROWS != 0u ? lid : 0u; // this invocation's place in each row group
+
+    // The block's slots (RP * LR; invocation rl has slots r * LR + rl): with GQA packing, slot p
+    // of the group is query i = p / group of head g = p % group; else the slots are consecutive
+    // queries of one head, the blocks of head g of the group after those of head g - 1. Either
+    // way i never decreases along the block. Packed batches lay each head's blocks out item by
+    // item (varlen_block); the block's slots end at its item's end (v1).
+    const uint unit = pack ? PC_GROUP : 1u, bs = RP * LR;
+    const uint per_head = (pc.Sq * unit + bs - 1u) / bs + (varlen ? pc.qlens_off : 0u);
+    const uint gh = pack ? 0u : blk / per_head; // the group's head (without packing)
+    const uint lb = pack ? blk : blk % per_head;
+    uint b = gl_WorkGroupID.z, v0 = lb * bs, v1 = 0xffffffffu;
+    if (varlen)
+        varlen_block(lb, unit, bs, b, v0, v1);
+    const uint bt = varlen ? 0u : b; // the batch index of the tensors (packed: none)
 
     const seq_rule sr = seq_rule_for(b);
 
-    // The block's rows (RP * LR; invocation rl has rows r * LR + rl): packed, row p of the group
-    // is query i = p / group of head g = p % group; else consecutive queries of one head. Either
-    // way i never decreases along the block.
     uint ri[RP], rh[RP];
     bool rvalid[RP];
     int ilo = int(pc.Sq), ihi = -1;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        uint i, g;
-        if (pack) {
-            uint p = (blk * RP + r) * LR + rl;
-            i = p / PC_GROUP;
-            g = p % PC_GROUP;
-        } else {
-            g = blk / blocks_per_head;
-            i = ((blk % blocks_per_head) * RP + r) * LR + rl;
-        }
-        rvalid[r] = i < pc.Sq && g < PC_GROUP && head_ok;
+        const uint p = v0 + r * LR + rl;
+        const uint i = pack ? p / PC_GROUP : p;
+        const uint g = pack ? p % PC_GROUP : gh;
+        rvalid[r] = p < v1 && i < pc.Sq && g < PC_GROUP && head_ok;
         ri[r] = rvalid[r] ? i : 0u;
         rh[r] = hk * PC_GROUP + (rvalid[r] ? g : 0u);
         if (rvalid[r]) {
@@ -332,7 +336,7 @@ void main()
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
     QV_T qv[RP * DL];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        const uint qb = pc.q_off + b * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
+        const uint qb = pc.q_off + bt * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
         const bool live = rvalid[r] && int(ri[r]) >= sr.q0 && int(ri[r]) < sr.q0 + sr.ql && ks < ke;
         // (With VEC, Q rows are whole words too: a quarter or an eighth of the loads, which a
         // CPU driver makes one lane at a time. DSTEP is then a multiple of EPW.)
@@ -386,7 +390,7 @@ void main()
             live[t] = jt < ke;
             jk[t] = live[t] ? jt : j;
             uint outer, row;
-            key_place(b, uint(jk[t]), outer, row); // b (or the page) is the outermost index
+            key_place(bt, uint(jk[t]), outer, row); // bt (or the page) is the outermost index
             ka[t] = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
             va[t] = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
         }
@@ -604,8 +608,8 @@ void main()
     // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
     const uint rows = gl_NumWorkGroups.z * PC_HQ * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        const uint row = (b * PC_HQ + rh[r]) * pc.Sq + ri[r];
-        const uint obase = direct ? pc.scratch_off + b * pc.n_splits + rh[r] * pc.split_len +
+        const uint row = (bt * PC_HQ + rh[r]) * pc.Sq + ri[r];
+        const uint obase = direct ? pc.scratch_off + bt * pc.n_splits + rh[r] * pc.split_len +
                                         ri[r] * pc.o_ss
                                   : pc.scratch_off + (split * rows + row) * hd;
         // The sink joins the softmax once per row: in the first split (the merge pass weighs

@@ -9,7 +9,8 @@
 
 /* Sections of the arena, in the order of vkattn_device_tensors. */
 enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_PAGES,
-       SEC_SCRATCH, SEC_QSTART, SEC_KVSTART, SEC_SINKS, SEC_ALIBI, SEC_COUNT };
+       SEC_SCRATCH, SEC_QSTART, SEC_KVSTART, SEC_SINKS, SEC_ALIBI, SEC_CUQ, SEC_CUKV,
+       SEC_COUNT };
 
 static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a)
 {
@@ -263,11 +264,12 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
         vkattn_problem_extent(&p, 'p') * 4, scratch,
         p.has_q_start ? p.batch * 4ull : 0, p.has_kv_start ? p.batch * 4ull : 0,
         p.has_sinks ? p.heads_q * 4ull : 0, vkattn__problem_alibi_count(&p) * 4,
+        p.packed ? (p.batch + 1ull) * 4 : 0, p.packed ? (p.batch + 1ull) * 4 : 0,
     };
     /* out too: the shader writes only its elements, so gaps of a strided out keep their bytes */
     const void *src[SEC_COUNT] = {t->q, t->k, t->v, t->out, NULL, t->q_lens, t->kv_lens, t->mask,
                                   t->page_table, NULL, t->q_start, t->kv_start, t->sinks,
-                                  t->alibi};
+                                  t->alibi, t->cu_seqlens_q, t->cu_seqlens_kv};
     VkDeviceSize align = ctx->limits.minStorageBufferOffsetAlignment;
     if (align < 16)
         align = 16;
@@ -298,7 +300,8 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     vkattn_device_tensors dt;
     vkattn_buffer *slots[SEC_COUNT] = {&dt.q, &dt.k, &dt.v, &dt.out, &dt.lse, &dt.q_lens,
                                        &dt.kv_lens, &dt.mask, &dt.page_table, &dt.scratch,
-                                       &dt.q_start, &dt.kv_start, &dt.sinks, &dt.alibi};
+                                       &dt.q_start, &dt.kv_start, &dt.sinks, &dt.alibi,
+                                       &dt.cu_seqlens_q, &dt.cu_seqlens_kv};
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])

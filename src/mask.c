@@ -4,10 +4,17 @@
 mask_rule vkattn__mask_rule_for(const vkattn_problem *p, const vkattn__seq_arrays *a, uint32_t b)
 {
     mask_rule r;
-    r.q0 = a->q_start ? a->q_start[b] : 0;
-    r.k0 = a->kv_start ? a->kv_start[b] : 0;
-    r.ql = a->q_lens ? a->q_lens[b] : p->seq_q - r.q0;
-    r.kl = a->kv_lens ? a->kv_lens[b] : p->seq_kv - r.k0;
+    if (p->packed) { /* SPEC 2.1: the item's rows of the token axis */
+        r.q0 = a->cu_q[b];
+        r.k0 = a->cu_kv[b];
+        r.ql = (int64_t)a->cu_q[b + 1] - r.q0;
+        r.kl = (int64_t)a->cu_kv[b + 1] - r.k0;
+    } else {
+        r.q0 = a->q_start ? a->q_start[b] : 0;
+        r.k0 = a->kv_start ? a->kv_start[b] : 0;
+        r.ql = a->q_lens ? a->q_lens[b] : p->seq_q - r.q0;
+        r.kl = a->kv_lens ? a->kv_lens[b] : p->seq_kv - r.k0;
+    }
     r.off = p->align == VKATTN_ALIGN_TOP_LEFT ? 0 : r.kl - r.ql;
     r.causal = p->causal;
     r.window = p->window;

@@ -374,8 +374,10 @@ vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32
 /* Row blocks per KV head of rp rows each: per query head (no packing) or per KV group. */
 static uint32_t row_blocks(const vkattn_problem *p, uint32_t group, uint64_t per_kv, uint32_t rp)
 {
-    return p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp)
-                             : (uint32_t)((per_kv + rp - 1) / rp);
+    /* A packed batch's items each start a block afresh: up to B more per head (varlen_block). */
+    const uint32_t extra = p->packed ? p->batch : 0;
+    return p->no_gqa_packing ? group * ((p->seq_q + rp - 1) / rp + extra)
+                             : (uint32_t)((per_kv + rp - 1) / rp + extra);
 }
 
 /* The split-KV kernel's shape, from the tuning of the problem's class (tuning.c: the built-in
@@ -477,7 +479,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
     /* The key split is sized on this grid even where the ROWS form below runs: the recorder
      * falls back to this form where the buffers take no texel views (it knows only then), and
      * the split, the scratch size the app was told and the bindings must not depend on that. */
-    const uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * p->batch;
+    const uint64_t grid = (uint64_t)plan.blocks * plan.kv_groups * vkattn__tensor_batch(p);
     /* For prefill on those drivers, where the register budget leaves an invocation fewer rows
      * than the workgroup has invocations (D above 64), the invocations take query rows instead
      * (ROWS): one row each, a whole subgroup of them per key, each texel fetch serving all of
@@ -514,7 +516,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
     plan.split_len = len;
     plan.splits = p->kv_splits ? splits : (p->seq_kv + len - 1) / len;
     plan.direct = plan.splits == 1;
-    plan.scratch_bytes = plan.direct ? 0 : (uint64_t)plan.splits * p->batch * p->heads_q *
+    plan.scratch_bytes = plan.direct ? 0 : (uint64_t)plan.splits * vkattn__tensor_batch(p) * p->heads_q *
                                                p->seq_q * (p->head_dim + 1) * sizeof(float);
     return plan;
 }

@@ -55,11 +55,31 @@ vkattn_strides vkattn_strides_bshd(uint32_t heads, uint32_t seq, uint32_t head_d
     return s;
 }
 
+/* Packed batches: [T, H, D] with no batch dimension. */
+static vkattn_strides strides_packed(uint32_t heads, uint32_t head_dim)
+{
+    vkattn_strides s = {.h = head_dim};
+    s.s = (uint64_t)heads * head_dim;
+    return s;
+}
+
 vkattn_problem vkattn__problem_resolved(const vkattn_problem *p)
 {
     vkattn_problem r = *p;
     if (r.heads_kv == 0)
         r.heads_kv = r.heads_q;
+    if (r.packed) {
+        const vkattn_strides q = strides_packed(r.heads_q, r.head_dim);
+        const vkattn_strides kv = strides_packed(r.heads_kv, r.head_dim);
+        if (strides_zero(r.q))
+            r.q = q;
+        if (strides_zero(r.out))
+            r.out = q;
+        if (strides_zero(r.k))
+            r.k = kv;
+        if (strides_zero(r.v))
+            r.v = kv;
+    }
     if (strides_zero(r.q))
         r.q = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
     if (strides_zero(r.out))
@@ -97,7 +117,7 @@ static void tensor_dims(const vkattn_problem *r, char which, uint32_t dims[3], v
 {
     bool kv = which == 'k' || which == 'v';
     bool paged = kv && r->page_size != 0; /* [num_pages, page_size, Hkv, D] */
-    dims[0] = paged ? r->num_pages : r->batch;
+    dims[0] = paged ? r->num_pages : vkattn__tensor_batch(r);
     dims[1] = kv ? r->heads_kv : r->heads_q;
     dims[2] = paged ? r->page_size : kv ? r->seq_kv : r->seq_q;
     *s = which == 'q' ? r->q : which == 'k' ? r->k : which == 'v' ? r->v : r->out;
@@ -123,7 +143,7 @@ static bool dense_extent(const vkattn_problem *r, char which, uint64_t *extent)
 {
     uint64_t e;
     if (which == 'l')
-        return mul_add_u64((uint64_t)r->batch * r->heads_q, r->seq_q, 0, extent);
+        return mul_add_u64((uint64_t)vkattn__tensor_batch(r) * r->heads_q, r->seq_q, 0, extent);
     if (which == 'p')
         return mul_add_u64(r->batch, r->page_size ? r->pages_per_seq : 0, 0, extent);
     if (r->mask_batch == 0) {
@@ -262,6 +282,33 @@ static vkattn_result check_mask_fields(const vkattn_problem *p, char *msg, size_
     return VKATTN_SUCCESS;
 }
 
+/* Packed batches (SPEC 2.1) take their rows from cu_seqlens alone, and have no batch
+ * dimension in their tensors. */
+static vkattn_result check_packed_fields(const vkattn_problem *p, char *msg, size_t msg_size)
+{
+    if (!p->packed)
+        return VKATTN_SUCCESS;
+    const struct { const char *name; bool set; } excl[] = {
+        {"has_q_lens", p->has_q_lens},     {"has_kv_lens", p->has_kv_lens},
+        {"has_q_start", p->has_q_start},   {"has_kv_start", p->has_kv_start},
+        {"mask_batch", p->mask_batch != 0}, {"page_size", p->page_size != 0},
+    };
+    for (size_t i = 0; i < sizeof excl / sizeof excl[0]; i++)
+        if (excl[i].set)
+            return vkattn__problem_fail(msg, msg_size,
+                                        "%s is set with packed: a packed batch takes its rows from "
+                                        "cu_seqlens alone (SPEC 2.1)", excl[i].name);
+    const struct { const char *name; uint64_t b; } st[] = {
+        {"q.b", p->q.b}, {"k.b", p->k.b}, {"v.b", p->v.b}, {"out.b", p->out.b},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        if (st[i].b != 0)
+            return vkattn__problem_fail(msg, msg_size,
+                                        "%s = %" PRIu64 ": expected 0 with packed (its tensors are "
+                                        "[T, H, D], no batch dimension)", st[i].name, st[i].b);
+    return VKATTN_SUCCESS;
+}
+
 static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size_t msg_size)
 {
     if ((unsigned)p->precision > VKATTN_PRECISION_FAST)
@@ -307,6 +354,8 @@ vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg, size_t ms
         res = check_mask_fields(p, msg, msg_size);
     if (res == VKATTN_SUCCESS)
         res = check_paged_fields(p, msg, msg_size);
+    if (res == VKATTN_SUCCESS)
+        res = check_packed_fields(p, msg, msg_size);
     if (res != VKATTN_SUCCESS)
         return res;
     vkattn_problem r = vkattn__problem_resolved(p);
@@ -344,6 +393,8 @@ vkattn__seq_arrays vkattn__seq_arrays_of(const vkattn_problem *p, const vkattn_h
         .kv_lens = p->has_kv_lens ? t->kv_lens : NULL,
         .q_start = p->has_q_start ? t->q_start : NULL,
         .kv_start = p->has_kv_start ? t->kv_start : NULL,
+        .cu_q = p->packed ? t->cu_seqlens_q : NULL,
+        .cu_kv = p->packed ? t->cu_seqlens_kv : NULL,
     };
     return a;
 }
@@ -371,9 +422,35 @@ static vkattn_result check_side(const char *side, uint32_t b, const uint32_t *le
     return VKATTN_SUCCESS;
 }
 
+/* cu_seqlens (SPEC 2.1): B + 1 values, non-decreasing from 0 to total. */
+static vkattn_result check_cu(const char *name, const uint32_t *cu, uint32_t batch,
+                              uint32_t total, const char *total_name, char *msg, size_t msg_size)
+{
+    if (cu[0] != 0)
+        return vkattn__problem_fail(msg, msg_size, "%s[0] = %" PRIu32 ": expected 0", name, cu[0]);
+    for (uint32_t b = 1; b <= batch; b++)
+        if (cu[b] < cu[b - 1])
+            return vkattn__problem_fail(msg, msg_size,
+                                        "%s[%" PRIu32 "] = %" PRIu32 ": less than %s[%" PRIu32
+                                        "] = %" PRIu32 " (expected non-decreasing)",
+                                        name, b, cu[b], name, b - 1, cu[b - 1]);
+    if (cu[batch] != total)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "%s[%" PRIu32 "] = %" PRIu32 ": expected %s = %" PRIu32
+                                    " (the last entry is the token count)",
+                                    name, batch, cu[batch], total_name, total);
+    return VKATTN_SUCCESS;
+}
+
 vkattn_result vkattn__problem_check_seqs(const vkattn_problem *p, const vkattn__seq_arrays *a,
                                          char *msg, size_t msg_size)
 {
+    if (p->packed) {
+        vkattn_result res = check_cu("cu_seqlens_q", a->cu_q, p->batch, p->seq_q, "seq_q", msg,
+                                     msg_size);
+        return res ? res : check_cu("cu_seqlens_kv", a->cu_kv, p->batch, p->seq_kv, "seq_kv", msg,
+                                    msg_size);
+    }
     vkattn_result res = VKATTN_SUCCESS;
     for (uint32_t b = 0; b < p->batch && res == VKATTN_SUCCESS; b++) {
         res = check_side("q", b, a->q_lens, a->q_start, p->seq_q, "seq_q", msg, msg_size);
@@ -392,6 +469,8 @@ const char *vkattn__host_tensors_missing(const vkattn_problem *p, const vkattn_h
         {"page_table", t->page_table, p->page_size != 0},
         {"q_start", t->q_start, p->has_q_start}, {"kv_start", t->kv_start, p->has_kv_start},
         {"sinks", t->sinks, p->has_sinks}, {"alibi", t->alibi, p->alibi != VKATTN_ALIBI_NONE},
+        {"cu_seqlens_q", t->cu_seqlens_q, p->packed},
+        {"cu_seqlens_kv", t->cu_seqlens_kv, p->packed},
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
         if (req[i].needed && !req[i].ptr)

@@ -22,14 +22,23 @@ vkattn_problem vkattn__problem_resolved(const vkattn_problem *p);
  * problem has none. */
 typedef struct vkattn__seq_arrays {
     const uint32_t *q_lens, *kv_lens, *q_start, *kv_start;
+    const uint32_t *cu_q, *cu_kv; /* packed batches: cu_seqlens_q / _kv, B + 1 each */
 } vkattn__seq_arrays;
+
+/* The batch dimension of the problem's tensors and grids: 1 for a packed batch (its items lie
+ * along the token axis), else B. */
+static inline uint32_t vkattn__tensor_batch(const vkattn_problem *p)
+{
+    return p->packed ? 1u : p->batch;
+}
 
 /* The arrays of t that the problem says are given (the others NULL). */
 vkattn__seq_arrays vkattn__seq_arrays_of(const vkattn_problem *p, const vkattn_host_tensors *t);
 
 /* Checks, for every batch item, start <= seq and start + len <= seq for queries (seq_q) and
- * keys (seq_kv), len being the given length or 0; any array may be NULL (not given). p must
- * have passed vkattn_problem_check. */
+ * keys (seq_kv), len being the given length or 0; any array may be NULL (not given). For a
+ * packed problem, instead, that both cu_seqlens run non-decreasing from 0 to seq_q / seq_kv.
+ * p must have passed vkattn_problem_check. */
 vkattn_result vkattn__problem_check_seqs(const vkattn_problem *p, const vkattn__seq_arrays *a,
                                          char *msg, size_t msg_size);
 

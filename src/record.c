@@ -136,6 +136,8 @@ static vkattn_result check_overlap(vkattn_context ctx, const vkattn_problem *p,
         {"kv_start", &t->kv_start, p->has_kv_start ? 4ull * p->batch : 0, false},
         {"sinks", &t->sinks, p->has_sinks ? 4ull * p->heads_q : 0, false},
         {"alibi", &t->alibi, 4 * vkattn__problem_alibi_count(p), false},
+        {"cu_seqlens_q", &t->cu_seqlens_q, p->packed ? 4ull * (p->batch + 1ull) : 0, false},
+        {"cu_seqlens_kv", &t->cu_seqlens_kv, p->packed ? 4ull * (p->batch + 1ull) : 0, false},
     };
     return check_spans(ctx, s, sizeof s / sizeof s[0]);
 }
@@ -162,7 +164,8 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
         (pc).q_off = (b)[ATTN_BIND_Q].elem_offset, (pc).k_off = (b)[ATTN_BIND_K].elem_offset;     \
         (pc).v_off = (b)[ATTN_BIND_V].elem_offset;                                                \
         (pc).lse_off = (p).has_lse ? (b)[ATTN_BIND_LSE].elem_offset : 0;                          \
-        (pc).qlens_off = (b)[ATTN_BIND_QLENS].elem_offset;                                        \
+        /* packed: B (attn_params.h, ATTN_FLAG_VARLEN) */                                        \
+        (pc).qlens_off = (p).packed ? (p).batch : (b)[ATTN_BIND_QLENS].elem_offset;               \
         (pc).kvlens_off = (b)[ATTN_BIND_KVLENS].elem_offset;                                      \
         (pc).mask_off = (b)[ATTN_BIND_MASK].elem_offset;                                          \
         (pc).flags = (flags);                                                                     \
@@ -221,13 +224,16 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
             return res;
         flags |= ATTN_FLAG_PAGED;
     }
-    /* The small arrays of the aux word, each in its byte. */
+    /* The small arrays of the aux word, each in its byte. A packed batch's cu_seqlens take
+     * the starts' places (the shaders read item b's rows from entries b and b + 1). */
+    const uint64_t cu = p.batch + 1ull;
     const struct { const char *name; const vkattn_buffer *buf; uint64_t elems; int slot;
                    uint32_t shift; } aux[] = {
-        {"q_start", &tensors->q_start, p.has_q_start ? p.batch : 0, ATTN_BIND_QSTART,
-         ATTN_AUX_QSTART},
-        {"kv_start", &tensors->kv_start, p.has_kv_start ? p.batch : 0, ATTN_BIND_KVSTART,
-         ATTN_AUX_KVSTART},
+        {p.packed ? "cu_seqlens_q" : "q_start", p.packed ? &tensors->cu_seqlens_q : &tensors->q_start,
+         p.packed ? cu : p.has_q_start ? p.batch : 0, ATTN_BIND_QSTART, ATTN_AUX_QSTART},
+        {p.packed ? "cu_seqlens_kv" : "kv_start",
+         p.packed ? &tensors->cu_seqlens_kv : &tensors->kv_start,
+         p.packed ? cu : p.has_kv_start ? p.batch : 0, ATTN_BIND_KVSTART, ATTN_AUX_KVSTART},
         {"sinks", &tensors->sinks, p.has_sinks ? p.heads_q : 0, ATTN_BIND_SINKS, ATTN_AUX_SINKS},
         {"alibi", &tensors->alibi, vkattn__problem_alibi_count(&p), ATTN_BIND_ALIBI,
          ATTN_AUX_ALIBI},
@@ -260,6 +266,8 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
         flags |= ATTN_FLAG_WINDOW;
     if (p.softcap > 0)
         flags |= ATTN_FLAG_SOFTCAP;
+    if (p.packed)
+        flags |= ATTN_FLAG_VARLEN;
     *flags_out = flags;
     return VKATTN_SUCCESS;
 }
@@ -438,7 +446,8 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, plan, &dpl)) ||
         (!plan->direct && (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl))))
         return res;
-    const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
+    const uint32_t nb = vkattn__tensor_batch(&p);
+    const uint64_t rows = (uint64_t)nb * p.heads_q * p.seq_q;
     if (!plan->direct &&
         (uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
@@ -446,7 +455,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
                                 plan->splits);
     const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
     uint32_t mgroups = 0;
-    if ((res = check_grid(ctx, gx, plan->kv_groups, p.batch)) ||
+    if ((res = check_grid(ctx, gx, plan->kv_groups, nb)) ||
         (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||
         (res = bind_descriptors(ctx, cmd, b, plan->texel ? plan_views : NULL)))
         return res;
@@ -477,7 +486,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dpl);
     ctx->vk.vkCmdPushConstants(cmd, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
                                VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof dp, &dp);
-    ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, plan->kv_groups, p.batch);
+    ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, plan->kv_groups, nb);
     if (plan->direct)
         return VKATTN_SUCCESS;
     /* The merge's layout binds storage buffers only (pushing cannot fail). */
@@ -650,8 +659,9 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, plan.kernel, &pl);
     if (res != VKATTN_SUCCESS)
         return res;
-    uint32_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br;
-    if ((res = check_grid(ctx, groups_x, p.heads_q, p.batch)) != VKATTN_SUCCESS)
+    /* Packed: each item's blocks start afresh, so up to B more (see varlen_block). */
+    const uint64_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br + (p.packed ? p.batch : 0);
+    if ((res = check_grid(ctx, groups_x, p.heads_q, vkattn__tensor_batch(&p))) != VKATTN_SUCCESS)
         return res;
     attn_params pc;
     memset(&pc, 0, sizeof pc);
@@ -663,7 +673,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof pc, &pc);
-    ctx->vk.vkCmdDispatch(cmd, groups_x, p.heads_q, p.batch);
+    ctx->vk.vkCmdDispatch(cmd, (uint32_t)groups_x, p.heads_q, vkattn__tensor_batch(&p));
     return VKATTN_SUCCESS;
 }
 
@@ -705,7 +715,7 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     VkPipeline mpl;
     if ((res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)) != VKATTN_SUCCESS)
         return res;
-    const uint64_t rows = (uint64_t)p.batch * p.heads_q * p.seq_q;
+    const uint64_t rows = (uint64_t)vkattn__tensor_batch(&p) * p.heads_q * p.seq_q;
     if (rows > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "more than 2^32 rows");
     uint32_t groups;

@@ -124,10 +124,14 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
     if (p->mask_batch != 0)
         mrow = t->mask + ((uint64_t)(p->mask_batch == 1 ? 0 : b) * p->mask_heads +
                           (p->mask_heads == 1 ? 0 : h)) * p->seq_q * p->seq_kv;
-    for (uint32_t i = 0; i < p->seq_q; i++) {
+    /* A packed batch's item owns only its rows (SPEC 2.1); the others are other items'. */
+    const uint32_t i_begin = p->packed ? (uint32_t)rule->q0 : 0;
+    const uint32_t i_end = p->packed ? (uint32_t)(rule->q0 + rule->ql) : p->seq_q;
+    const uint32_t bt = p->packed ? 0 : b; /* the tensors' batch index */
+    for (uint32_t i = i_begin; i < i_end; i++) {
         int64_t j0, j1;
         vkattn__mask_key_range(rule, i, (int64_t)i + 1, &j0, &j1);
-        load_row(t->q, p->dtype, offset_of(p->q, b, h, i), d, q);
+        load_row(t->q, p->dtype, offset_of(p->q, bt, h, i), d, q);
         for (uint32_t c = 0; c < d; c++)
             acc[c] = 0.0;
         /* Online softmax: m is the running max of the scores seen, l the sum of
@@ -192,9 +196,9 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
         if (poisoned)
             for (uint32_t c = 0; c < d; c++)
                 acc[c] = NAN;
-        store_row(t->out, p->dtype, offset_of(p->out, b, h, i), d, acc);
+        store_row(t->out, p->dtype, offset_of(p->out, bt, h, i), d, acc);
         if (p->has_lse)
-            t->lse[((uint64_t)b * p->heads_q + h) * p->seq_q + i] =
+            t->lse[((uint64_t)bt * p->heads_q + h) * p->seq_q + i] =
                 poisoned ? NAN : l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
     }
 }
@@ -259,7 +263,7 @@ vkattn_result vkattn_merge_reference(const vkattn_problem *problem, const vkattn
     const vkattn_problem p = vkattn__problem_resolved(problem);
     const uint32_t d = p.head_dim;
     double o1[MAX_HEAD_DIM], o2[MAX_HEAD_DIM];
-    for (uint32_t b = 0; b < p.batch; b++)
+    for (uint32_t b = 0; b < vkattn__tensor_batch(&p); b++) /* packed: one, the token axis */
         for (uint32_t h = 0; h < p.heads_q; h++)
             for (uint32_t i = 0; i < p.seq_q; i++) {
                 const uint64_t row = ((uint64_t)b * p.heads_q + h) * p.seq_q + i;

@@ -15,11 +15,13 @@
 
 typedef struct run_opts {
     const char *q, *k, *v, *out, *lse, *mask, *pages, *sinks, *alibi;
+    const char *cu_q, *cu_kv; /* --cu-seqlens-q/-kv texts: a packed batch (SPEC 2.1) */
     uint32_t splits; /* --splits: 0 = automatic */
     vkattn_precision precision;
     cli_mask_flags mask_flags;
     float scale, softcap;
     cli_layout layout;
+    bool layout_given;
     vkattn_context_desc device;
 } run_opts;
 
@@ -49,6 +51,11 @@ static void run_help(void)
         "                      every row's softmax denominator (gpt-oss)\n"
         "  --alibi FILE        <f4 [Hq] or [B, Hq]: ALiBi slopes; scores get\n"
         "                      -slope * |p + off - r| (FlashAttention-2's rule)\n"
+        "  --cu-seqlens-q N,...   a packed batch (FlashAttention-2's varlen form): B + 1\n"
+        "  --cu-seqlens-kv N,...  offsets from 0 to Tq (Tk); Q, O are then [Tq, Hq, D], K, V\n"
+        "                      [Tk, Hkv, D] and LSE [Hq, Tq]; item b has the rows\n"
+        "                      cu[b]..cu[b+1]-1, and the rules count from its first row (not\n"
+        "                      with the lens, starts, --mask, --page-table or --layout)\n"
         "  --mask FILE         |b1 or |u1 [Bm, Hm, Sq, Skv], Bm 1 or B, Hm 1 or Hq;\n"
         "                      nonzero = attend\n"
         "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
@@ -97,6 +104,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
                           : cli_is(&c, "--lse") ? &o->lse : cli_is(&c, "--mask") ? &o->mask
                           : cli_is(&c, "--page-table") ? &o->pages
                           : cli_is(&c, "--sinks") ? &o->sinks : cli_is(&c, "--alibi") ? &o->alibi
+                          : cli_is(&c, "--cu-seqlens-q") ? &o->cu_q
+                          : cli_is(&c, "--cu-seqlens-kv") ? &o->cu_kv
                           : NULL;
         if (path) {
             if (!(*path = cli_value(&c)))
@@ -134,6 +143,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         } else if (cli_is(&c, "--layout")) {
             if (cli_parse_layout(&c, cli_value(&c), &o->layout))
                 return -1;
+            o->layout_given = true;
         } else if (cli_is(&c, "--device")) {
             if (cli_parse_device(&c, cli_value(&c), &o->device))
                 return -1;
@@ -147,6 +157,19 @@ static int parse_args(int argc, char **argv, run_opts *o)
     if (missing)
         return cli_error(CMD, "missing %s (required: --q, --k, --v and --out; see vkattn run "
                          "--help)", missing);
+    if (o->cu_q || o->cu_kv) {
+        const char *given = o->cu_q ? "--cu-seqlens-q" : "--cu-seqlens-kv";
+        if (!o->cu_q || !o->cu_kv)
+            return cli_error(CMD, "%s: given without %s (a packed batch needs both)", given,
+                             o->cu_q ? "--cu-seqlens-kv" : "--cu-seqlens-q");
+        const char *other = o->mask_flags.q_lens ? "--q-lens" : o->mask_flags.kv_lens ? "--kv-lens"
+                          : o->mask_flags.q_start ? "--q-start"
+                          : o->mask_flags.kv_start ? "--kv-start" : o->mask ? "--mask"
+                          : o->pages ? "--page-table" : o->layout_given ? "--layout" : NULL;
+        if (other)
+            return cli_error(CMD, "%s: not with --cu-seqlens-q (a packed batch takes its rows "
+                             "from cu_seqlens, its tensors are [T, H, D])", other);
+    }
     if (o->lse && same_file(o->lse, o->out))
         return cli_error(CMD, "--lse: '%s' names the same file as --out ('%s')", o->lse, o->out);
     return 0;
@@ -178,6 +201,25 @@ static int dims(const char *flag, const char *path, const npy_array *a, cli_layo
     d[1] = (uint32_t)a->shape[layout == CLI_LAYOUT_BSHD ? 2 : 1];
     d[2] = (uint32_t)a->shape[layout == CLI_LAYOUT_BSHD ? 1 : 2];
     d[3] = (uint32_t)a->shape[3];
+    return 0;
+}
+
+/* [1, H, T, D] of a packed batch's rank-3 tensor [T, H, D], each fitting in u32. */
+static int packed_dims(const char *flag, const char *path, const npy_array *a, uint32_t d[4])
+{
+    char s[256];
+    npy_format_shape(a->ndim, a->shape, s, sizeof s);
+    if (a->ndim != 3)
+        return cli_error(CMD, "%s: %s has shape %s (expected 3 dimensions, [T, H, D], with "
+                         "--cu-seqlens-q)", flag, path, s);
+    for (int i = 0; i < 3; i++)
+        if (a->shape[i] > UINT32_MAX)
+            return cli_error(CMD, "%s: %s has shape %s (a dimension is larger than %u)", flag,
+                             path, s, (unsigned)UINT32_MAX);
+    d[0] = 1;
+    d[1] = (uint32_t)a->shape[1];
+    d[2] = (uint32_t)a->shape[0];
+    d[3] = (uint32_t)a->shape[2];
     return 0;
 }
 
@@ -236,8 +278,9 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     if (strcmp(v->dtype, q->dtype) != 0)
         return cli_error(CMD, "--v: %s has dtype '%s' but Q has '%s' (Q, K and V must have the "
                          "same dtype)", o->v, v->dtype, q->dtype);
-    if (dims("--q", o->q, q, o->layout, dq) ||
-        (o->pages ? paged_dims(o, k, t, dk, &paged) : dims("--k", o->k, k, o->layout, dk)))
+    if (o->cu_q ? packed_dims("--q", o->q, q, dq) || packed_dims("--k", o->k, k, dk)
+                : dims("--q", o->q, q, o->layout, dq) ||
+                      (o->pages ? paged_dims(o, k, t, dk, &paged) : dims("--k", o->k, k, o->layout, dk)))
         return -1;
     npy_format_shape(k->ndim, k->shape, sk, sizeof sk);
     npy_format_shape(v->ndim, v->shape, sv, sizeof sv);
@@ -265,7 +308,11 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     p->pages_per_seq = paged.pages_per_seq;
     p->kv_splits = o->splits;
     p->precision = o->precision;
-    if (o->layout == CLI_LAYOUT_BSHD) {
+    if (o->cu_q) { /* [T, H, D]; B from the offsets (set by the caller) */
+        p->packed = true;
+        p->seq_q = dq[2];
+        p->seq_kv = dk[2];
+    } else if (o->layout == CLI_LAYOUT_BSHD) {
         p->q = p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim);
         if (!o->pages)
             p->k = p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
@@ -286,6 +333,27 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
         p->mask_batch = (uint32_t)m->shape[0];
         p->mask_heads = (uint32_t)m->shape[1];
     }
+    return 0;
+}
+
+/* --cu-seqlens-q/-kv: B + 1 values each (the library checks that they run from 0 to the
+ * token counts); sets B. */
+static int parse_cu(const run_opts *o, vkattn_problem *p, uint32_t **cu_q, uint32_t **cu_kv)
+{
+    size_t nq = 0, nk = 0;
+    if (cli_parse_u32_list(CMD, "--cu-seqlens-q", o->cu_q, 0, cu_q, &nq))
+        return -1;
+    if (nq < 2)
+        return cli_error(CMD, "--cu-seqlens-q: expected B + 1 >= 2 values (0 and the offset past "
+                         "each batch item), got '%s'", o->cu_q);
+    if (nq - 1 > UINT32_MAX - 1)
+        return cli_error(CMD, "--cu-seqlens-q: too many values");
+    if (cli_parse_u32_list(CMD, "--cu-seqlens-kv", o->cu_kv, 0, cu_kv, &nk))
+        return -1;
+    if (nk != nq)
+        return cli_error(CMD, "--cu-seqlens-kv: expected B + 1 = %zu values, as --cu-seqlens-q "
+                         "has, got %zu in '%s'", nq, nk, o->cu_kv);
+    p->batch = (uint32_t)(nq - 1);
     return 0;
 }
 
@@ -327,10 +395,12 @@ static int write_outputs(const run_opts *o, const npy_array *q, const vkattn_pro
 {
     char err[512];
     npy_pending po, pl = {0};
+    /* LSE: [B, Hq, Sq], or [Hq, Tq] for a packed batch */
     uint64_t lshape[3] = {p->batch, p->heads_q, p->seq_q};
-    if (npy_write_pending(o->out, q->dtype, 4, q->shape, out, &po, err, sizeof err))
+    const uint64_t *ls = p->packed ? lshape + 1 : lshape;
+    if (npy_write_pending(o->out, q->dtype, q->ndim, q->shape, out, &po, err, sizeof err))
         return cli_error(CMD, "--out: %s", err);
-    if (o->lse && npy_write_pending(o->lse, "<f4", 3, lshape, lse, &pl, err, sizeof err)) {
+    if (o->lse && npy_write_pending(o->lse, "<f4", p->packed ? 2 : 3, ls, lse, &pl, err, sizeof err)) {
         npy_discard(&po);
         return cli_error(CMD, "--lse: %s", err);
     }
@@ -354,6 +424,7 @@ int cmd_run(int argc, char **argv)
 
     npy_array q = {0}, k = {0}, v = {0}, m = {0}, pt = {0}, sk = {0}, al = {0};
     cli_seqs seqs = {0};
+    uint32_t *cu_q = NULL, *cu_kv = NULL;
     void *out = NULL;
     float *lse = NULL;
     vkattn_context ctx = NULL;
@@ -366,7 +437,8 @@ int cmd_run(int argc, char **argv)
         || (o.mask && load("--mask", o.mask, &m)) || (o.pages && load("--page-table", o.pages, &pt))
         || (o.sinks && load("--sinks", o.sinks, &sk)) || (o.alibi && load("--alibi", o.alibi, &al)))
         goto done;
-    if (check_inputs(&o, &q, &k, &v, &m, &pt, &p) || check_logits(&o, &sk, &al, &p))
+    if (check_inputs(&o, &q, &k, &v, &m, &pt, &p) || (o.cu_q && parse_cu(&o, &p, &cu_q, &cu_kv)) ||
+        check_logits(&o, &sk, &al, &p))
         goto done;
     if (cli_mask_apply(CMD, &o.mask_flags, &p, &seqs))
         goto done;
@@ -378,9 +450,9 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
 
-    /* O has Q's shape and dtype; LSE is [B, Hq, Sq] f32, no larger than Q. */
+    /* O has Q's shape and dtype; LSE is [B, Hq, Sq] (packed: [Hq, Tq]) f32, no larger than Q. */
     out = malloc(q.nbytes);
-    lse = o.lse ? malloc((size_t)p.batch * p.heads_q * p.seq_q * sizeof *lse) : NULL;
+    lse = o.lse ? malloc((size_t)vkattn_problem_extent(&p, 'l') * sizeof *lse) : NULL;
     if (!out || (o.lse && !lse)) {
         cli_error(CMD, "out of memory for the outputs");
         goto done;
@@ -409,6 +481,7 @@ int cmd_run(int argc, char **argv)
         .q = q.data, .k = k.data, .v = v.data, .out = out, .lse = lse,
         .q_lens = seqs.q_lens, .kv_lens = seqs.kv_lens, .mask = m.data, .page_table = pt.data,
         .q_start = seqs.q_start, .kv_start = seqs.kv_start, .sinks = sk.data, .alibi = al.data,
+        .cu_seqlens_q = cu_q, .cu_seqlens_kv = cu_kv,
     };
     res = vkattn_attention(ctx, &p, &t);
     if (res != VKATTN_SUCCESS) {
@@ -427,6 +500,8 @@ done:
     free(out);
     free(lse);
     cli_seqs_free(&seqs);
+    free(cu_q);
+    free(cu_kv);
     npy_free(&q);
     npy_free(&k);
     npy_free(&v);

@@ -77,6 +77,24 @@ static void set_starts(harness_case *c, const uint32_t *qs, const uint32_t *ks)
     c->p.has_kv_start = ks != NULL;
 }
 
+/* A packed batch (SPEC 2.1) of c's batch items, with these query and key counts: seq_q and
+ * seq_kv become the token totals. */
+static void set_packed(harness_case *c, const uint32_t *ql, const uint32_t *kl)
+{
+    c->p.packed = true;
+    c->cu_q[0] = c->cu_kv[0] = 0;
+    for (uint32_t b = 0; b < c->p.batch; ++b) {
+        c->cu_q[b + 1] = c->cu_q[b] + ql[b];
+        c->cu_kv[b + 1] = c->cu_kv[b] + kl[b];
+    }
+    c->p.seq_q = c->cu_q[c->p.batch];
+    c->p.seq_kv = c->cu_kv[c->p.batch];
+    char *tail = strstr(c->name, " Sq");
+    if (tail)
+        snprintf(tail, sizeof c->name - (size_t)(tail - c->name), " Tq%u Tk%u D%u",
+                 c->p.seq_q, c->p.seq_kv, c->p.head_dim);
+}
+
 /* Sizes are deliberately not multiples of any tile. */
 /* Paged K/V of page_size keys per page, with spare pages beyond those the table uses. */
 static void set_paged(harness_case *c, uint32_t page_size, uint32_t spare)
@@ -133,6 +151,39 @@ static void quick_cases(case_list *l)
     c->p.causal = true;
     c->p.has_sinks = true;
     c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+    c = add(l, "packed causal+sinks", 4, 4, 2, 0, 0, 64, VKATTN_DTYPE_F16);
+    set_packed(c, (const uint32_t[]){30, 1, 0, 24}, (const uint32_t[]){40, 5, 0, 35});
+    c->p.causal = true;
+    c->p.has_sinks = true;
+}
+
+/* SPEC 2.1's packed batches: items of very different lengths (empty ones too) end to end, with
+ * the rules that read positions, on every kind of grid (row blocks, split keys, GQA packing on
+ * and off). */
+static void packed_cases(case_list *l, vkattn_dtype dt)
+{
+    harness_case *c;
+    c = add(l, "packed causal", 4, 4, 2, 0, 0, 64, dt);
+    set_packed(c, (const uint32_t[]){30, 1, 0, 24}, (const uint32_t[]){40, 5, 0, 35});
+    c->p.causal = true;
+    c = add(l, "packed long uneven causal", 4, 2, 1, 0, 0, 64, dt);
+    set_packed(c, (const uint32_t[]){150, 3, 7, 1}, (const uint32_t[]){150, 3, 7, 1});
+    c->p.causal = true;
+    c = add(l, "packed window+alibi+sinks top-left", 3, 4, 1, 0, 0, 32, dt);
+    set_packed(c, (const uint32_t[]){17, 0, 23}, (const uint32_t[]){20, 30, 27});
+    set_window(c, 6, 2);
+    c->p.align = VKATTN_ALIGN_TOP_LEFT;
+    c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+    c->p.has_sinks = true;
+    c = add(l, "packed decode split-KV 3", 3, 8, 2, 0, 0, 64, dt);
+    set_packed(c, (const uint32_t[]){1, 1, 1}, (const uint32_t[]){300, 1, 119});
+    c->p.causal = true;
+    c->p.kv_splits = 3;
+    c = add(l, "packed no packing softcap", 2, 4, 2, 0, 0, 32, dt);
+    set_packed(c, (const uint32_t[]){5, 4}, (const uint32_t[]){100, 157});
+    c->p.no_gqa_packing = true;
+    c->p.kv_splits = 2;
+    c->p.softcap = 4.0f;
 }
 
 /* SPEC 2's start offsets, attention sinks and ALiBi, alone and with every other rule. */
@@ -346,6 +397,7 @@ static void full_cases(case_list *l)
         c->p.softcap = 5.0f;
         set_window(c, 50, 3);
         new_field_cases(l, dt);
+        packed_cases(l, dt);
     }
 }
 
@@ -401,7 +453,8 @@ static bool compare(const harness_case *c, const vkattn_problem *p, const tensor
     vkattn_dtype dt = p->dtype;
     uint32_t hkv = p->heads_kv ? p->heads_kv : p->heads_q;
     (void)hkv;
-    for (uint32_t b = 0; b < p->batch; ++b)
+    /* (A packed batch's tensors have no batch dimension: its items lie along Sq.) */
+    for (uint32_t b = 0; b < (p->packed ? 1u : p->batch); ++b)
         for (uint32_t h = 0; h < p->heads_q; ++h)
             for (uint32_t i = 0; i < p->seq_q; ++i) {
                 uint64_t base = b * p->out.b + h * p->out.h + i * p->out.s;
@@ -457,7 +510,10 @@ vkattn_problem harness_problem(const harness_case *c)
 {
     vkattn_problem p = c->p;
     uint32_t hkv = p.heads_kv ? p.heads_kv : p.heads_q;
-    if (c->bshd) {
+    if (p.packed) { /* [T, H, D] */
+        p.q = p.out = (vkattn_strides){0, p.head_dim, (uint64_t)p.heads_q * p.head_dim};
+        p.k = p.v = (vkattn_strides){0, p.head_dim, (uint64_t)hkv * p.head_dim};
+    } else if (c->bshd) {
         p.q = p.out = vkattn_strides_bshd(p.heads_q, p.seq_q, p.head_dim);
         p.k = p.v = vkattn_strides_bshd(hkv, p.seq_kv, p.head_dim);
     } else {
@@ -538,6 +594,8 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         .kv_start = p.has_kv_start ? c->kv_start : NULL,
         .sinks = p.has_sinks ? t.sinks : NULL,
         .alibi = p.alibi ? t.alibi : NULL,
+        .cu_seqlens_q = p.packed ? c->cu_q : NULL,
+        .cu_seqlens_kv = p.packed ? c->cu_kv : NULL,
     };
     /* LSE is always computed, also when the case does not ask for it, to find the empty rows. */
     vkattn_problem pref = p;

@@ -19,6 +19,8 @@ typedef struct harness_case {
     uint32_t kv_lens[HARNESS_MAX_BATCH];     /* used when p.has_kv_lens */
     uint32_t q_start[HARNESS_MAX_BATCH];     /* used when p.has_q_start */
     uint32_t kv_start[HARNESS_MAX_BATCH];    /* used when p.has_kv_start */
+    uint32_t cu_q[HARNESS_MAX_BATCH + 1];    /* used when p.packed: cu_seqlens_q */
+    uint32_t cu_kv[HARNESS_MAX_BATCH + 1];   /* and cu_seqlens_kv */
     /* p.has_sinks: sinks drawn from N(0, 4); p.alibi: ALiBi's standard slopes 2^(-8 (h+1) / Hq),
      * per batch item scaled by (b + 1) / B */
     float magnitude;                         /* Q and K are drawn from N(0, magnitude^2) */

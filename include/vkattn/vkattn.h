@@ -120,7 +120,7 @@ typedef struct vkattn_problem {
     float softcap;      /* 0 = off; otherwise s = softcap * tanh(s / softcap) */
 
     bool has_q_lens, has_kv_lens; /* per-batch valid lengths (u32[B]) are given */
-    bool has_lse;                 /* write LSE [B, Hq, Sq] f32 */
+    bool has_lse;                 /* write LSE [B, Hq, Sq] f32 ([Hq, Tq] when packed) */
     /* Custom bool mask [mask_batch, mask_heads, Sq, Skv] u8 (nonzero = attend), dense.
      * mask_batch in {1, B} and mask_heads in {1, Hq}; 1 broadcasts. 0 for both = no mask. */
     uint32_t mask_batch, mask_heads;
@@ -159,6 +159,16 @@ typedef struct vkattn_problem {
      * visible key gets O = 0 and LSE = sink. */
     bool has_sinks;
     vkattn_alibi alibi; /* ALiBi slopes (SPEC 3): s -= slope * |p + off - r| */
+    /* Packed variable-length batches (SPEC 2.1; FlashAttention-2's varlen API): the batch's
+     * items lie end to end along one token axis. seq_q and seq_kv are the token counts Tq and
+     * Tk; Q and O are [Tq, Hq, D], K and V [Tk, Hkv, D], LSE [Hq, Tq]. Strides: b must be 0 (no
+     * batch dimension); all zero = dense [T, H, D]. cu_seqlens_q and cu_seqlens_kv (u32
+     * [B + 1], non-decreasing from 0 to Tq resp. Tk) give item b the query rows
+     * cu_seqlens_q[b] .. cu_seqlens_q[b + 1] - 1 (keys alike); causal, window, alignment and
+     * ALiBi read positions counted from the item's first row. Work and memory follow Tq and the
+     * visible pairs, not B x the longest item. Not combined with q_lens, kv_lens, starts, a
+     * custom mask or paged K/V. */
+    bool packed;
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
@@ -188,6 +198,7 @@ typedef struct vkattn_host_tensors {
     const uint32_t *kv_start; /* required when has_kv_start: u32 [B], kv_start[b] + len <= Skv */
     const float *sinks;       /* required when has_sinks: f32 [Hq], finite */
     const float *alibi;       /* required with ALiBi: f32 [Hq] or [B, Hq], finite */
+    const uint32_t *cu_seqlens_q, *cu_seqlens_kv; /* required when packed: u32 [B + 1] */
 } vkattn_host_tensors;
 
 /* The CPU reference: SPEC sections 1-3 in plain C with f32 or wider arithmetic, one row at a time
@@ -427,6 +438,7 @@ typedef struct vkattn_device_tensors {
     vkattn_buffer q_start, kv_start; /* u32 [B], required when has_q_start / has_kv_start */
     vkattn_buffer sinks;        /* f32 [Hq], required when has_sinks */
     vkattn_buffer alibi;        /* f32 [Hq] or [B, Hq], required with ALiBi */
+    vkattn_buffer cu_seqlens_q, cu_seqlens_kv; /* u32 [B + 1], required when packed */
 } vkattn_device_tensors;
 
 /* Records one attention into the app's command buffer cmd (in the recording state, outside a
@@ -443,7 +455,7 @@ typedef struct vkattn_device_tensors {
  * (vkattn_device_info.fp16_storage false, or a borrowed device without it enabled): the same for
  * q, k, v and out, which are read and written in 4-byte words; out's words are written with
  * atomics that keep the 2 bytes beside an odd start or end of out as they are (no other work may
- * write those bytes while the call runs). q_start, kv_start, sinks and alibi are bound from their
+ * write those bytes while the call runs). q_start, kv_start, sinks, alibi and the cu_seqlens are bound from their
  * offsets rounded down to minStorageBufferOffsetAlignment (without push descriptors, each such
  * offset is then a descriptor set of its own); their values are not checked on the GPU (starts
  * and lengths past Sq / Skv are clamped, so no read leaves a tensor; a non-finite sink or slope
