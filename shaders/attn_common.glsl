@@ -92,7 +92,11 @@ seq_rule seq_rule_for(uint b)
 // block b + cu_q(b) * unit / bs, so no two items share one and ceil(Tq * unit / bs) + B blocks
 // hold them all: the work follows the token count, not B x the longest item. Finds the item b
 // of block blk and the block's slots [v0, v1) (v1: the item's end); false for a block past its
-// item's slots (at most B such blocks, which do nothing).
+// item's slots (at most B such blocks, which do nothing). Within an item the blocks go in
+// zigzag order (0, last, 1, last - 1, ...): under a causal mask a block's cost grows with its
+// place in the item, and a CPU driver hands each thread a contiguous range of workgroups
+// (decode.comp's zigzag over the whole grid would pair a long item's costly blocks with the
+// short items' cheap ones).
 bool varlen_block(uint blk, uint unit, uint bs, out uint b, out uint v0, out uint v1)
 {
     const uint n = pc.qlens_off; // B
@@ -105,8 +109,13 @@ bool varlen_block(uint blk, uint unit, uint bs, out uint b, out uint v0, out uin
             hi = mid - 1u;
     }
     b = lo;
-    v0 = cu_q(b) * unit + (blk - (b + cu_q(b) * unit / bs)) * bs;
+    const uint first = cu_q(b) * unit;
     v1 = cu_q(b + 1u) * unit;
+    const uint nk = v1 > first ? (v1 - first + bs - 1u) / bs : 0u; // the item's blocks
+    uint k = blk - (b + first / bs);
+    if (k < nk)
+        k = (k & 1u) == 0u ? k >> 1u : nk - 1u - (k >> 1u);
+    v0 = first + k * bs;
     return v0 < v1;
 }
 

@@ -282,7 +282,9 @@ void main()
     // contiguous range of workgroups, so in plain order one thread got the costly half.
     const uint nblk = gl_NumWorkGroups.x / n_splits;
     const uint zz = gl_WorkGroupID.x / n_splits;
-    const uint blk = (zz & 1u) == 0u ? zz >> 1u : nblk - 1u - (zz >> 1u);
+    // (Packed batches: zigzag within each item instead, see varlen_block.)
+    const uint blk = (pc.flags & ATTN_FLAG_VARLEN) != 0u ? zz
+                     : (zz & 1u) == 0u ? zz >> 1u : nblk - 1u - (zz >> 1u);
     // A head past the last (HEADS, a partial workgroup) reads the last one and writes nothing.
     const uint n_kv = PC_HQ / PC_GROUP;
     const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;

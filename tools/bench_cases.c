@@ -16,6 +16,8 @@ void bench_free_cases(bench_case *cases, size_t n)
         free(cases[i].kv_lens);
         free(cases[i].q_start);
         free(cases[i].kv_start);
+        free(cases[i].cu_q);
+        free(cases[i].cu_kv);
         free(cases[i].sinks);
         free(cases[i].alibi);
     }
@@ -28,6 +30,7 @@ vkattn_host_tensors bench_case_tensors(const bench_case *c, const host_data *h)
         .q = h->q, .k = h->k, .v = h->v, .out = h->out, .q_lens = c->q_lens,
         .kv_lens = c->kv_lens, .page_table = c->p.page_size ? h->pages : NULL,
         .q_start = c->q_start, .kv_start = c->kv_start, .sinks = c->sinks, .alibi = c->alibi,
+        .cu_seqlens_q = c->cu_q, .cu_seqlens_kv = c->cu_kv,
     };
 }
 
@@ -200,26 +203,56 @@ static int add_suite_decode(bench_case **cases, size_t *n, const bench_selection
     return 0;
 }
 
+/* The 4 lengths of lens as a packed batch (SPEC 2.1) like p, timed with the case before it. */
+static int add_packed(bench_case **cases, size_t *n, vkattn_problem p, const uint32_t lens[4])
+{
+    p.packed = true;
+    p.batch = 4;
+    p.seq_q = p.seq_kv = lens[0] + lens[1] + lens[2] + lens[3];
+    if (add_case(cases, n, &p, NULL))
+        return -1;
+    bench_case *c = &(*cases)[*n - 1];
+    c->with_prev = true;
+    if (!(c->cu_q = malloc(5 * sizeof *c->cu_q)) || !(c->cu_kv = malloc(5 * sizeof *c->cu_kv)))
+        return -1;
+    c->cu_q[0] = 0;
+    for (int b = 0; b < 4; ++b)
+        c->cu_q[b + 1] = c->cu_q[b] + lens[b];
+    memcpy(c->cu_kv, c->cu_q, 5 * sizeof *c->cu_kv);
+    return 0;
+}
+
 /* A batch of uneven sequences padded to S (lengths that are no multiple of a tile, summing to
  * a quarter of B x S, as after packing requests of different lengths), each next to the same
- * batch padded on the left (start offsets, as batched generation pads prompts) and to the batch
- * in full: the ratios show how much of the padding the kernel skips, and what the starts cost.
- * About 30 s on lavapipe, nearly all of it in the full batches. */
+ * batch padded on the left (start offsets, as batched generation pads prompts), packed end to
+ * end (cu_seqlens) and in full: the ratios show how much of the padding the kernel skips, what
+ * the starts cost and what packing saves. Then one long sequence with three short ones
+ * (1000, 24, 24, 24), padded with lengths, packed and in full (4 x 1000). About a minute on
+ * lavapipe, nearly all of it in the full batches. */
 static int add_suite_varlen(bench_case **cases, size_t *n, vkattn_dtype dt)
 {
-    static const uint32_t lens[4] = {300, 120, 70, 22}, dims[] = {64, 128};
+    static const uint32_t lens[4] = {300, 120, 70, 22}, uneven[4] = {1000, 24, 24, 24};
+    static const uint32_t dims[] = {64, 128};
     const uint32_t S = 512;
     uint32_t starts[4];
     for (int b = 0; b < 4; ++b)
         starts[b] = S - lens[b];
     const cli_seqs right = {.q_lens = (uint32_t *)lens, .kv_lens = (uint32_t *)lens};
     const cli_seqs left = {.q_start = starts, .kv_start = starts};
+    const cli_seqs one_long = {.q_lens = (uint32_t *)uneven, .kv_lens = (uint32_t *)uneven};
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d) {
         vkattn_problem p = make_problem(4, 8, 8, S, S, dims[d], dt, true);
         if (add_case(cases, n, &p, &right) || add_case(cases, n, &p, &left))
             return -1;
         (*cases)[*n - 1].with_prev = true;
-        if (add_case(cases, n, &p, NULL))
+        if (add_packed(cases, n, p, lens) || add_case(cases, n, &p, NULL))
+            return -1;
+        (*cases)[*n - 1].with_prev = true;
+    }
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; ++d) {
+        vkattn_problem p = make_problem(4, 8, 8, 1000, 1000, dims[d], dt, true);
+        if (add_case(cases, n, &p, &one_long) || add_packed(cases, n, p, uneven) ||
+            add_case(cases, n, &p, NULL))
             return -1;
         (*cases)[*n - 1].with_prev = true;
     }

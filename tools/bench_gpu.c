@@ -311,7 +311,7 @@ static int timed_runs(bench_gpu *g, int warmup, int n, double *ms, char *err, si
 }
 
 enum { BUF_Q, BUF_K, BUF_V, BUF_O, BUF_QLENS, BUF_KVLENS, BUF_PAGES, BUF_SCRATCH, BUF_QSTART,
-       BUF_KVSTART, BUF_SINKS, BUF_ALIBI, BUF_COUNT };
+       BUF_KVSTART, BUF_SINKS, BUF_ALIBI, BUF_CUQ, BUF_CUKV, BUF_COUNT };
 
 struct bench_work {
     vkattn_context ctx;
@@ -349,7 +349,9 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
                                   p->page_size ? t->page_table : NULL, NULL,
                                   p->has_q_start ? t->q_start : NULL,
                                   p->has_kv_start ? t->kv_start : NULL,
-                                  p->has_sinks ? t->sinks : NULL, p->alibi ? t->alibi : NULL};
+                                  p->has_sinks ? t->sinks : NULL, p->alibi ? t->alibi : NULL,
+                                  p->packed ? t->cu_seqlens_q : NULL,
+                                  p->packed ? t->cu_seqlens_kv : NULL};
     uint64_t scratch = 0;
     if (vkattn_scratch_size(ctx, p, &scratch) != VKATTN_SUCCESS) {
         snprintf(err, err_size, "vkattn_scratch_size: %s", vkattn_context_message(ctx));
@@ -362,7 +364,8 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         vkattn_problem_extent(p, 'v') * es, vkattn_problem_extent(p, 'o') * es,
         src[BUF_QLENS] ? lens : 0, src[BUF_KVLENS] ? lens : 0,
         vkattn_problem_extent(p, 'p') * 4, scratch, lens, lens, p->heads_q * 4ull,
-        (p->alibi == VKATTN_ALIBI_BATCH_HEADS ? p->batch : 1ull) * p->heads_q * 4};
+        (p->alibi == VKATTN_ALIBI_BATCH_HEADS ? p->batch : 1ull) * p->heads_q * 4,
+        lens + 4, lens + 4};
     VkDeviceSize offset[BUF_COUNT], total = 0;
 
     for (int i = 0; i < BUF_COUNT; ++i) {
@@ -398,6 +401,7 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         .page_table = {b[BUF_PAGES].buffer, 0, 0}, .scratch = {b[BUF_SCRATCH].buffer, 0, 0},
         .q_start = {b[BUF_QSTART].buffer, 0, 0}, .kv_start = {b[BUF_KVSTART].buffer, 0, 0},
         .sinks = {b[BUF_SINKS].buffer, 0, 0}, .alibi = {b[BUF_ALIBI].buffer, 0, 0},
+        .cu_seqlens_q = {b[BUF_CUQ].buffer, 0, 0}, .cu_seqlens_kv = {b[BUF_CUKV].buffer, 0, 0},
     };
     *out = w;
     return 0;

@@ -36,7 +36,7 @@ static void appendf(char *buf, size_t size, size_t *pos, const char *fmt, ...)
 typedef struct name_fields {
     uint32_t b, hq, hkv, sq, skv, d;
     const char *dtype;
-    bool causal, window, top_left, varlen, left_pad, sinks, alibi;
+    bool causal, window, top_left, varlen, left_pad, sinks, alibi, packed;
     int wl, wr;
 } name_fields;
 
@@ -61,6 +61,8 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
         appendf(buf, size, &pos, " varlen");
     if (f->left_pad)
         appendf(buf, size, &pos, " left-pad");
+    if (f->packed)
+        appendf(buf, size, &pos, " packed");
     if (f->sinks)
         appendf(buf, size, &pos, " sinks");
     if (f->alibi)
@@ -85,7 +87,7 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
                      dtype_name(p->dtype), p->causal, p->window,
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      c->q_start || c->kv_start, p->has_sinks, p->alibi != VKATTN_ALIBI_NONE,
-                     p->window_left, p->window_right};
+                     p->packed, p->window_left, p->window_right};
     problem_name(&f, buf, size);
     if (c->bshd && strlen(buf) + 1 < size)
         snprintf(buf + strlen(buf), size - strlen(buf), " bshd");
@@ -158,6 +160,8 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            json_add(o, "kv_lens", json_u32_list(c->kv_lens, p->batch)) &&
            json_add(o, "q_start", json_u32_list(c->q_start, p->batch)) &&
            json_add(o, "kv_start", json_u32_list(c->kv_start, p->batch)) &&
+           json_add(o, "cu_seqlens_q", json_u32_list(c->cu_q, p->batch + 1)) &&
+           json_add(o, "cu_seqlens_kv", json_u32_list(c->cu_kv, p->batch + 1)) &&
            cJSON_AddBoolToObject(o, "sinks", p->has_sinks) &&
            cJSON_AddStringToObject(o, "alibi", p->alibi == VKATTN_ALIBI_NONE ? "none"
                                                : p->alibi == VKATTN_ALIBI_HEADS ? "heads"
@@ -275,7 +279,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
           "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
           "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps,"
-          "q_start,kv_start,sinks,alibi\n", f);
+          "q_start,kv_start,sinks,alibi,cu_seqlens_q,cu_seqlens_kv\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
@@ -313,9 +317,13 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_lens(f, c->q_start, p->batch);
         fputc(',', f);
         csv_lens(f, c->kv_start, p->batch);
-        fprintf(f, ",%s,%s\n", p->has_sinks ? "true" : "false",
+        fprintf(f, ",%s,%s,", p->has_sinks ? "true" : "false",
                 p->alibi == VKATTN_ALIBI_NONE ? "none"
                 : p->alibi == VKATTN_ALIBI_HEADS ? "heads" : "batch_heads");
+        csv_lens(f, c->cu_q, p->batch + 1);
+        fputc(',', f);
+        csv_lens(f, c->cu_kv, p->batch + 1);
+        fputc('\n', f);
     }
     if (fclose(f) != 0) {
         free(text);
@@ -508,6 +516,11 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
     f.left_pad = qs || ks;
     if (ok && (f.sinks || f.alibi))
         fprintf(k, " sinks=%d alibi=%s", f.sinks, f.alibi ? alibi->valuestring : "none");
+    bool cq = false, ck = false;
+    if (ok && cJSON_GetObjectItemCaseSensitive(o, "cu_seqlens_q"))
+        ok = key_list(k, o, "cu_seqlens_q", &cq, why, size) &&
+             key_list(k, o, "cu_seqlens_kv", &ck, why, size);
+    f.packed = cq;
     if (fclose(k) != 0 && ok) {
         snprintf(why, size, "out of memory");
         ok = false;

@@ -15,6 +15,7 @@ typedef struct bench_case {
     vkattn_problem p;              /* dense (BHSD unless bshd), no LSE, no custom mask */
     uint32_t *q_lens, *kv_lens;    /* p.batch values each, or NULL; malloc'd */
     uint32_t *q_start, *kv_start;  /* likewise (left padding) */
+    uint32_t *cu_q, *cu_kv;        /* p.packed: cu_seqlens, p.batch + 1 values each */
     float *sinks, *alibi;          /* p.heads_q (alibi: per head) values, or NULL; malloc'd */
     char tag[32];                  /* --decode-variants: "splits=1", "no-pack", "paged64" */
     bool with_prev;                /* timed in turn with the case before it (and its group):

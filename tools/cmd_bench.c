@@ -181,14 +181,17 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
     row->ms_max = bench_sig6(ms[n - 1]);
     row->repeats = n;
     uint64_t pairs = 0;
+    double dense = 0.0; /* pairs of the items' Sq x Skv rectangles (packed: their own) */
     for (uint32_t b = 0; b < p->batch; ++b) {
-        const vkattn__seq_arrays a = {c->q_lens, c->kv_lens, c->q_start, c->kv_start};
+        const vkattn__seq_arrays a = {c->q_lens, c->kv_lens, c->q_start, c->kv_start, c->cu_q,
+                                      c->cu_kv};
         mask_rule rule = vkattn__mask_rule_for(p, &a, b);
         pairs += vkattn__mask_visible_pairs(&rule);
+        dense += p->packed ? (double)rule.ql * rule.kl : (double)p->seq_q * p->seq_kv;
     }
     row->visible_pairs = pairs;
     double flops_visible = 4.0 * p->heads_q * p->head_dim * (double)pairs;
-    double flops_dense = 4.0 * p->batch * p->heads_q * (double)p->seq_q * p->seq_kv * p->head_dim;
+    double flops_dense = 4.0 * p->heads_q * dense * p->head_dim;
     double bytes = (p->dtype == VKATTN_DTYPE_F16 ? 2.0 : 4.0) *
                    (double)(vkattn_problem_extent(p, 'q') + vkattn_problem_extent(p, 'k') +
                             vkattn_problem_extent(p, 'v') + vkattn_problem_extent(p, 'o'));
