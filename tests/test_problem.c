@@ -221,7 +221,7 @@ START_TEST(lens)
     p.seq_q = 8;
     const uint32_t ok_q[2] = {8, 0}, bad_q[2] = {3, 9}, ok_kv[2] = {7, 7}, bad_kv[2] = {8, 1};
     char msg[160];
-    vkattn__seq_arrays a = {ok_q, ok_kv, NULL, NULL};
+    vkattn__seq_arrays a = {ok_q, ok_kv, NULL, NULL, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
     a = (vkattn__seq_arrays){0};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
@@ -229,27 +229,94 @@ START_TEST(lens)
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "q_lens[1] = 9: larger than seq_q = 8");
-    a = (vkattn__seq_arrays){ok_q, bad_kv, NULL, NULL};
+    a = (vkattn__seq_arrays){ok_q, bad_kv, NULL, NULL, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "kv_lens[0] = 8: larger than seq_kv = 7");
 
     /* Start offsets: within the sequence, and with their length too. */
     const uint32_t st_ok[2] = {0, 8}, st_far[2] = {9, 0}, st_len[2] = {1, 0};
-    a = (vkattn__seq_arrays){ok_q, NULL, st_ok, NULL};
+    a = (vkattn__seq_arrays){ok_q, NULL, st_ok, NULL, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
-    a = (vkattn__seq_arrays){NULL, NULL, st_far, NULL};
+    a = (vkattn__seq_arrays){NULL, NULL, st_far, NULL, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "q_start[0] = 9: larger than seq_q = 8");
-    a = (vkattn__seq_arrays){ok_q, NULL, st_len, NULL};
+    a = (vkattn__seq_arrays){ok_q, NULL, st_len, NULL, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "q_start[0] + q_lens[0] = 1 + 8: past seq_q = 8");
-    a = (vkattn__seq_arrays){NULL, ok_kv, NULL, st_len};
+    a = (vkattn__seq_arrays){NULL, ok_kv, NULL, st_len, NULL, NULL};
     ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
                      VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_str_eq(msg, "kv_start[0] + kv_lens[0] = 1 + 7: past seq_kv = 7");
+}
+END_TEST
+
+START_TEST(packed)
+{
+    /* SPEC 2.1: [T, H, D] tensors, LSE [Hq, Tq], cu_seqlens from 0 to the totals. */
+    vkattn_problem p = good(); /* B 2, Hq 4, Hkv 2, "Sq" 5 -> Tq, "Skv" 7 -> Tk, D 64 */
+    p.packed = true;
+    expect_ok(&p);
+    vkattn_problem r = vkattn__problem_resolved(&p);
+    ck_assert_uint_eq(r.q.b, 0);
+    ck_assert_uint_eq(r.q.h, 64);
+    ck_assert_uint_eq(r.q.s, 4 * 64);
+    ck_assert_uint_eq(r.k.s, 2 * 64);
+    ck_assert_uint_eq(r.out.s, 4 * 64);
+    ck_assert_uint_eq(vkattn__tensor_batch(&p), 1);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'q'), 5 * 4 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'v'), 7 * 2 * 64);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'l'), 4 * 5);
+
+    /* Nothing that has its own rows or batch dimension goes with it. */
+    const char *fields[] = {"has_q_lens", "has_kv_lens", "has_q_start", "has_kv_start",
+                            "mask_batch", "page_size", "q.b", "out.b"};
+    for (int f = 0; f < 8; f++) {
+        p = good();
+        p.packed = true;
+        switch (f) {
+        case 0: p.has_q_lens = true; break;
+        case 1: p.has_kv_lens = true; break;
+        case 2: p.has_q_start = true; break;
+        case 3: p.has_kv_start = true; break;
+        case 4: p.mask_batch = p.mask_heads = 1; break;
+        case 5: p.page_size = 16, p.num_pages = 4; break;
+        case 6: p.q = (vkattn_strides){320, 64, 256}; break;
+        default: p.out = (vkattn_strides){320, 64, 256}; break;
+        }
+        expect_bad(&p, fields[f], __LINE__);
+    }
+
+    p = good();
+    p.packed = true;
+    char msg[200];
+    const uint32_t ok_q[3] = {0, 5, 5}, ok_kv[3] = {0, 3, 7};
+    vkattn__seq_arrays a = {.cu_q = ok_q, .cu_kv = ok_kv};
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg), VKATTN_SUCCESS);
+    const uint32_t first[3] = {1, 5, 5}, down[3] = {0, 4, 3}, last[3] = {0, 3, 6};
+    a.cu_kv = first;
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "cu_seqlens_kv[0] = 1: expected 0");
+    a.cu_kv = ok_kv;
+    a.cu_q = down;
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "cu_seqlens_q[2] = 3: less than cu_seqlens_q[1] = 4 (expected "
+                          "non-decreasing)");
+    a.cu_q = ok_q;
+    a.cu_kv = last;
+    ck_assert_int_eq(vkattn__problem_check_seqs(&p, &a, msg, sizeof msg),
+                     VKATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_eq(msg, "cu_seqlens_kv[2] = 6: expected seq_kv = 7 (the last entry is the "
+                          "token count)");
+
+    /* The host tensors name the missing arrays. */
+    float x[4 * 5 * 64] = {0};
+    vkattn_host_tensors t = {.q = x, .k = x, .v = x, .out = x, .cu_seqlens_q = ok_q};
+    ck_assert_str_eq(vkattn__host_tensors_missing(&p, &t), "cu_seqlens_kv");
 }
 END_TEST
 
@@ -358,6 +425,7 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, resolved_defaults);
     tcase_add_test(tc, lens);
     tcase_add_test(tc, new_fields);
+    tcase_add_test(tc, packed);
     tcase_add_test(tc, reference_rejects);
     suite_add_tcase(s, tc);
     return s;

@@ -488,6 +488,85 @@ START_TEST(huge_scores_stay_finite)
 }
 END_TEST
 
+START_TEST(packed_equals_items)
+{
+    /* SPEC 2.1: a packed batch is its items, each run on its own with positions from its first
+     * row. Items of 9, 0, 1 and 6 queries over 4, 7, 0 and 11 keys (an empty item, a lone query,
+     * an item without keys), with every rule that reads positions, against each item as a
+     * one-item problem on the same memory (BSHD views of the token axis): bitwise equal. */
+    enum { B = 4, HQ = 4, HKV = 2, D = 8, TQ = 16, TK = 22 };
+    const uint32_t cu_q[B + 1] = {0, 9, 9, 10, 16}, cu_kv[B + 1] = {0, 4, 11, 11, 22};
+    static float q[TQ * HQ * D], k[TK * HKV * D], v[TK * HKV * D];
+    static float out[TQ * HQ * D], lse[HQ * TQ], one[TQ * HQ * D], one_lse[HQ * TQ];
+    float sinks[HQ], alibi[B * HQ];
+    rng_state = 77;
+    for (int i = 0; i < TQ * HQ * D; i++)
+        q[i] = (float)rng_normal();
+    for (int i = 0; i < TK * HKV * D; i++) {
+        k[i] = (float)rng_normal();
+        v[i] = (float)rng_normal();
+    }
+    for (int i = 0; i < HQ; i++)
+        sinks[i] = (float)rng_normal();
+    for (int i = 0; i < B * HQ; i++)
+        alibi[i] = 0.1f * (float)(i + 1);
+    char msg[200];
+    for (int variant = 0; variant < 3; variant++) {
+        vkattn_problem p = {.batch = B, .heads_q = HQ, .heads_kv = HKV, .seq_q = TQ,
+                            .seq_kv = TK, .head_dim = D, .has_lse = true, .packed = true,
+                            .causal = variant != 1, .has_sinks = variant == 2,
+                            .alibi = variant == 1 ? VKATTN_ALIBI_BATCH_HEADS : VKATTN_ALIBI_NONE};
+        if (variant == 1) {
+            p.window = true;
+            p.window_left = 2;
+            p.window_right = 1;
+            p.align = VKATTN_ALIGN_TOP_LEFT;
+        }
+        vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = out, .lse = lse,
+                                 .sinks = sinks, .alibi = alibi, .cu_seqlens_q = cu_q,
+                                 .cu_seqlens_kv = cu_kv};
+        memset(out, 0xff, sizeof out);
+        ck_assert_msg(vkattn_reference(&p, &t, msg, sizeof msg) == VKATTN_SUCCESS, "%s", msg);
+        for (uint32_t b = 0; b < B; b++) {
+            const uint32_t ql = cu_q[b + 1] - cu_q[b], kl = cu_kv[b + 1] - cu_kv[b];
+            if (ql == 0)
+                continue;
+            vkattn_problem ip = p;
+            ip.packed = false;
+            ip.batch = 1;
+            ip.seq_q = ql;
+            ip.seq_kv = kl ? kl : 1;
+            ip.has_kv_lens = kl == 0; /* an item without keys: one key, none valid */
+            const uint32_t zero = 0;
+            ip.q = ip.out = (vkattn_strides){0, D, HQ * D};
+            ip.k = ip.v = (vkattn_strides){0, D, HKV * D};
+            ip.alibi = p.alibi ? VKATTN_ALIBI_HEADS : VKATTN_ALIBI_NONE;
+            ip.has_lse = true;
+            /* LSE of the one-item problem: [1, Hq, ql] */
+            vkattn_host_tensors it = {.q = q + cu_q[b] * HQ * D, .k = k + cu_kv[b] * HKV * D,
+                                      .v = v + cu_kv[b] * HKV * D, .out = one + cu_q[b] * HQ * D,
+                                      .lse = one_lse, .kv_lens = &zero, .sinks = sinks,
+                                      .alibi = alibi + b * HQ};
+            if (kl == 0) { /* K/V must exist: point at any row */
+                it.k = k;
+                it.v = v;
+            }
+            ck_assert_msg(vkattn_reference(&ip, &it, msg, sizeof msg) == VKATTN_SUCCESS, "%s",
+                          msg);
+            for (uint32_t i = 0; i < ql * HQ * D; i++)
+                ck_assert_msg(memcmp(&out[cu_q[b] * HQ * D + i], &one[cu_q[b] * HQ * D + i],
+                                     sizeof(float)) == 0,
+                              "variant %d item %u element %u: %g against %g", variant, b, i,
+                              (double)out[cu_q[b] * HQ * D + i], (double)one[cu_q[b] * HQ * D + i]);
+            for (uint32_t h = 0; h < HQ; h++)
+                for (uint32_t i = 0; i < ql; i++)
+                    ck_assert(memcmp(&lse[h * TQ + cu_q[b] + i], &one_lse[h * ql + i],
+                                     sizeof(float)) == 0);
+        }
+    }
+}
+END_TEST
+
 static Suite *reference_suite(void)
 {
     Suite *s = suite_create("reference");
@@ -497,6 +576,7 @@ static Suite *reference_suite(void)
     tcase_add_loop_test(tc, against_float64, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, nothing_visible);
     tcase_add_test(tc, huge_scores_stay_finite);
+    tcase_add_test(tc, packed_equals_items);
     suite_add_tcase(s, tc);
     return s;
 }

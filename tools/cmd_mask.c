@@ -243,7 +243,8 @@ static int make_plan(const vkattn_problem *p, const cli_seqs *seqs,
                      uint32_t item, uint32_t br, uint32_t bc, mask_plan *m)
 {
     memset(m, 0, sizeof *m);
-    const vkattn__seq_arrays a = {seqs->q_lens, seqs->kv_lens, seqs->q_start, seqs->kv_start};
+    const vkattn__seq_arrays a = {seqs->q_lens, seqs->kv_lens, seqs->q_start, seqs->kv_start,
+                                  NULL, NULL};
     m->rule = vkattn__mask_rule_for(p, &a, item);
     m->br = br;
     m->bc = bc;
