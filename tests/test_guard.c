@@ -297,6 +297,7 @@ typedef struct gcase {
     unsigned form;     /* a form case: the ROLE_* of the runners that take it (0: a main case) */
     uint32_t ql[MAX_B], kl[MAX_B];
     uint32_t qs[MAX_B], ks[MAX_B]; /* start offsets (p.has_q_start / has_kv_start) */
+    uint32_t cq[MAX_B + 1], ck[MAX_B + 1]; /* cu_seqlens (p.packed) */
     uint64_t seed;
 } gcase;
 
@@ -344,6 +345,18 @@ static void starts(gcase *c, const uint32_t *qs, const uint32_t *ks)
     }
     c->p.has_q_start = qs != NULL;
     c->p.has_kv_start = ks != NULL;
+}
+
+/* A packed batch (SPEC 2.1) of these query and key counts; Sq, Skv become the totals. */
+static void packed(gcase *c, const uint32_t *ql, const uint32_t *kl)
+{
+    c->p.packed = true;
+    for (uint32_t b = 0; b < c->p.batch; ++b) {
+        c->cq[b + 1] = c->cq[b] + ql[b];
+        c->ck[b + 1] = c->ck[b] + kl[b];
+    }
+    c->p.seq_q = c->cq[c->p.batch];
+    c->p.seq_kv = c->ck[c->p.batch];
 }
 
 static void lens(gcase *c, const uint32_t *ql, const uint32_t *kl)
@@ -545,6 +558,14 @@ static void make_cases(case_list *l)
         lens(c, NULL, (const uint32_t[]){250, 17});
         c->p.has_sinks = true;
         c->p.alibi = VKATTN_ALIBI_HEADS;
+        /* Packed batches: cu_seqlens at unaligned offsets, each item writing only its rows. */
+        c = add(l, "packed causal+alibi", 4, 4, 2, 0, 0, 32, dt);
+        packed(c, (const uint32_t[]){19, 0, 1, 8}, (const uint32_t[]){23, 4, 0, 30});
+        c->p.causal = true;
+        c->p.alibi = VKATTN_ALIBI_BATCH_HEADS;
+        c = add(l, "packed decode", 3, 8, 2, 0, 0, 16, dt);
+        packed(c, (const uint32_t[]){1, 1, 2}, (const uint32_t[]){300, 17, 40});
+        c->p.has_sinks = true;
     }
 }
 
@@ -616,7 +637,10 @@ static void set_strides(const gcase *c, vkattn_problem *p)
 {
     uint64_t Hq = p->heads_q, Hkv = p->heads_kv ? p->heads_kv : p->heads_q;
     uint64_t Sq = p->seq_q, Skv = p->seq_kv, D = p->head_dim;
-    if (c->layout == LAYOUT_BSHD) {
+    if (p->packed) { /* [T, H, D] */
+        p->q = p->out = (vkattn_strides){0, D, Hq * D};
+        p->k = p->v = (vkattn_strides){0, D, Hkv * D};
+    } else if (c->layout == LAYOUT_BSHD) {
         p->q = p->out = vkattn_strides_bshd((uint32_t)Hq, (uint32_t)Sq, (uint32_t)D);
         p->k = p->v = vkattn_strides_bshd((uint32_t)Hkv, (uint32_t)Skv, (uint32_t)D);
     } else {
@@ -642,11 +666,12 @@ static void set_strides(const gcase *c, vkattn_problem *p)
  * ------------------------------------------------------------------------------------------- */
 
 enum { T_Q, T_K, T_V, T_O, T_LSE, T_QL, T_KL, T_M, T_P, T_S, T_QS, T_KS, T_SINKS, T_ALIBI,
-       T_COUNT };
+       T_CQ, T_CK, T_COUNT };
 static const char *const tnames[T_COUNT] = {"Q",       "K",        "V",     "O",
                                             "LSE",     "q_lens",   "kv_lens", "mask",
                                             "page_table", "scratch", "q_start", "kv_start",
-                                            "sinks",   "alibi"};
+                                            "sinks",   "alibi",    "cu_seqlens_q",
+                                            "cu_seqlens_kv"};
 
 typedef struct placed {
     bool present;
@@ -737,9 +762,12 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         FAIL("bad case: %s", msg);
     const vkattn_dtype dt = p.dtype;
     const uint64_t es = dt == VKATTN_DTYPE_F16 ? 2 : 4;
-    const uint32_t B = p.batch, Hq = p.heads_q, Sq = p.seq_q, D = p.head_dim;
+    /* B: the tensors' batch dimension (packed: none, the items lie along Sq); items: B. */
+    const uint32_t B = p.packed ? 1 : p.batch, items = p.batch, Hq = p.heads_q, Sq = p.seq_q,
+                   D = p.head_dim;
 
-    uint64_t n[T_COUNT] = {0}, esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4, 4, 4, 4, 4, 4};
+    uint64_t n[T_COUNT] = {0},
+             esz[T_COUNT] = {es, es, es, es, 4, 4, 4, 1, 4, 4, 4, 4, 4, 4, 4, 4};
     n[T_Q] = vkattn_problem_extent(&p, 'q');
     n[T_K] = vkattn_problem_extent(&p, 'k');
     n[T_V] = vkattn_problem_extent(&p, 'v');
@@ -752,7 +780,8 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     n[T_QS] = p.has_q_start ? B : 0;
     n[T_KS] = p.has_kv_start ? B : 0;
     n[T_SINKS] = p.has_sinks ? Hq : 0;
-    n[T_ALIBI] = p.alibi == VKATTN_ALIBI_BATCH_HEADS ? (uint64_t)B * Hq : p.alibi ? Hq : 0;
+    n[T_ALIBI] = p.alibi == VKATTN_ALIBI_BATCH_HEADS ? (uint64_t)items * Hq : p.alibi ? Hq : 0;
+    n[T_CQ] = n[T_CK] = p.packed ? items + 1 : 0;
     uint64_t scratch = 0; /* the split-KV kernel's partial rows, where it splits the keys */
     if (vkattn_scratch_size(r->ctx, &p, &scratch) != VKATTN_SUCCESS)
         FAIL("vkattn_scratch_size: %s", vkattn_context_message(r->ctx));
@@ -790,7 +819,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     s.lse_ref = malloc(nl * sizeof(float));
     s.mask = malloc(n[T_M] ? n[T_M] : 1);
     s.pages = malloc(n[T_P] ? n[T_P] * 4 : 1);
-    s.logits = malloc((Hq + (uint64_t)B * Hq) * sizeof(float));
+    s.logits = malloc((Hq + (uint64_t)items * Hq) * sizeof(float));
     if (!s.image || !s.o_bytes || !s.q || !s.k || !s.v || !s.o_ref || !s.lse_ref || !s.mask ||
         !s.pages || !s.logits)
         FAIL("out of host memory");
@@ -856,10 +885,11 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         memcpy(s.image + pl[T_M].off, s.mask, n[T_M]);
     if (pl[T_P].present)
         memcpy(s.image + pl[T_P].off, s.pages, n[T_P] * 4);
-    for (uint64_t e = 0; e < Hq + (uint64_t)B * Hq; ++e) /* sinks N(0, 4), slopes in [0, 0.5) */
+    for (uint64_t e = 0; e < Hq + (uint64_t)items * Hq; ++e) /* sinks N(0, 4), slopes in [0, 0.5) */
         s.logits[e] = e < Hq ? 2.0f * (float)rng_normal(&g) : 0.5f * (float)rng_uniform(&g);
     const struct { int t; const void *src; } small[] = {
-        {T_QS, c->qs}, {T_KS, c->ks}, {T_SINKS, s.logits}, {T_ALIBI, s.logits + Hq}};
+        {T_QS, c->qs}, {T_KS, c->ks}, {T_SINKS, s.logits}, {T_ALIBI, s.logits + Hq},
+        {T_CQ, c->cq}, {T_CK, c->ck}};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; ++i)
         if (pl[small[i].t].present)
             memcpy(s.image + pl[small[i].t].off, small[i].src, n[small[i].t] * 4);
@@ -885,6 +915,7 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
             .mask = n[T_M] ? s.mask : NULL, .page_table = n[T_P] ? s.pages : NULL,
             .q_start = n[T_QS] ? c->qs : NULL, .kv_start = n[T_KS] ? c->ks : NULL,
             .sinks = n[T_SINKS] ? s.logits : NULL, .alibi = n[T_ALIBI] ? s.logits + Hq : NULL,
+            .cu_seqlens_q = n[T_CQ] ? c->cq : NULL, .cu_seqlens_kv = n[T_CK] ? c->ck : NULL,
         };
         if (vkattn_reference(&pref, &ht, msg, sizeof msg) != VKATTN_SUCCESS)
             FAIL("reference: %s", msg);
@@ -929,7 +960,8 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
     vkattn_buffer *bufs[T_COUNT] = {&dtn.q,      &dtn.k,       &dtn.v,    &dtn.out,
                                     &dtn.lse,    &dtn.q_lens,  &dtn.kv_lens, &dtn.mask,
                                     &dtn.page_table, &dtn.scratch, &dtn.q_start,
-                                    &dtn.kv_start, &dtn.sinks, &dtn.alibi};
+                                    &dtn.kv_start, &dtn.sinks, &dtn.alibi,
+                                    &dtn.cu_seqlens_q, &dtn.cu_seqlens_kv};
     for (int t = 0; t < T_COUNT; ++t)
         if (pl[t].present)
             *bufs[t] = (vkattn_buffer){s.buffer, pl[t].off, pl[t].size,
