@@ -121,6 +121,8 @@ npy "$in/sinks3.npy" '<f4' '(3,)' 3 "$one4"
 npy "$in/alibi_bh.npy" '<f4' '(1, 2)' 2 "$one4"
 npy "$in/alibi_bad.npy" '<f4' '(2, 2)' 4 "$one4"
 npy "$in/sinks_f2.npy" '<f2' '(2,)' 2 "$one2"
+npy "$in/qp.npy" '<f4' '(3, 2, 4)' 24 "$one4" # packed: [Tq, Hq, D]
+npy "$in/kp.npy" '<f4' '(5, 1, 4)' 20 "$one4" # [Tk, Hkv, D]
 printf 'PK\003\004 this is not a .npy file' >"$in/zip.npy"
 head -c 100 "$in/q.npy" >"$in/short.npy"
 
@@ -185,6 +187,18 @@ expect_error "--kv-start plus --kv-lens past Skv" run-qkv --out "$out/o.npy" --k
 expect_error "--sinks of the wrong shape" run-qkv --out "$out/o.npy" --sinks "$in/sinks3.npy"
 expect_error "--sinks of dtype <f2" run-qkv --out "$out/o.npy" --sinks "$in/sinks_f2.npy"
 expect_error "--alibi of the wrong shape" run-qkv --out "$out/o.npy" --alibi "$in/alibi_bad.npy"
+expect_error "--cu-seqlens-q without --cu-seqlens-kv" run --q "$in/qp.npy" --k "$in/kp.npy" \
+    --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3
+expect_error "--cu-seqlens-kv count differs" run --q "$in/qp.npy" --k "$in/kp.npy" \
+    --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 --cu-seqlens-kv 0,5
+expect_error "--cu-seqlens-q decreasing" run --q "$in/qp.npy" --k "$in/kp.npy" \
+    --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,2,1,3 --cu-seqlens-kv 0,2,3,5
+expect_error "--cu-seqlens-kv not ending at Tk" run --q "$in/qp.npy" --k "$in/kp.npy" \
+    --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 --cu-seqlens-kv 0,2,4
+expect_error "--cu-seqlens with rank-4 tensors" run-qkv --out "$out/o.npy" \
+    --cu-seqlens-q 0,3 --cu-seqlens-kv 0,5
+expect_error "--cu-seqlens with --q-lens" run --q "$in/qp.npy" --k "$in/kp.npy" \
+    --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 --cu-seqlens-kv 0,2,5 --q-lens 1,1
 expect_error "bshd shapes given as bhsd" run --q "$in/qs.npy" --k "$in/ks.npy" --v "$in/ks.npy" \
     --out "$out/o.npy"
 
@@ -217,6 +231,11 @@ check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
 expect_status 0 "run --layout bshd" run --q "$in/qs.npy" --k "$in/ks.npy" --v "$in/ks.npy" \
     --out "$out/o.npy" --layout bshd --device cpu
 check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
+expect_status 0 "run a packed batch" run --q "$in/qp.npy" --k "$in/kp.npy" --v "$in/kp.npy" \
+    --out "$out/o.npy" --lse "$out/l.npy" --cu-seqlens-q 0,1,3 --cu-seqlens-kv 0,2,5 --causal \
+    --sinks "$in/sinks.npy" --alibi "$in/sinks.npy" --device cpu
+check_npy "  O [3, 2, 4] is complete" "$out/o.npy" 96
+check_npy "  LSE [2, 3] <f4 is complete" "$out/l.npy" 24
 expect_status 0 "run f16" run --q "$in/q16.npy" --k "$in/k16.npy" --v "$in/k16.npy" \
     --out "$out/o.npy" --device cpu
 check_npy "  O <f2 has the right size and values" "$out/o.npy" 48 "$in/o16.bin"
@@ -229,6 +248,11 @@ expect_status 0 "run with starts, sinks and ALiBi on the default device" run-qkv
     --out "$out/o.npy" --q-start 1 --kv-start 2 --causal --sinks "$in/sinks.npy" \
     --alibi "$in/alibi_bh.npy"
 check_npy "  O is complete" "$out/o.npy" 96
+
+expect_status 0 "run a packed batch on the default device" run --q "$in/qp.npy" \
+    --k "$in/kp.npy" --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 \
+    --cu-seqlens-kv 0,2,5 --causal
+check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
 
 expect_error "--lse names --out through another path" run-qkv --out "$out/o.npy" \
     --lse "$out/../out/o.npy" --device cpu
