@@ -4,7 +4,8 @@
 // accumulator, and O (and LSE) are written once at the end. TPR invocations share a query row:
 // each owns every TPR-th element of the row's D outputs, so the accumulator stays in registers.
 //
-// q: [B, Hq, Sq, D]   k, v: [B, Hkv, Skv, D]   o: [B, Hq, Sq, D]   lse: [B, Hq, Sq]  (strided;
+// q: [B, Hq, Sq, D]   k: [B, Hkv, Skv, D]   v: [B, Hkv, Skv, DV]   o: [B, Hq, Sq, DV]
+// lse: [B, Hq, Sq]  (strided;
 // packed batches: B = 1 here, batch strides 0, and the items' rows along Sq)
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -17,6 +18,8 @@ layout(constant_id = ATTN_SPEC_D) const uint D = 64;
 layout(constant_id = ATTN_SPEC_BR) const uint BR = 16;
 layout(constant_id = ATTN_SPEC_BC) const uint BC = 16;
 layout(constant_id = ATTN_SPEC_TPR) const uint TPR = 4;
+// The head size of V and O (MLA: D = 576, DV = 512); the host sets it to D where they agree.
+layout(constant_id = ATTN_SPEC_DV) const uint DV = 64;
 layout(local_size_x_id = ATTN_SPEC_WG) in;
 
 layout(std430, binding = ATTN_BIND_Q) readonly buffer QBuf { ELEM_T q[]; };
@@ -31,7 +34,7 @@ layout(std430, binding = ATTN_BIND_MASK) readonly buffer MaskBuf { uint mask_wor
 #include "attn_common.glsl"
 
 const uint WG = BR * TPR;
-const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
+const uint NACC = (DV + TPR - 1) / TPR; // output elements per invocation
 // TPR == 1 (chosen for CPU devices): each invocation owns a whole row with q and the accumulator
 // in private memory, so the K/V reads are uniform across the SIMD lanes (broadcasts, never
 // gathers). Otherwise Q goes through shared memory. Loops that index private arrays are
@@ -40,10 +43,11 @@ const uint NACC = (D + TPR - 1) / TPR; // output elements per invocation
 const bool ROWWISE = TPR == 1u;
 // Padded row stride of the shared tiles (no bank conflicts); rowwise reads are broadcasts.
 const uint RS = ROWWISE ? D : D + 1u;
+const uint RSV = ROWWISE ? DV : DV + 1u; // V's
 
 shared float sQ[ROWWISE ? 1u : BR * RS];
 shared float sK[BC * RS];
-shared float sV[BC * RS];
+shared float sV[BC * RSV];
 shared float sS[BR * BC];
 shared uint sBad[ROWWISE ? 1u : BR]; // split: a row's invocations pool their 'poisoned' flags
 
@@ -106,8 +110,16 @@ void main()
                 uint key = uint(kt) + c;
                 bool valid = int(key) < k_end;
                 sK[c * RS + d] = valid ? finite_or_nan(AT(k, kbase + key * pc.k_ss + d)) : 0.0;
-                sV[c * RS + d] = valid ? finite_or_nan(AT(v, vbase + key * pc.v_ss + d)) : 0.0;
+                if (DV == D)
+                    sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vbase + key * pc.v_ss + d)) : 0.0;
             }
+            if (DV != D) // (a constant: one of the two loops is compiled)
+                for (uint e = tid; e < BC * DV; e += WG) {
+                    uint c = e / DV, d = e % DV;
+                    uint key = uint(kt) + c;
+                    bool valid = int(key) < k_end;
+                    sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vbase + key * pc.v_ss + d)) : 0.0;
+                }
             barrier();
 
             for (uint c = t; c < BC; c += TPR) {
@@ -161,8 +173,8 @@ void main()
                     l += p;
                     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
                         uint d = t + a * TPR;
-                        if (d < D)
-                            acc[a] += p * sV[c * RS + d];
+                        if (d < DV)
+                            acc[a] += p * sV[c * RSV + d];
                     }
                 }
                 m = mnew;
@@ -170,7 +182,7 @@ void main()
         }
     }
 
-    // A NaN in the accumulator came from a non-finite V of a visible key (acc[a] past D stays 0).
+    // A NaN in the accumulator came from a non-finite V of a visible key (acc[a] past DV stays 0).
     [[unroll]] for (uint a = 0u; a < NACC; ++a)
         if (isnan(acc[a]))
             poisoned = true;
@@ -192,7 +204,7 @@ void main()
     const uint obase = pc.o_off + bt * pc.o_sb + h * pc.o_sh + i * pc.o_ss;
     [[unroll]] for (uint a = 0u; a < NACC; ++a) {
         uint d = t + a * TPR;
-        if (d < D)
+        if (d < DV)
             PUT(o, obase + d, poisoned ? F_NAN : seen ? acc[a] * inv : 0.0);
     }
     if ((pc.flags & ATTN_FLAG_LSE) != 0u && t == 0u)

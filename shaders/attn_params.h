@@ -60,6 +60,7 @@
 #define ATTN_FEAT_EXTRA 2u /* per-score extras: softcap, the custom mask, ALiBi */
 #define ATTN_SPEC_HEADS 10 /* decode: invocations take KV heads, not keys */
 #define ATTN_SPEC_DP 11   /* coopmat: D padded to a multiple of N and K */
+#define ATTN_SPEC_DV 12   /* attention.comp: Dv, the head size of V and O */
 
 /* Descriptor bindings. */
 #define ATTN_BIND_Q 0

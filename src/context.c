@@ -437,6 +437,10 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     VkPhysicalDeviceProperties props;
     ctx->vk.vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
     ctx->limits = props.limits;
+    /* Every tile is sized from this limit (pipeline.c), so a lower one makes the device look
+     * smaller to all of them. */
+    if (ctx->max_shared_memory && ctx->max_shared_memory < ctx->limits.maxComputeSharedMemorySize)
+        ctx->limits.maxComputeSharedMemorySize = ctx->max_shared_memory;
     /* Every kernel's set binds ATTN_BIND_COUNT storage buffers (Vulkan promises only 4). */
     if (ctx->limits.maxPerStageDescriptorStorageBuffers < ATTN_BIND_COUNT ||
         ctx->limits.maxPerStageResources < ATTN_BIND_COUNT)
@@ -565,6 +569,13 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
                      "decode_parts = %u: expected 0 (automatic), 1, 2, 4 or 8", d->decode_parts);
         return VKATTN_ERROR_INVALID_ARGUMENT;
     }
+    if (d->max_shared_memory != 0 && d->max_shared_memory < 16384) {
+        if (d->message && d->message_size > 0)
+            snprintf(d->message, d->message_size,
+                     "max_shared_memory = %u: expected 0 (the device's) or at least 16384",
+                     d->max_shared_memory);
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    }
 
     vkattn_context ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -581,6 +592,7 @@ vkattn_result vkattn_context_create(const vkattn_context_desc *desc, vkattn_cont
     ctx->alloc = d->allocator;
     ctx->kernel = d->kernel;
     ctx->decode_parts = d->decode_parts;
+    ctx->max_shared_memory = d->max_shared_memory;
     ctx->on_message = d->on_message;
     ctx->user = d->user;
 

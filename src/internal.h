@@ -54,6 +54,14 @@ typedef struct attn_pipeline {
     const char *module;  /* its SPIR-V module's name (src/modules.h) */
 } attn_pipeline;
 
+/* attention.comp's split form for wide head sizes (D above 256, or Dv != D): too many (D, Dv)
+ * pairs for a table of slots, so a list whose nodes never move (callers keep pointers). */
+typedef struct wide_pipeline {
+    struct wide_pipeline *next;
+    uint32_t f16, d, dv;
+    attn_pipeline p;
+} wide_pipeline;
+
 /* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
  * workgroup, fast, texel, keys, subgroup merge, features, heads, rows form), packed into one key
  * (decode_key): tunings make too many combinations for a table of slots. */
@@ -145,6 +153,8 @@ struct vkattn_context_T {
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
     attn_pipeline pipelines[2][256][3]; /* [dtype][head_dim - 1][rowwise, split, coopmat] */
+    wide_pipeline *wide;             /* the wide head sizes' (guarded by lock) */
+    uint32_t max_shared_memory;      /* the desc's (0: the device's) */
     decode_pipeline *decode;         /* made so far, in order of first use */
     uint32_t n_decode, cap_decode;
     tuning_table tuning;             /* vkattn_tuning_set/load */
@@ -167,8 +177,10 @@ vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const cha
 vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
 const char *vkattn__vk_result_name(VkResult vr);
 
-/* pipeline.c: the pipeline for (dtype, head_dim), created on first use. Thread-safe. */
+/* pipeline.c: the pipeline for (dtype, head_dim, head_dim_v), created on first use (wide head
+ * sizes, see vkattn__wide_heads: the split form whatever kernel says). Thread-safe. */
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+                                   uint32_t head_dim_v,
                                    vkattn_kernel kernel, const attn_pipeline **out);
 /* The coopmat kernel's tiles for head_dim on this context; false where it cannot run or its
  * tiles do not fit shared memory. */

@@ -77,6 +77,12 @@ vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx)
 
 void vkattn__pipelines_destroy(vkattn_context ctx)
 {
+    while (ctx->wide) {
+        wide_pipeline *w = ctx->wide;
+        ctx->wide = w->next;
+        ctx->vk.vkDestroyPipeline(ctx->device, w->p.pipeline, ctx->alloc);
+        free(w);
+    }
     for (int t = 0; t < 2; ++t)
         for (int d = 0; d < 256; ++d)
             for (int k = 0; k < 3; ++k)
@@ -109,10 +115,12 @@ static uint32_t pow2_floor(uint32_t x)
     return p;
 }
 
-/* Tiles for head size d on this device. TPR invocations share a row so that each keeps at most
- * 16 accumulators; the workgroup has 128 invocations where the device allows; the K/V tile is as
- * long as shared memory permits beside the Q tile (rows padded to d + 1 floats). */
-static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel, uint32_t d)
+/* Tiles for head sizes d (Q, K) and dv (V, O) on this device. TPR invocations share a row so
+ * that each keeps at most 16 accumulators; the workgroup has 128 invocations where the device
+ * allows; the K/V tile is as long as shared memory permits beside the Q tile (rows padded to
+ * d + 1 floats). (D = 576, Dv = 512 in 16 KiB: one row and two keys a tile; in 32 KiB four.) */
+static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel, uint32_t d,
+                               uint32_t dv)
 {
     attn_tiles t;
     /* Rowwise: a row per invocation keeps every K/V read a broadcast and needs no Q tile (on CPU
@@ -121,7 +129,7 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
     if (kernel == VKATTN_KERNEL_ROWWISE)
         t.tpr = 1;
     else
-        t.tpr = d <= 32 ? 2 : d <= 64 ? 4 : d <= 128 ? 8 : 16;
+        t.tpr = dv <= 32 ? 2 : dv <= 64 ? 4 : dv <= 128 ? 8 : dv <= 256 ? 16 : 32;
     uint32_t wg = 128;
     if (wg > lim->maxComputeWorkGroupInvocations)
         wg = pow2_floor(lim->maxComputeWorkGroupInvocations);
@@ -133,11 +141,11 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
     if (t.tpr == 1 && t.br > 64)
         t.br = 64;
     uint32_t words = lim->maxComputeSharedMemorySize / 4;
-    uint32_t rs = t.tpr == 1 ? d : d + 1; /* as RS in attention.comp */
+    uint32_t rs = t.tpr == 1 ? d : d + 1, rsv = t.tpr == 1 ? dv : dv + 1; /* RS, RSV */
     for (;;) {
         /* Q tile and score tile (none when rowwise), then the K and V tiles. */
         uint32_t used = t.tpr == 1 ? 1 : t.br * rs; /* rowwise: a 1-float stand-in */
-        uint32_t per_key = 2 * rs + t.br;
+        uint32_t per_key = rs + rsv + t.br;
         uint32_t bc = used < words ? (words - used) / per_key : 0;
         if ((bc >= 8 || t.br == 1) && bc >= 1) {
             t.bc = pow2_floor(bc < 64 ? bc : 64);
@@ -211,16 +219,16 @@ static module_store store_of(vkattn_context ctx, vkattn_dtype dtype)
 }
 
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
-                                     vkattn_kernel kernel, attn_pipeline *out)
+                                     uint32_t dv, vkattn_kernel kernel, attn_pipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, kernel, d);
-    const uint32_t values[5] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr};
-    static const uint32_t ids[5] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
-                                    ATTN_SPEC_WG};
+    attn_tiles tiles = choose_tiles(&ctx->limits, kernel, d, dv);
+    const uint32_t values[6] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr, dv};
+    static const uint32_t ids[6] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
+                                    ATTN_SPEC_WG, ATTN_SPEC_DV};
     const vkattn__module *mod = vkattn__module_of(FORM_ATTN, store_of(ctx, dtype));
     VkPipeline pipeline;
     vkattn_result res = make_pipeline(ctx, ctx->pipeline_layout, mod->code, mod->size, ids,
-                                      values, 5, 0, &pipeline);
+                                      values, 6, 0, &pipeline);
     if (res != VKATTN_SUCCESS)
         return res;
     out->tiles = tiles;
@@ -298,9 +306,54 @@ bool vkattn_build_has_coopmat(void)
 #endif
 }
 
-vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
-                                   vkattn_kernel kernel, const attn_pipeline **out)
+/* The wide head sizes' split-form pipeline (vkattn__pipeline_get's, for those). */
+static vkattn_result wide_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
+                                       uint32_t dv, const attn_pipeline **out)
 {
+    const uint32_t f16 = dtype == VKATTN_DTYPE_F16;
+    pthread_mutex_lock(&ctx->lock);
+    const wide_pipeline *w = ctx->wide;
+    while (w && !(w->f16 == f16 && w->d == d && w->dv == dv))
+        w = w->next;
+    pthread_mutex_unlock(&ctx->lock);
+    if (w) {
+        *out = &w->p;
+        return VKATTN_SUCCESS;
+    }
+    wide_pipeline *made = calloc(1, sizeof *made);
+    if (!made)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    *made = (wide_pipeline){.f16 = f16, .d = d, .dv = dv};
+    vkattn_result res = create_pipeline(ctx, dtype, d, dv, VKATTN_KERNEL_SPLIT, &made->p);
+    if (res != VKATTN_SUCCESS) {
+        free(made);
+        return res;
+    }
+    /* As below: a pipeline another thread made meanwhile wins. */
+    pthread_mutex_lock(&ctx->lock);
+    for (w = ctx->wide; w && !(w->f16 == f16 && w->d == d && w->dv == dv);)
+        w = w->next;
+    if (!w) {
+        made->next = ctx->wide;
+        ctx->wide = made;
+        w = made;
+        made = NULL;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (made) {
+        ctx->vk.vkDestroyPipeline(ctx->device, made->p.pipeline, ctx->alloc);
+        free(made);
+    }
+    *out = &w->p;
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
+                                   uint32_t head_dim_v, vkattn_kernel kernel,
+                                   const attn_pipeline **out)
+{
+    if (head_dim > 256 || head_dim_v != head_dim)
+        return wide_pipeline_get(ctx, dtype, head_dim, head_dim_v, out);
     const int form = kernel == VKATTN_KERNEL_COOPMAT ? 2 : kernel != VKATTN_KERNEL_ROWWISE;
     attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][form];
     *out = slot;
@@ -314,7 +367,7 @@ vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint3
      * meanwhile wins, and this one is dropped. */
     attn_pipeline made = {0};
     vkattn_result res = form == 2 ? create_coopmat_pipeline(ctx, head_dim, &made)
-                                  : create_pipeline(ctx, dtype, head_dim,
+                                  : create_pipeline(ctx, dtype, head_dim, head_dim,
                                                     form ? VKATTN_KERNEL_SPLIT
                                                          : VKATTN_KERNEL_ROWWISE, &made);
     if (res != VKATTN_SUCCESS)
@@ -352,7 +405,7 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
     if (plan.kernel == VKATTN_KERNEL_COOPMAT)
         t = plan.tiles;
     else
-        t = choose_tiles(&ctx->limits, plan.kernel, head_dim);
+        t = choose_tiles(&ctx->limits, plan.kernel, head_dim, head_dim);
     *query_rows = t.br;
     *kv_keys = t.bc;
     return VKATTN_SUCCESS;
@@ -387,6 +440,13 @@ static uint32_t row_blocks(const vkattn_problem *p, uint32_t group, uint64_t per
 decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows)
 {
     decode_plan plan = {0};
+    /* Wide head sizes (D above 256, Dv != D) exist only in attention.comp's split form, whose
+     * tiles are sized for them (and the tuning table has no rows for them); the recorder
+     * refuses them with what that form lacks. */
+    if (vkattn__wide_heads(p)) {
+        plan.kernel = VKATTN_KERNEL_SPLIT;
+        return plan;
+    }
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
     const uint32_t group = p->heads_q / p->heads_kv;
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
@@ -417,6 +477,11 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
         plan.wg = ctx->limits.maxComputeWorkGroupInvocations;
     if (plan.wg > 64) /* the shared merge block is wg x (wg + 1) floats */
         plan.wg = 64;
+    /* That block and the rows' statistics (3 x 4 rows x wg floats) in shared memory (a 16 KiB
+     * device takes 32). */
+    while (plan.wg > 8 && (plan.wg * (plan.wg + 1) + 12 * plan.wg) * 4 >
+                              ctx->limits.maxComputeSharedMemorySize)
+        plan.wg /= 2;
     /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512
      * of each on CPU drivers (beyond that LLVM takes minutes to compile the unrolled loops),
      * 256 there for head sizes that cannot be read as 16-byte words (the element loads' code
@@ -650,6 +715,8 @@ uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules, uint
             for (int k = 0; k < 3; ++k)
                 if (ctx->pipelines[t][d][k].pipeline)
                     NOTE(ctx->pipelines[t][d][k].module);
+    for (const wide_pipeline *w = ctx->wide; w; w = w->next)
+        NOTE(w->p.module);
     for (uint32_t i = 0; i < ctx->n_decode; ++i)
         NOTE(ctx->decode[i].module);
     for (int t = 0; t < 2; ++t)

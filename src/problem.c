@@ -68,33 +68,35 @@ vkattn_problem vkattn__problem_resolved(const vkattn_problem *p)
     vkattn_problem r = *p;
     if (r.heads_kv == 0)
         r.heads_kv = r.heads_q;
+    if (r.head_dim_v == 0)
+        r.head_dim_v = r.head_dim;
+    const uint32_t dv = r.head_dim_v;
     if (r.packed) {
-        const vkattn_strides q = strides_packed(r.heads_q, r.head_dim);
-        const vkattn_strides kv = strides_packed(r.heads_kv, r.head_dim);
         if (strides_zero(r.q))
-            r.q = q;
+            r.q = strides_packed(r.heads_q, r.head_dim);
         if (strides_zero(r.out))
-            r.out = q;
+            r.out = strides_packed(r.heads_q, dv);
         if (strides_zero(r.k))
-            r.k = kv;
+            r.k = strides_packed(r.heads_kv, r.head_dim);
         if (strides_zero(r.v))
-            r.v = kv;
+            r.v = strides_packed(r.heads_kv, dv);
     }
     if (strides_zero(r.q))
         r.q = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
     if (strides_zero(r.out))
-        r.out = strides_bhsd(r.heads_q, r.seq_q, r.head_dim);
+        r.out = strides_bhsd(r.heads_q, r.seq_q, dv);
     if (r.page_size != 0) {
-        /* [num_pages, page_size, Hkv, D]: b is the page stride. */
+        /* [num_pages, page_size, Hkv, D] (V: Dv): b is the page stride. */
         if (r.pages_per_seq == 0)
             r.pages_per_seq = (r.seq_kv + r.page_size - 1) / r.page_size;
-        uint64_t row = (uint64_t)r.heads_kv * r.head_dim;
-        r.k = r.v = (vkattn_strides){.b = row * r.page_size, .h = r.head_dim, .s = row};
+        uint64_t row = (uint64_t)r.heads_kv * r.head_dim, vrow = (uint64_t)r.heads_kv * dv;
+        r.k = (vkattn_strides){.b = row * r.page_size, .h = r.head_dim, .s = row};
+        r.v = (vkattn_strides){.b = vrow * r.page_size, .h = dv, .s = vrow};
     }
     if (strides_zero(r.k))
         r.k = strides_bhsd(r.heads_kv, r.seq_kv, r.head_dim);
     if (strides_zero(r.v))
-        r.v = strides_bhsd(r.heads_kv, r.seq_kv, r.head_dim);
+        r.v = strides_bhsd(r.heads_kv, r.seq_kv, dv);
     if (r.scale == 0.0f && r.head_dim > 0)
         r.scale = 1.0f / sqrtf((float)r.head_dim);
     return r;
@@ -130,7 +132,8 @@ static bool strided_extent(const vkattn_problem *r, char which, uint64_t *extent
     vkattn_strides s;
     tensor_dims(r, which, dims, &s);
     uint64_t strides[3] = {s.b, s.h, s.s};
-    uint64_t e = r->head_dim; /* 1 + (D - 1) * 1 */
+    /* 1 + (D - 1) * 1; V and O rows hold Dv */
+    uint64_t e = which == 'v' || which == 'o' ? vkattn__head_dim_v(r) : r->head_dim;
     for (int i = 0; i < 3; i++)
         if (!mul_add_u64(dims[i] - 1u, strides[i], e, &e))
             return false;
@@ -173,7 +176,7 @@ static vkattn_result check_out_strides(const vkattn_problem *r, char *msg, size_
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    uint64_t span = r->head_dim;
+    uint64_t span = vkattn__head_dim_v(r);
     for (int i = 0; i < 3; i++) {
         int d = order[i];
         if (dims[d] == 1)
@@ -229,8 +232,21 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
     if (p->heads_q > 65535)
         return vkattn__problem_fail(msg, msg_size, "heads_q = %" PRIu32 ": expected at most 65535",
                                     p->heads_q);
-    if (p->head_dim < 1 || p->head_dim > 256)
-        return vkattn__problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..256", p->head_dim);
+    if (p->head_dim < 1 || p->head_dim > 576)
+        return vkattn__problem_fail(msg, msg_size, "head_dim = %" PRIu32 ": expected 1..576", p->head_dim);
+    if (p->head_dim_v > 512)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "head_dim_v = %" PRIu32 ": expected 1..512 (0 = head_dim)",
+                                    p->head_dim_v);
+    if (p->head_dim_v == 0 && p->head_dim > 512)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "head_dim_v = 0 (head_dim = %" PRIu32 "): V and O take at "
+                                    "most 512; set head_dim_v", p->head_dim);
+    /* (Unpacked, O's extent implies it; a packed batch's tensors do not grow with B.) */
+    if ((uint64_t)p->batch * p->heads_q > UINT32_MAX)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "batch = %" PRIu32 ", heads_q = %" PRIu32 ": batch * heads_q "
+                                    "must stay below 2^32", p->batch, p->heads_q);
     if (p->heads_kv != 0 && p->heads_q % p->heads_kv != 0)
         return vkattn__problem_fail(msg, msg_size,
                             "heads_kv = %" PRIu32 ": expected a divisor of heads_q = %" PRIu32,
@@ -327,9 +343,10 @@ static vkattn_result check_paged_fields(const vkattn_problem *p, char *msg, size
     if (p->num_pages == 0)
         return vkattn__problem_fail(msg, msg_size, "num_pages = 0: a paged K/V needs >= 1 page");
     /* The layout is fixed; strides may be left 0 or spell it out (as resolved problems do). */
-    const uint64_t row = (uint64_t)(p->heads_kv ? p->heads_kv : p->heads_q) * p->head_dim;
-    const vkattn_strides paged = {row * p->page_size, p->head_dim, row};
+    const uint64_t hkv = p->heads_kv ? p->heads_kv : p->heads_q, dv = vkattn__head_dim_v(p);
     for (int t = 0; t < 2; t++) {
+        const uint64_t d = t ? dv : p->head_dim, row = hkv * d;
+        const vkattn_strides paged = {row * p->page_size, d, row};
         const vkattn_strides *s = t ? &p->v : &p->k;
         if (!strides_zero(*s) && (s->b != paged.b || s->h != paged.h || s->s != paged.s))
             return vkattn__problem_fail(msg, msg_size,
@@ -428,10 +445,10 @@ static vkattn_result check_cu(const char *name, const uint32_t *cu, uint32_t bat
 {
     if (cu[0] != 0)
         return vkattn__problem_fail(msg, msg_size, "%s[0] = %" PRIu32 ": expected 0", name, cu[0]);
-    for (uint32_t b = 1; b <= batch; b++)
+    for (uint64_t b = 1; b <= batch; b++)
         if (cu[b] < cu[b - 1])
             return vkattn__problem_fail(msg, msg_size,
-                                        "%s[%" PRIu32 "] = %" PRIu32 ": less than %s[%" PRIu32
+                                        "%s[%" PRIu64 "] = %" PRIu32 ": less than %s[%" PRIu64
                                         "] = %" PRIu32 " (expected non-decreasing)",
                                         name, b, cu[b], name, b - 1, cu[b - 1]);
     if (cu[batch] != total)

@@ -32,6 +32,19 @@ static inline uint32_t vkattn__tensor_batch(const vkattn_problem *p)
     return p->packed ? 1u : p->batch;
 }
 
+/* Dv, the head size of V and O (head_dim_v, or head_dim where it is 0). */
+static inline uint32_t vkattn__head_dim_v(const vkattn_problem *p)
+{
+    return p->head_dim_v ? p->head_dim_v : p->head_dim;
+}
+
+/* Whether the problem's head sizes need the wide tiles of attention.comp's split form (D above
+ * 256, or Dv != D): the one form that has them. */
+static inline bool vkattn__wide_heads(const vkattn_problem *p)
+{
+    return p->head_dim > 256 || vkattn__head_dim_v(p) != p->head_dim;
+}
+
 /* The arrays of t that the problem says are given (the others NULL). */
 vkattn__seq_arrays vkattn__seq_arrays_of(const vkattn_problem *p, const vkattn_host_tensors *t);
 

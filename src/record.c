@@ -533,6 +533,22 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     return VKATTN_SUCCESS;
 }
 
+/* Wide head sizes (D above 256, Dv != D) run in attention.comp's split form only: what that
+ * form lacks is refused (UNSUPPORTED; the CPU reference has it all). p resolved. */
+static vkattn_result check_wide(vkattn_context ctx, const vkattn_problem *p)
+{
+    if (!vkattn__wide_heads(p))
+        return VKATTN_SUCCESS;
+    const char *what = p->page_size ? "a paged K/V" : p->kv_splits ? "kv_splits"
+                     : p->no_gqa_packing ? "no_gqa_packing" : NULL;
+    if (what)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "head_dim = %u, head_dim_v = %u run in attention.comp's split "
+                                "form only, which has no %s (the split-KV kernel takes head sizes "
+                                "up to 256 with Dv = D)", p->head_dim, p->head_dim_v, what);
+    return VKATTN_SUCCESS;
+}
+
 /* The plan vkattn_cmd_attention would follow for problem, for the queries below (out_name: their
  * output argument, NULL-checked by the caller as out). Needs no 16-bit storage: the plan does not
  * depend on it. */
@@ -599,10 +615,12 @@ vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
     for (uint32_t i = 0; i < count; ++i) {
         const vkattn_problem p = vkattn__problem_resolved(&problems[i]);
         decode_plan plan = vkattn__decode_plan(ctx, &p, true);
-        vkattn_result res;
+        vkattn_result res = check_wide(ctx, &p);
+        if (res != VKATTN_SUCCESS)
+            return res;
         if (!plan.use) {
             const attn_pipeline *pl;
-            res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, plan.kernel, &pl);
+            res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, p.head_dim_v, plan.kernel, &pl);
         } else {
             /* As a call whose tensors start on 16 bytes (every offset a multiple of the word)
              * records it. */
@@ -638,7 +656,8 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     decode_plan plan = vkattn__decode_plan(ctx, &p, true);
     binding b[ATTN_BIND_COUNT];
     uint32_t flags = 0, aux = 0;
-    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
+    if ((res = check_wide(ctx, &p)) != VKATTN_SUCCESS ||
+        (res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
         const uint32_t epw = vkattn__elems_per_word(p.dtype);
@@ -656,7 +675,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     }
 
     const attn_pipeline *pl;
-    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, plan.kernel, &pl);
+    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, p.head_dim_v, plan.kernel, &pl);
     if (res != VKATTN_SUCCESS)
         return res;
     /* Packed: each item's blocks start afresh, so up to B more (see varlen_block). */
@@ -722,7 +741,7 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     if ((res = merge_groups(ctx, rows, &groups)) || (res = bind_descriptors(ctx, cmd, b, NULL)))
         return res;
     merge_params mp = {
-        .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim,
+        .Hq = p.heads_q, .Sq = p.seq_q, .D = p.head_dim_v, /* O's rows */
         .rows = (uint32_t)rows, .n_parts = 2,
         .o_sb = u32(p.out.b), .o_sh = u32(p.out.h), .o_ss = u32(p.out.s),
         .a_off = b[MERGE_BIND_A].elem_offset, .b_off = b[MERGE_BIND_B].elem_offset,

@@ -9,7 +9,7 @@
 #include "mask.h"
 #include "problem.h"
 
-#define MAX_HEAD_DIM 256
+#define MAX_HEAD_DIM 576 /* D; Dv is at most 512 */
 
 /* Element offset of [b][h][s][0] of a tensor with strides st. */
 static uint64_t offset_of(vkattn_strides st, uint64_t b, uint64_t h, uint64_t s)
@@ -115,7 +115,7 @@ static float lse_to_float(double x)
 static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t,
                            const mask_rule *rule, uint32_t b, uint32_t h)
 {
-    const uint32_t d = p->head_dim, hk = h / (p->heads_q / p->heads_kv);
+    const uint32_t d = p->head_dim, dv = p->head_dim_v, hk = h / (p->heads_q / p->heads_kv);
     const double scale = p->scale, softcap = p->softcap;
     const double slope = p->alibi == VKATTN_ALIBI_NONE ? 0.0
                          : t->alibi[(p->alibi == VKATTN_ALIBI_BATCH_HEADS ? b * p->heads_q : 0) + h];
@@ -132,7 +132,7 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
         int64_t j0, j1;
         vkattn__mask_key_range(rule, i, (int64_t)i + 1, &j0, &j1);
         load_row(t->q, p->dtype, offset_of(p->q, bt, h, i), d, q);
-        for (uint32_t c = 0; c < d; c++)
+        for (uint32_t c = 0; c < dv; c++)
             acc[c] = 0.0;
         /* Online softmax: m is the running max of the scores seen, l the sum of
          * exp(s - m); m starts at -inf and only ever meets finite scores, so
@@ -160,7 +160,7 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
             if (s > m) {
                 double f = exp(m - s);
                 l *= f;
-                for (uint32_t c = 0; c < d; c++)
+                for (uint32_t c = 0; c < dv; c++)
                     acc[c] *= f;
                 m = s;
             }
@@ -169,11 +169,11 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
             const uint64_t vo = kv_offset(p, p->v, t->page_table, b, hk, (uint64_t)j);
             if (p->dtype == VKATTN_DTYPE_F16) {
                 const uint16_t *vr = (const uint16_t *)t->v + vo;
-                for (uint32_t c = 0; c < d; c++)
+                for (uint32_t c = 0; c < dv; c++)
                     acc[c] += e * half_to_float(vr[c]);
             } else {
                 const float *vr = (const float *)t->v + vo;
-                for (uint32_t c = 0; c < d; c++)
+                for (uint32_t c = 0; c < dv; c++)
                     acc[c] += e * vr[c];
             }
         }
@@ -181,22 +181,22 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
         if (p->has_sinks) {
             const double sink = t->sinks[h], mx = sink > m ? sink : m;
             const double f = exp(m - mx); /* m = -inf (no key): 0 */
-            for (uint32_t c = 0; c < d; c++)
+            for (uint32_t c = 0; c < dv; c++)
                 acc[c] *= f;
             l = l * f + exp(sink - mx);
             m = mx;
         }
         /* No visible key (and no sink): O = 0 exactly (acc is all zero), LSE = -inf. */
         const double inv = l > 0.0 ? 1.0 / l : 0.0;
-        for (uint32_t c = 0; c < d; c++) {
+        for (uint32_t c = 0; c < dv; c++) {
             acc[c] *= inv;
             if (!isfinite(acc[c]))
                 poisoned = true;
         }
         if (poisoned)
-            for (uint32_t c = 0; c < d; c++)
+            for (uint32_t c = 0; c < dv; c++)
                 acc[c] = NAN;
-        store_row(t->out, p->dtype, offset_of(p->out, bt, h, i), d, acc);
+        store_row(t->out, p->dtype, offset_of(p->out, bt, h, i), dv, acc);
         if (p->has_lse)
             t->lse[((uint64_t)bt * p->heads_q + h) * p->seq_q + i] =
                 poisoned ? NAN : l > 0.0 ? lse_to_float(m + log(l)) : -INFINITY;
@@ -261,7 +261,7 @@ vkattn_result vkattn_merge_reference(const vkattn_problem *problem, const vkattn
                                     : !t->lse1 ? "tensors.lse1" : !t->lse2 ? "tensors.lse2"
                                     : "tensors.out");
     const vkattn_problem p = vkattn__problem_resolved(problem);
-    const uint32_t d = p.head_dim;
+    const uint32_t d = p.head_dim_v; /* O's rows */
     double o1[MAX_HEAD_DIM], o2[MAX_HEAD_DIM];
     for (uint32_t b = 0; b < vkattn__tensor_batch(&p); b++) /* packed: one, the token axis */
         for (uint32_t h = 0; h < p.heads_q; h++)

@@ -88,7 +88,7 @@ START_TEST(rule_from_problem)
     vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 5, .head_dim = 8,
                         .causal = true, .window_left = 3, .window_right = 4};
     const uint32_t ql[2] = {2, 0}, kl[2] = {3, 5};
-    const vkattn__seq_arrays lens = {ql, kl, NULL, NULL}, none = {0}, kv_only = {NULL, kl, NULL, NULL};
+    const vkattn__seq_arrays lens = {ql, kl, NULL, NULL, NULL, NULL}, none = {0}, kv_only = {NULL, kl, NULL, NULL, NULL, NULL};
     mask_rule r = vkattn__mask_rule_for(&p, &lens, 0);
     ck_assert_int_eq(r.ql, 2);
     ck_assert_int_eq(r.kl, 3);
@@ -121,7 +121,7 @@ START_TEST(starts)
     vkattn_problem p = {.batch = 2, .heads_q = 1, .seq_q = 4, .seq_kv = 5, .head_dim = 8,
                         .causal = true};
     const uint32_t qs[2] = {2, 0}, ks[2] = {1, 5}, kl[2] = {3, 0};
-    const vkattn__seq_arrays a = {NULL, NULL, qs, ks};
+    const vkattn__seq_arrays a = {NULL, NULL, qs, ks, NULL, NULL};
     /* Item 0: queries 2..3 (ql 2), keys 1..4 (kl 4), bottom-right: off = 2. */
     mask_rule r = vkattn__mask_rule_for(&p, &a, 0);
     ck_assert_int_eq(r.q0, 2);
@@ -142,7 +142,7 @@ START_TEST(starts)
     ck_assert_int_eq(r.kl, 0);
     ck_assert_uint_eq(vkattn__mask_visible_pairs(&r), 0);
     /* With lengths: keys 1..3 of item 0, and the window in positions too. */
-    const vkattn__seq_arrays b = {NULL, kl, qs, ks};
+    const vkattn__seq_arrays b = {NULL, kl, qs, ks, NULL, NULL};
     p.causal = false;
     p.window = true;
     p.window_left = 0;

@@ -92,7 +92,9 @@ START_TEST(rejects_each_field)
     BAD(p.seq_q = 0, "seq_q");
     BAD(p.seq_kv = 0, "seq_kv");
     BAD(p.head_dim = 0, "head_dim");
-    BAD(p.head_dim = 300, "head_dim = 300: expected 1..256");
+    BAD(p.head_dim = 577, "head_dim = 577: expected 1..576");
+    BAD(p.head_dim_v = 513, "head_dim_v = 513: expected 1..512");
+    BAD(p.head_dim = 520, "head_dim_v = 0 (head_dim = 520)");
     BAD(p.heads_kv = 3, "heads_kv = 3");
     BAD(p.heads_kv = 8, "heads_kv");
     BAD(p.dtype = (vkattn_dtype)7, "dtype = 7");
@@ -133,7 +135,7 @@ END_TEST
 START_TEST(messages)
 {
     vkattn_problem p = good();
-    p.head_dim = 300;
+    p.head_dim = 600;
     ck_assert_int_eq(vkattn_problem_check(&p, NULL, 0), VKATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(vkattn_problem_check(&p, NULL, 100), VKATTN_ERROR_INVALID_ARGUMENT);
     char msg[10];
@@ -320,6 +322,51 @@ START_TEST(packed)
 }
 END_TEST
 
+START_TEST(head_dim_v)
+{
+    /* SPEC 1: V and O have their own head size Dv (MLA: D 576, Dv 512). */
+    vkattn_problem p = good(); /* B 2, Hq 4, Hkv 2, Sq 5, Skv 7 */
+    p.head_dim = 576;
+    p.head_dim_v = 512;
+    expect_ok(&p);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'q'), 2 * 4 * 5 * 576);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'k'), 2 * 2 * 7 * 576);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'v'), 2 * 2 * 7 * 512);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'o'), 2 * 4 * 5 * 512);
+    vkattn_problem r = vkattn__problem_resolved(&p);
+    ck_assert_uint_eq(r.head_dim_v, 512);
+    ck_assert_uint_eq(r.v.s, 512);
+    ck_assert_uint_eq(r.out.h, 5 * 512);
+    ck_assert_uint_eq(r.k.s, 576);
+    ck_assert(vkattn__wide_heads(&p));
+    /* O's rows hold Dv: a row stride below it overlaps. */
+    p.out = (vkattn_strides){4 * 5 * 512, 5 * 512, 511};
+    expect_bad(&p, "out.s = 511", __LINE__);
+    /* Packed and paged layouts take Dv for V and O too. */
+    p = good();
+    p.head_dim = 32;
+    p.head_dim_v = 16;
+    p.packed = true;
+    r = vkattn__problem_resolved(&p);
+    ck_assert_uint_eq(r.v.s, 2 * 16);
+    ck_assert_uint_eq(r.out.s, 4 * 16);
+    ck_assert_uint_eq(r.q.s, 4 * 32);
+    p = good();
+    p.head_dim = 32;
+    p.head_dim_v = 16;
+    p.page_size = 16;
+    p.num_pages = 3;
+    expect_ok(&p);
+    r = vkattn__problem_resolved(&p);
+    ck_assert_uint_eq(r.v.b, 16 * 2 * 16);
+    ck_assert_uint_eq(r.k.b, 16 * 2 * 32);
+    ck_assert_uint_eq(vkattn_problem_extent(&p, 'v'), 3 * 16 * 2 * 16);
+    p = good();
+    p.head_dim_v = 64; /* = D: not wide */
+    ck_assert(!vkattn__wide_heads(&p));
+}
+END_TEST
+
 START_TEST(new_fields)
 {
     vkattn_problem p = good();
@@ -426,6 +473,7 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, lens);
     tcase_add_test(tc, new_fields);
     tcase_add_test(tc, packed);
+    tcase_add_test(tc, head_dim_v);
     tcase_add_test(tc, reference_rejects);
     suite_add_tcase(s, tc);
     return s;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "src/internal.h"
 #include "vk_test.h"
 
 static vkattn_context ctx;
@@ -286,6 +287,79 @@ START_TEST(bad_input_is_refused_whole)
 }
 END_TEST
 
+START_TEST(small_shared_memory)
+{
+    /* A context held to 16 KiB of shared memory (Vulkan's minimum, some phones' size) sizes every
+     * kernel's tiles to it: attention.comp's forms, the wide head sizes (DeepSeek's MLA,
+     * D 576 / Dv 512) among them, and the split-KV kernel's merge block; and the results are
+     * right. */
+    vkattn_context small = NULL;
+    vkattn_context_desc desc = {.validation = true, .on_message = vk_test_on_message,
+                                .max_shared_memory = 16384};
+    ck_assert_int_eq(vkattn_context_create(&desc, &small), VKATTN_SUCCESS);
+    static const uint32_t dims[][2] = {{576, 512}, {192, 128}, {256, 256}, {64, 64}, {32, 100}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; ++i) {
+        const uint32_t d = dims[i][0], dv = dims[i][1];
+        for (int form = 0; form < 2; ++form) {
+            const attn_pipeline *pl;
+            const vkattn_kernel k = form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE;
+            ck_assert_int_eq(vkattn__pipeline_get(small, VKATTN_DTYPE_F32, d, dv, k, &pl),
+                             VKATTN_SUCCESS);
+            /* attention.comp's shared arrays: sQ (not rowwise), sK, sV, sS, sBad. */
+            const attn_tiles t = pl->tiles;
+            const bool rowwise = t.tpr == 1;
+            const uint64_t rs = rowwise ? d : d + 1, rsv = rowwise ? dv : dv + 1;
+            const uint64_t words = (rowwise ? 1 : t.br * rs) + t.bc * (rs + rsv) + t.br * t.bc +
+                                   (rowwise ? 1 : t.br);
+            ck_assert_msg(words * 4 <= 16384, "D %u Dv %u: %llu bytes (br %u, bc %u, tpr %u)", d,
+                          dv, (unsigned long long)(words * 4), t.br, t.bc, t.tpr);
+        }
+    }
+    const vkattn_problem step = {.batch = 1, .heads_q = 8, .heads_kv = 2, .seq_q = 1,
+                                 .seq_kv = 4096, .head_dim = 128};
+    const decode_plan plan = vkattn__decode_plan(small, &step, true);
+    if (plan.use)
+        ck_assert_uint_le((plan.wg * (plan.wg + 1) + 12 * plan.wg) * 4, 16384);
+
+    /* MLA decode and prefill on it, against the reference. */
+    for (int c = 0; c < 2; ++c) {
+        const vkattn_problem p = {.batch = 1, .heads_q = c ? 2 : 16, .heads_kv = 1,
+                                  .seq_q = c ? 21 : 1, .seq_kv = c ? 21 : 200, .head_dim = 576,
+                                  .head_dim_v = 512, .causal = true, .has_lse = true};
+        const size_t nq = vkattn_problem_extent(&p, 'q'), nk = vkattn_problem_extent(&p, 'k');
+        const size_t nv = vkattn_problem_extent(&p, 'v'), no = vkattn_problem_extent(&p, 'o');
+        const size_t nl = vkattn_problem_extent(&p, 'l');
+        float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nv * 4), *o = malloc(no * 4);
+        float *ref = malloc(no * 4), *lse = malloc(nl * 4), *lref = malloc(nl * 4);
+        rng g;
+        rng_seed(&g, 31 + (uint64_t)c);
+        for (size_t i = 0; i < nq; ++i)
+            q[i] = (float)rng_normal(&g);
+        for (size_t i = 0; i < nk; ++i)
+            k[i] = (float)rng_normal(&g);
+        for (size_t i = 0; i < nv; ++i)
+            v[i] = (float)rng_normal(&g);
+        vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = ref, .lse = lref};
+        ck_assert_int_eq(vkattn_reference(&p, &t, NULL, 0), VKATTN_SUCCESS);
+        t.out = o;
+        t.lse = lse;
+        ck_assert_msg(vkattn_attention(small, &p, &t) == VKATTN_SUCCESS, "%s",
+                      vkattn_context_message(small));
+        double worst = 0;
+        for (size_t i = 0; i < no; ++i)
+            worst = fmax(worst, fabs((double)o[i] - ref[i]));
+        for (size_t i = 0; i < nl; ++i)
+            worst = fmax(worst, fabs((double)lse[i] - lref[i]));
+        ck_assert_msg(worst <= 1e-4, "case %d: max error %g", c, worst);
+        free(q), free(k), free(v), free(o), free(ref), free(lse), free(lref);
+    }
+    vkattn_context_destroy(small);
+
+    desc.max_shared_memory = 1000;
+    ck_assert_int_eq(vkattn_context_create(&desc, &small), VKATTN_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
 int main(void)
 {
     if (!(ctx = vk_test_context()))
@@ -299,6 +373,7 @@ int main(void)
     tcase_add_test(tc, text_round_trips);
     tcase_add_test(tc, only_this_device_applies);
     tcase_add_test(tc, bad_input_is_refused_whole);
+    tcase_add_test(tc, small_shared_memory);
     suite_add_tcase(s, tc);
     return vk_test_run(s, ctx);
 }

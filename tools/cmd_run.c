@@ -33,8 +33,9 @@ static void run_help(void)
         "One attention on NumPy .npy files (format 1.0 or 2.0, C order, little-endian).\n"
         "Q, K and V are all <f4 or all <f2; O is written with Q's dtype and layout.\n"
         "\n"
-        "  --q, --k, --v FILE  Q [B, Hq, Sq, D], K and V [B, Hkv, Skv, D]; Hq a multiple of Hkv\n"
-        "  --out FILE          O [B, Hq, Sq, D]\n"
+        "  --q, --k, --v FILE  Q [B, Hq, Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv]; Hq a\n"
+        "                      multiple of Hkv; Dv may differ from D (D <= 576, Dv <= 512)\n"
+        "  --out FILE          O [B, Hq, Sq, Dv]\n"
         "  --lse FILE          also write the log-sum-exp [B, Hq, Sq] as <f4\n"
         "  --q-lens N,...      valid query rows per batch item (B values, each <= Sq)\n"
         "  --kv-lens N,...     valid keys per batch item (B values, each <= Skv)\n"
@@ -284,9 +285,11 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
         return -1;
     npy_format_shape(k->ndim, k->shape, sk, sizeof sk);
     npy_format_shape(v->ndim, v->shape, sv, sizeof sv);
-    if (v->ndim != k->ndim || memcmp(v->shape, k->shape, sizeof k->shape) != 0)
-        return cli_error(CMD, "--v: %s has shape %s but K has %s (K and V must have the same "
-                         "shape)", o->v, sv, sk);
+    /* V is K's shape but for its last dimension, Dv (SPEC 1). */
+    if (v->ndim != k->ndim || memcmp(v->shape, k->shape, (size_t)(k->ndim - 1) * sizeof k->shape[0]) != 0 ||
+        v->shape[v->ndim - 1] == 0 || v->shape[v->ndim - 1] > UINT32_MAX)
+        return cli_error(CMD, "--v: %s has shape %s but K has %s (V must have K's shape but "
+                         "for its last dimension, Dv)", o->v, sv, sk);
     if (dk[0] != dq[0])
         return cli_error(CMD, "%s: %s has B = %u but Q has B = %u", o->pages ? "--page-table" : "--k",
                          o->pages ? o->pages : o->k, dk[0], dq[0]);
@@ -302,6 +305,7 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     p->head_dim = dq[3];
     p->heads_kv = dk[1];
     p->seq_kv = dk[2];
+    p->head_dim_v = (uint32_t)v->shape[v->ndim - 1];
     p->dtype = strcmp(q->dtype, "<f2") == 0 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
     p->page_size = paged.page_size;
     p->num_pages = paged.num_pages;
@@ -314,8 +318,11 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
         p->seq_kv = dk[2];
     } else if (o->layout == CLI_LAYOUT_BSHD) {
         p->q = p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim);
-        if (!o->pages)
-            p->k = p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
+        p->out = vkattn_strides_bshd(p->heads_q, p->seq_q, p->head_dim_v);
+        if (!o->pages) {
+            p->k = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim);
+            p->v = vkattn_strides_bshd(p->heads_kv, p->seq_kv, p->head_dim_v);
+        }
     }
     if (o->mask) {
         char sm[256];
@@ -398,7 +405,11 @@ static int write_outputs(const run_opts *o, const npy_array *q, const vkattn_pro
     /* LSE: [B, Hq, Sq], or [Hq, Tq] for a packed batch */
     uint64_t lshape[3] = {p->batch, p->heads_q, p->seq_q};
     const uint64_t *ls = p->packed ? lshape + 1 : lshape;
-    if (npy_write_pending(o->out, q->dtype, q->ndim, q->shape, out, &po, err, sizeof err))
+    /* O: Q's shape with V's head size Dv last */
+    uint64_t oshape[NPY_MAX_DIMS];
+    memcpy(oshape, q->shape, (size_t)q->ndim * sizeof oshape[0]);
+    oshape[q->ndim - 1] = p->head_dim_v;
+    if (npy_write_pending(o->out, q->dtype, q->ndim, oshape, out, &po, err, sizeof err))
         return cli_error(CMD, "--out: %s", err);
     if (o->lse && npy_write_pending(o->lse, "<f4", p->packed ? 2 : 3, ls, lse, &pl, err, sizeof err)) {
         npy_discard(&po);
@@ -450,8 +461,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
 
-    /* O has Q's shape and dtype; LSE is [B, Hq, Sq] (packed: [Hq, Tq]) f32, no larger than Q. */
-    out = malloc(q.nbytes);
+    /* O has Q's shape (with Dv last) and dtype; LSE is [B, Hq, Sq] (packed: [Hq, Tq]) f32. */
+    out = malloc(vkattn_problem_extent(&p, 'o') * (p.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
     lse = o.lse ? malloc((size_t)vkattn_problem_extent(&p, 'l') * sizeof *lse) : NULL;
     if (!out || (o.lse && !lse)) {
         cli_error(CMD, "out of memory for the outputs");

@@ -95,6 +95,13 @@ static void set_packed(harness_case *c, const uint32_t *ql, const uint32_t *kl)
                  c->p.seq_q, c->p.seq_kv, c->p.head_dim);
 }
 
+/* V and O of head size dv (SPEC 1). */
+static void set_dv(harness_case *c, uint32_t dv)
+{
+    c->p.head_dim_v = dv;
+    snprintf(c->name + strlen(c->name), sizeof c->name - strlen(c->name), " Dv%u", dv);
+}
+
 /* Sizes are deliberately not multiples of any tile. */
 /* Paged K/V of page_size keys per page, with spare pages beyond those the table uses. */
 static void set_paged(harness_case *c, uint32_t page_size, uint32_t spare)
@@ -155,6 +162,41 @@ static void quick_cases(case_list *l)
     set_packed(c, (const uint32_t[]){30, 1, 0, 24}, (const uint32_t[]){40, 5, 0, 35});
     c->p.causal = true;
     c->p.has_sinks = true;
+    c = add(l, "MLA decode", 1, 8, 1, 2, 100, 576, VKATTN_DTYPE_F16);
+    set_dv(c, 512);
+    c->p.causal = true;
+}
+
+/* V and O with their own head size Dv, and head sizes above 256 (SPEC 1: DeepSeek's MLA has
+ * D 576, Dv 512), with every rule: attention.comp's split form runs them on every device. */
+static void head_dim_v_cases(case_list *l, vkattn_dtype dt)
+{
+    harness_case *c;
+    c = add(l, "Dv<D causal", 2, 4, 2, 33, 41, 64, dt);
+    set_dv(c, 32);
+    c->p.causal = true;
+    c = add(l, "Dv>D varlen+mask+sinks+alibi bshd", 2, 4, 1, 19, 30, 32, dt);
+    set_dv(c, 100);
+    c->bshd = true;
+    set_lens(c, (const uint32_t[]){19, 7}, (const uint32_t[]){30, 0});
+    c->p.mask_batch = 2;
+    c->p.mask_heads = 1;
+    c->p.has_sinks = true;
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    c = add(l, "D192 Dv128 causal window", 1, 4, 2, 40, 60, 192, dt);
+    set_dv(c, 128);
+    c->p.causal = true;
+    set_window(c, 16, 0);
+    c = add(l, "MLA decode", 2, 16, 1, 1, 300, 576, dt);
+    set_dv(c, 512);
+    c->p.causal = true;
+    c = add(l, "MLA prefill causal", 1, 2, 1, 37, 37, 576, dt);
+    set_dv(c, 512);
+    c->p.causal = true;
+    c = add(l, "D300 packed causal", 3, 2, 1, 0, 0, 300, dt);
+    set_packed(c, (const uint32_t[]){10, 0, 17}, (const uint32_t[]){12, 5, 17});
+    set_dv(c, 300);
+    c->p.causal = true;
 }
 
 /* SPEC 2.1's packed batches: items of very different lengths (empty ones too) end to end, with
@@ -398,6 +440,7 @@ static void full_cases(case_list *l)
         set_window(c, 50, 3);
         new_field_cases(l, dt);
         packed_cases(l, dt);
+        head_dim_v_cases(l, dt);
     }
 }
 
@@ -453,6 +496,7 @@ static bool compare(const harness_case *c, const vkattn_problem *p, const tensor
     vkattn_dtype dt = p->dtype;
     uint32_t hkv = p->heads_kv ? p->heads_kv : p->heads_q;
     (void)hkv;
+    const uint32_t dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
     /* (A packed batch's tensors have no batch dimension: its items lie along Sq.) */
     for (uint32_t b = 0; b < (p->packed ? 1u : p->batch); ++b)
         for (uint32_t h = 0; h < p->heads_q; ++h)
@@ -462,7 +506,7 @@ static bool compare(const harness_case *c, const vkattn_problem *p, const tensor
                 /* A row that sees no key has LSE = -inf, or exactly the sink (SPEC 3). */
                 bool empty = p->has_lse && ((isinf(t->lse_ref[li]) && t->lse_ref[li] < 0) ||
                                             (p->has_sinks && t->lse_ref[li] == t->sinks[h]));
-                for (uint32_t d = 0; d < p->head_dim; ++d) {
+                for (uint32_t d = 0; d < dv; ++d) {
                     double got = element(t->o, base + d, dt), want = element(t->o_ref, base + d, dt);
                     if (!isfinite(got)) {
                         snprintf(r->why, sizeof r->why, "O[%u,%u,%u,%u] = %g is not finite", b,
@@ -510,19 +554,22 @@ vkattn_problem harness_problem(const harness_case *c)
 {
     vkattn_problem p = c->p;
     uint32_t hkv = p.heads_kv ? p.heads_kv : p.heads_q;
+    const uint32_t d = p.head_dim, dv = p.head_dim_v ? p.head_dim_v : d;
     if (p.packed) { /* [T, H, D] */
-        p.q = p.out = (vkattn_strides){0, p.head_dim, (uint64_t)p.heads_q * p.head_dim};
-        p.k = p.v = (vkattn_strides){0, p.head_dim, (uint64_t)hkv * p.head_dim};
+        p.q = (vkattn_strides){0, d, (uint64_t)p.heads_q * d};
+        p.out = (vkattn_strides){0, dv, (uint64_t)p.heads_q * dv};
+        p.k = (vkattn_strides){0, d, (uint64_t)hkv * d};
+        p.v = (vkattn_strides){0, dv, (uint64_t)hkv * dv};
     } else if (c->bshd) {
-        p.q = p.out = vkattn_strides_bshd(p.heads_q, p.seq_q, p.head_dim);
-        p.k = p.v = vkattn_strides_bshd(hkv, p.seq_kv, p.head_dim);
+        p.q = vkattn_strides_bshd(p.heads_q, p.seq_q, d);
+        p.out = vkattn_strides_bshd(p.heads_q, p.seq_q, dv);
+        p.k = vkattn_strides_bshd(hkv, p.seq_kv, d);
+        p.v = vkattn_strides_bshd(hkv, p.seq_kv, dv);
     } else {
-        vkattn_strides dense_q = {(uint64_t)p.heads_q * p.seq_q * p.head_dim,
-                                  (uint64_t)p.seq_q * p.head_dim, p.head_dim};
-        vkattn_strides dense_kv = {(uint64_t)hkv * p.seq_kv * p.head_dim,
-                                   (uint64_t)p.seq_kv * p.head_dim, p.head_dim};
-        p.q = p.out = dense_q;
-        p.k = p.v = dense_kv;
+        p.q = (vkattn_strides){(uint64_t)p.heads_q * p.seq_q * d, (uint64_t)p.seq_q * d, d};
+        p.out = (vkattn_strides){(uint64_t)p.heads_q * p.seq_q * dv, (uint64_t)p.seq_q * dv, dv};
+        p.k = (vkattn_strides){(uint64_t)hkv * p.seq_kv * d, (uint64_t)p.seq_kv * d, d};
+        p.v = (vkattn_strides){(uint64_t)hkv * p.seq_kv * dv, (uint64_t)p.seq_kv * dv, dv};
     }
     if (p.page_size) /* a paged K/V has its fixed layout */
         memset(&p.k, 0, sizeof p.k), memset(&p.v, 0, sizeof p.v);

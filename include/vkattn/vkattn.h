@@ -108,7 +108,7 @@ typedef struct vkattn_problem {
     uint32_t heads_kv;  /* Hkv >= 1, divides Hq; 0 = heads_q */
     uint32_t seq_q;     /* Sq in 1..VKATTN_MAX_SEQ */
     uint32_t seq_kv;    /* Skv in 1..VKATTN_MAX_SEQ */
-    uint32_t head_dim;  /* D in 1..256 */
+    uint32_t head_dim;  /* D (of Q and K) in 1..576 */
     vkattn_dtype dtype; /* of Q, K, V and O; LSE is always f32 */
     vkattn_strides q, k, v, out; /* 0 = dense BHSD (see vkattn_strides) */
 
@@ -169,6 +169,13 @@ typedef struct vkattn_problem {
      * visible pairs, not B x the longest item. Not combined with q_lens, kv_lens, starts, a
      * custom mask or paged K/V. */
     bool packed;
+    /* Dv, the head size of V and O (SPEC 1), in 1..512; 0 = head_dim. V is [B, Hkv, Skv, Dv]
+     * and O [B, Hq, Sq, Dv] (their strides count Dv-element rows). DeepSeek's MLA uses
+     * D = 576, Dv = 512. Problems with Dv != D or D above 256 run in attention.comp's split form
+     * (tiles sized for them; the planner picks it on every device), which has no paged K/V,
+     * no forced kv_splits and no no_gqa_packing: vkattn_cmd_attention returns
+     * VKATTN_ERROR_UNSUPPORTED for those combinations (the CPU reference computes them). */
+    uint32_t head_dim_v;
 } vkattn_problem;
 
 /* Strides for the BSHD layout ([B, S, H, D] in memory) of a tensor with h heads, s rows, d dims.
@@ -311,6 +318,11 @@ typedef struct vkattn_context_desc {
                               size varies, subgroupSizeControl and computeFullSubgroups); false
                               = no coopmat kernel. vkattn's own devices enable them where
                               present */
+    uint32_t max_shared_memory; /* 0 = the device's maxComputeSharedMemorySize; else the kernels
+                              use at most this many bytes of shared memory per workgroup, as on a
+                              device that has no more (>= 16384, Vulkan's minimum: for tests of
+                              small devices, e.g. 16 KiB phones). Anything else is
+                              INVALID_ARGUMENT. */
 } vkattn_context_desc;
 
 /* Creates a context. desc may be NULL (all defaults). On success *out is a context that owns
