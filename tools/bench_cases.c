@@ -271,10 +271,14 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
          * decode variants already make a group of each). */
         const bool twin = i % n_dts != 0;
         vkattn_problem p = make_problem(s[0], s[1], s[2], s[3], s[4], s[5], dts[i % n_dts], false);
+        p.head_dim_v = s[6];
+        const uint32_t dv = s[6] ? s[6] : s[5];
         const bool bshd = o->layout == CLI_LAYOUT_BSHD;
         if (bshd) {
-            p.q = p.out = vkattn_strides_bshd(s[1], s[3], s[5]);
-            p.k = p.v = vkattn_strides_bshd(s[2], s[4], s[5]);
+            p.q = vkattn_strides_bshd(s[1], s[3], s[5]);
+            p.out = vkattn_strides_bshd(s[1], s[3], dv);
+            p.k = vkattn_strides_bshd(s[2], s[4], s[5]);
+            p.v = vkattn_strides_bshd(s[2], s[4], dv);
         }
         cli_seqs seqs = {0};
         char msg[512];
@@ -334,7 +338,9 @@ int bench_build_cases(const char *cmd, const bench_selection *o, bench_case **ca
 }
 
 const char bench_selection_help[] =
-    "  --shape B,Hq,Hkv,Sq,Skv,D  a problem (repeatable); Hq a multiple of Hkv\n"
+    "  --shape B,Hq,Hkv,Sq,Skv,D[,Dv]\n"
+    "                             a problem (repeatable); Hq a multiple of Hkv; Dv, the\n"
+    "                             head size of V and O, defaults to D\n"
     "  --suite NAME               problems by name (repeatable); without --shape or\n"
     "                             --suite: quick\n"
     "      quick     S=256 prefill, decode and varlen problems that take seconds on a\n"
@@ -381,10 +387,10 @@ int bench_selection_option(cli *c, bench_selection *o)
         size_t n;
         if (!(text = cli_value(c)) || cli_parse_u32_list(c->cmd, c->flag, text, 0, &v, &n))
             return -1;
-        if (n != 6) {
+        if (n != 6 && n != 7) {
             free(v);
-            return cli_error(c->cmd, "--shape: expected B,Hq,Hkv,Sq,Skv,D (6 integers), got "
-                             "'%s'", text);
+            return cli_error(c->cmd, "--shape: expected B,Hq,Hkv,Sq,Skv,D or B,Hq,Hkv,Sq,Skv,D,Dv "
+                             "(6 or 7 integers), got '%s'", text);
         }
         void *grown = realloc(o->shapes, (o->n_shapes + 1) * sizeof *o->shapes);
         if (!grown) {
@@ -392,7 +398,8 @@ int bench_selection_option(cli *c, bench_selection *o)
             return cli_error(c->cmd, "out of memory");
         }
         o->shapes = grown;
-        memcpy(o->shapes[o->n_shapes++], v, sizeof o->shapes[0]);
+        memset(o->shapes[o->n_shapes], 0, sizeof o->shapes[0]);
+        memcpy(o->shapes[o->n_shapes++], v, n * sizeof *v);
         free(v);
     } else if (cli_is(c, "--suite")) {
         if (!(text = cli_value(c)))

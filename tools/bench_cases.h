@@ -19,7 +19,8 @@ typedef struct bench_selection {
     unsigned suites;               /* SUITE_* */
     vkattn_dtype dtypes[2];        /* --dtype's types, in order (--dtype f32,f16: both) */
     size_t n_dtypes;               /* 0 without --dtype: f32 (the decode suite: both) */
-    uint32_t (*shapes)[6];         /* --shape B,Hq,Hkv,Sq,Skv,D, in order (malloc'd) */
+    uint32_t (*shapes)[7];         /* --shape B,Hq,Hkv,Sq,Skv,D[,Dv], in order (malloc'd; Dv 0
+                                    * when not given) */
     size_t n_shapes;
     cli_mask_flags mask;           /* they apply to the --shape problems only */
     bool sinks, alibi;             /* --sinks, --alibi: likewise */

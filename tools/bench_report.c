@@ -34,7 +34,7 @@ static void appendf(char *buf, size_t size, size_t *pos, const char *fmt, ...)
 
 /* The fields of a name, from a problem or from a row of a JSON file. */
 typedef struct name_fields {
-    uint32_t b, hq, hkv, sq, skv, d;
+    uint32_t b, hq, hkv, sq, skv, d, dv; /* dv 0: = d */
     const char *dtype;
     bool causal, window, top_left, varlen, left_pad, sinks, alibi, packed;
     int wl, wr;
@@ -50,7 +50,10 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
     appendf(buf, size, &pos, " S%u", f->sq);
     if (f->skv != f->sq)
         appendf(buf, size, &pos, "x%u", f->skv);
-    appendf(buf, size, &pos, " D%u %s", f->d, f->dtype);
+    appendf(buf, size, &pos, " D%u", f->d);
+    if (f->dv && f->dv != f->d)
+        appendf(buf, size, &pos, " Dv%u", f->dv);
+    appendf(buf, size, &pos, " %s", f->dtype);
     if (f->causal)
         appendf(buf, size, &pos, " causal");
     if (f->window)
@@ -84,7 +87,7 @@ void bench_case_name(const bench_case *c, char *buf, size_t size)
 {
     const vkattn_problem *p = &c->p;
     name_fields f = {p->batch, p->heads_q, p->heads_kv, p->seq_q, p->seq_kv, p->head_dim,
-                     dtype_name(p->dtype), p->causal, p->window,
+                     p->head_dim_v, dtype_name(p->dtype), p->causal, p->window,
                      p->align == VKATTN_ALIGN_TOP_LEFT, c->q_lens || c->kv_lens,
                      c->q_start || c->kv_start, p->has_sinks, p->alibi != VKATTN_ALIBI_NONE,
                      p->packed, p->window_left, p->window_right};
@@ -150,6 +153,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            cJSON_AddNumberToObject(o, "Sq", p->seq_q) &&
            cJSON_AddNumberToObject(o, "Skv", p->seq_kv) &&
            cJSON_AddNumberToObject(o, "D", p->head_dim) &&
+           cJSON_AddNumberToObject(o, "Dv", p->head_dim_v ? p->head_dim_v : p->head_dim) &&
            cJSON_AddStringToObject(o, "dtype", dtype_name(p->dtype)) &&
            cJSON_AddStringToObject(o, "layout", layout_name(c)) &&
            cJSON_AddBoolToObject(o, "causal", p->causal) &&
@@ -279,7 +283,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
           "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
           "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps,"
-          "q_start,kv_start,sinks,alibi,cu_seqlens_q,cu_seqlens_kv\n", f);
+          "q_start,kv_start,sinks,alibi,cu_seqlens_q,cu_seqlens_kv,Dv\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
@@ -323,7 +327,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_lens(f, c->cu_q, p->batch + 1);
         fputc(',', f);
         csv_lens(f, c->cu_kv, p->batch + 1);
-        fputc('\n', f);
+        fprintf(f, ",%u\n", p->head_dim_v ? p->head_dim_v : p->head_dim);
     }
     if (fclose(f) != 0) {
         free(text);
@@ -516,6 +520,10 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
     f.left_pad = qs || ks;
     if (ok && (f.sinks || f.alibi))
         fprintf(k, " sinks=%d alibi=%s", f.sinks, f.alibi ? alibi->valuestring : "none");
+    const cJSON *dvj = cJSON_GetObjectItemCaseSensitive(o, "Dv"); /* added later: absent = D */
+    f.dv = cJSON_IsNumber(dvj) ? (uint32_t)dvj->valuedouble : 0;
+    if (ok && f.dv && f.dv != f.d)
+        fprintf(k, " Dv=%u", f.dv);
     bool cq = false, ck = false;
     if (ok && cJSON_GetObjectItemCaseSensitive(o, "cu_seqlens_q"))
         ok = key_list(k, o, "cu_seqlens_q", &cq, why, size) &&

@@ -190,8 +190,10 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
         dense += p->packed ? (double)rule.ql * rule.kl : (double)p->seq_q * p->seq_kv;
     }
     row->visible_pairs = pairs;
-    double flops_visible = 4.0 * p->heads_q * p->head_dim * (double)pairs;
-    double flops_dense = 4.0 * p->heads_q * dense * p->head_dim;
+    /* 2 D per score, 2 Dv per P V product */
+    const double dd = p->head_dim + (p->head_dim_v ? p->head_dim_v : p->head_dim);
+    double flops_visible = 2.0 * p->heads_q * dd * (double)pairs;
+    double flops_dense = 2.0 * p->heads_q * dense * dd;
     double bytes = (p->dtype == VKATTN_DTYPE_F16 ? 2.0 : 4.0) *
                    (double)(vkattn_problem_extent(p, 'q') + vkattn_problem_extent(p, 'k') +
                             vkattn_problem_extent(p, 'v') + vkattn_problem_extent(p, 'o'));
