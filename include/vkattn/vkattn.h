@@ -161,8 +161,9 @@ typedef struct vkattn_problem {
     vkattn_alibi alibi; /* ALiBi slopes (SPEC 3): s -= slope * |p + off - r| */
     /* Packed variable-length batches (SPEC 2.1; FlashAttention-2's varlen API): the batch's
      * items lie end to end along one token axis. seq_q and seq_kv are the token counts Tq and
-     * Tk; Q and O are [Tq, Hq, D], K and V [Tk, Hkv, D], LSE [Hq, Tq]. Strides: b must be 0 (no
-     * batch dimension); all zero = dense [T, H, D]. cu_seqlens_q and cu_seqlens_kv (u32
+     * Tk; Q and K are [Tq, Hq, D] and [Tk, Hkv, D], V and O [Tk, Hkv, Dv] and [Tq, Hq, Dv],
+     * LSE [Hq, Tq]. Strides: b must be 0 (no batch dimension); all zero = dense [T, H, D]
+     * (Dv for V and O). cu_seqlens_q and cu_seqlens_kv (u32
      * [B + 1], non-decreasing from 0 to Tq resp. Tk) give item b the query rows
      * cu_seqlens_q[b] .. cu_seqlens_q[b + 1] - 1 (keys alike); causal, window, alignment and
      * ALiBi read positions counted from the item's first row. Work and memory follow Tq and the
@@ -189,7 +190,8 @@ VKATTN_API vkattn_result vkattn_problem_check(const vkattn_problem *p, char *msg
 
 /* Number of elements (not bytes) a tensor of this problem spans, given its strides:
  * which is 'q', 'k', 'v', 'o' (or 'l' for LSE, 'm' for the mask, 'p' for the page table; a
- * paged K/V spans num_pages * page_size * Hkv * D). 0 on an invalid problem. */
+ * paged K spans num_pages * page_size * Hkv * D, a paged V the same with Dv; V's and O's rows
+ * hold Dv). 0 on an invalid problem. */
 VKATTN_API uint64_t vkattn_problem_extent(const vkattn_problem *p, char which);
 
 /* Host memory for one attention. Pointers follow the problem's dtype and strides. */

@@ -1,10 +1,14 @@
 /* libFuzzer harness for the argument validation: the bytes become a vkattn_problem (raw, and
  * with some fields folded into small ranges so that valid problems are common), which goes to
  * vkattn_problem_check and vkattn_problem_extent; valid problems small enough to run cheaply
- * go on to vkattn_reference with per-batch lengths and a mask also taken from the bytes.
+ * go on to vkattn_reference with per-batch lengths and a mask also taken from the bytes, and
+ * packed batches (SPEC 2.1) with cu_seqlens taken from them too (valid or broken on purpose).
+ * head_dim_v (Dv, the head size of V and O) is set too: 0 (= D), small, 512, equal to D, or out
+ * of range; V and O rows are Dv long everywhere below.
  *
  * Input layout: byte 0 = mode bits (below), then sizeof(vkattn_problem) bytes copied over the
- * struct (missing bytes are zero), then the rest: message size, lengths, mask bits, data seed. */
+ * struct (missing bytes are zero), then the rest: message size, data seed, page table,
+ * cu_seqlens, lengths, starts, sinks and slopes, mask bits. */
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,16 +23,19 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
-    MODE_SIZES = 1,   /* batch, heads, seqs, head_dim folded into small valid-ish ranges */
-    MODE_STRIDES = 2, /* each tensor's strides: dense, BSHD, raw % 1024 or raw */
+    MODE_SIZES = 1,   /* batch, heads, seqs, head_dim (up to 576) and head_dim_v folded into
+                         small valid-ish ranges */
+    MODE_STRIDES = 2, /* each tensor's strides: dense, BSHD, raw % 1024 or raw (packed:
+                         fold_strides_packed) */
     MODE_MASK = 4,    /* mask_batch / mask_heads from {0, 1, B or Hq, raw} */
     MODE_WINDOW = 8,  /* window sides in -2..17, scale and softcap small or raw */
     MODE_ENUMS = 16,  /* dtype and align folded to their valid values */
     MODE_PAGED = 32,  /* page_size in {0, 1, 3, 16, 48}, small pool, table wide enough */
+    MODE_PACKED = 64, /* packed, with the fields packing excludes cleared (now and then kept) */
 };
 
 #define MAX_EXTENT (UINT64_C(1) << 16) /* elements per tensor worth running */
-#define MAX_WORK (UINT64_C(1) << 18)   /* B * Hq * Sq * Skv * D worth running */
+#define MAX_WORK (UINT64_C(1) << 19)   /* B * Hq * Sq * Skv * (D + Dv) worth running */
 
 typedef struct reader {
     const uint8_t *p;
@@ -63,11 +70,14 @@ static void die(const char *what, const char *msg)
 static bool names_a_field(const char *msg)
 {
     static const char *const names[] = {
-        "batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim", "dtype", "align",
+        "batch", "heads_q", "heads_kv", "seq_q", "seq_kv", "head_dim", "head_dim_v", "dtype",
+        "align",
         "window_left", "window_right", "scale", "softcap", "mask_batch", "mask_heads",
         "out.b", "out.h", "out.s", "q", "k", "v", "out", "lse", "mask", "q_lens", "kv_lens",
         "page_size", "num_pages", "pages_per_seq", "kv_splits", "page_table", "precision",
         "q_start", "kv_start", "sinks", "alibi", "tensors", "problem",
+        "has_q_lens", "has_kv_lens", "has_q_start", "has_kv_start", "cu_seqlens_q",
+        "cu_seqlens_kv", "packed",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t n = strlen(names[i]);
@@ -106,6 +116,7 @@ static void set_bools(vkattn_problem *p, const uint8_t *raw)
     p->has_q_start = raw[offsetof(vkattn_problem, has_q_start)] & 1;
     p->has_kv_start = raw[offsetof(vkattn_problem, has_kv_start)] & 1;
     p->has_sinks = raw[offsetof(vkattn_problem, has_sinks)] & 1;
+    p->packed = raw[offsetof(vkattn_problem, packed)] & 1;
 }
 
 static void fold_sizes(vkattn_problem *p)
@@ -116,7 +127,53 @@ static void fold_sizes(vkattn_problem *p)
     p->heads_q = hk * (1 + p->heads_q % 3);
     p->seq_q = 1 + p->seq_q % 23;
     p->seq_kv = 1 + p->seq_kv % 23;
-    p->head_dim = 1 + p->head_dim % ((p->head_dim >> 16) & 1 ? 256 : 48);
+    /* bit 16: up to 256; bits 16 and 17: up to 576 (above 512 only with Dv set) */
+    const uint32_t hd = p->head_dim;
+    p->head_dim = 1 + hd % ((hd >> 16) & 1 ? (hd >> 17) & 1 ? 576 : 256 : 48);
+    /* Dv: mostly 0 (= D) or a valid size of its own; now and then out of range. */
+    const uint32_t hv = p->head_dim_v, arg = hv >> 3;
+    switch (hv & 7) {
+    case 0: case 1: case 2:
+        p->head_dim_v = 0;
+        break;
+    case 3:
+        p->head_dim_v = 1 + arg % 48;
+        break;
+    case 4:
+        p->head_dim_v = 1 + arg % 512;
+        break;
+    case 5: /* D spelled out (invalid where D > 512), or D +- 1 */
+        p->head_dim_v = p->head_dim + arg % 3 - (p->head_dim > 1 ? 1 : 0);
+        break;
+    case 6: /* 512 (MLA's Dv) or just past it */
+        p->head_dim_v = 512 + arg % 3;
+        break;
+    default:
+        p->head_dim_v = arg & 1 ? hv : 0;
+        break;
+    }
+}
+
+/* Dv as the library reads it: head_dim_v, or head_dim where it is 0. */
+static uint32_t dv_of(const vkattn_problem *p)
+{
+    return p->head_dim_v ? p->head_dim_v : p->head_dim;
+}
+
+/* O's strides with the defaults filled in (dense [B, Hq, Sq, Dv], or [T, Hq, Dv] packed). */
+static vkattn_strides out_strides(const vkattn_problem *p)
+{
+    vkattn_strides os = p->out;
+    const uint64_t dv = dv_of(p);
+    if (os.b == 0 && os.h == 0 && os.s == 0 && p->packed) {
+        os.h = dv;
+        os.s = (uint64_t)p->heads_q * dv;
+    } else if (os.b == 0 && os.h == 0 && os.s == 0) {
+        os.s = dv;
+        os.h = (uint64_t)p->seq_q * os.s;
+        os.b = (uint64_t)p->heads_q * os.h;
+    }
+    return os;
 }
 
 static void fold_strides(vkattn_strides *s, uint32_t heads, uint32_t seq, uint32_t head_dim)
@@ -136,6 +193,42 @@ static void fold_strides(vkattn_strides *s, uint32_t heads, uint32_t seq, uint32
     default:
         break;
     }
+}
+
+/* A packed batch's tensors ([T, H, D], b = 0): dense (0), [T, H, D] spelled out, head-major
+ * [H, T, D], or raw h and s % 1024 with b now and then nonzero (rejected). */
+static void fold_strides_packed(vkattn_strides *s, uint32_t heads, uint32_t seq,
+                                uint32_t head_dim)
+{
+    switch (s->b & 3) {
+    case 0:
+        *s = (vkattn_strides){0, 0, 0};
+        break;
+    case 1:
+        *s = (vkattn_strides){0, head_dim, (uint64_t)heads * head_dim};
+        break;
+    case 2:
+        *s = (vkattn_strides){0, (uint64_t)seq * head_dim, head_dim};
+        break;
+    default:
+        s->b = (s->b >> 2) & 1 ? (s->b >> 3) % 1024 : 0;
+        s->h %= 1024;
+        s->s %= 1024;
+        break;
+    }
+}
+
+/* Packed (SPEC 2.1): the fields it excludes (lengths, starts, mask, paging) and the batch
+ * strides cleared, unless bit 1 of the raw packed byte keeps them (then rejected, mostly). */
+static void fold_packed(vkattn_problem *p, uint8_t raw_packed)
+{
+    p->packed = true;
+    if (raw_packed & 2)
+        return;
+    p->has_q_lens = p->has_kv_lens = p->has_q_start = p->has_kv_start = false;
+    p->mask_batch = p->mask_heads = 0;
+    p->page_size = 0;
+    p->q.b = p->k.b = p->v.b = p->out.b = 0;
 }
 
 static void fold_paged(vkattn_problem *p)
@@ -198,6 +291,143 @@ static bool is_finite_at(const void *buf, vkattn_dtype dtype, uint64_t i)
     return isfinite(f);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* cu_seqlens for a packed batch of the given token count (SPEC 2.1): B + 1 offsets, mostly
+ * valid (cut points from the bytes, sorted, 0 first and total last, empty items common), now
+ * and then broken: a wrong first or last entry, a decrease, unsorted cut points, huge values.
+ * *ok says whether the result is valid, judged from the values alone. */
+static uint32_t *make_cu(reader *r, uint32_t batch, uint32_t total, bool *ok)
+{
+    uint32_t *cu = malloc(((size_t)batch + 1) * sizeof *cu);
+    if (!cu)
+        abort();
+    const uint8_t how = next_u8(r);
+    cu[0] = 0;
+    cu[batch] = total;
+    for (uint32_t b = 1; b < batch; b++) {
+        uint32_t x = next_u8(r);
+        cu[b] = how % 8 == 4 ? x % (total + 2) : x % (total + 1); /* 4: maybe past the end */
+    }
+    if (how % 8 != 4 && batch > 2) /* sorted: a valid cut */
+        qsort(cu + 1, batch - 1, sizeof *cu, cmp_u32);
+    const uint32_t arg = how >> 3;
+    switch (how % 8) {
+    case 0: /* a wrong first entry */
+        cu[0] = 1 + arg % (total + 1);
+        break;
+    case 1: /* a wrong last entry: one or a few past the token count, or short of it */
+        cu[batch] = arg & 1 ? total + 1 + (arg >> 1) % 3 : (arg >> 1) % (total + 1);
+        break;
+    case 2: /* a decrease at b + 1 (or, for one item, a last entry of 0 after 0) */
+        if (batch >= 2) {
+            uint32_t b = 1 + arg % (batch - 1);
+            cu[b] = cu[b + 1] + 1 + (arg >> 4);
+        } else {
+            cu[1] = arg & 1 ? 0 : total;
+        }
+        break;
+    case 3: /* the largest offsets */
+        cu[batch] = UINT32_MAX;
+        if (batch >= 2 && (arg & 1))
+            cu[batch - 1] = UINT32_MAX;
+        break;
+    default: /* 4: unsorted cut points; 5..7: valid */
+        break;
+    }
+    *ok = cu[0] == 0 && cu[batch] == total;
+    for (uint32_t b = 1; b <= batch; b++)
+        *ok = *ok && cu[b] >= cu[b - 1];
+    return cu;
+}
+
+/* Item b of a packed batch run as the padded problem SPEC 2.1 says it is: one batch item over
+ * the whole token axis with starts cu[b] and lengths the item's counts (and its own slopes).
+ * Its rows of O and LSE must equal those of the packed run bit for bit (the same reference
+ * arithmetic). */
+static void check_item_as_padded(const vkattn_problem *p, const vkattn_host_tensors *t,
+                                 const uint32_t *cu_q, const uint32_t *cu_kv, uint32_t b,
+                                 uint64_t eo, uint64_t el, size_t es)
+{
+    vkattn_problem u = *p;
+    u.packed = false;
+    u.batch = 1;
+    u.has_q_lens = u.has_kv_lens = u.has_q_start = u.has_kv_start = true;
+    /* [T, H, D] strides as a batch of one; zero strides meant dense [T, H, D] (V and O:
+     * [T, H, Dv]) when packed. */
+    const uint32_t hk = p->heads_kv ? p->heads_kv : p->heads_q, dv = dv_of(p);
+    const vkattn_strides dq = {0, p->head_dim, (uint64_t)p->heads_q * p->head_dim};
+    const vkattn_strides dk = {0, p->head_dim, (uint64_t)hk * p->head_dim};
+    const vkattn_strides dvs = {0, dv, (uint64_t)hk * dv};
+    const vkattn_strides dout = {0, dv, (uint64_t)p->heads_q * dv};
+    vkattn_strides *st[4] = {&u.q, &u.k, &u.v, &u.out};
+    const vkattn_strides *dense[4] = {&dq, &dk, &dvs, &dout};
+    for (int i = 0; i < 4; i++)
+        if (st[i]->b == 0 && st[i]->h == 0 && st[i]->s == 0)
+            *st[i] = *dense[i];
+    u.alibi = p->alibi ? VKATTN_ALIBI_HEADS : VKATTN_ALIBI_NONE;
+    const uint32_t q_start = cu_q[b], kv_start = cu_kv[b];
+    const uint32_t q_len = cu_q[b + 1] - cu_q[b], kv_len = cu_kv[b + 1] - cu_kv[b];
+    if (vkattn_problem_extent(&u, 'o') != eo)
+        die("a packed item as a padded batch of one has another O extent", NULL);
+    void *out = malloc(eo * es);
+    float *lse = p->has_lse ? malloc(el * sizeof *lse) : NULL;
+    if (!out || (p->has_lse && !lse))
+        abort();
+    memset(out, 0xA5, eo * es);
+    vkattn_host_tensors ut = *t;
+    ut.out = out;
+    ut.lse = lse;
+    ut.cu_seqlens_q = ut.cu_seqlens_kv = NULL;
+    ut.q_lens = &q_len;
+    ut.kv_lens = &kv_len;
+    ut.q_start = &q_start;
+    ut.kv_start = &kv_start;
+    ut.alibi = p->alibi == VKATTN_ALIBI_BATCH_HEADS ? t->alibi + (uint64_t)b * p->heads_q
+                                                     : t->alibi;
+    char msg[256];
+    if (vkattn_reference(&u, &ut, msg, sizeof msg) != VKATTN_SUCCESS)
+        die("a packed item as a padded batch of one rejected", msg);
+    const vkattn_strides os = u.out;
+    for (uint32_t h = 0; h < p->heads_q; h++)
+        for (uint32_t i = q_start; i < q_start + q_len; i++) {
+            const uint64_t o = h * os.h + i * os.s;
+            if (memcmp((const char *)t->out + o * es, (const char *)out + o * es,
+                       (size_t)dv * es) != 0)
+                die("a packed item's O differs from the same item padded (SPEC 2.1)", NULL);
+            const uint64_t l = (uint64_t)h * p->seq_q + i;
+            if (lse && memcmp(&t->lse[l], &lse[l], sizeof *lse) != 0)
+                die("a packed item's LSE differs from the same item padded (SPEC 2.1)", NULL);
+        }
+    free(out);
+    free(lse);
+}
+
+/* The extents of tensors with default strides, from SPEC 1 (V and O rows hold Dv): Q [B, Hq,
+ * Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv], O [B, Hq, Sq, Dv]; packed, B is 1 (the token
+ * axis holds the batch); paged, K and V are [num_pages, page_size, Hkv, D or Dv]. */
+static void check_dense_extents(const vkattn_problem *p, uint64_t eq, uint64_t ek, uint64_t ev,
+                                uint64_t eo)
+{
+    const uint64_t b = p->packed ? 1 : p->batch, dv = dv_of(p);
+    const uint64_t hk = p->heads_kv ? p->heads_kv : p->heads_q;
+    const uint64_t kv_rows = p->page_size ? (uint64_t)p->num_pages * p->page_size
+                                          : b * p->seq_kv;
+    const struct { const vkattn_strides *s; uint64_t got, want; const char *what; } t[4] = {
+        {&p->q, eq, b * p->heads_q * p->seq_q * p->head_dim, "Q's extent is not B*Hq*Sq*D"},
+        {&p->k, ek, kv_rows * hk * p->head_dim, "K's extent is not B*Hkv*Skv*D"},
+        {&p->v, ev, kv_rows * hk * dv, "V's extent is not B*Hkv*Skv*Dv"},
+        {&p->out, eo, b * p->heads_q * p->seq_q * dv, "O's extent is not B*Hq*Sq*Dv"},
+    };
+    for (int i = 0; i < 4; i++)
+        if (t[i].s->b == 0 && t[i].s->h == 0 && t[i].s->s == 0 && t[i].got != t[i].want)
+            die(t[i].what, NULL);
+}
+
 static void run_reference(const vkattn_problem *p, reader *r)
 {
     uint64_t eq = vkattn_problem_extent(p, 'q'), ek = vkattn_problem_extent(p, 'k');
@@ -208,10 +438,13 @@ static void run_reference(const vkattn_problem *p, reader *r)
     if ((em == 0) != (p->mask_batch == 0))
         die("mask extent disagrees with mask_batch", NULL);
     const uint64_t ep = p->page_size != 0 ? vkattn_problem_extent(p, 'p') : 0;
+    check_dense_extents(p, eq, ek, ev, eo);
     if (eq > MAX_EXTENT || ek > MAX_EXTENT || ev > MAX_EXTENT || eo > MAX_EXTENT ||
         el > MAX_EXTENT || em > MAX_EXTENT || ep > MAX_EXTENT)
         return;
-    uint64_t work = (uint64_t)p->batch * p->heads_q * p->seq_q * p->seq_kv * p->head_dim;
+    const uint32_t dv = dv_of(p);
+    uint64_t work = (uint64_t)p->batch * p->heads_q * p->seq_q * p->seq_kv *
+                    ((uint64_t)p->head_dim + dv);
     if (work > MAX_WORK)
         return;
 
@@ -227,6 +460,13 @@ static void run_reference(const vkattn_problem *p, reader *r)
             pages[e] = next_u8(r) % (p->num_pages + 1); /* now and then past the pool */
             pages_ok = pages_ok && pages[e] < p->num_pages;
         }
+    }
+    /* Packed: cu_seqlens for queries and keys, each valid or broken on purpose. */
+    uint32_t *cu_q = NULL, *cu_kv = NULL;
+    bool cu_q_ok = true, cu_kv_ok = true;
+    if (p->packed) {
+        cu_q = make_cu(r, p->batch, p->seq_q, &cu_q_ok);
+        cu_kv = make_cu(r, p->batch, p->seq_kv, &cu_kv_ok);
     }
     uint8_t *mask = NULL;
     bool lens_ok = true;
@@ -298,6 +538,8 @@ static void run_reference(const vkattn_problem *p, reader *r)
         .kv_start = kv_start,
         .sinks = p->has_sinks ? sinks : NULL,
         .alibi = p->alibi ? slopes : NULL,
+        .cu_seqlens_q = cu_q,
+        .cu_seqlens_kv = cu_kv,
     };
 
     char msg[256];
@@ -320,29 +562,47 @@ static void run_reference(const vkattn_problem *p, reader *r)
         if (strncmp(msg, "q_lens[", 7) != 0 && strncmp(msg, "kv_lens[", 8) != 0 &&
             strncmp(msg, "q_start[", 8) != 0 && strncmp(msg, "kv_start[", 9) != 0)
             die("a bad length or start rejected without naming it", msg);
+    } else if (!cu_q_ok || !cu_kv_ok) { /* queries' offsets are checked before the keys' */
+        if (res != VKATTN_ERROR_INVALID_ARGUMENT)
+            die("cu_seqlens that are not non-decreasing from 0 to seq_q / seq_kv accepted", msg);
+        if (!cu_q_ok ? strncmp(msg, "cu_seqlens_q[", 13) != 0
+                     : strncmp(msg, "cu_seqlens_kv[", 14) != 0)
+            die("bad cu_seqlens rejected without naming the first bad array", msg);
     } else if (res != VKATTN_SUCCESS) {
         die("a valid problem with valid tensors rejected", msg);
     } else {
-        /* Every row of O (started as NaN) is written and finite; LSE may be -inf (no key). */
-        for (uint32_t b = 0; b < p->batch; b++)
+        /* Every row of O (started as NaN) is written (its Dv elements) and finite, and nothing
+         * between the rows is: those elements keep their NaN. LSE may be -inf (no key). A
+         * packed batch's tensors have one batch index (its token axis) and LSE is [Hq, Tq]. */
+        const uint32_t tensor_batch = p->packed ? 1 : p->batch;
+        const vkattn_strides os = out_strides(p);
+        uint8_t *in_row = calloc(eo, 1);
+        if (!in_row)
+            abort();
+        for (uint32_t b = 0; b < tensor_batch; b++)
             for (uint32_t h = 0; h < p->heads_q; h++)
                 for (uint32_t i = 0; i < p->seq_q; i++) {
-                    vkattn_strides os = p->out;
-                    if (os.b == 0 && os.h == 0 && os.s == 0) {
-                        os.s = p->head_dim;
-                        os.h = (uint64_t)p->seq_q * os.s;
-                        os.b = (uint64_t)p->heads_q * os.h;
-                    }
                     uint64_t o = b * os.b + h * os.h + i * os.s;
-                    for (uint32_t c = 0; c < p->head_dim; c++)
+                    if (o + dv > eo)
+                        die("a row of O lies past O's extent", NULL);
+                    for (uint32_t c = 0; c < dv; c++) {
                         if (!is_finite_at(t.out, p->dtype, o + c))
                             die("an output is not finite for finite inputs", NULL);
+                        in_row[o + c] = 1;
+                    }
                     if (p->has_lse) {
                         float l = t.lse[((uint64_t)b * p->heads_q + h) * p->seq_q + i];
                         if (isnan(l) || l == INFINITY)
                             die("an LSE is NaN or +inf", NULL);
                     }
                 }
+        for (uint64_t e = 0; e < eo; e++)
+            if (!in_row[e] && is_finite_at(t.out, p->dtype, e))
+                die("an element of O between its rows was written", NULL);
+        free(in_row);
+        /* Each item of a packed batch is the padded problem SPEC 2.1 says it is. */
+        for (uint32_t b = 0; p->packed && b < p->batch && b < 8; b++)
+            check_item_as_padded(p, &t, cu_q, cu_kv, b, eo, el, es);
     }
     free((void *)t.q);
     free((void *)t.k);
@@ -357,6 +617,8 @@ static void run_reference(const vkattn_problem *p, reader *r)
     free(slopes);
     free(mask);
     free(pages);
+    free(cu_q);
+    free(cu_kv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -374,12 +636,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     set_bools(&p, raw);
     if (mode & MODE_SIZES)
         fold_sizes(&p);
+    if (mode & MODE_PACKED)
+        fold_packed(&p, raw[offsetof(vkattn_problem, packed)]);
     if (mode & MODE_STRIDES) {
         uint32_t hk = p.heads_kv ? p.heads_kv : p.heads_q;
-        fold_strides(&p.q, p.heads_q, p.seq_q, p.head_dim);
-        fold_strides(&p.k, hk, p.seq_kv, p.head_dim);
-        fold_strides(&p.v, hk, p.seq_kv, p.head_dim);
-        fold_strides(&p.out, p.heads_q, p.seq_q, p.head_dim);
+        void (*fold)(vkattn_strides *, uint32_t, uint32_t, uint32_t) =
+            p.packed ? fold_strides_packed : fold_strides;
+        fold(&p.q, p.heads_q, p.seq_q, p.head_dim);
+        fold(&p.k, hk, p.seq_kv, p.head_dim);
+        fold(&p.v, hk, p.seq_kv, dv_of(&p));
+        fold(&p.out, p.heads_q, p.seq_q, dv_of(&p));
     }
     if (mode & MODE_MASK) {
         uint32_t sel = p.mask_batch;
@@ -417,6 +683,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("the outcome depends on the message buffer", full);
     check_message(res2, full, sizeof full);
     free(msg);
+    /* SPEC 1: D in 1..576, Dv in 1..512 (0 = D). */
+    if (res == VKATTN_SUCCESS &&
+        (p.head_dim < 1 || p.head_dim > 576 || p.head_dim_v > 512 || dv_of(&p) > 512))
+        die("a head_dim or head_dim_v out of range accepted", NULL);
 
     if (res != VKATTN_SUCCESS) {
         static const char which[] = "qkvolm";
