@@ -1,6 +1,6 @@
-// How a kernel's tensors hold their elements: f32, f16 through GL_EXT_shader_16bit_storage, or
+// How a kernel's tensors hold their elements: f32, f16 through GL_EXT_shader_16bit_storage,
 // (VKATTN_F16_WORDS) f16 as 32-bit words for devices without storageBuffer16BitAccess (SwiftShader,
-// many phones). The same module source serves all three:
+// many phones), or (VKATTN_BF16) bf16 as 32-bit words. The same module source serves all four:
 //   ELEM_T        the type a tensor buffer is declared with
 //   OUT_ACCESS    the qualifier of an output buffer (words are read back by the atomics below)
 //   AT(buf, i)    element i of buf as a float
@@ -9,7 +9,30 @@
 // half i & 1 of word i >> 1. Both f16 forms convert with the device's own f16 conversions
 // (unpack/packHalf2x16 here, OpFConvert there); tests/test_f16_words.c checks on each device it
 // runs on that the bits agree (lavapipe 22.3 and 26.1: they do).
-#if defined(VKATTN_F16_WORDS)
+#if defined(VKATTN_BF16)
+// bf16 (SPEC 1: the top half of an f32) as 32-bit words on every device: reading is a shift,
+// writing a rounding, so 16-bit storage would buy nothing but a second module.
+#define ELEM_T uint
+#define OUT_ACCESS
+float bf16_of(uint w, uint i)
+{
+    return uintBitsToFloat((i & 1u) == 0u ? w << 16u : w & 0xffff0000u);
+}
+#define AT(buf, i) bf16_of(buf[(i) >> 1u], (i))
+// x rounded to the nearest bf16, ties to even; a NaN stays a (quiet) NaN.
+uint bf16_bits(float x)
+{
+    const uint u = floatBitsToUint(x);
+    return isnan(x) ? (u >> 16u) | 0x40u : (u + 0x7fffu + ((u >> 16u) & 1u)) >> 16u;
+}
+// As for f16 words: each write clears and sets its own half only, atomically.
+#define PUT(buf, i, x)                                                                            \
+    do {                                                                                          \
+        const uint put_i = (i), put_s = (put_i & 1u) * 16u;                                       \
+        atomicAnd(buf[put_i >> 1u], ~(0xffffu << put_s));                                         \
+        atomicOr(buf[put_i >> 1u], bf16_bits(x) << put_s);                                        \
+    } while (false)
+#elif defined(VKATTN_F16_WORDS)
 #ifndef VKATTN_F16
 #error VKATTN_F16_WORDS is a form of VKATTN_F16
 #endif

@@ -253,7 +253,7 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     if ((res = vkattn_scratch_size(ctx, problem, &scratch)) != VKATTN_SUCCESS)
         return res;
 
-    uint64_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    uint64_t esize = vkattn__dtype_size(p.dtype);
     uint64_t bytes[SEC_COUNT] = {
         vkattn_problem_extent(&p, 'q') * esize, vkattn_problem_extent(&p, 'k') * esize,
         vkattn_problem_extent(&p, 'v') * esize, vkattn_problem_extent(&p, 'o') * esize,

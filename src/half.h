@@ -1,5 +1,5 @@
-/* IEEE binary16 <-> binary32, in plain C (no F16C, no _Float16), shared by the CPU reference
- * and the tests. Subnormals, infinities and NaN are kept; float -> half rounds to nearest even. */
+/* IEEE binary16 (and bfloat16) <-> binary32, in plain C (no F16C, no _Float16), shared by the
+ * CPU reference and the tests. Subnormals, infinities and NaN are kept; float -> half rounds to nearest even. */
 #ifndef VKATTN_HALF_H
 #define VKATTN_HALF_H
 
@@ -58,6 +58,25 @@ static inline uint16_t float_to_half(float f)
     if (rem > half || (rem == half && (h & 1u)))
         h++;
     return (uint16_t)(sign | h);
+}
+
+/* bfloat16 (the top 16 bits of an f32) <-> binary32: widening is exact; narrowing rounds to
+ * nearest even (SPEC 1) and keeps a NaN a (quiet) NaN, as the shaders' bf16_bits does. */
+static inline float bf16_to_float(uint16_t b)
+{
+    const uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint16_t float_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
 
 #endif

@@ -58,7 +58,7 @@ typedef struct attn_pipeline {
  * pairs for a table of slots, so a list whose nodes never move (callers keep pointers). */
 typedef struct wide_pipeline {
     struct wide_pipeline *next;
-    uint32_t f16, d, dv;
+    uint32_t dtype, d, dv;
     attn_pipeline p;
 } wide_pipeline;
 
@@ -152,14 +152,14 @@ struct vkattn_context_T {
     bool owns_pipeline_cache;
     pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
-    attn_pipeline pipelines[2][256][3]; /* [dtype][head_dim - 1][rowwise, split, coopmat] */
+    attn_pipeline pipelines[3][256][3]; /* [dtype][head_dim - 1][rowwise, split, coopmat] */
     wide_pipeline *wide;             /* the wide head sizes' (guarded by lock) */
     uint32_t max_shared_memory;      /* the desc's (0: the device's) */
     decode_pipeline *decode;         /* made so far, in order of first use */
     uint32_t n_decode, cap_decode;
     tuning_table tuning;             /* vkattn_tuning_set/load */
-    VkPipeline merge[2];             /* [dtype] */
-    const char *merge_module[2];     /* their modules' names */
+    VkPipeline merge[3];             /* [dtype] */
+    const char *merge_module[3];     /* their modules' names */
 
     /* Convenience call (vkattn_attention) state, created on first use. */
     VkCommandPool pool;

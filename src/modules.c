@@ -73,6 +73,12 @@ static const uint32_t merge_f16_spv[] =
 static const uint32_t merge_f16w_spv[] =
 #include "shaders/merge_f16w.spv.h"
     ;
+static const uint32_t attn_bf16w_spv[] =
+#include "shaders/attn_bf16w.spv.h"
+    ;
+static const uint32_t merge_bf16w_spv[] =
+#include "shaders/merge_bf16w.spv.h"
+    ;
 
 #define MODULE(n) {#n, n##_spv, sizeof n##_spv}
 static const vkattn__module modules[FORM_COUNT][STORE_COUNT] = {
@@ -80,6 +86,7 @@ static const vkattn__module modules[FORM_COUNT][STORE_COUNT] = {
         [STORE_F32] = MODULE(attn_f32),
         [STORE_F16] = MODULE(attn_f16),
         [STORE_F16W] = MODULE(attn_f16w),
+        [STORE_BF16W] = MODULE(attn_bf16w),
     },
     [FORM_DECODE] = {
         [STORE_F32] = MODULE(decode_f32),
@@ -112,6 +119,7 @@ static const vkattn__module modules[FORM_COUNT][STORE_COUNT] = {
         [STORE_F32] = MODULE(merge_f32),
         [STORE_F16] = MODULE(merge_f16),
         [STORE_F16W] = MODULE(merge_f16w),
+        [STORE_BF16W] = MODULE(merge_bf16w),
     },
 };
 

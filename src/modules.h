@@ -11,6 +11,7 @@ typedef enum module_store {
     STORE_F32,
     STORE_F16,  /* 16-bit storage (storageBuffer16BitAccess) */
     STORE_F16W, /* f16 as 32-bit words: devices without 16-bit storage */
+    STORE_BF16W, /* bf16 as 32-bit words (every device) */
     STORE_COUNT
 } module_store;
 

@@ -83,7 +83,7 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
         ctx->vk.vkDestroyPipeline(ctx->device, w->p.pipeline, ctx->alloc);
         free(w);
     }
-    for (int t = 0; t < 2; ++t)
+    for (int t = 0; t < 3; ++t)
         for (int d = 0; d < 256; ++d)
             for (int k = 0; k < 3; ++k)
                 if (ctx->pipelines[t][d][k].pipeline)
@@ -94,7 +94,7 @@ void vkattn__pipelines_destroy(vkattn_context ctx)
     free(ctx->decode);
     ctx->decode = NULL;
     ctx->n_decode = ctx->cap_decode = 0;
-    for (int t = 0; t < 2; ++t)
+    for (int t = 0; t < 3; ++t)
         if (ctx->merge[t])
             ctx->vk.vkDestroyPipeline(ctx->device, ctx->merge[t], ctx->alloc);
     if (ctx->pipeline_layout)
@@ -215,7 +215,10 @@ static vkattn_result make_pipeline(vkattn_context ctx, VkPipelineLayout layout,
  * 16-bit storage is not enabled. */
 static module_store store_of(vkattn_context ctx, vkattn_dtype dtype)
 {
-    return dtype == VKATTN_DTYPE_F32 ? STORE_F32 : ctx->storage_16bit ? STORE_F16 : STORE_F16W;
+    return dtype == VKATTN_DTYPE_F32    ? STORE_F32
+           : dtype == VKATTN_DTYPE_BF16 ? STORE_BF16W
+           : ctx->storage_16bit         ? STORE_F16
+                                        : STORE_F16W;
 }
 
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
@@ -310,10 +313,10 @@ bool vkattn_build_has_coopmat(void)
 static vkattn_result wide_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
                                        uint32_t dv, const attn_pipeline **out)
 {
-    const uint32_t f16 = dtype == VKATTN_DTYPE_F16;
+    const uint32_t dt = (uint32_t)dtype;
     pthread_mutex_lock(&ctx->lock);
     const wide_pipeline *w = ctx->wide;
-    while (w && !(w->f16 == f16 && w->d == d && w->dv == dv))
+    while (w && !(w->dtype == dt && w->d == d && w->dv == dv))
         w = w->next;
     pthread_mutex_unlock(&ctx->lock);
     if (w) {
@@ -323,7 +326,7 @@ static vkattn_result wide_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, u
     wide_pipeline *made = calloc(1, sizeof *made);
     if (!made)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    *made = (wide_pipeline){.f16 = f16, .d = d, .dv = dv};
+    *made = (wide_pipeline){.dtype = dt, .d = d, .dv = dv};
     vkattn_result res = create_pipeline(ctx, dtype, d, dv, VKATTN_KERNEL_SPLIT, &made->p);
     if (res != VKATTN_SUCCESS) {
         free(made);
@@ -331,7 +334,7 @@ static vkattn_result wide_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, u
     }
     /* As below: a pipeline another thread made meanwhile wins. */
     pthread_mutex_lock(&ctx->lock);
-    for (w = ctx->wide; w && !(w->f16 == f16 && w->d == d && w->dv == dv);)
+    for (w = ctx->wide; w && !(w->dtype == dt && w->d == d && w->dv == dv);)
         w = w->next;
     if (!w) {
         made->next = ctx->wide;
@@ -355,7 +358,7 @@ vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint3
     if (head_dim > 256 || head_dim_v != head_dim)
         return wide_pipeline_get(ctx, dtype, head_dim, head_dim_v, out);
     const int form = kernel == VKATTN_KERNEL_COOPMAT ? 2 : kernel != VKATTN_KERNEL_ROWWISE;
-    attn_pipeline *slot = &ctx->pipelines[dtype == VKATTN_DTYPE_F16][head_dim - 1][form];
+    attn_pipeline *slot = &ctx->pipelines[dtype][head_dim - 1][form];
     *out = slot;
     pthread_mutex_lock(&ctx->lock);
     const bool have = slot->pipeline != VK_NULL_HANDLE;
@@ -388,7 +391,7 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
     if (!ctx)
         return VKATTN_ERROR_INVALID_ARGUMENT;
     if (!query_rows || !kv_keys || head_dim < 1 || head_dim > 256 ||
-        (dtype != VKATTN_DTYPE_F32 && dtype != VKATTN_DTYPE_F16))
+        (unsigned)dtype > VKATTN_DTYPE_BF16)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "vkattn_kernel_tiles: head_dim = %u (expected 1..256), dtype = %d, "
                         "outputs %s", head_dim, (int)dtype,
@@ -445,6 +448,12 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
      * refuses them with what that form lacks. */
     if (vkattn__wide_heads(p)) {
         plan.kernel = VKATTN_KERNEL_SPLIT;
+        return plan;
+    }
+    /* bf16 has attention.comp's modules only (storage.glsl; the recorder refuses what they
+     * lack, as above). */
+    if (p->dtype == VKATTN_DTYPE_BF16) {
+        plan.kernel = vkattn__attn_kernel(ctx, p->dtype, p->head_dim);
         return plan;
     }
     const bool cpu = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -671,8 +680,8 @@ vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype
 
 vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out)
 {
-    const bool f16 = dtype == VKATTN_DTYPE_F16;
-    VkPipeline *slot = &ctx->merge[f16];
+    const int t = (int)dtype;
+    VkPipeline *slot = &ctx->merge[t];
     pthread_mutex_lock(&ctx->lock);
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
@@ -689,7 +698,7 @@ vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
     const bool first = *slot == VK_NULL_HANDLE;
     if (first) {
         *slot = made;
-        ctx->merge_module[f16] = mod->name;
+        ctx->merge_module[t] = mod->name;
     }
     *out = *slot;
     pthread_mutex_unlock(&ctx->lock);
@@ -710,7 +719,7 @@ uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules, uint
         n++;                                                                                       \
     } while (0)
     pthread_mutex_lock(&ctx->lock);
-    for (int t = 0; t < 2; ++t)
+    for (int t = 0; t < 3; ++t)
         for (int d = 0; d < 256; ++d)
             for (int k = 0; k < 3; ++k)
                 if (ctx->pipelines[t][d][k].pipeline)
@@ -719,7 +728,7 @@ uint32_t vkattn_context_pipelines(vkattn_context ctx, const char **modules, uint
         NOTE(w->p.module);
     for (uint32_t i = 0; i < ctx->n_decode; ++i)
         NOTE(ctx->decode[i].module);
-    for (int t = 0; t < 2; ++t)
+    for (int t = 0; t < 3; ++t)
         if (ctx->merge[t])
             NOTE(ctx->merge_module[t]);
     pthread_mutex_unlock(&ctx->lock);

@@ -251,9 +251,10 @@ static vkattn_result check_sizes(const vkattn_problem *p, char *msg, size_t msg_
         return vkattn__problem_fail(msg, msg_size,
                             "heads_kv = %" PRIu32 ": expected a divisor of heads_q = %" PRIu32,
                             p->heads_kv, p->heads_q);
-    if (p->dtype != VKATTN_DTYPE_F32 && p->dtype != VKATTN_DTYPE_F16)
-        return vkattn__problem_fail(msg, msg_size, "dtype = %d: expected VKATTN_DTYPE_F32 or _F16",
-                            (int)p->dtype);
+    if ((unsigned)p->dtype > VKATTN_DTYPE_BF16)
+        return vkattn__problem_fail(msg, msg_size,
+                                    "dtype = %d: expected VKATTN_DTYPE_F32, _F16 or _BF16",
+                                    (int)p->dtype);
     return VKATTN_SUCCESS;
 }
 

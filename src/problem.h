@@ -32,6 +32,12 @@ static inline uint32_t vkattn__tensor_batch(const vkattn_problem *p)
     return p->packed ? 1u : p->batch;
 }
 
+/* Bytes per element of Q, K, V and O. */
+static inline uint32_t vkattn__dtype_size(vkattn_dtype dtype)
+{
+    return dtype == VKATTN_DTYPE_F32 ? 4 : 2;
+}
+
 /* Dv, the head size of V and O (head_dim_v, or head_dim where it is 0). */
 static inline uint32_t vkattn__head_dim_v(const vkattn_problem *p)
 {

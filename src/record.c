@@ -16,7 +16,8 @@ typedef struct binding {
 /* aligned: the binding starts at the offset rounded down to minStorageBufferOffsetAlignment
  * (so the element offset stays below it), else at 0 (descriptor sets, see below). */
 static vkattn_result bind_at(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
-                             uint64_t elems, uint32_t elem_size, bool aligned, binding *out)
+                             uint64_t elems, uint32_t elem_size, bool words, bool aligned,
+                             binding *out)
 {
     if (buf->buffer == VK_NULL_HANDLE)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "tensors->%s.buffer is VK_NULL_HANDLE",
@@ -48,11 +49,10 @@ static vkattn_result bind_at(vkattn_context ctx, const char *name, const vkattn_
     out->info.offset = base;
     out->info.range = (buf->size == 0 || buf->size == VK_WHOLE_SIZE || !ctx->push_descriptors)
                           ? VK_WHOLE_SIZE : skip + buf->size;
-    /* The u8 mask, and f16 without 16-bit storage, are read in 32-bit words: the range must
-     * cover the whole last word (the header asks the caller for those bytes), or drivers read
-     * that word as 0. */
-    if ((elem_size == 1 || (elem_size == 2 && !ctx->storage_16bit)) &&
-        out->info.range != VK_WHOLE_SIZE)
+    /* The u8 mask, bf16, and f16 without 16-bit storage are read in 32-bit words (words): the
+     * range must cover the whole last word (the header asks the caller for those bytes), or
+     * drivers read that word as 0. */
+    if (words && out->info.range != VK_WHOLE_SIZE)
         out->info.range = (out->info.range + 3) / 4 * 4;
     out->elem_offset = (uint32_t)(skip / elem_size);
     return VKATTN_SUCCESS;
@@ -61,7 +61,18 @@ static vkattn_result bind_at(vkattn_context ctx, const char *name, const vkattn_
 static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
                           uint64_t elems, uint32_t elem_size, binding *out)
 {
-    return bind_at(ctx, name, buf, elems, elem_size, ctx->push_descriptors, out);
+    return bind_at(ctx, name, buf, elems, elem_size, elem_size == 1, ctx->push_descriptors, out);
+}
+
+/* A tensor of dtype's elements (Q, K, V, O and the merge's), read in 32-bit words where the
+ * kernels do so (bf16 always, f16 without 16-bit storage). */
+static vkattn_result bind_tensor(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
+                                 uint64_t elems, vkattn_dtype dtype, binding *out)
+{
+    const bool words = dtype == VKATTN_DTYPE_BF16 ||
+                       (dtype == VKATTN_DTYPE_F16 && !ctx->storage_16bit);
+    return bind_at(ctx, name, buf, elems, vkattn__dtype_size(dtype), words, ctx->push_descriptors,
+                   out);
 }
 
 /* One of the small f32/u32 arrays of the aux word (attn_params.h): bound from its offset
@@ -70,7 +81,7 @@ static vkattn_result bind(vkattn_context ctx, const char *name, const vkattn_buf
 static vkattn_result bind_aux(vkattn_context ctx, const char *name, const vkattn_buffer *buf,
                               uint64_t elems, binding *out, uint32_t *aux_byte)
 {
-    vkattn_result res = bind_at(ctx, name, buf, elems, 4, true, out);
+    vkattn_result res = bind_at(ctx, name, buf, elems, 4, false, true, out);
     if (res == VKATTN_SUCCESS && out->elem_offset > ATTN_AUX_OFF_MASK)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                                 "tensors->%s: minStorageBufferOffsetAlignment of %llu bytes is "
@@ -183,13 +194,13 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
                               binding *b, uint32_t *flags_out, uint32_t *aux_out)
 {
     const vkattn_problem p = *pp;
-    uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    uint32_t esize = vkattn__dtype_size(p.dtype);
     vkattn_result res;
     memset(b, 0, sizeof(binding) * ATTN_BIND_COUNT);
-    if ((res = bind(ctx, "q", &tensors->q, vkattn_problem_extent(&p, 'q'), esize, &b[ATTN_BIND_Q])) ||
-        (res = bind(ctx, "k", &tensors->k, vkattn_problem_extent(&p, 'k'), esize, &b[ATTN_BIND_K])) ||
-        (res = bind(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), esize, &b[ATTN_BIND_V])) ||
-        (res = bind(ctx, "out", &tensors->out, vkattn_problem_extent(&p, 'o'), esize, &b[ATTN_BIND_O])))
+    if ((res = bind_tensor(ctx, "q", &tensors->q, vkattn_problem_extent(&p, 'q'), p.dtype, &b[ATTN_BIND_Q])) ||
+        (res = bind_tensor(ctx, "k", &tensors->k, vkattn_problem_extent(&p, 'k'), p.dtype, &b[ATTN_BIND_K])) ||
+        (res = bind_tensor(ctx, "v", &tensors->v, vkattn_problem_extent(&p, 'v'), p.dtype, &b[ATTN_BIND_V])) ||
+        (res = bind_tensor(ctx, "out", &tensors->out, vkattn_problem_extent(&p, 'o'), p.dtype, &b[ATTN_BIND_O])))
         return res;
     for (int i = ATTN_BIND_LSE; i < ATTN_BIND_COUNT; ++i)
         b[i] = b[ATTN_BIND_O];
@@ -343,7 +354,7 @@ static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pip
 static bool texel_fits(vkattn_context ctx, const vkattn_problem *p, uint32_t epw,
                        uint32_t parts_log2, const uint64_t *skip, VkDeviceSize *range)
 {
-    const uint32_t esize = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint32_t esize = vkattn__dtype_size(p->dtype);
     const vkattn_strides *st[2] = {&p->k, &p->v};
     for (int i = 0; i < 2; ++i) {
         range[i] = skip[i] + vkattn_problem_extent(p, i ? 'v' : 'k') * esize;
@@ -364,7 +375,7 @@ static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
                                  const vkattn_device_tensors *t, uint32_t epw, uint32_t parts_log2,
                                  VkBufferView *views, uint32_t *offs)
 {
-    const uint32_t esize = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint32_t esize = vkattn__dtype_size(p->dtype);
     const vkattn_buffer *bufs[2] = {&t->k, &t->v};
     const VkDeviceSize align = ctx->limits.minTexelBufferOffsetAlignment
                                    ? ctx->limits.minTexelBufferOffsetAlignment : 1;
@@ -533,14 +544,19 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     return VKATTN_SUCCESS;
 }
 
-/* Wide head sizes (D above 256, Dv != D) run in attention.comp's split form only: what that
- * form lacks is refused (UNSUPPORTED; the CPU reference has it all). p resolved. */
+/* Wide head sizes (D above 256, Dv != D) and bf16 run in attention.comp only: what it lacks is
+ * refused (UNSUPPORTED; the CPU reference has it all). p resolved. */
 static vkattn_result check_wide(vkattn_context ctx, const vkattn_problem *p)
 {
-    if (!vkattn__wide_heads(p))
+    const bool bf16 = p->dtype == VKATTN_DTYPE_BF16;
+    if (!vkattn__wide_heads(p) && !bf16)
         return VKATTN_SUCCESS;
     const char *what = p->page_size ? "a paged K/V" : p->kv_splits ? "kv_splits"
                      : p->no_gqa_packing ? "no_gqa_packing" : NULL;
+    if (what && bf16)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
+                                "dtype = bf16 runs in attention.comp only, which has no %s (the "
+                                "split-KV kernel takes f32 and f16)", what);
     if (what)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
                                 "head_dim = %u, head_dim_v = %u run in attention.comp's split "
@@ -707,15 +723,15 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     if (res != VKATTN_SUCCESS)
         return res;
     vkattn_problem p = vkattn__problem_resolved(problem);
-    const uint32_t esize = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const uint32_t esize = vkattn__dtype_size(p.dtype);
     const uint64_t oe = vkattn_problem_extent(&p, 'o'), le = vkattn_problem_extent(&p, 'l');
     binding b[ATTN_BIND_COUNT];
     memset(b, 0, sizeof b);
-    if ((res = bind(ctx, "o1", &t->o1, oe, esize, &b[MERGE_BIND_A])) ||
-        (res = bind(ctx, "o2", &t->o2, oe, esize, &b[MERGE_BIND_B])) ||
+    if ((res = bind_tensor(ctx, "o1", &t->o1, oe, p.dtype, &b[MERGE_BIND_A])) ||
+        (res = bind_tensor(ctx, "o2", &t->o2, oe, p.dtype, &b[MERGE_BIND_B])) ||
         (res = bind(ctx, "lse1", &t->lse1, le, 4, &b[MERGE_BIND_LA])) ||
         (res = bind(ctx, "lse2", &t->lse2, le, 4, &b[MERGE_BIND_LB])) ||
-        (res = bind(ctx, "out", &t->out, oe, esize, &b[ATTN_BIND_O])))
+        (res = bind_tensor(ctx, "out", &t->out, oe, p.dtype, &b[ATTN_BIND_O])))
         return res;
     const bool has_lse = t->lse.buffer != VK_NULL_HANDLE;
     b[ATTN_BIND_LSE] = b[ATTN_BIND_O];

@@ -30,7 +30,11 @@ static uint64_t kv_offset(const vkattn_problem *p, vkattn_strides st, const uint
 
 static void load_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32_t d, double *row)
 {
-    if (dtype == VKATTN_DTYPE_F16) {
+    if (dtype == VKATTN_DTYPE_BF16) {
+        const uint16_t *x = (const uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            row[c] = bf16_to_float(x[c]);
+    } else if (dtype == VKATTN_DTYPE_F16) {
         const uint16_t *x = (const uint16_t *)base + off;
         for (uint32_t c = 0; c < d; c++)
             row[c] = half_to_float(x[c]);
@@ -43,7 +47,11 @@ static void load_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32_
 
 static void store_row(void *base, vkattn_dtype dtype, uint64_t off, uint32_t d, const double *row)
 {
-    if (dtype == VKATTN_DTYPE_F16) {
+    if (dtype == VKATTN_DTYPE_BF16) {
+        uint16_t *x = (uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            x[c] = float_to_bf16((float)row[c]);
+    } else if (dtype == VKATTN_DTYPE_F16) {
         uint16_t *x = (uint16_t *)base + off;
         for (uint32_t c = 0; c < d; c++)
             x[c] = float_to_half((float)row[c]);
@@ -58,7 +66,11 @@ static double dot_row(const void *base, vkattn_dtype dtype, uint64_t off, uint32
                       const double *q)
 {
     double s = 0.0;
-    if (dtype == VKATTN_DTYPE_F16) {
+    if (dtype == VKATTN_DTYPE_BF16) {
+        const uint16_t *x = (const uint16_t *)base + off;
+        for (uint32_t c = 0; c < d; c++)
+            s += q[c] * bf16_to_float(x[c]);
+    } else if (dtype == VKATTN_DTYPE_F16) {
         const uint16_t *x = (const uint16_t *)base + off;
         for (uint32_t c = 0; c < d; c++)
             s += q[c] * half_to_float(x[c]);
@@ -86,7 +98,7 @@ static vkattn_result check_tensors(const vkattn_problem *p, const vkattn_host_te
     if (missing)
         return vkattn__problem_fail(msg, msg_size, "tensors.%s = NULL: required by this problem",
                                     missing);
-    uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    uint64_t es = vkattn__dtype_size(p->dtype);
     uint64_t no = vkattn_problem_extent(p, 'o') * es;
     const struct { const char *name; const void *ptr; uint64_t bytes; } in[] = {
         {"q", t->q, vkattn_problem_extent(p, 'q') * es},
@@ -167,7 +179,11 @@ static void reference_head(const vkattn_problem *p, const vkattn_host_tensors *t
             double e = exp(s - m);
             l += e;
             const uint64_t vo = kv_offset(p, p->v, t->page_table, b, hk, (uint64_t)j);
-            if (p->dtype == VKATTN_DTYPE_F16) {
+            if (p->dtype == VKATTN_DTYPE_BF16) {
+                const uint16_t *vr = (const uint16_t *)t->v + vo;
+                for (uint32_t c = 0; c < dv; c++)
+                    acc[c] += e * bf16_to_float(vr[c]);
+            } else if (p->dtype == VKATTN_DTYPE_F16) {
                 const uint16_t *vr = (const uint16_t *)t->v + vo;
                 for (uint32_t c = 0; c < dv; c++)
                     acc[c] += e * half_to_float(vr[c]);

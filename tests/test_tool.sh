@@ -123,6 +123,11 @@ npy "$in/alibi_bad.npy" '<f4' '(2, 2)' 4 "$one4"
 npy "$in/sinks_f2.npy" '<f2' '(2,)' 2 "$one2"
 npy "$in/qp.npy" '<f4' '(3, 2, 4)' 24 "$one4" # packed: [Tq, Hq, D]
 npy "$in/kp.npy" '<f4' '(5, 1, 4)' 20 "$one4" # [Tk, Hkv, D]
+one_bf='\200\077' # bf16 1.0
+npy "$in/qb.npy" '<u2' '(1, 2, 3, 4)' 24 "$one_bf"
+npy "$in/kb.npy" '<u2' '(1, 1, 5, 4)' 20 "$one_bf"
+npy "$in/expect_ob.npy" '<u2' '(24,)' 24 "$one_bf"
+tail -c 48 "$in/expect_ob.npy" >"$in/ob.bin"
 printf 'PK\003\004 this is not a .npy file' >"$in/zip.npy"
 head -c 100 "$in/q.npy" >"$in/short.npy"
 
@@ -171,8 +176,8 @@ expect_error "D of K differs from Q" run --q "$in/q.npy" --k "$in/k8.npy" --v "$
     --out "$out/o.npy"
 expect_error "B of K differs from Q" run --q "$in/q.npy" --k "$in/k2.npy" --v "$in/k2.npy" \
     --out "$out/o.npy"
-expect_error "K and V shapes differ" run --q "$in/q.npy" --k "$in/k.npy" --v "$in/k8.npy" \
-    --out "$out/o.npy"
+expect_error "K and V shapes differ but for the last" run --q "$in/q.npy" --k "$in/k.npy" \
+    --v "$in/k2.npy" --out "$out/o.npy"
 expect_error "Hq not a multiple of Hkv" run --q "$in/q.npy" --k "$in/k3h.npy" --v "$in/k3h.npy" \
     --out "$out/o.npy"
 expect_error "mixed dtypes" run --q "$in/q16.npy" --k "$in/k.npy" --v "$in/v.npy" --out "$out/o.npy"
@@ -199,6 +204,11 @@ expect_error "--cu-seqlens with rank-4 tensors" run-qkv --out "$out/o.npy" \
     --cu-seqlens-q 0,3 --cu-seqlens-kv 0,5
 expect_error "--cu-seqlens with --q-lens" run --q "$in/qp.npy" --k "$in/kp.npy" \
     --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 --cu-seqlens-kv 0,2,5 --q-lens 1,1
+expect_error "<u2 without --dtype bf16" run --q "$in/qb.npy" --k "$in/kb.npy" --v "$in/kb.npy" \
+    --out "$out/o.npy"
+expect_error "--dtype bf16 with <f4 files" run-qkv --out "$out/o.npy" --dtype bf16
+expect_error "--dtype f16 with <f4 files" run-qkv --out "$out/o.npy" --dtype f16
+expect_error "bad --dtype" run-qkv --out "$out/o.npy" --dtype f64
 expect_error "bshd shapes given as bhsd" run --q "$in/qs.npy" --k "$in/ks.npy" --v "$in/ks.npy" \
     --out "$out/o.npy"
 
@@ -236,6 +246,12 @@ expect_status 0 "run a packed batch" run --q "$in/qp.npy" --k "$in/kp.npy" --v "
     --sinks "$in/sinks.npy" --alibi "$in/sinks.npy" --device cpu
 check_npy "  O [3, 2, 4] is complete" "$out/o.npy" 96
 check_npy "  LSE [2, 3] <f4 is complete" "$out/l.npy" 24
+expect_status 0 "run with V's own head size (Dv 8, D 4)" run --q "$in/q.npy" --k "$in/k.npy" \
+    --v "$in/k8.npy" --out "$out/o.npy" --lse "$out/l.npy" --device cpu
+check_npy "  O [1, 2, 3, 8] has the right size" "$out/o.npy" 192
+expect_status 0 "run bf16 (<u2 bits, --dtype bf16)" run --q "$in/qb.npy" --k "$in/kb.npy" \
+    --v "$in/kb.npy" --out "$out/o.npy" --dtype bf16 --causal --device cpu
+check_npy "  O <u2 has the right size and values" "$out/o.npy" 48 "$in/ob.bin"
 expect_status 0 "run f16" run --q "$in/q16.npy" --k "$in/k16.npy" --v "$in/k16.npy" \
     --out "$out/o.npy" --device cpu
 check_npy "  O <f2 has the right size and values" "$out/o.npy" 48 "$in/o16.bin"
@@ -253,6 +269,10 @@ expect_status 0 "run a packed batch on the default device" run --q "$in/qp.npy" 
     --k "$in/kp.npy" --v "$in/kp.npy" --out "$out/o.npy" --cu-seqlens-q 0,1,3 \
     --cu-seqlens-kv 0,2,5 --causal
 check_npy "  O has the right size and values" "$out/o.npy" 96 "$in/o.bin"
+
+expect_status 0 "run bf16 on the default device" run --q "$in/qb.npy" --k "$in/kb.npy" \
+    --v "$in/kb.npy" --out "$out/o.npy" --dtype bf16
+check_npy "  O has the right size and values" "$out/o.npy" 48 "$in/ob.bin"
 
 expect_error "--lse names --out through another path" run-qkv --out "$out/o.npy" \
     --lse "$out/../out/o.npy" --device cpu

@@ -97,7 +97,7 @@ static int add_logits(bench_case *c, bool sinks, bool alibi, uint64_t seed)
 uint64_t bench_largest_tensor(const vkattn_problem *p)
 {
     static const char which[4] = {'q', 'k', 'v', 'o'};
-    uint64_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, most = 0;
+    uint64_t es = p->dtype == VKATTN_DTYPE_F32 ? 4 : 2, most = 0;
     for (int i = 0; i < 4; ++i) {
         uint64_t bytes = vkattn_problem_extent(p, which[i]) * es;
         most = bytes > most ? bytes : most;
@@ -353,7 +353,8 @@ const char bench_selection_help[] =
     "      varlen    B=4 with uneven q_lens/kv_lens summing to a quarter of B x S, beside\n"
     "                the same batch in full\n"
     "      all       every suite\n"
-    "  --dtype f32|f16|f32,f16    storage type of Q, K, V and O (default f32; the decode\n"
+    "  --dtype f32|f16|bf16|f32,f16\n"
+    "                             storage type of Q, K, V and O (default f32; the decode\n"
     "                             suite has both unless --dtype is given); with both,\n"
     "                             every problem runs in each, and each --shape problem's\n"
     "                             second type is timed in turn with its first\n"
@@ -422,12 +423,15 @@ int bench_selection_option(cli *c, bench_selection *o)
         } forms[] = {{"f32", {VKATTN_DTYPE_F32}, 1},
                      {"f16", {VKATTN_DTYPE_F16}, 1},
                      {"f32,f16", {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}, 2},
-                     {"f16,f32", {VKATTN_DTYPE_F16, VKATTN_DTYPE_F32}, 2}};
+                     {"f16,f32", {VKATTN_DTYPE_F16, VKATTN_DTYPE_F32}, 2},
+                     {"bf16", {VKATTN_DTYPE_BF16}, 1},
+                     {"f32,bf16", {VKATTN_DTYPE_F32, VKATTN_DTYPE_BF16}, 2},
+                     {"f16,bf16", {VKATTN_DTYPE_F16, VKATTN_DTYPE_BF16}, 2}};
         size_t f = 0;
         while (f < sizeof forms / sizeof forms[0] && strcmp(text, forms[f].text) != 0)
             ++f;
         if (f == sizeof forms / sizeof forms[0])
-            return cli_error(c->cmd, "--dtype: expected f32, f16 or both (f32,f16), got '%s'",
+            return cli_error(c->cmd, "--dtype: expected f32, f16, bf16 or two of them (f32,f16), got '%s'",
                              text);
         memcpy(o->dtypes, forms[f].list, sizeof o->dtypes);
         o->n_dtypes = forms[f].n;
@@ -489,7 +493,7 @@ void host_free(host_data *h)
 
 static size_t elem_size(vkattn_dtype dt)
 {
-    return dt == VKATTN_DTYPE_F16 ? 2 : 4;
+    return dt == VKATTN_DTYPE_F32 ? 4 : 2;
 }
 
 int host_make(const vkattn_problem *p, uint64_t seed, host_data *h)
@@ -518,7 +522,8 @@ int host_make(const vkattn_problem *p, uint64_t seed, host_data *h)
         rng_fill_normal(&r, x, n);
         if (es == 2) {
             for (size_t i = 0; i < n; ++i)
-                ((uint16_t *)*ptr[t])[i] = float_to_half(x[i]);
+                ((uint16_t *)*ptr[t])[i] = p->dtype == VKATTN_DTYPE_BF16 ? float_to_bf16(x[i])
+                                                                         : float_to_half(x[i]);
             free(x);
         }
     }

@@ -358,7 +358,7 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         free(w);
         return -1;
     }
-    VkDeviceSize es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4, lens = p->batch * sizeof(uint32_t);
+    VkDeviceSize es = p->dtype == VKATTN_DTYPE_F32 ? 4 : 2, lens = p->batch * sizeof(uint32_t);
     VkDeviceSize bytes[BUF_COUNT] = {
         vkattn_problem_extent(p, 'q') * es, vkattn_problem_extent(p, 'k') * es,
         vkattn_problem_extent(p, 'v') * es, vkattn_problem_extent(p, 'o') * es,

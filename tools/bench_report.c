@@ -75,7 +75,7 @@ static size_t problem_name(const name_fields *f, char *buf, size_t size)
 
 static const char *dtype_name(vkattn_dtype dt)
 {
-    return dt == VKATTN_DTYPE_F16 ? "f16" : "f32";
+    return dt == VKATTN_DTYPE_F16 ? "f16" : dt == VKATTN_DTYPE_BF16 ? "bf16" : "f32";
 }
 
 static const char *layout_name(const bench_case *c)

@@ -194,7 +194,7 @@ static void fill_row(bench_row *row, const bench_case *c, double *ms, int n,
     const double dd = p->head_dim + (p->head_dim_v ? p->head_dim_v : p->head_dim);
     double flops_visible = 2.0 * p->heads_q * dd * (double)pairs;
     double flops_dense = 2.0 * p->heads_q * dense * dd;
-    double bytes = (p->dtype == VKATTN_DTYPE_F16 ? 2.0 : 4.0) *
+    double bytes = (p->dtype == VKATTN_DTYPE_F32 ? 4.0 : 2.0) *
                    (double)(vkattn_problem_extent(p, 'q') + vkattn_problem_extent(p, 'k') +
                             vkattn_problem_extent(p, 'v') + vkattn_problem_extent(p, 'o'));
     double per_s = row->ms_median > 0.0 ? 1e3 / row->ms_median : 0.0;

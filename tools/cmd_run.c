@@ -22,6 +22,8 @@ typedef struct run_opts {
     float scale, softcap;
     cli_layout layout;
     bool layout_given;
+    bool bf16; /* --dtype bf16: Q, K, V are <u2 or <i2 holding bf16 bits */
+    const char *dtype_given; /* --dtype's text, or NULL */
     vkattn_context_desc device;
 } run_opts;
 
@@ -59,6 +61,9 @@ static void run_help(void)
         "                      with the lens, starts, --mask, --page-table or --layout)\n"
         "  --mask FILE         |b1 or |u1 [Bm, Hm, Sq, Skv], Bm 1 or B, Hm 1 or Hq;\n"
         "                      nonzero = attend\n"
+        "  --dtype T           bf16: Q, K and V are <u2 or <i2 holding bfloat16 bits (what\n"
+        "                      t.view(torch.int16).numpy() gives), O is written so too;\n"
+        "                      f32 or f16: as the files' <f4 or <f2 say (the default)\n"
         "  --layout L          bhsd (default) or bshd: Q, K, V, O as [B, S, H, D]; the mask and\n"
         "                      LSE keep their shapes\n"
         "  --page-table FILE   paged KV cache: <u4 or <i4 [B, P] page numbers; K and V are then\n"
@@ -141,6 +146,14 @@ static int parse_args(int argc, char **argv, run_opts *o)
         } else if (cli_is(&c, "--precision")) {
             if (cli_parse_precision(&c, cli_value(&c), &o->precision))
                 return -1;
+        } else if (cli_is(&c, "--dtype")) {
+            const char *text = cli_value(&c);
+            if (!text)
+                return -1;
+            if (strcmp(text, "bf16") != 0 && strcmp(text, "f32") != 0 && strcmp(text, "f16") != 0)
+                return cli_error(CMD, "--dtype: expected f32, f16 or bf16, got '%s'", text);
+            o->bf16 = strcmp(text, "bf16") == 0;
+            o->dtype_given = text;
         } else if (cli_is(&c, "--layout")) {
             if (cli_parse_layout(&c, cli_value(&c), &o->layout))
                 return -1;
@@ -271,8 +284,16 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     uint32_t dq[4], dk[4];
     vkattn_problem paged = {0};
     char sk[256], sv[256];
-    if (strcmp(q->dtype, "<f4") != 0 && strcmp(q->dtype, "<f2") != 0)
-        return cli_error(CMD, "--q: %s has dtype '%s' (expected '<f4' or '<f2')", o->q, q->dtype);
+    if (o->bf16 && strcmp(q->dtype, "<u2") != 0 && strcmp(q->dtype, "<i2") != 0)
+        return cli_error(CMD, "--q: %s has dtype '%s' (expected '<u2' or '<i2' holding bf16 bits "
+                         "with --dtype bf16)", o->q, q->dtype);
+    if (!o->bf16 && strcmp(q->dtype, "<f4") != 0 && strcmp(q->dtype, "<f2") != 0)
+        return cli_error(CMD, "--q: %s has dtype '%s' (expected '<f4' or '<f2'%s)", o->q, q->dtype,
+                         strcmp(q->dtype, "<u2") == 0 || strcmp(q->dtype, "<i2") == 0
+                             ? ", or --dtype bf16 for bf16 bits" : "");
+    if (o->dtype_given && !o->bf16 &&
+        strcmp(q->dtype, strcmp(o->dtype_given, "f32") == 0 ? "<f4" : "<f2") != 0)
+        return cli_error(CMD, "--dtype %s: %s has dtype '%s'", o->dtype_given, o->q, q->dtype);
     if (strcmp(k->dtype, q->dtype) != 0)
         return cli_error(CMD, "--k: %s has dtype '%s' but Q has '%s' (Q, K and V must have the "
                          "same dtype)", o->k, k->dtype, q->dtype);
@@ -306,7 +327,8 @@ static int check_inputs(const run_opts *o, const npy_array *q, const npy_array *
     p->heads_kv = dk[1];
     p->seq_kv = dk[2];
     p->head_dim_v = (uint32_t)v->shape[v->ndim - 1];
-    p->dtype = strcmp(q->dtype, "<f2") == 0 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
+    p->dtype = o->bf16 ? VKATTN_DTYPE_BF16
+               : strcmp(q->dtype, "<f2") == 0 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32;
     p->page_size = paged.page_size;
     p->num_pages = paged.num_pages;
     p->pages_per_seq = paged.pages_per_seq;
@@ -462,7 +484,7 @@ int cmd_run(int argc, char **argv)
     }
 
     /* O has Q's shape (with Dv last) and dtype; LSE is [B, Hq, Sq] (packed: [Hq, Tq]) f32. */
-    out = malloc(vkattn_problem_extent(&p, 'o') * (p.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+    out = malloc(vkattn_problem_extent(&p, 'o') * (p.dtype == VKATTN_DTYPE_F32 ? 4 : 2));
     lse = o.lse ? malloc((size_t)vkattn_problem_extent(&p, 'l') * sizeof *lse) : NULL;
     if (!out || (o.lse && !lse)) {
         cli_error(CMD, "out of memory for the outputs");

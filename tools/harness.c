@@ -32,7 +32,8 @@ static harness_case *add(case_list *l, const char *name, uint32_t B, uint32_t Hq
     harness_case *c = &l->v[l->n++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s %s B%u Hq%u Hkv%u Sq%u Skv%u D%u", name,
-             dt == VKATTN_DTYPE_F16 ? "f16" : "f32", B, Hq, Hkv, Sq, Skv, D);
+             dt == VKATTN_DTYPE_F16 ? "f16" : dt == VKATTN_DTYPE_BF16 ? "bf16" : "f32", B, Hq, Hkv,
+             Sq, Skv, D);
     c->p.batch = B;
     c->p.heads_q = Hq;
     c->p.heads_kv = Hkv;
@@ -165,6 +166,9 @@ static void quick_cases(case_list *l)
     c = add(l, "MLA decode", 1, 8, 1, 2, 100, 576, VKATTN_DTYPE_F16);
     set_dv(c, 512);
     c->p.causal = true;
+    c = add(l, "causal+sinks", 2, 4, 2, 33, 41, 64, VKATTN_DTYPE_BF16);
+    c->p.causal = true;
+    c->p.has_sinks = true;
 }
 
 /* V and O with their own head size Dv, and head sizes above 256 (SPEC 1: DeepSeek's MLA has
@@ -290,6 +294,39 @@ static void new_field_cases(case_list *l, vkattn_dtype dt)
     c->p.causal = true;
     c->p.mask_batch = 1;
     c->p.mask_heads = 1;
+}
+
+/* bf16 storage (SPEC 1): attention.comp's modules on every device, with the rules and layouts
+ * that reach their code (bound 2e-2). */
+static void bf16_cases(case_list *l)
+{
+    const vkattn_dtype bf = VKATTN_DTYPE_BF16;
+    harness_case *c;
+    static const uint32_t dims[] = {1, 3, 64, 128, 256};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; ++i)
+        add(l, "dense", 2, 4, 2, 37, 45, dims[i], bf);
+    c = add(l, "causal varlen+window+sinks+alibi", 3, 4, 2, 40, 50, 64, bf);
+    set_lens(c, (const uint32_t[]){40, 7, 0}, (const uint32_t[]){50, 20, 9});
+    set_window(c, 8, 2);
+    c->p.causal = true;
+    c->p.has_sinks = true;
+    c->p.alibi = VKATTN_ALIBI_HEADS;
+    c = add(l, "decode GQA bshd softcap+mask", 2, 8, 2, 1, 300, 128, bf);
+    c->bshd = true;
+    c->p.softcap = 5.0f;
+    c->p.mask_batch = 1;
+    c->p.mask_heads = 8;
+    c = add(l, "left-pad causal", 3, 4, 2, 40, 40, 64, bf);
+    set_starts(c, (const uint32_t[]){0, 7, 40}, (const uint32_t[]){0, 7, 40});
+    c->p.causal = true;
+    c = add(l, "packed causal", 3, 4, 2, 0, 0, 64, bf);
+    set_packed(c, (const uint32_t[]){30, 1, 24}, (const uint32_t[]){40, 5, 35});
+    c->p.causal = true;
+    c = add(l, "MLA decode", 1, 8, 1, 2, 100, 576, bf);
+    set_dv(c, 512);
+    c->p.causal = true;
+    c = add(l, "large scores", 1, 2, 1, 40, 60, 64, bf);
+    c->magnitude = 32.0f;
 }
 
 static void full_cases(case_list *l)
@@ -446,6 +483,7 @@ static void full_cases(case_list *l)
     }
     packed_cases(l);
     head_dim_v_cases(l);
+    bf16_cases(l);
 }
 
 size_t harness_cases(bool quick, harness_case **out)
@@ -484,6 +522,8 @@ static void fill(rng *r, void *dst, uint64_t n, float mag, vkattn_dtype dt)
         float x = (float)rng_normal(r) * mag;
         if (dt == VKATTN_DTYPE_F16)
             ((uint16_t *)dst)[i] = float_to_half(x);
+        else if (dt == VKATTN_DTYPE_BF16)
+            ((uint16_t *)dst)[i] = float_to_bf16(x);
         else
             ((float *)dst)[i] = x;
     }
@@ -491,7 +531,9 @@ static void fill(rng *r, void *dst, uint64_t n, float mag, vkattn_dtype dt)
 
 static double element(const void *x, uint64_t i, vkattn_dtype dt)
 {
-    return dt == VKATTN_DTYPE_F16 ? half_to_float(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+    return dt == VKATTN_DTYPE_F16    ? half_to_float(((const uint16_t *)x)[i])
+           : dt == VKATTN_DTYPE_BF16 ? bf16_to_float(((const uint16_t *)x)[i])
+                                     : ((const float *)x)[i];
 }
 
 static bool compare(const harness_case *c, const vkattn_problem *p, const tensors *t,
@@ -589,7 +631,7 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
         snprintf(r->why, sizeof r->why, "bad case: %s", msg);
         return -1;
     }
-    size_t es = p.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    size_t es = p.dtype == VKATTN_DTYPE_F32 ? 4 : 2;
     uint64_t nq = vkattn_problem_extent(&p, 'q'), nk = vkattn_problem_extent(&p, 'k');
     uint64_t nv = vkattn_problem_extent(&p, 'v'), no = vkattn_problem_extent(&p, 'o');
     uint64_t nl = vkattn_problem_extent(&p, 'l'), nm = vkattn_problem_extent(&p, 'm');
@@ -671,7 +713,7 @@ int harness_run(vkattn_context ctx, const harness_case *c, harness_result *r)
                 memcpy(t.lse, t.lse_ref, nl * sizeof(float));
             /* SPEC's bounds hold for N(0,1) inputs; with scores in the thousands the f32
              * rounding of each score (|s| * 2^-24 * sqrt(D)) moves the softmax weights. */
-            double base = p.dtype == VKATTN_DTYPE_F16 ? 5e-3 : 1e-4;
+            double base = p.dtype == VKATTN_DTYPE_F16 ? 5e-3 : p.dtype == VKATTN_DTYPE_BF16 ? 2e-2 : 1e-4;
             double m2 = (double)c->magnitude * c->magnitude;
             r->bound = m2 > 1 ? base + m2 * sqrt((double)p.head_dim) * 6e-8 * 8 : base;
             r->pass = compare(c, &p, &t, r);

@@ -18,9 +18,9 @@ static const struct {
     const char *descr;
     size_t size;
 } npy_dtypes[] = {
-    {"<f4", 4}, {"<f2", 2}, {"|b1", 1}, {"|u1", 1}, {"<u4", 4}, {"<i4", 4},
+    {"<f4", 4}, {"<f2", 2}, {"|b1", 1}, {"|u1", 1}, {"<u4", 4}, {"<i4", 4}, {"<u2", 2}, {"<i2", 2},
 };
-#define NPY_DTYPE_LIST "'<f4', '<f2', '|b1', '|u1', '<u4' or '<i4'"
+#define NPY_DTYPE_LIST "'<f4', '<f2', '|b1', '|u1', '<u4', '<i4', '<u2' or '<i2'"
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))

@@ -64,6 +64,13 @@ VKATTN_API const char *vkattn_result_string(vkattn_result result);
 typedef enum vkattn_dtype {
     VKATTN_DTYPE_F32 = 0, /* default */
     VKATTN_DTYPE_F16 = 1, /* IEEE binary16 storage; arithmetic is always f32 */
+    /* bfloat16 storage (the top 16 bits of an f32; written rounded to nearest even), f32
+     * arithmetic. Read and written as 32-bit words on every device, like f16 without 16-bit
+     * storage (see vkattn_cmd_attention: buffers extend to the next multiple of 4 bytes, and
+     * out's neighbouring bytes are kept with atomics). It runs in attention.comp's forms on every
+     * device (not the split-KV or coopmat kernels): no paged K/V, kv_splits or no_gqa_packing
+     * there (UNSUPPORTED; the CPU reference has them). */
+    VKATTN_DTYPE_BF16 = 2,
 } vkattn_dtype;
 
 typedef enum vkattn_align {
