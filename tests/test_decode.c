@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "src/half.h"
 #include "vkattn/vkattn.h"
 
 static vkattn_context ctx;
@@ -50,7 +51,7 @@ static double max_diff(const float *a, const float *b, uint64_t n)
  * problems whose K/V strides point into the full tensors; batch item 1 has kv_lens = 15, so
  * its second part sees no key (LSE = -inf, weight 0). The merge of the parts must give the
  * attention over all keys. */
-static void merge_case(bool gpu)
+static void merge_case(bool gpu, vkattn_dtype dt)
 {
     enum { B = 2, H = 4, HKV = 2, SQ = 3, SKV = 50, D = 32, SPLIT = 20 };
     const uint64_t nq = (uint64_t)B * H * SQ * D, nk = (uint64_t)B * HKV * SKV * D;
@@ -77,8 +78,18 @@ static void merge_case(bool gpu)
     ck_assert_int_eq(vkattn_reference(&p2, &t2, msg, sizeof msg), VKATTN_SUCCESS);
     ck_assert(isinf(l2[nl - 1]) && l2[nl - 1] < 0); /* item 1's part 2 saw nothing */
 
+    /* The parts and the merged O in the merge's dtype (bf16: rounded to nearest even). */
+    const bool bf = dt == VKATTN_DTYPE_BF16;
+    uint16_t *h1 = malloc(nq * 2), *h2 = malloc(nq * 2), *hm = calloc(nq, 2);
+    for (uint64_t i = 0; i < nq; ++i) {
+        h1[i] = float_to_bf16(o1[i]);
+        h2[i] = float_to_bf16(o2[i]);
+    }
+    const void *m1 = bf ? (const void *)h1 : o1, *m2 = bf ? (const void *)h2 : o2;
+    void *mo = bf ? (void *)hm : om;
+    p.dtype = dt;
     if (!gpu) {
-        vkattn_merge_host m = {.o1 = o1, .o2 = o2, .lse1 = l1, .lse2 = l2, .out = om, .lse = lm};
+        vkattn_merge_host m = {.o1 = m1, .o2 = m2, .lse1 = l1, .lse2 = l2, .out = mo, .lse = lm};
         ck_assert_int_eq(vkattn_merge_reference(&p, &m, msg, sizeof msg), VKATTN_SUCCESS);
     } else {
         /* GPU: the parts and the result through host memory via vkattn_attention's device;
@@ -96,7 +107,7 @@ static void merge_case(bool gpu)
 #undef DF
         PFN_vkGetPhysicalDeviceMemoryProperties gmp = (PFN_vkGetPhysicalDeviceMemoryProperties)
             h.get_instance_proc_addr(h.instance, "vkGetPhysicalDeviceMemoryProperties");
-        const VkDeviceSize ob = nq * 4, lb = nl * 4, total = 3 * ob + 3 * lb;
+        const VkDeviceSize ob = nq * (bf ? 2 : 4), lb = nl * 4, total = 3 * ob + 3 * lb;
         VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = total,
                                   .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
         VkBuffer buf;
@@ -119,8 +130,8 @@ static void merge_case(bool gpu)
         ck_assert_int_eq(vkBindBufferMemory(h.device, buf, mem, 0), VK_SUCCESS);
         char *map;
         ck_assert_int_eq(vkMapMemory(h.device, mem, 0, VK_WHOLE_SIZE, 0, (void **)&map), VK_SUCCESS);
-        memcpy(map, o1, ob);
-        memcpy(map + ob, o2, ob);
+        memcpy(map, m1, ob);
+        memcpy(map + ob, m2, ob);
         memcpy(map + 3 * ob, l1, lb);
         memcpy(map + 3 * ob + lb, l2, lb);
         VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -155,24 +166,36 @@ static void merge_case(bool gpu)
                            .pCommandBuffers = &cmd};
         ck_assert_int_eq(vkQueueSubmit(h.queue, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
         ck_assert_int_eq(vkQueueWaitIdle(h.queue), VK_SUCCESS);
-        memcpy(om, map + 2 * ob, ob);
+        memcpy(mo, map + 2 * ob, ob);
         memcpy(lm, map + 3 * ob + 2 * lb, lb);
         vkDestroyCommandPool(h.device, pool, NULL);
         vkDestroyBuffer(h.device, buf, NULL);
         vkFreeMemory(h.device, mem, NULL);
     }
-    /* SPEC's f32 bound against attention over the union; LSE within f32 rounding. */
+    if (bf)
+        for (uint64_t i = 0; i < nq; ++i)
+            om[i] = bf16_to_float(hm[i]);
+    /* SPEC's bound (f32 1e-4, bf16 2e-2) against attention over the union; LSE within f32
+     * rounding. */
     double eo = max_diff(o, om, nq), el = max_diff(l, lm, nl);
-    ck_assert_msg(eo <= 1e-4, "%s merge: max |O - O_union| = %g", gpu ? "GPU" : "CPU", eo);
+    ck_assert_msg(eo <= (bf ? 2e-2 : 1e-4), "%s merge: max |O - O_union| = %g", gpu ? "GPU" : "CPU", eo);
     ck_assert_msg(el <= 1e-4, "%s merge: max |LSE - LSE_union| = %g", gpu ? "GPU" : "CPU", el);
     free(q), free(k), free(v), free(o), free(o1), free(o2), free(om);
-    free(l), free(l1), free(l2), free(lm);
+    free(l), free(l1), free(l2), free(lm), free(h1), free(h2), free(hm);
 }
 
-START_TEST(merge_cpu_matches_union) { merge_case(false); }
+START_TEST(merge_cpu_matches_union) { merge_case(false, VKATTN_DTYPE_F32); }
 END_TEST
 
-START_TEST(merge_gpu_matches_union) { merge_case(true); }
+START_TEST(merge_gpu_matches_union) { merge_case(true, VKATTN_DTYPE_F32); }
+END_TEST
+
+/* bf16 parts and result (the merge's bf16 words module on the GPU). */
+START_TEST(merge_bf16_matches_union)
+{
+    merge_case(false, VKATTN_DTYPE_BF16);
+    merge_case(true, VKATTN_DTYPE_BF16);
+}
 END_TEST
 
 START_TEST(merge_reference_rules)
@@ -528,6 +551,7 @@ int main(void)
     tcase_set_timeout(tc, 0);
     tcase_add_test(tc, merge_cpu_matches_union);
     tcase_add_test(tc, merge_gpu_matches_union);
+    tcase_add_test(tc, merge_bf16_matches_union);
     tcase_add_test(tc, merge_reference_rules);
     tcase_add_loop_test(tc, splits_packing_and_pages_agree, 0, 2);
     tcase_add_test(tc, scratch_size_and_errors);

@@ -61,6 +61,29 @@ START_TEST(half_round_trip)
 }
 END_TEST
 
+START_TEST(bf16_rounding)
+{
+    /* SPEC 1: bf16 is the top half of an f32, rounded to nearest even. */
+    ck_assert_uint_eq(float_to_bf16(1.0f), 0x3f80);
+    ck_assert(bf16_to_float(0x3f80) == 1.0f);
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x3f808000u)), 0x3f80); /* tie: to even */
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x3f818000u)), 0x3f82); /* tie: to even */
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x3f808001u)), 0x3f81); /* above half */
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x3f807fffu)), 0x3f80); /* below half */
+    ck_assert_uint_eq(float_to_bf16(-0.0f), 0x8000);
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x7f800000u)), 0x7f80); /* inf stays */
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x7f7fffffu)), 0x7f80); /* FLT_MAX: inf */
+    ck_assert_uint_eq(float_to_bf16(bits_to_float(0x00010000u)), 0x0001); /* subnormals kept */
+    const uint16_t nan = float_to_bf16(bits_to_float(0x7f800001u));
+    ck_assert(isnan(bf16_to_float(nan))); /* a NaN whose payload is all below stays NaN */
+    for (uint32_t b = 0; b < 0x10000u; b++) { /* every finite bf16 round-trips */
+        const float f = bf16_to_float((uint16_t)b);
+        if (!isnan(f))
+            ck_assert_uint_eq(float_to_bf16(f), b);
+    }
+}
+END_TEST
+
 START_TEST(half_rounding)
 {
     ck_assert_uint_eq(float_to_half(65519.0f), 0x7bff);
@@ -573,6 +596,7 @@ static Suite *reference_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, half_round_trip);
     tcase_add_test(tc, half_rounding);
+    tcase_add_test(tc, bf16_rounding);
     tcase_add_loop_test(tc, against_float64, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, nothing_visible);
     tcase_add_test(tc, huge_scores_stay_finite);
