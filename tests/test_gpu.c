@@ -51,7 +51,7 @@ static vkattn_problem small_problem(void)
 START_TEST(invalid_problem_names_field)
 {
     vkattn_problem p = small_problem();
-    p.head_dim = 300;
+    p.head_dim = 600; /* above 576 */
     float buf[4096] = {0};
     vkattn_host_tensors t = {.q = buf, .k = buf, .v = buf, .out = buf + 2048};
     ck_assert_int_eq(vkattn_attention(ctx, &p, &t), VKATTN_ERROR_INVALID_ARGUMENT);

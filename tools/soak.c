@@ -150,7 +150,7 @@ static const char *spoil(rng *g, vkattn_problem *p, uint32_t *ql, uint32_t *kl)
 {
     switch (rng_below(g, 6)) {
     case 0:
-        p->head_dim = 257 + rng_below(g, 100);
+        p->head_dim = 577 + rng_below(g, 100);
         return "head_dim";
     case 1:
         p->heads_kv = 2;
