@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """Random problems across SPEC sections 1-3 (about one in four a packed variable-length batch,
 SPEC 2.1; about one in three with V's head size Dv other than D, some of them with D in 257..576
-such as DeepSeek's MLA, D = 576 and Dv = 512), run through `vkattn run` and checked against a
-float64 evaluation written here from the SPEC alone (not from the library's code).
+such as DeepSeek's MLA, D = 576 and Dv = 512; about one in five in bf16), run through `vkattn run`
+and checked against a float64 evaluation written here from the SPEC alone (not from the library's
+code).
+
+bf16 (SPEC 1, 3, 4): inputs drawn from N(0,1) and rounded to bf16 here (round to nearest even),
+saved as their bits in `<u2` or `<i2` .npy files (the same for Q, K and V) with `--dtype bf16`; O
+comes back in the same dtype string and is widened to f32 from its bits; the float64 evaluation
+takes the rounded inputs and the bound is 2e-2. bf16 problems stay small (Sq, Skv <= 130,
+B*Hq <= 8): on lavapipe bf16 runs a slow kernel form.
 
 No case uses --page-table or --splits: on a GPU, problems with Dv != D or D > 256 run in a kernel
 form that refuses those (VKATTN_ERROR_UNSUPPORTED by design), so a paged or split draw must keep
-Dv == D <= 256.
+Dv == D <= 256; bf16 refuses both as well, so a bf16 draw must never take them.
 
     python3 scripts/check-random.py [--vkattn build/tools/vkattn] [--cases 40] [--seed 1]
                                     [--device cpu]
@@ -147,12 +154,18 @@ def wide(D, Dv):
     return D > 256 or Dv > 256
 
 
+def draw_dtype(rng, bf16):
+    """The case's dtype: bf16 when drawn so (one in five), else f32 or f16."""
+    return "bf16" if bf16 else str(rng.choice(["f32", "f16"]))
+
+
 def draw(rng):
-    """A random problem: shapes, head sizes (Dv != D now and then), dtype, layout, GQA, every
-    mask kind, lengths, starts, scale, softcap, sinks and ALiBi; one in four a packed batch
-    (draw_packed)."""
+    """A random problem: shapes, head sizes (Dv != D now and then), dtype (one in five bf16, kept
+    small), layout, GQA, every mask kind, lengths, starts, scale, softcap, sinks and ALiBi; one in
+    four a packed batch (draw_packed)."""
+    bf16 = bool(rng.random() < 0.2)
     if rng.random() < 0.25:
-        return draw_packed(rng)
+        return draw_packed(rng, bf16)
     D, Dv = draw_head_dims(rng)
     big = wide(D, Dv)
     B = int(rng.integers(1, 3 if big else 4))
@@ -160,8 +173,12 @@ def draw(rng):
     Hq = Hkv * int(rng.choice([1, 2] if big else [1, 2, 4]))
     Sq = int(rng.choice([1, 2, 7, 33] if big else [1, 2, 7, 33, 64, 100, 257]))
     Skv = int(rng.choice([1, 5, 31, 64, 130] if big else [1, 5, 31, 64, 128, 300, 513]))
+    if bf16:  # the slow kernel form on lavapipe: Sq, Skv <= 130 and B * Hq <= 8
+        Sq, Skv = min(Sq, int(rng.choice([64, 100, 130]))), min(Skv, 130)
+        Hq = Hq if Hq <= 8 else 2 * Hkv  # 12 (Hkv 3, groups of 4): groups of 2
+        B = min(B, 8 // Hq)
     c = dict(B=B, Hq=Hq, Hkv=Hkv, Sq=Sq, Skv=Skv, D=D, Dv=Dv,
-             dtype=str(rng.choice(["f32", "f16"])), layout=str(rng.choice(["bhsd", "bshd"])),
+             dtype=draw_dtype(rng, bf16), layout=str(rng.choice(["bhsd", "bshd"])),
              causal=bool(rng.random() < 0.5), top_left=bool(rng.random() < 0.3),
              window=None, q_lens=None, kv_lens=None, scale=None, softcap=0.0, mask=None,
              magnitude=1.0, q_start=None, kv_start=None, sinks=False, alibi=None)
@@ -190,16 +207,18 @@ def draw(rng):
     return c
 
 
-def draw_packed(rng):
+def draw_packed(rng, bf16=False):
     """A packed variable-length batch (SPEC 2.1): B items of random query and key counts (empty
     and single-token items included), end to end on one token axis, with causal, alignment,
     window, scale, softcap, sinks and ALiBi as in draw(); never lengths, starts, a custom mask or
-    a layout, which packing excludes."""
+    a layout, which packing excludes. bf16 keeps it small: Tq, Tk <= 130 and B * Hq <= 8."""
     D, Dv = draw_head_dims(rng)
-    big = wide(D, Dv)
+    big = wide(D, Dv) or bf16
     B = int(rng.integers(1, 4 if big else 6))
     Hkv = int(rng.choice([1, 2] if big else [1, 2, 3]))
     Hq = Hkv * int(rng.choice([1, 2] if big else [1, 2, 4]))
+    if bf16:  # items of up to 17 queries and 64 keys: Tq, Tk <= 128
+        B = min(B, 2, 8 // Hq)
     qn = [int(rng.choice([0, 1, 1, 2, 5, 7, 17] if big else
                          [0, 1, 1, 2, 5, 7, 17, 33, 64, 100, 130])) for _ in range(B)]
     kn = [int(rng.choice([0, 1, 1, 3, 5, 31, 64] if big else
@@ -214,7 +233,7 @@ def draw_packed(rng):
     c = dict(packed=True, B=B, Hq=Hq, Hkv=Hkv, D=D, Dv=Dv,
              cu_seqlens_q=[int(x) for x in np.concatenate([[0], np.cumsum(qn)])],
              cu_seqlens_kv=[int(x) for x in np.concatenate([[0], np.cumsum(kn)])],
-             dtype=str(rng.choice(["f32", "f16"])),
+             dtype=draw_dtype(rng, bf16),
              causal=bool(rng.random() < 0.5), top_left=bool(rng.random() < 0.3),
              window=None, scale=None, softcap=0.0, magnitude=1.0, sinks=False, alibi=None)
     if rng.random() < 0.35:
@@ -227,6 +246,38 @@ def draw_packed(rng):
     if rng.random() < 0.25:
         c["alibi"] = str(rng.choice(["heads", "batch_heads"]))
     return c
+
+
+def bf16_bits(x):
+    """x rounded to bf16 (round to nearest even, SPEC 1): the top 16 bits as uint16."""
+    b = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def bf16_widen(bits):
+    """f32 values of bf16 bits (uint16 or int16): exact."""
+    return (np.asarray(bits).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def draw_inputs(c, rng, shapes):
+    """Q, K, V from N(0,1) in the case's dtype: (values the float64 evaluation takes, arrays to
+    save, the dtype O must come back in). bf16: the values are the rounded inputs, widened, and
+    the arrays their bits as '<u2' or '<i2' (the case's 'bits', one for all three)."""
+    if c["dtype"] != "bf16":
+        dt = np.float16 if c["dtype"] == "f16" else np.float32
+        xs = [rng.standard_normal(s).astype(dt) for s in shapes]
+        return xs, xs, np.dtype(dt)
+    bits = [bf16_bits(rng.standard_normal(s)) for s in shapes]
+    return [bf16_widen(b) for b in bits], [b.view(c["bits"]) for b in bits], np.dtype(c["bits"])
+
+
+def read_out(c, path, want):
+    """O from its file as f32 or f16 values (bf16: widened from its bits), after checking that
+    it came in the dtype string it must (Q's)."""
+    o = np.load(path)
+    if o.dtype != want:
+        raise ValueError(f"O has dtype {o.dtype.str}, expected {want.str}")
+    return bf16_widen(o) if c["dtype"] == "bf16" else o
 
 
 def logit_args(c, rng, tmp, B, Hq):
@@ -265,19 +316,19 @@ def run_case(vkattn, device, c, rng, tmp):
     if c.get("packed"):
         return run_packed(vkattn, device, c, rng, tmp)
     B, Hq, Hkv, Sq, Skv, D, Dv = (c[x] for x in ("B", "Hq", "Hkv", "Sq", "Skv", "D", "Dv"))
-    dt = np.float16 if c["dtype"] == "f16" else np.float32
-    q = rng.standard_normal((B, Hq, Sq, D)).astype(dt)
-    k = rng.standard_normal((B, Hkv, Skv, D)).astype(dt)
-    v = rng.standard_normal((B, Hkv, Skv, Dv)).astype(dt)
+    (q, k, v), saved, o_dt = draw_inputs(
+        c, rng, [(B, Hq, Sq, D), (B, Hkv, Skv, D), (B, Hkv, Skv, Dv)])
     mask = None
     if c["mask"]:
         mask = rng.random((c["mask"][0], c["mask"][1], Sq, Skv)) < 0.7
     args = [vkattn, "run", "--out", f"{tmp}/o.npy", "--lse", f"{tmp}/l.npy",
             "--layout", c["layout"]]
-    for name, x in (("q", q), ("k", k), ("v", v)):
+    for name, x in zip("qkv", saved):
         np.save(f"{tmp}/{name}.npy",
                 np.ascontiguousarray(x.transpose(0, 2, 1, 3) if c["layout"] == "bshd" else x))
         args += [f"--{name}", f"{tmp}/{name}.npy"]
+    if c["dtype"] == "bf16":
+        args += ["--dtype", "bf16"]
     if device:
         args += ["--device", device]
     args += mask_args(c)
@@ -295,7 +346,7 @@ def run_case(vkattn, device, c, rng, tmp):
     r = subprocess.run(args + more, capture_output=True, text=True)
     if r.returncode != 0:
         return False, f"exit {r.returncode}: {r.stderr.strip()}"
-    o = np.load(f"{tmp}/o.npy")
+    o = read_out(c, f"{tmp}/o.npy", o_dt)
     if c["layout"] == "bshd":
         o = o.transpose(0, 2, 1, 3)
     if o.shape != (B, Hq, Sq, Dv):
@@ -310,7 +361,7 @@ def run_case(vkattn, device, c, rng, tmp):
     o_ref, lse_ref = reference(q, k, v, ql, kl, c["causal"], c["top_left"], c["window"], scale,
                                c["softcap"], mask, qs, ks, sinks, alibi)
     sink_rows = None if sinks is None else np.broadcast_to(sinks[None, :, None], lse_ref.shape)
-    return compare(o, lse, o_ref, lse_ref, dt, sink_rows, c["dtype"])
+    return compare(o, lse, o_ref, lse_ref, sink_rows, c["dtype"])
 
 
 def run_packed(vkattn, device, c, rng, tmp):
@@ -319,15 +370,14 @@ def run_packed(vkattn, device, c, rng, tmp):
     B, Hq, Hkv, D, Dv = (c[x] for x in ("B", "Hq", "Hkv", "D", "Dv"))
     cq, ck = c["cu_seqlens_q"], c["cu_seqlens_kv"]
     Tq, Tk = cq[-1], ck[-1]
-    dt = np.float16 if c["dtype"] == "f16" else np.float32
-    q = rng.standard_normal((Tq, Hq, D)).astype(dt)
-    k = rng.standard_normal((Tk, Hkv, D)).astype(dt)
-    v = rng.standard_normal((Tk, Hkv, Dv)).astype(dt)
+    (q, k, v), saved, o_dt = draw_inputs(c, rng, [(Tq, Hq, D), (Tk, Hkv, D), (Tk, Hkv, Dv)])
     args = [vkattn, "run", "--out", f"{tmp}/o.npy", "--lse", f"{tmp}/l.npy",
             "--cu-seqlens-q", ",".join(map(str, cq)), "--cu-seqlens-kv", ",".join(map(str, ck))]
-    for name, x in (("q", q), ("k", k), ("v", v)):
+    for name, x in zip("qkv", saved):
         np.save(f"{tmp}/{name}.npy", x)
         args += [f"--{name}", f"{tmp}/{name}.npy"]
+    if c["dtype"] == "bf16":
+        args += ["--dtype", "bf16"]
     if device:
         args += ["--device", device]
     args += mask_args(c)
@@ -335,7 +385,7 @@ def run_packed(vkattn, device, c, rng, tmp):
     r = subprocess.run(args + more, capture_output=True, text=True)
     if r.returncode != 0:
         return False, f"exit {r.returncode}: {r.stderr.strip()}"
-    o = np.load(f"{tmp}/o.npy")
+    o = read_out(c, f"{tmp}/o.npy", o_dt)
     lse = np.load(f"{tmp}/l.npy")
     if o.shape != (Tq, Hq, Dv):
         return False, f"O has shape {o.shape}, expected {(Tq, Hq, Dv)}"
@@ -345,14 +395,14 @@ def run_packed(vkattn, device, c, rng, tmp):
     o_ref, lse_ref = reference_packed(q, k, v, cq, ck, c["causal"], c["top_left"], c["window"],
                                       scale, c["softcap"], sinks, alibi)
     sink_rows = None if sinks is None else np.broadcast_to(sinks[:, None], lse_ref.shape)
-    return compare(o, lse, o_ref, lse_ref, dt, sink_rows, c["dtype"])
+    return compare(o, lse, o_ref, lse_ref, sink_rows, c["dtype"])
 
 
-def compare(o, lse, o_ref, lse_ref, dt, sink_rows, dtype):
-    """SPEC 3's checks of O and LSE against the float64 values; sink_rows is the sink of each
-    LSE entry's head (or None without sinks)."""
-    if o.dtype != dt:
-        return False, f"O has dtype {o.dtype}"
+def compare(o, lse, o_ref, lse_ref, sink_rows, dtype):
+    """SPEC 3's checks of O (its dtype already checked by read_out; bf16 widened) and LSE against
+    the float64 values; sink_rows is the sink of each LSE entry's head (or None without sinks)."""
+    if lse.dtype != np.float32:
+        return False, f"LSE has dtype {lse.dtype.str}"
     if not np.all(np.isfinite(o)):
         return False, "non-finite O"
     empty = np.isneginf(lse_ref)
@@ -364,13 +414,16 @@ def compare(o, lse, o_ref, lse_ref, dt, sink_rows, dtype):
     if np.any(o_rows[empty] != 0):
         return False, "a row that sees nothing is not exactly 0"
     if sink_rows is not None:  # rows that see no key: O = 0 and LSE = the sink (SPEC 3)
-        nokey = lse_ref == sink_rows.astype(np.float64)
+        # LSE_ref == sink alone also marks rows whose keys' weights vanish beside the sink in
+        # float64 (ALiBi over long distances): those see keys, and their O_ref is not exactly 0.
+        o_ref_rows = o_ref if o_ref.ndim == 4 else o_ref.transpose(1, 0, 2)
+        nokey = (lse_ref == sink_rows.astype(np.float64)) & np.all(o_ref_rows == 0, axis=-1)
         if np.any(o_rows[nokey] != 0):
             return False, "a row that sees no key (with sinks) is not exactly 0"
         if np.any(np.abs(lse[nokey] - sink_rows[nokey]) > 1e-6 * (1 + np.abs(sink_rows[nokey]))):
             return False, "a row that sees no key (with sinks) has LSE other than the sink"
     err = float(np.abs(o.astype(np.float64) - o_ref).max()) if o.size else 0.0
-    bound = 5e-3 if dtype == "f16" else 1e-4
+    bound = {"f16": 5e-3, "bf16": 2e-2}.get(dtype, 1e-4)
     lerr = float(np.abs(lse[~empty] - lse_ref[~empty]).max()) if (~empty).any() else 0.0
     ok = err <= bound and lerr <= 1e-3
     return ok, f"max|O-ref| {err:.2e} (bound {bound:.0e}), max|LSE-ref| {lerr:.2e}"
@@ -385,10 +438,12 @@ def main():
     ap.add_argument("--device", default=None)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
-    passed = failed = packed = other_dv = wide_d = 0
+    passed = failed = packed = other_dv = wide_d = bf16 = 0
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(a.cases):
             c = draw(rng)
+            if c["dtype"] == "bf16":  # the bits' dtype string: both kinds, one per case
+                c["bits"] = str(rng.choice(["<u2", "<i2"]))
             try:
                 ok, why = run_case(a.vkattn, a.device, c, rng, tmp)
             except Exception as e:  # a broken output file or shape: this case fails, not the run
@@ -401,8 +456,9 @@ def main():
             packed += bool(c.get("packed"))
             other_dv += c["Dv"] != c["D"]
             wide_d += c["D"] > 256
+            bf16 += c["dtype"] == "bf16"
     print(f"({packed} of the {a.cases} cases packed batches, {other_dv} with Dv != D, "
-          f"{wide_d} with D > 256)")
+          f"{wide_d} with D > 256, {bf16} in bf16)")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -4,7 +4,10 @@
  * go on to vkattn_reference with per-batch lengths and a mask also taken from the bytes, and
  * packed batches (SPEC 2.1) with cu_seqlens taken from them too (valid or broken on purpose).
  * head_dim_v (Dv, the head size of V and O) is set too: 0 (= D), small, 512, equal to D, or out
- * of range; V and O rows are Dv long everywhere below.
+ * of range; V and O rows are Dv long everywhere below. The dtype is f32, f16 or bf16 (2-byte
+ * elements for both 16-bit types; bf16 written with float_to_bf16 and read with bf16_to_float),
+ * now and then an invalid one (3, or raw); a bf16 problem is also run as f32 on the same values
+ * (exact in bf16), and the two O must agree within SPEC 3's bounds.
  *
  * Input layout: byte 0 = mode bits (below), then sizeof(vkattn_problem) bytes copied over the
  * struct (missing bytes are zero), then the rest: message size, data seed, page table,
@@ -29,7 +32,8 @@ enum {
                          fold_strides_packed) */
     MODE_MASK = 4,    /* mask_batch / mask_heads from {0, 1, B or Hq, raw} */
     MODE_WINDOW = 8,  /* window sides in -2..17, scale and softcap small or raw */
-    MODE_ENUMS = 16,  /* dtype and align folded to their valid values */
+    MODE_ENUMS = 16,  /* dtype folded to f32, f16, bf16 (now and then 3, invalid), align to
+                         its valid values */
     MODE_PAGED = 32,  /* page_size in {0, 1, 3, 16, 48}, small pool, table wide enough */
     MODE_PACKED = 64, /* packed, with the fields packing excludes cleared (now and then kept) */
 };
@@ -269,15 +273,47 @@ static float fill_value(uint64_t i, uint32_t seed)
     return (float)((int)(x % 33) - 16) / 16.0f;
 }
 
+/* Bytes per element of a (valid) dtype: 2 for f16 and bf16, 4 for f32. */
+static size_t elem_size(vkattn_dtype dtype)
+{
+    switch (dtype) {
+    case VKATTN_DTYPE_F32:
+        return 4;
+    case VKATTN_DTYPE_F16:
+    case VKATTN_DTYPE_BF16:
+        return 2;
+    default:
+        die("elem_size of an invalid dtype (the problem should have been rejected)", NULL);
+        return 0;
+    }
+}
+
+/* Element i of buf (of the given dtype) as f32. */
+static float value_at(const void *buf, vkattn_dtype dtype, uint64_t i)
+{
+    switch (dtype) {
+    case VKATTN_DTYPE_F16:
+        return half_to_float(((const uint16_t *)buf)[i]);
+    case VKATTN_DTYPE_BF16:
+        return bf16_to_float(((const uint16_t *)buf)[i]);
+    default:
+        return ((const float *)buf)[i];
+    }
+}
+
 static void *alloc_tensor(uint64_t count, size_t es, vkattn_dtype dtype, uint32_t seed, bool fill)
 {
-    void *buf = malloc(count * es ? count * es : 1);
+    if (es != elem_size(dtype))
+        die("a tensor allocated with the wrong element size", NULL);
+    void *buf = malloc(count * es != 0 ? count * es : 1);
     if (!buf)
         abort();
     for (uint64_t i = 0; i < count; i++) {
         float f = fill ? fill_value(i, seed) : NAN; /* outputs start as NaN: unwritten shows */
         if (dtype == VKATTN_DTYPE_F16)
             ((uint16_t *)buf)[i] = float_to_half(f);
+        else if (dtype == VKATTN_DTYPE_BF16)
+            ((uint16_t *)buf)[i] = float_to_bf16(f);
         else
             ((float *)buf)[i] = f;
     }
@@ -286,9 +322,7 @@ static void *alloc_tensor(uint64_t count, size_t es, vkattn_dtype dtype, uint32_
 
 static bool is_finite_at(const void *buf, vkattn_dtype dtype, uint64_t i)
 {
-    float f = dtype == VKATTN_DTYPE_F16 ? half_to_float(((const uint16_t *)buf)[i])
-                                        : ((const float *)buf)[i];
-    return isfinite(f);
+    return isfinite(value_at(buf, dtype, i));
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -407,6 +441,60 @@ static void check_item_as_padded(const vkattn_problem *p, const vkattn_host_tens
     free(lse);
 }
 
+/* A bf16 problem run again as f32 on the same values (multiples of 1/16 in [-1, 1]: exact in
+ * both) must write the same elements of O, within 2e-2 + 1e-4 of each other (SPEC 3: bf16 within
+ * 2e-2 and f32 within 1e-4 of the same float64 value), and put LSE = -inf on the same rows with
+ * the rest within 1e-3. Only for a finite |scale| <= 1 and a finite softcap, which keep the
+ * scores in SPEC 3's range. */
+static void check_bf16_as_f32(const vkattn_problem *p, const vkattn_host_tensors *t,
+                              uint64_t eq, uint64_t ek, uint64_t ev, uint64_t eo, uint64_t el)
+{
+    if (p->dtype != VKATTN_DTYPE_BF16 || !isfinite(p->scale) || fabsf(p->scale) > 1.0f ||
+        !isfinite(p->softcap))
+        return;
+    vkattn_problem w = *p;
+    w.dtype = VKATTN_DTYPE_F32;
+    const void *in[3] = {t->q, t->k, t->v};
+    const uint64_t n[3] = {eq, ek, ev};
+    float *wide[3];
+    for (int i = 0; i < 3; i++) {
+        wide[i] = malloc(n[i] * sizeof(float));
+        if (!wide[i])
+            abort();
+        for (uint64_t e = 0; e < n[i]; e++)
+            wide[i][e] = bf16_to_float(((const uint16_t *)in[i])[e]);
+    }
+    float *out = alloc_tensor(eo, 4, VKATTN_DTYPE_F32, 0, false);
+    float *lse = p->has_lse ? alloc_tensor(el, 4, VKATTN_DTYPE_F32, 0, false) : NULL;
+    vkattn_host_tensors wt = *t;
+    wt.q = wide[0];
+    wt.k = wide[1];
+    wt.v = wide[2];
+    wt.out = out;
+    wt.lse = lse;
+    char msg[256];
+    if (vkattn_reference(&w, &wt, msg, sizeof msg) != VKATTN_SUCCESS)
+        die("a valid bf16 problem rejected as f32", msg);
+    for (uint64_t e = 0; e < eo; e++) {
+        const float a = bf16_to_float(((const uint16_t *)t->out)[e]), b = out[e];
+        if (isnan(a) != isnan(b))
+            die("bf16 and f32 write different elements of O", NULL);
+        if (!isnan(a) && !(fabsf(a - b) <= 2e-2f + 1e-4f))
+            die("bf16's O is farther than 2e-2 + 1e-4 from f32's on the same values", NULL);
+    }
+    for (uint64_t e = 0; lse && e < el; e++) {
+        const float a = t->lse[e], b = lse[e];
+        if ((a == -INFINITY) != (b == -INFINITY))
+            die("bf16 and f32 put LSE = -inf on different rows", NULL);
+        if (a != -INFINITY && !(fabsf(a - b) <= 1e-3f * (1.0f + fabsf(b))))
+            die("bf16's LSE differs from f32's on the same values", NULL);
+    }
+    for (int i = 0; i < 3; i++)
+        free(wide[i]);
+    free(out);
+    free(lse);
+}
+
 /* The extents of tensors with default strides, from SPEC 1 (V and O rows hold Dv): Q [B, Hq,
  * Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv], O [B, Hq, Sq, Dv]; packed, B is 1 (the token
  * axis holds the batch); paged, K and V are [num_pages, page_size, Hkv, D or Dv]. */
@@ -448,7 +536,7 @@ static void run_reference(const vkattn_problem *p, reader *r)
     if (work > MAX_WORK)
         return;
 
-    const size_t es = p->dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    const size_t es = elem_size(p->dtype);
     const uint32_t seed = next_u32(r);
     uint32_t *q_lens = NULL, *kv_lens = NULL, *pages = NULL, *q_start = NULL, *kv_start = NULL;
     bool pages_ok = true;
@@ -603,6 +691,7 @@ static void run_reference(const vkattn_problem *p, reader *r)
         /* Each item of a packed batch is the padded problem SPEC 2.1 says it is. */
         for (uint32_t b = 0; p->packed && b < p->batch && b < 8; b++)
             check_item_as_padded(p, &t, cu_q, cu_kv, b, eo, el, es);
+        check_bf16_as_f32(p, &t, eq, ek, ev, eo, el);
     }
     free((void *)t.q);
     free((void *)t.k);
@@ -661,7 +750,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.softcap = finite_or_raw(p.softcap, (float)(p.window_right + 2) * 0.5f);
     }
     if (mode & MODE_ENUMS) {
-        p.dtype = (vkattn_dtype)((unsigned)p.dtype & 1);
+        const unsigned d = (unsigned)p.dtype % 8; /* f32, f16, bf16 alike; 7: 3, invalid */
+        p.dtype = (vkattn_dtype)(d < 7 ? d % 3 : 3);
         p.align = (vkattn_align)((unsigned)p.align & 1);
         p.alibi = (vkattn_alibi)((unsigned)p.alibi % 3);
     }
@@ -687,6 +777,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (res == VKATTN_SUCCESS &&
         (p.head_dim < 1 || p.head_dim > 576 || p.head_dim_v > 512 || dv_of(&p) > 512))
         die("a head_dim or head_dim_v out of range accepted", NULL);
+    /* SPEC 1: f32, f16 or bf16; anything else (3, raw bytes) is refused. */
+    if (res == VKATTN_SUCCESS && (unsigned)p.dtype > VKATTN_DTYPE_BF16)
+        die("an invalid dtype accepted", NULL);
 
     if (res != VKATTN_SUCCESS) {
         static const char which[] = "qkvolm";
