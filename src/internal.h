@@ -182,6 +182,10 @@ const char *vkattn__vk_result_name(VkResult vr);
 vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
                                    uint32_t head_dim_v,
                                    vkattn_kernel kernel, const attn_pipeline **out);
+/* attention.comp's tiles (rowwise or split form) for head sizes d and dv within the limits'
+ * shared memory (every array the shader declares counted). */
+attn_tiles vkattn__choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel,
+                                uint32_t d, uint32_t dv);
 /* The coopmat kernel's tiles for head_dim on this context; false where it cannot run or its
  * tiles do not fit shared memory. */
 bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *out);

@@ -119,8 +119,8 @@ static uint32_t pow2_floor(uint32_t x)
  * that each keeps at most 16 accumulators; the workgroup has 128 invocations where the device
  * allows; the K/V tile is as long as shared memory permits beside the Q tile (rows padded to
  * d + 1 floats). (D = 576, Dv = 512 in 16 KiB: one row and two keys a tile; in 32 KiB four.) */
-static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel, uint32_t d,
-                               uint32_t dv)
+attn_tiles vkattn__choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel,
+                                uint32_t d, uint32_t dv)
 {
     attn_tiles t;
     /* Rowwise: a row per invocation keeps every K/V read a broadcast and needs no Q tile (on CPU
@@ -143,8 +143,9 @@ static attn_tiles choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel 
     uint32_t words = lim->maxComputeSharedMemorySize / 4;
     uint32_t rs = t.tpr == 1 ? d : d + 1, rsv = t.tpr == 1 ? dv : dv + 1; /* RS, RSV */
     for (;;) {
-        /* Q tile and score tile (none when rowwise), then the K and V tiles. */
-        uint32_t used = t.tpr == 1 ? 1 : t.br * rs; /* rowwise: a 1-float stand-in */
+        /* What attention.comp declares: the Q tile and the rows' flags (rowwise: a 1-word
+         * stand-in each), then per key the K and V rows and a score per row. */
+        uint32_t used = t.tpr == 1 ? 2 : t.br * rs + t.br;
         uint32_t per_key = rs + rsv + t.br;
         uint32_t bc = used < words ? (words - used) / per_key : 0;
         if ((bc >= 8 || t.br == 1) && bc >= 1) {
@@ -224,7 +225,7 @@ static module_store store_of(vkattn_context ctx, vkattn_dtype dtype)
 static vkattn_result create_pipeline(vkattn_context ctx, vkattn_dtype dtype, uint32_t d,
                                      uint32_t dv, vkattn_kernel kernel, attn_pipeline *out)
 {
-    attn_tiles tiles = choose_tiles(&ctx->limits, kernel, d, dv);
+    attn_tiles tiles = vkattn__choose_tiles(&ctx->limits, kernel, d, dv);
     const uint32_t values[6] = {d, tiles.br, tiles.bc, tiles.tpr, tiles.br * tiles.tpr, dv};
     static const uint32_t ids[6] = {ATTN_SPEC_D, ATTN_SPEC_BR, ATTN_SPEC_BC, ATTN_SPEC_TPR,
                                     ATTN_SPEC_WG, ATTN_SPEC_DV};
@@ -408,7 +409,7 @@ vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype, uint32
     if (plan.kernel == VKATTN_KERNEL_COOPMAT)
         t = plan.tiles;
     else
-        t = choose_tiles(&ctx->limits, plan.kernel, head_dim, head_dim);
+        t = vkattn__choose_tiles(&ctx->limits, plan.kernel, head_dim, head_dim);
     *query_rows = t.br;
     *kv_keys = t.bc;
     return VKATTN_SUCCESS;
@@ -425,6 +426,16 @@ vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32
         k = ctx->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_ROWWISE
                                                           : VKATTN_KERNEL_SPLIT;
     return k;
+}
+
+/* decode.comp's shared memory, its merge block (wg x (wg + 1) floats) and the rows' statistics
+ * (3 x RP x wg), within the device's: fewer rows where a tuning asks for more than fit. */
+static void hold_rows(vkattn_context ctx, decode_plan *plan)
+{
+    while (plan->rp_log2 > 0 &&
+           ((uint64_t)plan->wg * (plan->wg + 1) + 3ull * (plan->wg << plan->rp_log2)) * 4 >
+               ctx->limits.maxComputeSharedMemorySize)
+        plan->rp_log2--;
 }
 
 /* Row blocks per KV head of rp rows each: per query head (no packing) or per KV group. */
@@ -486,9 +497,9 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
         plan.wg = ctx->limits.maxComputeWorkGroupInvocations;
     if (plan.wg > 64) /* the shared merge block is wg x (wg + 1) floats */
         plan.wg = 64;
-    /* That block and the rows' statistics (3 x 4 rows x wg floats) in shared memory (a 16 KiB
-     * device takes 32). */
-    while (plan.wg > 8 && (plan.wg * (plan.wg + 1) + 12 * plan.wg) * 4 >
+    /* That block and the rows' statistics (3 x RP x wg floats, RP up to 8) in shared memory (a
+     * 16 KiB device takes 32; RP is held to the memory again below). */
+    while (plan.wg > 8 && (plan.wg * (plan.wg + 1) + 24 * plan.wg) * 4 >
                               ctx->limits.maxComputeSharedMemorySize)
         plan.wg /= 2;
     /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512
@@ -509,6 +520,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
             plan.rp_log2++;
     else
         plan.rp_log2 = per_kv >= 4 ? 2 : per_kv >= 2 ? 1 : 0;
+    hold_rows(ctx, &plan);
     plan.parts_log2 = 0;
     const uint32_t forced = ctx->decode_parts ? ctx->decode_parts : tu.parts;
     if (forced > 1 && forced <= max_parts && p->head_dim % forced == 0)
@@ -569,6 +581,7 @@ decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, boo
         while ((2u << plan.rp_log2) * plan.wg <= (tu.rows ? tu.rows : 1u) &&
                (p->head_dim << (plan.rp_log2 + 1)) <= max_values)
             plan.rp_log2++;
+        hold_rows(ctx, &plan);
         plan.kv_groups = p->heads_kv;
         plan.blocks = row_blocks(p, group, per_kv, (1u << plan.rp_log2) * plan.wg);
     }

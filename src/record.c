@@ -584,6 +584,8 @@ static vkattn_result query_plan(vkattn_context ctx, const vkattn_problem *proble
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = vkattn__problem_resolved(problem);
+    if ((res = check_wide(ctx, &p)) != VKATTN_SUCCESS) /* as vkattn_cmd_attention refuses it */
+        return res;
     *plan = vkattn__decode_plan(ctx, &p, true);
     return VKATTN_SUCCESS;
 }

@@ -315,11 +315,47 @@ START_TEST(small_shared_memory)
                           dv, (unsigned long long)(words * 4), t.br, t.bc, t.tpr);
         }
     }
+    /* Every head size pair on devices of 16, 32 and 48 KiB, as attention.comp declares its
+     * arrays (sQ, sK, sV, sS and sBad; rowwise: 1-word sQ and sBad). */
+    static const uint32_t limits[] = {16384, 32768, 49152};
+    for (size_t li = 0; li < 3; ++li) {
+        VkPhysicalDeviceLimits lim = {.maxComputeWorkGroupInvocations = 1024,
+                                      .maxComputeWorkGroupSize = {1024, 1024, 64},
+                                      .maxComputeSharedMemorySize = limits[li]};
+        for (uint32_t d = 1; d <= 576; ++d) {
+            const uint32_t dvs[] = {d <= 512 ? d : 512, 1, 24, 108, 512};
+            for (size_t vi = 0; vi < 5; ++vi)
+                for (int form = 0; form < 2; ++form) {
+                    const uint32_t dv = dvs[vi];
+                    const attn_tiles t = vkattn__choose_tiles(
+                        &lim, form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, d, dv);
+                    const bool rw = t.tpr == 1;
+                    const uint64_t rs = rw ? d : d + 1, rsv = rw ? dv : dv + 1;
+                    const uint64_t words = (rw ? 1 : t.br * rs) + t.bc * (rs + rsv) +
+                                           t.br * t.bc + (rw ? 1 : t.br);
+                    ck_assert_msg(words * 4 <= limits[li] && t.br >= 1 && t.bc >= 1,
+                                  "%u bytes: D %u Dv %u %s: %llu bytes", limits[li], d, dv,
+                                  form ? "split" : "rowwise", (unsigned long long)(words * 4));
+                }
+        }
+    }
+    /* The split-KV kernel's merge block and row statistics, a tuning asking for 8 rows too. */
     const vkattn_problem step = {.batch = 1, .heads_q = 8, .heads_kv = 2, .seq_q = 1,
                                  .seq_kv = 4096, .head_dim = 128};
-    const decode_plan plan = vkattn__decode_plan(small, &step, true);
+    decode_plan plan = vkattn__decode_plan(small, &step, true);
     if (plan.use)
-        ck_assert_uint_le((plan.wg * (plan.wg + 1) + 12 * plan.wg) * 4, 16384);
+        ck_assert_uint_le((plan.wg * (plan.wg + 1) + 3 * (plan.wg << plan.rp_log2)) * 4, 16384);
+    vkattn_context mid = NULL;
+    vkattn_context_desc mdesc = desc;
+    mdesc.max_shared_memory = 20480;
+    ck_assert_int_eq(vkattn_context_create(&mdesc, &mid), VKATTN_SUCCESS);
+    const vkattn_tuning rows8 = {.kernel = VKATTN_KERNEL_DECODE, .rows = 8, .workgroup = 64};
+    ck_assert_int_eq(vkattn_tuning_set(mid, VKATTN_TUNING_DECODE, VKATTN_DTYPE_F32, 128, &rows8),
+                     VKATTN_SUCCESS);
+    plan = vkattn__decode_plan(mid, &step, true);
+    ck_assert(plan.use);
+    ck_assert_uint_le((plan.wg * (plan.wg + 1) + 3 * (plan.wg << plan.rp_log2)) * 4, 20480);
+    vkattn_context_destroy(mid);
 
     /* MLA decode and prefill on it, against the reference. */
     for (int c = 0; c < 2; ++c) {

@@ -373,7 +373,7 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         if (src[i])
             total += (bytes[i] + 15) / 16 * 16;
         if ((src[i] || i == BUF_O || (i == BUF_SCRATCH && scratch)) &&
-            gbuf_create(g, bytes[i],
+            gbuf_create(g, (bytes[i] + 15) / 16 * 16, /* (16-bit data is read in words) */
                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                             (i == BUF_K || i == BUF_V ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
                         false, &b[i], err, err_size))

@@ -519,7 +519,8 @@ int cmd_run(int argc, char **argv)
     res = vkattn_attention(ctx, &p, &t);
     if (res != VKATTN_SUCCESS) {
         const char *why = vkattn_context_message(ctx);
-        bool input = res == VKATTN_ERROR_INVALID_ARGUMENT;
+        /* UNSUPPORTED: what this device or kernel cannot take (SPEC 4: exit 2, saying why). */
+        bool input = res == VKATTN_ERROR_INVALID_ARGUMENT || res == VKATTN_ERROR_UNSUPPORTED;
         cli_error(CMD, "%s%s%s%s", input ? "" : "the device failed: ", vkattn_result_string(res),
                   why && *why ? ": " : "", why && *why ? why : "");
         status = input ? 2 : 1;

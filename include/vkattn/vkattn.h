@@ -472,7 +472,7 @@ typedef struct vkattn_device_tensors {
  * nothing.
  *
  * mask: the u8 mask is read in 4-byte words; the buffer must extend to the next multiple of 4
- * bytes past the end of the mask. f16 on a context without 16-bit storage
+ * bytes past the end of the mask. bf16 everywhere, and f16 on a context without 16-bit storage
  * (vkattn_device_info.fp16_storage false, or a borrowed device without it enabled): the same for
  * q, k, v and out, which are read and written in 4-byte words; out's words are written with
  * atomics that keep the 2 bytes beside an odd start or end of out as they are (no other work may
@@ -494,8 +494,9 @@ typedef struct vkattn_device_tensors {
  * otherwise one dispatch.
  *
  * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
- * UNSUPPORTED (a CPU context, a tensor past maxStorageBufferRange), OUT_OF_*_MEMORY / VULKAN
- * (pipeline creation). Thread-safety: may be called from several threads at once on one context, each
+ * UNSUPPORTED (a CPU context, a tensor past maxStorageBufferRange, and paged K/V, kv_splits or
+ * no_gqa_packing with bf16 or wide head sizes, which run in attention.comp only; the message
+ * says which), OUT_OF_*_MEMORY / VULKAN (pipeline creation). Thread-safety: may be called from several threads at once on one context, each
  * with its own command buffer. */
 VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                               const vkattn_problem *problem,
@@ -510,15 +511,16 @@ VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffe
  * K and V will be bound (0, or VKATTN_BUFFER_TEXEL). A call with other offsets or flags may
  * still make a pipeline of its own on first use. A CPU context has nothing to prepare.
  * Errors: INVALID_ARGUMENT (NULL problems with a count, bad kv_flags, an invalid problem: the
- * message names problems[i]; then nothing is made), OUT_OF_*_MEMORY / VULKAN (pipeline
- * creation; the pipelines made before stay). Thread-safety: as vkattn_cmd_attention. */
+ * message names problems[i]; then nothing is made), UNSUPPORTED (a problem vkattn_cmd_attention
+ * refuses so), OUT_OF_*_MEMORY / VULKAN (pipeline creation; the pipelines made before stay). Thread-safety: as vkattn_cmd_attention. */
 VKATTN_API vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
                                         uint32_t count, uint32_t kv_flags);
 
 /* The scratch bytes vkattn_cmd_attention needs in tensors->scratch for this problem on this
  * context (0 when the problem runs without split-KV). The split is chosen from the problem's
  * shape and kv_splits, never from the data, so the size can be allocated once per shape.
- * Errors: INVALID_ARGUMENT (NULL, or an invalid problem), UNSUPPORTED (a CPU context). */
+ * Errors: INVALID_ARGUMENT (NULL, or an invalid problem), UNSUPPORTED (a CPU context, or a
+ * problem vkattn_cmd_attention refuses so). */
 VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
                                              uint64_t *bytes);
 
@@ -527,7 +529,7 @@ VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_pr
  * (1: no merge pass and no scratch; may be NULL). Like the scratch size it follows from the
  * shape, never the data. For reports and benchmarks.
  * Errors: INVALID_ARGUMENT (NULL ctx, problem or kernel, or an invalid problem), UNSUPPORTED (a
- * CPU context). */
+ * CPU context, or a problem vkattn_cmd_attention refuses so). */
 VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
                                                vkattn_kernel *kernel, uint32_t *splits);
 
@@ -624,8 +626,10 @@ VKATTN_API vkattn_result vkattn_tuning_load(vkattn_context ctx, const char *text
  * (no visible key) weighs 0; both -inf give O = 0 and LSE = -inf; a NaN LSE makes the row NaN.
  * Parts computed with sinks each hold the sink: give it to one of them only (has_sinks on one
  * part's attention), or the merge counts it twice.
- * The problem gives B, Hq, Sq, D, dtype and the strides of the O tensors (problem->out, for all
- * three); LSEs are dense f32 [B, Hq, Sq]; the other fields are ignored. lse may be NULL. */
+ * The problem gives B, Hq, Sq, the head size of O (head_dim_v, else head_dim), dtype and the
+ * strides of the O tensors (problem->out, for all three; their defaults as for attention,
+ * packed included); LSEs are dense f32 [B, Hq, Sq] ([Hq, Tq] packed); the other fields are
+ * ignored. lse may be NULL. */
 typedef struct vkattn_merge_host {
     const void *o1, *o2;     /* dtype, problem->out strides */
     const float *lse1, *lse2;
