@@ -15,7 +15,7 @@
 #define ATTN_FLAG_MASK_BCAST_B 128u /* custom mask has one batch item for all */
 #define ATTN_FLAG_MASK_BCAST_H 256u /* custom mask has one head for all */
 #define ATTN_FLAG_SOFTCAP   512u
-#define ATTN_FLAG_PAGED    1024u /* decode: K/V rows found through the page table */
+#define ATTN_FLAG_PAGED    1024u /* K/V rows found through the page table */
 #define ATTN_FLAG_PACK     2048u /* decode: a workgroup's rows span the heads of a KV group */
 #define ATTN_FLAG_DIRECT   4096u /* decode: one split, O and LSE written directly (no merge) */
 /* Packed batches (SPEC 2.1): the q_start / kv_start bindings hold cu_seqlens_q / _kv (B + 1
@@ -23,8 +23,7 @@
  * dimension (batch strides 0, grid z = 1), and the row blocks are laid out item by item (see
  * varlen_block in attn_common.glsl): a workgroup writes only rows of its own item. */
 #define ATTN_FLAG_VARLEN   8192u
-/* decode, ATTN_FLAG_PAGED: the page size (at most 1024) is (flags >> ATTN_PAGE_SHIFT) &
- * ATTN_PAGE_MASK. */
+/* ATTN_FLAG_PAGED: the page size (at most 1024) is (flags >> ATTN_PAGE_SHIFT) & ATTN_PAGE_MASK. */
 #define ATTN_PAGE_SHIFT      16u
 #define ATTN_PAGE_MASK    0x7ffu
 /* decode: the pipeline's D less the problem's head size (0..7; see decode.comp) is
@@ -124,6 +123,7 @@
 ATTN_PARAMS_BEGIN
     ATTN_COMMON_FIELDS
     ATTN_U32 o_sb, o_sh, o_ss, o_off;
+    ATTN_U32 pages_per_seq, num_pages, pages_off; /* ATTN_FLAG_PAGED, as decode.comp's */
 ATTN_PARAMS_END
 #endif
 

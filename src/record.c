@@ -544,27 +544,6 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     return VKATTN_SUCCESS;
 }
 
-/* Wide head sizes (D above 256, Dv != D) and bf16 run in attention.comp only: what it lacks is
- * refused (UNSUPPORTED; the CPU reference has it all). p resolved. */
-static vkattn_result check_wide(vkattn_context ctx, const vkattn_problem *p)
-{
-    const bool bf16 = p->dtype == VKATTN_DTYPE_BF16;
-    if (!vkattn__wide_heads(p) && !bf16)
-        return VKATTN_SUCCESS;
-    const char *what = p->page_size ? "a paged K/V" : p->kv_splits ? "kv_splits"
-                     : p->no_gqa_packing ? "no_gqa_packing" : NULL;
-    if (what && bf16)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                                "dtype = bf16 runs in attention.comp only, which has no %s (the "
-                                "split-KV kernel takes f32 and f16)", what);
-    if (what)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                                "head_dim = %u, head_dim_v = %u run in attention.comp's split "
-                                "form only, which has no %s (the split-KV kernel takes head sizes "
-                                "up to 256 with Dv = D)", p->head_dim, p->head_dim_v, what);
-    return VKATTN_SUCCESS;
-}
-
 /* The plan vkattn_cmd_attention would follow for problem, for the queries below (out_name: their
  * output argument, NULL-checked by the caller as out). Needs no 16-bit storage: the plan does not
  * depend on it. */
@@ -584,8 +563,6 @@ static vkattn_result query_plan(vkattn_context ctx, const vkattn_problem *proble
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
     vkattn_problem p = vkattn__problem_resolved(problem);
-    if ((res = check_wide(ctx, &p)) != VKATTN_SUCCESS) /* as vkattn_cmd_attention refuses it */
-        return res;
     *plan = vkattn__decode_plan(ctx, &p, true);
     return VKATTN_SUCCESS;
 }
@@ -633,9 +610,7 @@ vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
     for (uint32_t i = 0; i < count; ++i) {
         const vkattn_problem p = vkattn__problem_resolved(&problems[i]);
         decode_plan plan = vkattn__decode_plan(ctx, &p, true);
-        vkattn_result res = check_wide(ctx, &p);
-        if (res != VKATTN_SUCCESS)
-            return res;
+        vkattn_result res;
         if (!plan.use) {
             const attn_pipeline *pl;
             res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, p.head_dim_v, plan.kernel, &pl);
@@ -674,8 +649,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     decode_plan plan = vkattn__decode_plan(ctx, &p, true);
     binding b[ATTN_BIND_COUNT];
     uint32_t flags = 0, aux = 0;
-    if ((res = check_wide(ctx, &p)) != VKATTN_SUCCESS ||
-        (res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
+    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
         return res;
     if (plan.use) {
         const uint32_t epw = vkattn__elems_per_word(p.dtype);
@@ -705,6 +679,12 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     FILL_COMMON(pc, p, b, flags, aux);
     pc.o_sb = u32(p.out.b), pc.o_sh = u32(p.out.h), pc.o_ss = u32(p.out.s);
     pc.o_off = b[ATTN_BIND_O].elem_offset;
+    if (p.page_size) { /* bf16 and the wide head sizes walk the page table here */
+        pc.flags |= p.page_size << ATTN_PAGE_SHIFT;
+        pc.pages_per_seq = p.pages_per_seq;
+        pc.num_pages = p.num_pages;
+        pc.pages_off = b[ATTN_BIND_PAGES].elem_offset;
+    }
     if ((res = bind_descriptors(ctx, cmd, b, NULL)) != VKATTN_SUCCESS)
         return res;
     ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);

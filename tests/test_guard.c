@@ -570,6 +570,8 @@ static void make_cases(case_list *l)
     }
 }
 
+static void paged(gcase *c, uint32_t page_size);
+
 /* bf16 (read and written as 32-bit words on every device, out's halves with atomics): odd head
  * sizes and O rows an odd number of elements apart put its elements beside other tensors'
  * bytes and the guards. */
@@ -595,6 +597,10 @@ static void bf16_cases(case_list *l)
     c->p.mask_batch = 2;
     c->p.mask_heads = 1;
     c->kv_gaps = true;
+    /* attention.comp's page table walk (bf16's paged K/V). */
+    c = add(l, "bf16 paged 3 causal", 2, 4, 2, 3, 40, 3, bf);
+    paged(c, 3);
+    c->p.causal = true;
 }
 
 static void paged(gcase *c, uint32_t page_size)

@@ -199,6 +199,11 @@ static void head_dim_v_cases(case_list *l)
     c = add(l, "MLA prefill causal", 1, 2, 1, 37, 37, 576, f16);
     set_dv(c, 512);
     c->p.causal = true;
+    c = add(l, "MLA decode paged 64 splits 4", 2, 16, 1, 1, 300, 576, f16);
+    set_dv(c, 512);
+    set_paged(c, 64, 1);
+    c->p.causal = true;
+    c->p.kv_splits = 4;
     c = add(l, "D300 packed causal", 3, 2, 1, 0, 0, 300, f32);
     set_packed(c, (const uint32_t[]){10, 0, 17}, (const uint32_t[]){12, 5, 17});
     set_dv(c, 300);
@@ -327,6 +332,15 @@ static void bf16_cases(case_list *l)
     c->p.causal = true;
     c = add(l, "large scores", 1, 2, 1, 40, 60, 64, bf);
     c->magnitude = 32.0f;
+    /* Paged K/V (attention.comp walks the table) and the split-KV controls, which it ignores. */
+    c = add(l, "paged varlen+causal splits 3", 3, 8, 2, 2, 200, 64, bf);
+    set_paged(c, 3, 2);
+    set_lens(c, (const uint32_t[]){2, 1, 0}, (const uint32_t[]){200, 17, 0});
+    c->p.causal = true;
+    c->p.kv_splits = 3;
+    c = add(l, "paged 16 no packing", 2, 8, 2, 1, 100, 64, bf);
+    set_paged(c, 16, 1);
+    c->p.no_gqa_packing = true;
 }
 
 static void full_cases(case_list *l)

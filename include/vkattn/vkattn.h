@@ -68,8 +68,8 @@ typedef enum vkattn_dtype {
      * arithmetic. Read and written as 32-bit words on every device, like f16 without 16-bit
      * storage (see vkattn_cmd_attention: buffers extend to the next multiple of 4 bytes, and
      * out's neighbouring bytes are kept with atomics). It runs in attention.comp's forms on every
-     * device (not the split-KV or coopmat kernels): no paged K/V, kv_splits or no_gqa_packing
-     * there (UNSUPPORTED; the CPU reference has them). */
+     * device (not the split-KV or coopmat kernels), paged K/V included; kv_splits and
+     * no_gqa_packing, which only shape the split-KV kernel, are ignored there. */
     VKATTN_DTYPE_BF16 = 2,
 } vkattn_dtype;
 
@@ -148,7 +148,8 @@ typedef struct vkattn_problem {
      * kernel (flash-decoding) runs where the (batch, head, query-tile) grid is too small to fill
      * the device, or when paged; it splits the keys into kv_splits ranges processed by separate
      * workgroups and combined by a second pass. 0 = chosen from the problem and the device;
-     * N >= 1 forces the split-KV kernel with N splits (at most 256). */
+     * N >= 1 forces the split-KV kernel with N splits (at most 256). bf16 and the wide head
+     * sizes (head_dim_v) run in attention.comp, which ignores both controls. */
     uint32_t kv_splits;
     bool no_gqa_packing; /* forces the split-KV kernel and takes the query heads of a KV group
                             one at a time (each K/V row read once per query head) instead of
@@ -180,9 +181,8 @@ typedef struct vkattn_problem {
     /* Dv, the head size of V and O (SPEC 1), in 1..512; 0 = head_dim. V is [B, Hkv, Skv, Dv]
      * and O [B, Hq, Sq, Dv] (their strides count Dv-element rows). DeepSeek's MLA uses
      * D = 576, Dv = 512. Problems with Dv != D or D above 256 run in attention.comp's split form
-     * (tiles sized for them; the planner picks it on every device), which has no paged K/V,
-     * no forced kv_splits and no no_gqa_packing: vkattn_cmd_attention returns
-     * VKATTN_ERROR_UNSUPPORTED for those combinations (the CPU reference computes them). */
+     * (tiles sized for them; the planner picks it on every device), paged K/V included;
+     * kv_splits and no_gqa_packing, which only shape the split-KV kernel, are ignored there. */
     uint32_t head_dim_v;
 } vkattn_problem;
 
@@ -494,9 +494,8 @@ typedef struct vkattn_device_tensors {
  * otherwise one dispatch.
  *
  * Errors: INVALID_ARGUMENT (problem or a buffer range too small for the extent it needs),
- * UNSUPPORTED (a CPU context, a tensor past maxStorageBufferRange, and paged K/V, kv_splits or
- * no_gqa_packing with bf16 or wide head sizes, which run in attention.comp only; the message
- * says which), OUT_OF_*_MEMORY / VULKAN (pipeline creation). Thread-safety: may be called from several threads at once on one context, each
+ * UNSUPPORTED (a CPU context, a tensor past maxStorageBufferRange), OUT_OF_*_MEMORY / VULKAN
+ * (pipeline creation). Thread-safety: may be called from several threads at once on one context, each
  * with its own command buffer. */
 VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
                                               const vkattn_problem *problem,
@@ -511,16 +510,15 @@ VKATTN_API vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffe
  * K and V will be bound (0, or VKATTN_BUFFER_TEXEL). A call with other offsets or flags may
  * still make a pipeline of its own on first use. A CPU context has nothing to prepare.
  * Errors: INVALID_ARGUMENT (NULL problems with a count, bad kv_flags, an invalid problem: the
- * message names problems[i]; then nothing is made), UNSUPPORTED (a problem vkattn_cmd_attention
- * refuses so), OUT_OF_*_MEMORY / VULKAN (pipeline creation; the pipelines made before stay). Thread-safety: as vkattn_cmd_attention. */
+ * message names problems[i]; then nothing is made), OUT_OF_*_MEMORY / VULKAN (pipeline
+ * creation; the pipelines made before stay). Thread-safety: as vkattn_cmd_attention. */
 VKATTN_API vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems,
                                         uint32_t count, uint32_t kv_flags);
 
 /* The scratch bytes vkattn_cmd_attention needs in tensors->scratch for this problem on this
  * context (0 when the problem runs without split-KV). The split is chosen from the problem's
  * shape and kv_splits, never from the data, so the size can be allocated once per shape.
- * Errors: INVALID_ARGUMENT (NULL, or an invalid problem), UNSUPPORTED (a CPU context, or a
- * problem vkattn_cmd_attention refuses so). */
+ * Errors: INVALID_ARGUMENT (NULL, or an invalid problem), UNSUPPORTED (a CPU context). */
 VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
                                              uint64_t *bytes);
 
@@ -529,7 +527,7 @@ VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_pr
  * (1: no merge pass and no scratch; may be NULL). Like the scratch size it follows from the
  * shape, never the data. For reports and benchmarks.
  * Errors: INVALID_ARGUMENT (NULL ctx, problem or kernel, or an invalid problem), UNSUPPORTED (a
- * CPU context, or a problem vkattn_cmd_attention refuses so). */
+ * CPU context). */
 VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
                                                vkattn_kernel *kernel, uint32_t *splits);
 
