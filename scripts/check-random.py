@@ -11,9 +11,8 @@ comes back in the same dtype string and is widened to f32 from its bits; the flo
 takes the rounded inputs and the bound is 2e-2. bf16 problems stay small (Sq, Skv <= 130,
 B*Hq <= 8): on lavapipe bf16 runs a slow kernel form.
 
-No case uses --page-table or --splits: on a GPU, problems with Dv != D or D > 256 run in a kernel
-form that refuses those (VKATTN_ERROR_UNSUPPORTED by design), so a paged or split draw must keep
-Dv == D <= 256; bf16 refuses both as well, so a bf16 draw must never take them.
+No case uses --page-table or --splits: paged K/V and key splits are covered by the harness
+(`vkattn test`), bf16 and the wide head sizes with them too.
 
     python3 scripts/check-random.py [--vkattn build/tools/vkattn] [--cases 40] [--seed 1]
                                     [--device cpu]
