@@ -35,17 +35,17 @@ layout(std430, binding = ATTN_BIND_PAGES) readonly buffer Pages { uint pages[]; 
 #include "attn_common.glsl"
 
 // The element offset of key j's row of K or V (strides sb, sh, ss) for KV head hk of batch item
-// b: through the page table where the K/V are paged (the forms that bf16 and the wide head sizes
-// run in; the split-KV kernel has its own walk), the page the outer index. A page number past
-// the pool is invalid input; clamping keeps the read inside K/V.
-uint kv_row(uint b, uint hk, uint j, uint sb, uint sh, uint ss)
+// b, whose contiguous rows start at base: through the page table where the K/V are paged (bf16
+// and the wide head sizes run here; the split-KV kernel has its own walk), the page the outer
+// index. A page number past the pool is invalid input; clamping keeps the read inside K/V.
+uint kv_row(uint base, uint b, uint hk, uint j, uint sb, uint sh, uint ss)
 {
     if ((pc.flags & ATTN_FLAG_PAGED) == 0u)
-        return b * sb + hk * sh + j * ss;
+        return base + j * ss;
     const uint page_size = (pc.flags >> ATTN_PAGE_SHIFT) & ATTN_PAGE_MASK;
     const uint pg = j / page_size;
     const uint page = min(pages[pc.pages_off + b * pc.pages_per_seq + pg], pc.num_pages - 1u);
-    return page * sb + hk * sh + (j - pg * page_size) * ss;
+    return base + (page - b) * sb + (j - pg * page_size) * ss; // (the page in place of item b)
 }
 
 const uint WG = BR * TPR;
@@ -91,6 +91,8 @@ void main()
     mask_key_range(int(r0), int(r0 + BR), sr, pc.flags, pc.wl, pc.wr, j0, j1);
 
     const uint qbase = pc.q_off + bt * pc.q_sb + h * pc.q_sh;
+    const uint kbase = pc.k_off + bt * pc.k_sb + hk * pc.k_sh;
+    const uint vbase = pc.v_off + bt * pc.v_sb + hk * pc.v_sh;
     const bool softcap = (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
 
     float acc[NACC];
@@ -122,10 +124,10 @@ void main()
                 uint c = e / D, d = e % D;
                 uint key = uint(kt) + c;
                 bool valid = int(key) < k_end;
-                const uint kr = valid ? pc.k_off + kv_row(bt, hk, key, pc.k_sb, pc.k_sh, pc.k_ss) : 0u;
+                const uint kr = valid ? kv_row(kbase, bt, hk, key, pc.k_sb, pc.k_sh, pc.k_ss) : 0u;
                 sK[c * RS + d] = valid ? finite_or_nan(AT(k, kr + d)) : 0.0;
                 if (DV == D) {
-                    const uint vr = valid ? pc.v_off + kv_row(bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
+                    const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
                     sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
                 }
             }
@@ -134,7 +136,7 @@ void main()
                     uint c = e / DV, d = e % DV;
                     uint key = uint(kt) + c;
                     bool valid = int(key) < k_end;
-                    const uint vr = valid ? pc.v_off + kv_row(bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
+                    const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
                     sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
                 }
             barrier();
