@@ -27,6 +27,31 @@ import tempfile
 import numpy as np
 
 
+def visible(i, j, ql, kl, off, causal, window):
+    """SPEC 2's rules 1-3 for query positions i (a column) and key positions j (a row)."""
+    vis = (i >= 0) & (j >= 0) & (i < ql) & (j < kl)
+    if causal:
+        vis &= j <= i + off
+    if window is not None:
+        wl, wr = window
+        if wl >= 0:
+            vis &= j >= i + off - wl
+        if wr >= 0:
+            vis &= j <= i + off + wr
+    return vis
+
+
+def scores(qh, kh, scale, softcap, slope, dist):
+    """SPEC 3's scores of query rows qh against key rows kh in float64: scaled, softcapped, and
+    less ALiBi's slope * dist (dist = |p + off - r|) with a slope."""
+    s = scale * (qh.astype(np.float64) @ kh.astype(np.float64).T)
+    if softcap > 0:
+        s = softcap * np.tanh(s / softcap)
+    if slope is not None:
+        s = s - float(slope) * dist
+    return s
+
+
 def reference(q, k, v, ql, kl, causal, top_left, window, scale, softcap, mask,
               qs=None, ks=None, sinks=None, alibi=None):
     """O and LSE in float64, [B, Hq, Sq, Dv] and [B, Hq, Sq], from SPEC sections 2 and 3, with
@@ -41,23 +66,11 @@ def reference(q, k, v, ql, kl, causal, top_left, window, scale, softcap, mask,
         i = np.arange(Sq)[:, None] - q0  # positions (SPEC 2)
         j = np.arange(Skv)[None, :] - k0
         off = 0 if top_left else kl[b] - ql[b]
-        vis = (i >= 0) & (j >= 0) & (i < ql[b]) & (j < kl[b])
-        if causal:
-            vis &= j <= i + off
-        if window is not None:
-            wl, wr = window
-            if wl >= 0:
-                vis &= j >= i + off - wl
-            if wr >= 0:
-                vis &= j <= i + off + wr
+        vis = visible(i, j, ql[b], kl[b], off, causal, window)
         for h in range(Hq):
             hk = h // (Hq // Hkv)
-            s = scale * (q[b, h].astype(np.float64) @ k[b, hk].astype(np.float64).T)
-            if softcap > 0:
-                s = softcap * np.tanh(s / softcap)
-            if alibi is not None:
-                slope = alibi[h] if alibi.ndim == 1 else alibi[b, h]
-                s = s - float(slope) * np.abs(i + off - j)
+            slope = None if alibi is None else alibi[h] if alibi.ndim == 1 else alibi[b, h]
+            s = scores(q[b, h], k[b, hk], scale, softcap, slope, np.abs(i + off - j))
             m = vis.copy()
             if mask is not None:
                 m &= mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1)] != 0
@@ -99,23 +112,11 @@ def reference_packed(q, k, v, cq, ck, causal, top_left, window, scale, softcap, 
         i = np.arange(q0, q1)[:, None] - q0  # positions within the item (SPEC 2.1)
         j = np.arange(k0, k1)[None, :] - k0
         off = 0 if top_left else kl - ql
-        vis = np.ones((ql, kl), dtype=bool)
-        if causal:
-            vis &= j <= i + off
-        if window is not None:
-            wl, wr = window
-            if wl >= 0:
-                vis &= j >= i + off - wl
-            if wr >= 0:
-                vis &= j <= i + off + wr
+        vis = visible(i, j, ql, kl, off, causal, window)
         for h in range(Hq):
             hk = h // (Hq // Hkv)
-            s = scale * (q[q0:q1, h].astype(np.float64) @ k[k0:k1, hk].astype(np.float64).T)
-            if softcap > 0:
-                s = softcap * np.tanh(s / softcap)
-            if alibi is not None:
-                slope = alibi[h] if alibi.ndim == 1 else alibi[b, h]
-                s = s - float(slope) * np.abs(i + off - j)
+            slope = None if alibi is None else alibi[h] if alibi.ndim == 1 else alibi[b, h]
+            s = scores(q[q0:q1, h], k[k0:k1, hk], scale, softcap, slope, np.abs(i + off - j))
             o[q0:q1, h], lse[h, q0:q1] = softmax_rows(
                 s, vis, v[k0:k1, hk], None if sinks is None else sinks[h])
     return o, lse

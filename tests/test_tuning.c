@@ -108,41 +108,50 @@ static const vkattn_tuning shapes[] = {
     {.kernel = VKATTN_KERNEL_DECODE, .rows = 8, .workgroup = 32, .split_target = 64},
 };
 
-START_TEST(tuned_results_match_the_reference)
+/* Runs p (f32) on c and on the CPU reference with N(0, 1) inputs from seed; returns the largest
+ * difference of O and LSE. */
+static double error_against_reference(vkattn_context c, const vkattn_problem *p, uint64_t seed)
 {
-    enum { B = 2, H = 4, HKV = 2, SQ = 37, SKV = 300, D = 32 };
-    const vkattn_problem p = {.batch = B, .heads_q = H, .heads_kv = HKV, .seq_q = SQ,
-                              .seq_kv = SKV, .head_dim = D, .causal = true, .has_lse = true};
-    const size_t nq = (size_t)B * H * SQ * D, nk = (size_t)B * HKV * SKV * D, nl = (size_t)B * H * SQ;
-    float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4);
-    float *o = malloc(nq * 4), *ref = malloc(nq * 4), *lse = malloc(nl * 4), *lref = malloc(nl * 4);
+    const size_t nq = vkattn_problem_extent(p, 'q'), nk = vkattn_problem_extent(p, 'k');
+    const size_t nv = vkattn_problem_extent(p, 'v'), no = vkattn_problem_extent(p, 'o');
+    const size_t nl = vkattn_problem_extent(p, 'l');
+    float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nv * 4), *o = malloc(no * 4);
+    float *ref = malloc(no * 4), *lse = malloc(nl * 4), *lref = malloc(nl * 4);
     rng g;
-    rng_seed(&g, 7 + (uint64_t)_i);
+    rng_seed(&g, seed);
     for (size_t i = 0; i < nq; ++i)
         q[i] = (float)rng_normal(&g);
-    for (size_t i = 0; i < nk; ++i) {
+    for (size_t i = 0; i < nk; ++i)
         k[i] = (float)rng_normal(&g);
+    for (size_t i = 0; i < nv; ++i)
         v[i] = (float)rng_normal(&g);
-    }
     vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = ref, .lse = lref};
-    ck_assert_int_eq(vkattn_reference(&p, &t, NULL, 0), VKATTN_SUCCESS);
-    ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, D, &shapes[_i]),
+    ck_assert_int_eq(vkattn_reference(p, &t, NULL, 0), VKATTN_SUCCESS);
+    t.out = o;
+    t.lse = lse;
+    ck_assert_msg(vkattn_attention(c, p, &t) == VKATTN_SUCCESS, "%s", vkattn_context_message(c));
+    double worst = 0;
+    for (size_t i = 0; i < no; ++i)
+        worst = fmax(worst, fabs((double)o[i] - ref[i]));
+    for (size_t i = 0; i < nl; ++i)
+        worst = fmax(worst, fabs((double)lse[i] - lref[i]));
+    free(q), free(k), free(v), free(o), free(ref), free(lse), free(lref);
+    return worst;
+}
+
+START_TEST(tuned_results_match_the_reference)
+{
+    const vkattn_problem p = {.batch = 2, .heads_q = 4, .heads_kv = 2, .seq_q = 37,
+                              .seq_kv = 300, .head_dim = 32, .causal = true, .has_lse = true};
+    ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 32, &shapes[_i]),
                      VKATTN_SUCCESS);
     vkattn_kernel kern;
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &kern, NULL), VKATTN_SUCCESS);
     ck_assert_int_eq(kern, shapes[_i].kernel);
-    t.out = o;
-    t.lse = lse;
-    ck_assert_int_eq(vkattn_attention(ctx, &p, &t), VKATTN_SUCCESS);
-    ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, D, NULL),
+    const double worst = error_against_reference(ctx, &p, 7 + (uint64_t)_i);
+    ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 32, NULL),
                      VKATTN_SUCCESS);
-    double worst = 0;
-    for (size_t i = 0; i < nq; ++i)
-        worst = fmax(worst, fabs((double)o[i] - ref[i]));
-    for (size_t i = 0; i < nl; ++i)
-        worst = fmax(worst, fabs((double)lse[i] - lref[i]));
     ck_assert_msg(worst <= 1e-4, "shape %d: max error %g", _i, worst);
-    free(q), free(k), free(v), free(o), free(ref), free(lse), free(lref);
 }
 END_TEST
 
@@ -362,32 +371,8 @@ START_TEST(small_shared_memory)
         const vkattn_problem p = {.batch = 1, .heads_q = c ? 2 : 16, .heads_kv = 1,
                                   .seq_q = c ? 21 : 1, .seq_kv = c ? 21 : 200, .head_dim = 576,
                                   .head_dim_v = 512, .causal = true, .has_lse = true};
-        const size_t nq = vkattn_problem_extent(&p, 'q'), nk = vkattn_problem_extent(&p, 'k');
-        const size_t nv = vkattn_problem_extent(&p, 'v'), no = vkattn_problem_extent(&p, 'o');
-        const size_t nl = vkattn_problem_extent(&p, 'l');
-        float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nv * 4), *o = malloc(no * 4);
-        float *ref = malloc(no * 4), *lse = malloc(nl * 4), *lref = malloc(nl * 4);
-        rng g;
-        rng_seed(&g, 31 + (uint64_t)c);
-        for (size_t i = 0; i < nq; ++i)
-            q[i] = (float)rng_normal(&g);
-        for (size_t i = 0; i < nk; ++i)
-            k[i] = (float)rng_normal(&g);
-        for (size_t i = 0; i < nv; ++i)
-            v[i] = (float)rng_normal(&g);
-        vkattn_host_tensors t = {.q = q, .k = k, .v = v, .out = ref, .lse = lref};
-        ck_assert_int_eq(vkattn_reference(&p, &t, NULL, 0), VKATTN_SUCCESS);
-        t.out = o;
-        t.lse = lse;
-        ck_assert_msg(vkattn_attention(small, &p, &t) == VKATTN_SUCCESS, "%s",
-                      vkattn_context_message(small));
-        double worst = 0;
-        for (size_t i = 0; i < no; ++i)
-            worst = fmax(worst, fabs((double)o[i] - ref[i]));
-        for (size_t i = 0; i < nl; ++i)
-            worst = fmax(worst, fabs((double)lse[i] - lref[i]));
+        const double worst = error_against_reference(small, &p, 31 + (uint64_t)c);
         ck_assert_msg(worst <= 1e-4, "case %d: max error %g", c, worst);
-        free(q), free(k), free(v), free(o), free(ref), free(lse), free(lref);
     }
     vkattn_context_destroy(small);
 
