@@ -524,8 +524,10 @@ static bool parse_row(const cJSON *o, cmp_row *r, char *why, size_t size)
     f.dv = cJSON_IsNumber(dvj) ? (uint32_t)dvj->valuedouble : 0;
     if (ok && f.dv && f.dv != f.d)
         fprintf(k, " Dv=%u", f.dv);
+    /* Added later, and in the key only when given: rows of older files (no field) and newer
+     * ones (null) of the same problem compare. */
     bool cq = false, ck = false;
-    if (ok && cJSON_GetObjectItemCaseSensitive(o, "cu_seqlens_q"))
+    if (ok && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "cu_seqlens_q")))
         ok = key_list(k, o, "cu_seqlens_q", &cq, why, size) &&
              key_list(k, o, "cu_seqlens_kv", &ck, why, size);
     f.packed = cq;
