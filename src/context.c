@@ -11,53 +11,6 @@ extern VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
-vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const char *fmt, ...)
-{
-    if (ctx) {
-        char msg[CTX_MESSAGE_SIZE];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        pthread_mutex_lock(&ctx->msg_lock);
-        memcpy(ctx->message, msg, sizeof msg);
-        pthread_mutex_unlock(&ctx->msg_lock);
-    }
-    return code;
-}
-
-const char *vkattn__vk_result_name(VkResult vr)
-{
-    switch (vr) {
-#define N(x) case x: return #x;
-    N(VK_SUCCESS) N(VK_NOT_READY) N(VK_TIMEOUT) N(VK_INCOMPLETE)
-    N(VK_ERROR_OUT_OF_HOST_MEMORY) N(VK_ERROR_OUT_OF_DEVICE_MEMORY)
-    N(VK_ERROR_INITIALIZATION_FAILED) N(VK_ERROR_DEVICE_LOST) N(VK_ERROR_MEMORY_MAP_FAILED)
-    N(VK_ERROR_LAYER_NOT_PRESENT) N(VK_ERROR_EXTENSION_NOT_PRESENT)
-    N(VK_ERROR_FEATURE_NOT_PRESENT) N(VK_ERROR_INCOMPATIBLE_DRIVER)
-    N(VK_ERROR_TOO_MANY_OBJECTS) N(VK_ERROR_UNKNOWN)
-#undef N
-    default: return "VkResult";
-    }
-}
-
-vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what)
-{
-    vkattn_result code = VKATTN_ERROR_VULKAN;
-    if (vr == VK_ERROR_OUT_OF_HOST_MEMORY)
-        code = VKATTN_ERROR_OUT_OF_HOST_MEMORY;
-    else if (vr == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-        code = VKATTN_ERROR_OUT_OF_DEVICE_MEMORY;
-    else if (vr == VK_ERROR_DEVICE_LOST)
-        code = VKATTN_ERROR_DEVICE_LOST;
-    return vkattn__ctx_fail(ctx, code, "%s failed: %s (%d)", what, vkattn__vk_result_name(vr), (int)vr);
-}
-
-const char *vkattn_context_message(vkattn_context ctx)
-{
-    return ctx ? ctx->message : "";
-}
-
 bool vkattn_context_is_cpu(vkattn_context ctx)
 {
     return ctx && ctx->cpu;
@@ -465,7 +418,27 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
             return vkattn__ctx_vk_fail(ctx, vr, "vkCreatePipelineCache");
         ctx->owns_pipeline_cache = true;
     }
-    return vkattn__pipeline_layout_create(ctx);
+    vkattn_result res = vkattn__pipeline_layout_create(ctx);
+    if (res == VKATTN_SUCCESS)
+        vkattn__plan_device_fill(ctx);
+    return res;
+}
+
+void vkattn__plan_device_fill(vkattn_context ctx)
+{
+    ctx->dev = (plan_device){
+        .info = ctx->info,
+        .limits = ctx->limits,
+        .storage_16bit = ctx->storage_16bit,
+        .float16 = ctx->float16,
+        .coopmat = ctx->coopmat,
+        .coopmat_pin = ctx->coopmat_pin,
+        .coopmat_max_subgroups = ctx->coopmat_max_subgroups,
+        .texel_layout = ctx->pipeline_layout_texel != VK_NULL_HANDLE,
+        .kernel = ctx->kernel,
+        .decode_parts = ctx->decode_parts,
+        .tuning = &ctx->tuning,
+    };
 }
 
 /* Sets *use_cpu (and returns success) where the default choice falls back to the CPU: asked for
@@ -530,7 +503,8 @@ static void cpu_info(vkattn_device_info *info)
 static void release(vkattn_context ctx)
 {
     if (ctx->device) {
-        vkattn__convenience_destroy(ctx);
+        if (ctx->conv_destroy)
+            ctx->conv_destroy(ctx);
         vkattn__descriptors_destroy(ctx);
         vkattn__pipelines_destroy(ctx);
         if (ctx->owns_pipeline_cache)

@@ -2,10 +2,28 @@
  * host-visible buffer (kept and grown between calls), one command buffer is recorded, submitted
  * and waited for, and the results are copied back. Apps with their own device use
  * vkattn_cmd_attention and their own memory instead. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "problem.h"
+
+/* Host-visible memory, reused between calls and grown on demand. */
+typedef struct host_arena {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceSize size;
+    void *mapped;
+    bool coherent;
+} host_arena;
+
+/* What the convenience call keeps on a context between calls (ctx->conv). */
+struct convenience_state {
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    host_arena arena;
+};
 
 /* Sections of the arena, in the order of vkattn_device_tensors. */
 enum { SEC_Q, SEC_K, SEC_V, SEC_O, SEC_LSE, SEC_QLENS, SEC_KVLENS, SEC_MASK, SEC_PAGES,
@@ -28,7 +46,7 @@ static VkDeviceSize pow2_at_least(VkDeviceSize x, VkDeviceSize min)
 
 static void arena_free(vkattn_context ctx)
 {
-    host_arena *a = &ctx->arena;
+    host_arena *a = &ctx->conv->arena;
     if (a->mapped)
         ctx->vk.vkUnmapMemory(ctx->device, a->memory);
     if (a->buffer)
@@ -56,7 +74,7 @@ static int find_memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t
 
 static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
 {
-    host_arena *a = &ctx->arena;
+    host_arena *a = &ctx->conv->arena;
     if (a->buffer && a->size >= size)
         return VKATTN_SUCCESS;
     arena_free(ctx);
@@ -117,12 +135,35 @@ static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)
     return VKATTN_SUCCESS;
 }
 
+/* The command pool, command buffer and fence, and the arena: gone with the context (its hook). */
+static void destroy_submit(vkattn_context ctx);
+
+static void convenience_destroy(vkattn_context ctx)
+{
+    arena_free(ctx);
+    destroy_submit(ctx);
+    free(ctx->conv);
+    ctx->conv = NULL;
+}
+
+/* ctx->conv, made on the first call. */
+static vkattn_result state_get(vkattn_context ctx)
+{
+    if (ctx->conv)
+        return VKATTN_SUCCESS;
+    ctx->conv = calloc(1, sizeof *ctx->conv);
+    if (!ctx->conv)
+        return vkattn__ctx_fail(ctx, VKATTN_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    ctx->conv_destroy = convenience_destroy;
+    return VKATTN_SUCCESS;
+}
+
 /* The command pool, command buffer and fence, made on the first call. */
 static vkattn_result submit_objects(vkattn_context ctx)
 {
-    if (ctx->fence)
+    if (ctx->conv->fence)
         return VKATTN_SUCCESS;
-    vkattn__convenience_destroy_submit(ctx); /* what an earlier failed attempt left */
+    destroy_submit(ctx); /* what an earlier failed attempt left */
     if (ctx->queue == VK_NULL_HANDLE)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                         "vkattn_attention needs the context's queue (desc->queue)");
@@ -136,10 +177,10 @@ static vkattn_result submit_objects(vkattn_context ctx)
     VkResult vr = ctx->vk.vkCreateCommandPool(ctx->device, &pci, ctx->alloc, &pool);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateCommandPool");
-    ctx->pool = pool;
+    ctx->conv->pool = pool;
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = ctx->pool,
+        .commandPool = ctx->conv->pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
@@ -147,31 +188,25 @@ static vkattn_result submit_objects(vkattn_context ctx)
     vr = ctx->vk.vkAllocateCommandBuffers(ctx->device, &cai, &cmd);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkAllocateCommandBuffers");
-    ctx->cmd = cmd;
+    ctx->conv->cmd = cmd;
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence fence;
     vr = ctx->vk.vkCreateFence(ctx->device, &fci, ctx->alloc, &fence);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkCreateFence");
-    ctx->fence = fence;
+    ctx->conv->fence = fence;
     return VKATTN_SUCCESS;
 }
 
-void vkattn__convenience_destroy(vkattn_context ctx)
+static void destroy_submit(vkattn_context ctx)
 {
-    arena_free(ctx);
-    vkattn__convenience_destroy_submit(ctx);
-}
-
-void vkattn__convenience_destroy_submit(vkattn_context ctx)
-{
-    if (ctx->fence)
-        ctx->vk.vkDestroyFence(ctx->device, ctx->fence, ctx->alloc);
-    if (ctx->pool)
-        ctx->vk.vkDestroyCommandPool(ctx->device, ctx->pool, ctx->alloc);
-    ctx->fence = VK_NULL_HANDLE;
-    ctx->pool = VK_NULL_HANDLE;
-    ctx->cmd = VK_NULL_HANDLE; /* freed with its pool */
+    if (ctx->conv->fence)
+        ctx->vk.vkDestroyFence(ctx->device, ctx->conv->fence, ctx->alloc);
+    if (ctx->conv->pool)
+        ctx->vk.vkDestroyCommandPool(ctx->device, ctx->conv->pool, ctx->alloc);
+    ctx->conv->fence = VK_NULL_HANDLE;
+    ctx->conv->pool = VK_NULL_HANDLE;
+    ctx->conv->cmd = VK_NULL_HANDLE; /* freed with its pool */
 }
 
 static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
@@ -181,23 +216,23 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
-    VkResult vr = ctx->vk.vkResetCommandPool(ctx->device, ctx->pool, 0);
+    VkResult vr = ctx->vk.vkResetCommandPool(ctx->device, ctx->conv->pool, 0);
     if (vr == VK_SUCCESS)
-        vr = ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi);
+        vr = ctx->vk.vkBeginCommandBuffer(ctx->conv->cmd, &bi);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkBeginCommandBuffer");
     /* Host writes are made visible by the submission itself; the results need a barrier to the
      * host before the fence makes them available. */
-    vkattn_result res = vkattn_cmd_attention(ctx, ctx->cmd, p, dt);
+    vkattn_result res = vkattn_cmd_attention(ctx, ctx->conv->cmd, p, dt);
     VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
     if (res == VKATTN_SUCCESS)
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+        ctx->vk.vkCmdPipelineBarrier(ctx->conv->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                                      VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
-    vr = ctx->vk.vkEndCommandBuffer(ctx->cmd);
+    vr = ctx->vk.vkEndCommandBuffer(ctx->conv->cmd);
     if (res != VKATTN_SUCCESS)
         return res;
     if (vr != VK_SUCCESS)
@@ -205,13 +240,13 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
-        .pCommandBuffers = &ctx->cmd,
+        .pCommandBuffers = &ctx->conv->cmd,
     };
-    vr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
+    vr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->conv->fence);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkQueueSubmit");
-    vr = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX);
-    VkResult vr2 = ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence);
+    vr = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->conv->fence, VK_TRUE, UINT64_MAX);
+    VkResult vr2 = ctx->vk.vkResetFences(ctx->device, 1, &ctx->conv->fence);
     if (vr != VK_SUCCESS)
         return vkattn__ctx_vk_fail(ctx, vr, "vkWaitForFences");
     if (vr2 != VK_SUCCESS)
@@ -219,16 +254,10 @@ static vkattn_result run_once(vkattn_context ctx, const vkattn_problem *p,
     return VKATTN_SUCCESS;
 }
 
-vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem,
-                               const vkattn_host_tensors *t)
+/* The problem and the host arrays it reads, checked as the reference checks them. */
+static vkattn_result check_host(vkattn_context ctx, const vkattn_problem *problem,
+                                const vkattn_host_tensors *t)
 {
-    if (!ctx)
-        return VKATTN_ERROR_INVALID_ARGUMENT;
-    if (ctx->cpu) {
-        char msg[CTX_MESSAGE_SIZE];
-        vkattn_result res = vkattn_reference(problem, t, msg, sizeof msg);
-        return res == VKATTN_SUCCESS ? res : vkattn__ctx_fail(ctx, res, "%s", msg);
-    }
     if (!problem || !t)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
                         !problem ? "problem" : "tensors");
@@ -249,6 +278,23 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
         res = vkattn__problem_check_pages(&p, t->page_table, msg, sizeof msg);
     if (res != VKATTN_SUCCESS)
         return vkattn__ctx_fail(ctx, res, "%s", msg);
+    return VKATTN_SUCCESS;
+}
+
+vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem,
+                               const vkattn_host_tensors *t)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    if (ctx->cpu) {
+        char msg[CTX_MESSAGE_SIZE];
+        vkattn_result res = vkattn_reference(problem, t, msg, sizeof msg);
+        return res == VKATTN_SUCCESS ? res : vkattn__ctx_fail(ctx, res, "%s", msg);
+    }
+    vkattn_result res = check_host(ctx, problem, t);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    const vkattn_problem p = vkattn__problem_resolved(problem);
     uint64_t scratch = 0;
     if ((res = vkattn_scratch_size(ctx, problem, &scratch)) != VKATTN_SUCCESS)
         return res;
@@ -282,19 +328,19 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
         off[i] = total;
         total = round_up(total + span[i], align);
     }
-    if ((res = submit_objects(ctx)) || (res = arena_reserve(ctx, total)))
+    if ((res = state_get(ctx)) || (res = submit_objects(ctx)) || (res = arena_reserve(ctx, total)))
         return res;
 
-    char *base = ctx->arena.mapped;
+    char *base = ctx->conv->arena.mapped;
     for (int i = 0; i < SEC_COUNT; ++i)
         if (src[i] && bytes[i])
             memcpy(base + off[i], src[i], i == SEC_MASK ? vkattn_problem_extent(&p, 'm') : bytes[i]);
     VkMappedMemoryRange range = {
         .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
-        .memory = ctx->arena.memory,
+        .memory = ctx->conv->arena.memory,
         .size = VK_WHOLE_SIZE,
     };
-    if (!ctx->arena.coherent)
+    if (!ctx->conv->arena.coherent)
         ctx->vk.vkFlushMappedMemoryRanges(ctx->device, 1, &range);
 
     vkattn_device_tensors dt;
@@ -305,14 +351,14 @@ vkattn_result vkattn_attention(vkattn_context ctx, const vkattn_problem *problem
     memset(&dt, 0, sizeof dt);
     for (int i = 0; i < SEC_COUNT; ++i)
         if (bytes[i])
-            *slots[i] = (vkattn_buffer){ctx->arena.buffer, off[i], span[i],
+            *slots[i] = (vkattn_buffer){ctx->conv->arena.buffer, off[i], span[i],
                                         i == SEC_K || i == SEC_V ? VKATTN_BUFFER_TEXEL : 0};
     res = run_once(ctx, problem, &dt); /* as given: a paged K/V's strides stay unset */
     /* The views of this call's ranges are not kept: the next call's offsets differ. */
-    vkattn_release_buffer(ctx, ctx->arena.buffer);
+    vkattn_release_buffer(ctx, ctx->conv->arena.buffer);
     if (res != VKATTN_SUCCESS)
         return res;
-    if (!ctx->arena.coherent)
+    if (!ctx->conv->arena.coherent)
         ctx->vk.vkInvalidateMappedMemoryRanges(ctx->device, 1, &range);
     memcpy(t->out, base + off[SEC_O], bytes[SEC_O]);
     if (p.has_lse)

@@ -5,83 +5,18 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+#include "plan.h"
 #include "shaders/attn_params.h"
 #include "vk_table.h"
 #include "vkattn/vkattn.h"
 
 #define CTX_MESSAGE_SIZE 512
 
-/* Tile shape of one attention pipeline (see pipeline.c for how it is chosen). */
-typedef struct attn_tiles {
-    uint32_t br, bc, tpr; /* query rows, keys per tile, invocations per row */
-    uint32_t wg, dp;      /* coopmat: invocations per workgroup, D padded to the matrix shape */
-} attn_tiles;
-
-/* How vkattn_cmd_attention runs one problem on one context (record.c, pipeline.c). */
-typedef struct decode_plan {
-    bool use;             /* the split-KV kernel runs (else attention.comp or the coopmat one) */
-    vkattn_kernel kernel; /* the form when !use: ROWWISE or SPLIT (attention.comp) or COOPMAT
-                             (attention_coopmat.comp) */
-    attn_tiles tiles;     /* COOPMAT: its tiles */
-    uint32_t rp_log2;     /* query rows each invocation holds (RP) = 1 << rp_log2 */
-    bool vec;             /* K/V rows read as 16-byte words (set by the recorder: alignment) */
-    uint32_t width;       /* the head size the pipeline is compiled for (set with vec): head_dim
-                             with vec, else head_dim rounded up to a multiple of 8 (decode.comp
-                             reads the dimensions past head_dim as 0) */
-    bool texel;           /* K/V through texel views (the tuning's wish; the recorder clears it
-                             unless both buffers have VKATTN_BUFFER_TEXEL and vec holds) */
-    bool fast;            /* f16 scores (VKATTN_PRECISION_FAST where it applies) */
-    bool sg;              /* the workgroup is one subgroup, merged by subgroup reductions
-                             (decode.comp's VKATTN_SG_MERGE modules; the texel ones always) */
-    uint32_t keys;        /* keys per invocation and iteration: 2 or 4 */
-    uint32_t feat;        /* optional code in the pipeline, ATTN_FEAT_* bits (set by the
-                             recorder from its flags) */
-    bool heads;           /* the invocations take KV heads, not keys (decode.comp's HEADS) */
-    bool rows;            /* the invocations take query rows and share each key (decode.comp's
-                             VKATTN_ROWS modules; texel views and vec only) */
-    uint32_t kv_groups;   /* workgroups along the KV heads: Hkv, or Hkv / wg rounded up */
-    uint32_t parts_log2;  /* invocations per key = 1 << parts_log2 (each D >> parts_log2 dims) */
-    uint32_t wg;          /* invocations per workgroup */
-    uint32_t blocks;      /* row blocks per KV head */
-    uint32_t splits, split_len;
-    bool direct;          /* one split: O and LSE written without a merge */
-    uint64_t scratch_bytes; /* 0 when direct */
-} decode_plan;
-
-typedef struct attn_pipeline {
-    VkPipeline pipeline; /* VK_NULL_HANDLE until first use */
-    attn_tiles tiles;
-    const char *module;  /* its SPIR-V module's name (src/modules.h) */
-} attn_pipeline;
-
-/* attention.comp's split form for wide head sizes (D above 256, or Dv != D): too many (D, Dv)
- * pairs for a table of slots, so a list whose nodes never move (callers keep pointers). */
-typedef struct wide_pipeline {
-    struct wide_pipeline *next;
-    uint32_t dtype, d, dv;
-    attn_pipeline p;
-} wide_pipeline;
-
-/* A split-KV pipeline and its module and specialization (dtype, head size, rows, vec, parts,
- * workgroup, fast, texel, keys, subgroup merge, features, heads, rows form), packed into one key
- * (decode_key): tunings make too many combinations for a table of slots. */
-typedef struct decode_pipeline {
-    uint32_t key;
+/* A pipeline made, under its key (pipeline.c). */
+typedef struct pipeline_entry {
+    pipeline_key key;
     VkPipeline pipeline;
-    const char *module;
-} decode_pipeline;
-
-/* The tunings set on a context, [class][dtype][head_dim - 1] (all zero = built-in). */
-typedef vkattn_tuning tuning_table[2][2][256];
-
-/* Host-visible memory for the convenience call, reused between calls and grown on demand. */
-typedef struct host_arena {
-    VkBuffer buffer;
-    VkDeviceMemory memory;
-    VkDeviceSize size;
-    void *mapped;
-    bool coherent;
-} host_arena;
+} pipeline_entry;
 
 /* A descriptor set of the no-push-descriptor path and the buffers it binds. */
 typedef struct desc_entry {
@@ -150,22 +85,18 @@ struct vkattn_context_T {
     view_cache views;           /* guarded by lock */
     VkPipelineCache pipeline_cache;
     bool owns_pipeline_cache;
-    pthread_mutex_t lock;       /* guards pipelines[] (created on first use) and desc */
+    pthread_mutex_t lock;       /* guards pipelines (created on first use), desc and views */
     pthread_mutex_t msg_lock;   /* guards message; taken inside lock by failing creations */
-    attn_pipeline pipelines[3][256][3]; /* [dtype][head_dim - 1][rowwise, split, coopmat] */
-    wide_pipeline *wide;             /* the wide head sizes' (guarded by lock) */
+    pipeline_entry *pipelines;       /* made so far, in order (guarded by lock) */
+    uint32_t n_pipelines, cap_pipelines;
     uint32_t max_shared_memory;      /* the desc's (0: the device's) */
-    decode_pipeline *decode;         /* made so far, in order of first use */
-    uint32_t n_decode, cap_decode;
     tuning_table tuning;             /* vkattn_tuning_set/load */
-    VkPipeline merge[3];             /* [dtype] */
-    const char *merge_module[3];     /* their modules' names */
+    plan_device dev;                 /* what the planner knows of the device (set once made) */
 
-    /* Convenience call (vkattn_attention) state, created on first use. */
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    VkFence fence;
-    host_arena arena;
+    /* The convenience call's state (convenience.c), made on its first use; it frees it through
+     * the hook, so the core context knows nothing of it. */
+    struct convenience_state *conv;
+    void (*conv_destroy)(vkattn_context ctx);
 
     char message[CTX_MESSAGE_SIZE];
 };
@@ -177,46 +108,17 @@ vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const cha
 vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
 const char *vkattn__vk_result_name(VkResult vr);
 
-/* pipeline.c: the pipeline for (dtype, head_dim, head_dim_v), created on first use (wide head
- * sizes, see vkattn__wide_heads: the split form whatever kernel says). Thread-safe. */
-vkattn_result vkattn__pipeline_get(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim,
-                                   uint32_t head_dim_v,
-                                   vkattn_kernel kernel, const attn_pipeline **out);
-/* attention.comp's tiles (rowwise or split form) for head sizes d and dv within the limits'
- * shared memory (every array the shader declares counted). */
-attn_tiles vkattn__choose_tiles(const VkPhysicalDeviceLimits *lim, vkattn_kernel kernel,
-                                uint32_t d, uint32_t dv);
-/* The coopmat kernel's tiles for head_dim on this context; false where it cannot run or its
- * tiles do not fit shared memory. */
-bool vkattn__coopmat_tiles(vkattn_context ctx, uint32_t head_dim, attn_tiles *out);
-/* attention.comp's form (ROWWISE or SPLIT) for (dtype, head_dim) on this context. */
-vkattn_kernel vkattn__attn_kernel(vkattn_context ctx, vkattn_dtype dtype, uint32_t head_dim);
+/* pipeline.c: the pipeline of key, created on first use. Thread-safe. */
+vkattn_result vkattn__pipeline_of(vkattn_context ctx, const pipeline_key *key, VkPipeline *out);
 vkattn_result vkattn__pipeline_layout_create(vkattn_context ctx);
-/* The split-KV plan for a resolved, checked problem (pure: depends on shape and device only).
- * allow_rows false: without decode.comp's ROWS form (for buffers that cannot take texel views,
- * which the recorder finds out only afterwards). */
-decode_plan vkattn__decode_plan(vkattn_context ctx, const vkattn_problem *p, bool allow_rows);
-/* Elements of dtype per 16-byte word (decode.comp's word loads and texel views). */
-static inline uint32_t vkattn__elems_per_word(vkattn_dtype dtype)
-{
-    return dtype == VKATTN_DTYPE_F16 ? 8 : 4;
-}
+void vkattn__pipelines_destroy(vkattn_context ctx);
 /* Texel views of K and V are widened to a multiple of this many bytes where the bound range
  * allows. lavapipe (Mesa 22.3's llvmpipe) keys a shader's compiled code on bits 8 to 15 of
  * each bound view's size (a buffer view's size aliases a texture view's last mip level there):
  * views of arbitrary sizes would compile each pipeline again for about every other problem. */
 #define VKATTN__VIEW_QUANTUM ((VkDeviceSize)1 << 16)
-/* The split-KV pipeline of a finished plan (its width, not the problem's head size, is D). */
-vkattn_result vkattn__decode_pipeline_get(vkattn_context ctx, vkattn_dtype dtype,
-                                          const decode_plan *plan, VkPipeline *out);
-vkattn_result vkattn__merge_pipeline_get(vkattn_context ctx, vkattn_dtype dtype, VkPipeline *out);
-void vkattn__pipelines_destroy(vkattn_context ctx);
-
-/* tuning.c: the tuning that applies to (cls, dtype, head_dim): the set one over the built-in
- * table's row for this device, every field resolved except rows (0 = by the problem's shape)
- * and parts (0 = grow on demand). */
-vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cls,
-                                      vkattn_dtype dtype, uint32_t head_dim);
+/* context.c: fills ctx->dev once the device is made. */
+void vkattn__plan_device_fill(vkattn_context ctx);
 
 /* descriptors.c: the set binding these buffers (whole buffers), made on first use. */
 vkattn_result vkattn__descriptor_set_get(vkattn_context ctx, const VkDescriptorBufferInfo *infos,
@@ -234,8 +136,5 @@ void vkattn__device_info_fill(const vk_table *vk, VkPhysicalDevice pd, vkattn_de
 vkattn_result vkattn__coopmat_query(const vk_table *vk, VkPhysicalDevice pd,
                                     VkCooperativeMatrixPropertiesKHR **out, uint32_t *n);
 uint32_t vkattn__coopmat_pick(const VkCooperativeMatrixPropertiesKHR *props, uint32_t n);
-/* convenience.c: frees the convenience call's objects. */
-void vkattn__convenience_destroy(vkattn_context ctx);
-void vkattn__convenience_destroy_submit(vkattn_context ctx);
 
 #endif

@@ -15,7 +15,7 @@ typedef enum module_store {
     STORE_COUNT
 } module_store;
 
-/* The kernel sources' forms: attention.comp (its rowwise and split forms are one module),
+/* The kernel sources' forms: attention.comp (its rowwise and tiled forms are one module),
  * decode.comp's compile-time forms, merge.comp. The coopmat modules are per matrix shape
  * (vkattn__coopmat_module). */
 typedef enum module_form {

@@ -44,7 +44,7 @@ static inline uint32_t vkattn__head_dim_v(const vkattn_problem *p)
     return p->head_dim_v ? p->head_dim_v : p->head_dim;
 }
 
-/* Whether the problem's head sizes need the wide tiles of attention.comp's split form (D above
+/* Whether the problem's head sizes need the wide tiles of attention.comp's tiled form (D above
  * 256, or Dv != D): the one form that has them. */
 static inline bool vkattn__wide_heads(const vkattn_problem *p)
 {

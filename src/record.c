@@ -1,5 +1,6 @@
-/* vkattn_cmd_attention: validates the call and records one dispatch into the app's command
- * buffer. No Vulkan object is created here once the pipeline for (dtype, D) exists. */
+/* vkattn_cmd_attention and vkattn_cmd_merge: validate the call, take the plan (plan.c) and
+ * record it into the app's command buffer. No Vulkan object is created here once the plan's
+ * pipelines exist (vkattn_prepare), but for cached texel views. */
 #include <string.h>
 
 #include "internal.h"
@@ -187,10 +188,43 @@ static int32_t window_side(const vkattn_problem *p, int32_t w)
         (pc).aux = (aux);                                                                         \
     } while (0)
 
+/* The small arrays of the aux word, each in its byte. A packed batch's cu_seqlens take the
+ * starts' places (the shaders read item b's rows from entries b and b + 1). */
+static vkattn_result bind_small_arrays(vkattn_context ctx, const vkattn_problem *pp,
+                                       const vkattn_device_tensors *tensors, binding *b,
+                                       uint32_t *aux_out)
+{
+    const vkattn_problem p = *pp;
+    vkattn_result res;
+    const uint64_t cu = p.batch + 1ull;
+    const struct { const char *name; const vkattn_buffer *buf; uint64_t elems; int slot;
+                   uint32_t shift; } aux[] = {
+        {p.packed ? "cu_seqlens_q" : "q_start", p.packed ? &tensors->cu_seqlens_q : &tensors->q_start,
+         p.packed ? cu : p.has_q_start ? p.batch : 0, ATTN_BIND_QSTART, ATTN_AUX_QSTART},
+        {p.packed ? "cu_seqlens_kv" : "kv_start",
+         p.packed ? &tensors->cu_seqlens_kv : &tensors->kv_start,
+         p.packed ? cu : p.has_kv_start ? p.batch : 0, ATTN_BIND_KVSTART, ATTN_AUX_KVSTART},
+        {"sinks", &tensors->sinks, p.has_sinks ? p.heads_q : 0, ATTN_BIND_SINKS, ATTN_AUX_SINKS},
+        {"alibi", &tensors->alibi, vkattn__problem_alibi_count(&p), ATTN_BIND_ALIBI,
+         ATTN_AUX_ALIBI},
+    };
+    *aux_out = 0;
+    for (size_t i = 0; i < sizeof aux / sizeof aux[0]; ++i) {
+        uint32_t byte = 0;
+        if (aux[i].elems &&
+            (res = bind_aux(ctx, aux[i].name, aux[i].buf, aux[i].elems, &b[aux[i].slot], &byte)))
+            return res;
+        *aux_out |= byte << aux[i].shift;
+    }
+    if (p.alibi == VKATTN_ALIBI_BATCH_HEADS)
+        *aux_out |= ATTN_AUX_BATCH << ATTN_AUX_ALIBI;
+    return VKATTN_SUCCESS;
+}
+
 /* Binds every tensor of the problem (absent optional ones to out's range: the shaders never
  * touch them) and gathers the flags. */
 static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
-                              const vkattn_device_tensors *tensors, const decode_plan *plan,
+                              const vkattn_device_tensors *tensors, const vkattn__plan *plan,
                               binding *b, uint32_t *flags_out, uint32_t *aux_out)
 {
     const vkattn_problem p = *pp;
@@ -235,39 +269,16 @@ static vkattn_result bind_all(vkattn_context ctx, const vkattn_problem *pp,
             return res;
         flags |= ATTN_FLAG_PAGED;
     }
-    /* The small arrays of the aux word, each in its byte. A packed batch's cu_seqlens take
-     * the starts' places (the shaders read item b's rows from entries b and b + 1). */
-    const uint64_t cu = p.batch + 1ull;
-    const struct { const char *name; const vkattn_buffer *buf; uint64_t elems; int slot;
-                   uint32_t shift; } aux[] = {
-        {p.packed ? "cu_seqlens_q" : "q_start", p.packed ? &tensors->cu_seqlens_q : &tensors->q_start,
-         p.packed ? cu : p.has_q_start ? p.batch : 0, ATTN_BIND_QSTART, ATTN_AUX_QSTART},
-        {p.packed ? "cu_seqlens_kv" : "kv_start",
-         p.packed ? &tensors->cu_seqlens_kv : &tensors->kv_start,
-         p.packed ? cu : p.has_kv_start ? p.batch : 0, ATTN_BIND_KVSTART, ATTN_AUX_KVSTART},
-        {"sinks", &tensors->sinks, p.has_sinks ? p.heads_q : 0, ATTN_BIND_SINKS, ATTN_AUX_SINKS},
-        {"alibi", &tensors->alibi, vkattn__problem_alibi_count(&p), ATTN_BIND_ALIBI,
-         ATTN_AUX_ALIBI},
-    };
-    *aux_out = 0;
-    for (size_t i = 0; i < sizeof aux / sizeof aux[0]; ++i) {
-        uint32_t byte = 0;
-        if (aux[i].elems &&
-            (res = bind_aux(ctx, aux[i].name, aux[i].buf, aux[i].elems, &b[aux[i].slot], &byte)))
-            return res;
-        *aux_out |= byte << aux[i].shift;
-    }
-    if (p.alibi == VKATTN_ALIBI_BATCH_HEADS)
-        *aux_out |= ATTN_AUX_BATCH << ATTN_AUX_ALIBI;
-    if (plan->use && !plan->direct) {
+    if ((res = bind_small_arrays(ctx, &p, tensors, b, aux_out)))
+        return res;
+    if (plan->merge) {
         if ((res = bind(ctx, "scratch", &tensors->scratch, plan->scratch_bytes / 4, 4,
                         &b[ATTN_BIND_SCRATCH])))
             return res;
     }
-    if ((res = check_overlap(ctx, &p, tensors, esize,
-                             plan->use && !plan->direct ? plan->scratch_bytes : 0)))
+    if ((res = check_overlap(ctx, &p, tensors, esize, plan->scratch_bytes)))
         return res;
-    if (plan->use && !p.no_gqa_packing)
+    if (plan->form == VKATTN_KERNEL_SPLIT_KV && !p.no_gqa_packing)
         flags |= ATTN_FLAG_PACK;
     if (p.causal)
         flags |= ATTN_FLAG_CAUSAL;
@@ -348,118 +359,62 @@ static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pip
     ctx->vk.vkCmdDispatch(cmd, groups, 1, 1);
 }
 
-/* Whether texel views of K and V can serve p, their rows read in words of epw elements, with the
- * bound ranges starting skip[i] bytes past an offset aligned to minTexelBufferOffsetAlignment:
- * rows on 16 bytes from there, whole texels, at most maxTexelBufferElements (range out, bytes). */
-static bool texel_fits(vkattn_context ctx, const vkattn_problem *p, uint32_t epw,
-                       uint32_t parts_log2, const uint64_t *skip, VkDeviceSize *range)
-{
-    const uint32_t esize = vkattn__dtype_size(p->dtype);
-    const vkattn_strides *st[2] = {&p->k, &p->v};
-    for (int i = 0; i < 2; ++i) {
-        range[i] = skip[i] + vkattn_problem_extent(p, i ? 'v' : 'k') * esize;
-        const uint64_t all = skip[i] / esize | (uint64_t)(p->head_dim >> parts_log2) | st[i]->b |
-                             st[i]->h | st[i]->s;
-        if (skip[i] % esize || all % epw || range[i] % 16 ||
-            range[i] / 16 > ctx->limits.maxTexelBufferElements || range[i] / esize > UINT32_MAX)
-            return false;
-    }
-    return true;
-}
-
-/* The texel views of K and V (views[0] left VK_NULL_HANDLE where they do not apply: a buffer
- * without VKATTN_BUFFER_TEXEL, or texel_fits says no) and the element offsets past their
- * starts; each view widened to whole VKATTN__VIEW_QUANTUM where the bound range (a nonzero
- * size) holds it. Fails only where a view cannot be made. */
+/* The texel views of K and V the plan reads (its kv.texel: the planner found that the buffers
+ * take them) and the element offsets past their starts; each view widened to whole
+ * VKATTN__VIEW_QUANTUM where the bound range (a nonzero size) holds it. Fails only where a
+ * view cannot be made. */
 static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
-                                 const vkattn_device_tensors *t, uint32_t epw, uint32_t parts_log2,
-                                 VkBufferView *views, uint32_t *offs)
+                                 const vkattn_device_tensors *t, const plan_buffers *facts,
+                                 uint32_t parts_log2, VkBufferView *views, uint32_t *offs)
 {
     const uint32_t esize = vkattn__dtype_size(p->dtype);
     const vkattn_buffer *bufs[2] = {&t->k, &t->v};
-    const VkDeviceSize align = ctx->limits.minTexelBufferOffsetAlignment
-                                   ? ctx->limits.minTexelBufferOffsetAlignment : 1;
-    VkDeviceSize base[2], range[2];
-    uint64_t skip[2];
-    for (int i = 0; i < 2; ++i) {
-        if (!(bufs[i]->flags & VKATTN_BUFFER_TEXEL))
-            return VKATTN_SUCCESS;
-        base[i] = bufs[i]->offset - bufs[i]->offset % align;
-        skip[i] = bufs[i]->offset - base[i];
-    }
-    if (!texel_fits(ctx, p, epw, parts_log2, skip, range))
-        return VKATTN_SUCCESS;
-    for (int i = 0; i < 2; ++i) {
-        const VkDeviceSize q = VKATTN__VIEW_QUANTUM, r = (range[i] + q - 1) / q * q;
-        if (bufs[i]->size && r <= skip[i] + bufs[i]->size &&
-            r / 16 <= ctx->limits.maxTexelBufferElements)
-            range[i] = r;
-    }
+    uint64_t range[2];
+    (void)vkattn__texel_fits(&ctx->limits, p, parts_log2, facts->kv_skip, range);
     vkattn_result res = VKATTN_SUCCESS;
     for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i) {
-        offs[i] = (uint32_t)(skip[i] / esize);
-        res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base[i], range[i], &views[i]);
+        const VkDeviceSize skip = facts->kv_skip[i], base = bufs[i]->offset - skip;
+        const VkDeviceSize q = VKATTN__VIEW_QUANTUM, r = (range[i] + q - 1) / q * q;
+        if (bufs[i]->size && r <= skip + bufs[i]->size &&
+            r / 16 <= ctx->limits.maxTexelBufferElements)
+            range[i] = r;
+        offs[i] = (uint32_t)(skip / esize);
+        res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base, range[i], &views[i]);
     }
-    if (res != VKATTN_SUCCESS)
-        views[0] = VK_NULL_HANDLE;
     return res;
 }
 
-/* Whether the problem needs the split-KV kernel's optional per-score code (ATTN_FEAT_EXTRA):
- * softcap, the custom mask or ALiBi. */
-static bool needs_extra(const vkattn_problem *p)
+/* The facts about the call's buffers that the planner takes. */
+static plan_buffers buffer_facts(vkattn_context ctx, const vkattn_problem *p,
+                                 const vkattn_device_tensors *t)
 {
-    return p->softcap > 0 || p->mask_batch != 0 || p->alibi != VKATTN_ALIBI_NONE;
-}
-
-/* The split-KV plan's last choices, from facts about the call: the element offsets of the bound
- * Q, K and V ORed together (offs), whether the problem needs the optional per-score code
- * (extra, see needs_extra) or the page walk (paged), and whether texel views of K/V are had (views).
- * The ROWS form reads whole words through texel views only: without them it falls back to the
- * form vkattn__decode_plan gives otherwise, with these choices carried over (the split, the
- * scratch and so the bindings are the same, see vkattn__decode_plan). */
-static decode_plan finish_plan(vkattn_context ctx, const vkattn_problem *p, decode_plan plan,
-                               uint64_t offs, bool extra, bool paged, bool views)
-{
-    /* 16-byte words when every Q, K and V row starts on one and D fills whole words. */
-    const uint32_t epw = vkattn__elems_per_word(p->dtype);
-    const uint64_t all = (uint64_t)(p->head_dim >> plan.parts_log2) | offs | p->k.b | p->k.h |
-                         p->k.s | p->v.b | p->v.h | p->v.s | p->q.b | p->q.h | p->q.s;
-    plan.vec = all % epw == 0;
-    /* Element loads take any compiled width: a few widths serve every head size (one pipeline
-     * for 1..8, and D = 255 compiled as 256 in a tenth of the time). Word loads stay at the
-     * head size (their rows are whole words already). */
-    plan.width = plan.vec ? p->head_dim : (p->head_dim + 7) / 8 * 8;
-    /* PAGED alone, or everything: at most three pipelines per shape. */
-    plan.feat = extra ? ATTN_FEAT_PAGED | ATTN_FEAT_EXTRA : paged ? ATTN_FEAT_PAGED : 0u;
-    plan.texel = plan.texel && views;
-    if (plan.rows && !(plan.texel && plan.vec)) {
-        const decode_plan wanted = plan;
-        plan = vkattn__decode_plan(ctx, p, false);
-        plan.vec = wanted.vec;
-        plan.width = wanted.width;
-        plan.feat = wanted.feat;
-        plan.texel = wanted.texel;
-    }
-    return plan;
+    const uint32_t esize = vkattn__dtype_size(p->dtype);
+    const VkDeviceSize align = ctx->limits.minTexelBufferOffsetAlignment
+                                   ? ctx->limits.minTexelBufferOffsetAlignment : 1;
+    return (plan_buffers){
+        .qkv_offs = t->q.offset / esize | t->k.offset / esize | t->v.offset / esize,
+        .kv_texel = (t->k.flags & VKATTN_BUFFER_TEXEL) && (t->v.flags & VKATTN_BUFFER_TEXEL),
+        .kv_skip = {t->k.offset % align, t->v.offset % align},
+    };
 }
 
 /* The split-KV path: pipelines, scratch span and both grids are checked before anything is
  * recorded, so a failure leaves cmd untouched. */
-static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
-                                const decode_plan *plan, const binding *b, uint32_t flags,
-                                uint32_t aux, const VkBufferView *plan_views,
-                                const uint32_t *texel_offs)
+static vkattn_result cmd_split_kv(vkattn_context ctx, VkCommandBuffer cmd,
+                                  const vkattn_problem *pp, const vkattn__plan *pl,
+                                  const binding *b, uint32_t flags, uint32_t aux,
+                                  const VkBufferView *plan_views, const uint32_t *texel_offs)
 {
     const vkattn_problem p = *pp;
+    const split_kv_shape *plan = &pl->kv;
     VkPipeline dpl, mpl = VK_NULL_HANDLE;
     vkattn_result res;
-    if ((res = vkattn__decode_pipeline_get(ctx, p.dtype, plan, &dpl)) ||
-        (!plan->direct && (res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl))))
+    if ((res = vkattn__pipeline_of(ctx, &pl->pipeline, &dpl)) ||
+        (pl->merge && (res = vkattn__pipeline_of(ctx, &pl->merge_pipeline, &mpl))))
         return res;
     const uint32_t nb = vkattn__tensor_batch(&p);
     const uint64_t rows = (uint64_t)nb * p.heads_q * p.seq_q;
-    if (!plan->direct &&
+    if (pl->merge &&
         (uint64_t)plan->splits * rows * (p.head_dim + 1) + b[ATTN_BIND_SCRATCH].elem_offset > UINT32_MAX)
         return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
                                 "kv_splits = %u: the scratch would span more than 2^32 floats",
@@ -467,7 +422,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     const uint64_t gx = (uint64_t)plan->blocks * plan->splits;
     uint32_t mgroups = 0;
     if ((res = check_grid(ctx, gx, plan->kv_groups, nb)) ||
-        (!plan->direct && (res = merge_groups(ctx, rows, &mgroups))) ||
+        (pl->merge && (res = merge_groups(ctx, rows, &mgroups))) ||
         (res = bind_descriptors(ctx, cmd, b, plan->texel ? plan_views : NULL)))
         return res;
     decode_params dp;
@@ -487,7 +442,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     dp.n_splits = plan->splits;
     dp.split_len = plan->split_len;
     dp.scratch_off = b[ATTN_BIND_SCRATCH].elem_offset;
-    if (plan->direct) { /* O's layout in the split fields (see attn_params.h) */
+    if (!pl->merge) { /* O's layout in the split fields (see attn_params.h) */
         dp.flags |= ATTN_FLAG_DIRECT;
         dp.n_splits = u32(p.out.b);
         dp.split_len = u32(p.out.h);
@@ -498,7 +453,7 @@ static vkattn_result cmd_decode(vkattn_context ctx, VkCommandBuffer cmd, const v
     ctx->vk.vkCmdPushConstants(cmd, plan->texel ? ctx->pipeline_layout_texel : ctx->pipeline_layout,
                                VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof dp, &dp);
     ctx->vk.vkCmdDispatch(cmd, (uint32_t)gx, plan->kv_groups, nb);
-    if (plan->direct)
+    if (!pl->merge)
         return VKATTN_SUCCESS;
     /* The merge's layout binds storage buffers only (pushing cannot fail). */
     if (plan->texel)
@@ -544,135 +499,17 @@ static vkattn_result check_problem(vkattn_context ctx, const vkattn_problem *pro
     return VKATTN_SUCCESS;
 }
 
-/* The plan vkattn_cmd_attention would follow for problem, for the queries below (out_name: their
- * output argument, NULL-checked by the caller as out). Needs no 16-bit storage: the plan does not
- * depend on it. */
-static vkattn_result query_plan(vkattn_context ctx, const vkattn_problem *problem, const void *out,
-                                const char *out_name, decode_plan *plan)
+/* attention.comp's or the coopmat kernel's dispatch. */
+static vkattn_result cmd_tiled(vkattn_context ctx, VkCommandBuffer cmd, const vkattn_problem *pp,
+                               const vkattn__plan *plan, const binding *b, uint32_t flags,
+                               uint32_t aux)
 {
-    if (!ctx)
-        return VKATTN_ERROR_INVALID_ARGUMENT;
-    if (ctx->cpu)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_UNSUPPORTED,
-                                "a CPU context runs the reference (no kernels, no scratch)");
-    if (!problem || !out)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "%s is NULL",
-                                !problem ? "problem" : out_name);
-    char msg[CTX_MESSAGE_SIZE];
-    vkattn_result res = vkattn_problem_check(problem, msg, sizeof msg);
-    if (res != VKATTN_SUCCESS)
-        return vkattn__ctx_fail(ctx, res, "%s", msg);
-    vkattn_problem p = vkattn__problem_resolved(problem);
-    *plan = vkattn__decode_plan(ctx, &p, true);
-    return VKATTN_SUCCESS;
-}
-
-vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
-                                  uint64_t *bytes)
-{
-    decode_plan plan;
-    vkattn_result res = query_plan(ctx, problem, bytes, "bytes", &plan);
+    const vkattn_problem p = *pp;
+    VkPipeline pl;
+    vkattn_result res = vkattn__pipeline_of(ctx, &plan->pipeline, &pl);
     if (res == VKATTN_SUCCESS)
-        *bytes = plan.use ? plan.scratch_bytes : 0;
-    return res;
-}
-
-vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
-                                    vkattn_kernel *kernel, uint32_t *splits)
-{
-    decode_plan plan;
-    vkattn_result res = query_plan(ctx, problem, kernel, "kernel", &plan);
+        res = check_grid(ctx, plan->groups[0], plan->groups[1], plan->groups[2]);
     if (res != VKATTN_SUCCESS)
-        return res;
-    *kernel = plan.use ? VKATTN_KERNEL_DECODE : plan.kernel;
-    if (splits)
-        *splits = plan.use ? plan.splits : 1;
-    return VKATTN_SUCCESS;
-}
-
-vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem *problems, uint32_t count,
-                             uint32_t kv_flags)
-{
-    if (!ctx)
-        return VKATTN_ERROR_INVALID_ARGUMENT;
-    if (!problems && count)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "problems is NULL, count = %u",
-                                count);
-    if (kv_flags & ~VKATTN_BUFFER_TEXEL)
-        return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT,
-                                "kv_flags = 0x%x: expected 0 or VKATTN_BUFFER_TEXEL", kv_flags);
-    char msg[CTX_MESSAGE_SIZE];
-    for (uint32_t i = 0; i < count; ++i)
-        if (vkattn_problem_check(&problems[i], msg, sizeof msg) != VKATTN_SUCCESS)
-            return vkattn__ctx_fail(ctx, VKATTN_ERROR_INVALID_ARGUMENT, "problems[%u]: %s", i, msg);
-    if (ctx->cpu) /* the reference needs nothing made */
-        return VKATTN_SUCCESS;
-    for (uint32_t i = 0; i < count; ++i) {
-        const vkattn_problem p = vkattn__problem_resolved(&problems[i]);
-        decode_plan plan = vkattn__decode_plan(ctx, &p, true);
-        vkattn_result res;
-        if (!plan.use) {
-            const attn_pipeline *pl;
-            res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, p.head_dim_v, plan.kernel, &pl);
-        } else {
-            /* As a call whose tensors start on 16 bytes (every offset a multiple of the word)
-             * records it. */
-            const uint32_t epw = vkattn__elems_per_word(p.dtype);
-            const uint64_t skip[2] = {0, 0};
-            VkDeviceSize range[2];
-            const bool views = plan.texel && (kv_flags & VKATTN_BUFFER_TEXEL) &&
-                               texel_fits(ctx, &p, epw, plan.parts_log2, skip, range);
-            plan = finish_plan(ctx, &p, plan, 0, needs_extra(&p), p.page_size != 0, views);
-            VkPipeline pl;
-            res = vkattn__decode_pipeline_get(ctx, p.dtype, &plan, &pl);
-            if (res == VKATTN_SUCCESS && !plan.direct)
-                res = vkattn__merge_pipeline_get(ctx, p.dtype, &pl);
-        }
-        if (res != VKATTN_SUCCESS)
-            return res;
-    }
-    return VKATTN_SUCCESS;
-}
-
-vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
-                                   const vkattn_problem *problem,
-                                   const vkattn_device_tensors *tensors)
-{
-    if (!ctx)
-        return VKATTN_ERROR_INVALID_ARGUMENT;
-    vkattn_result res = check_call(ctx, cmd, problem, tensors);
-    if (res == VKATTN_SUCCESS)
-        res = check_problem(ctx, problem);
-    if (res != VKATTN_SUCCESS)
-        return res;
-    vkattn_problem p = vkattn__problem_resolved(problem);
-    decode_plan plan = vkattn__decode_plan(ctx, &p, true);
-    binding b[ATTN_BIND_COUNT];
-    uint32_t flags = 0, aux = 0;
-    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
-        return res;
-    if (plan.use) {
-        const uint32_t epw = vkattn__elems_per_word(p.dtype);
-        VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
-        uint32_t texel_offs[2] = {0, 0};
-        if (plan.texel &&
-            (res = texel_views(ctx, &p, tensors, epw, plan.parts_log2, views, texel_offs)))
-            return res;
-        plan = finish_plan(ctx, &p, plan,
-                           (uint64_t)b[ATTN_BIND_Q].elem_offset | b[ATTN_BIND_K].elem_offset |
-                               b[ATTN_BIND_V].elem_offset,
-                           needs_extra(&p), (flags & ATTN_FLAG_PAGED) != 0,
-                           views[0] != VK_NULL_HANDLE);
-        return cmd_decode(ctx, cmd, &p, &plan, b, flags, aux, views, texel_offs);
-    }
-
-    const attn_pipeline *pl;
-    res = vkattn__pipeline_get(ctx, p.dtype, p.head_dim, p.head_dim_v, plan.kernel, &pl);
-    if (res != VKATTN_SUCCESS)
-        return res;
-    /* Packed: each item's blocks start afresh, so up to B more (see varlen_block). */
-    const uint64_t groups_x = (p.seq_q + pl->tiles.br - 1) / pl->tiles.br + (p.packed ? p.batch : 0);
-    if ((res = check_grid(ctx, groups_x, p.heads_q, vkattn__tensor_batch(&p))) != VKATTN_SUCCESS)
         return res;
     attn_params pc;
     memset(&pc, 0, sizeof pc);
@@ -687,11 +524,41 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     }
     if ((res = bind_descriptors(ctx, cmd, b, NULL)) != VKATTN_SUCCESS)
         return res;
-    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl->pipeline);
+    ctx->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pl);
     ctx->vk.vkCmdPushConstants(cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                sizeof pc, &pc);
-    ctx->vk.vkCmdDispatch(cmd, (uint32_t)groups_x, p.heads_q, vkattn__tensor_batch(&p));
+    ctx->vk.vkCmdDispatch(cmd, plan->groups[0], plan->groups[1], plan->groups[2]);
     return VKATTN_SUCCESS;
+}
+
+/* Check, plan, bind, record: the plan decides everything, once. */
+vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
+                                   const vkattn_problem *problem,
+                                   const vkattn_device_tensors *tensors)
+{
+    if (!ctx)
+        return VKATTN_ERROR_INVALID_ARGUMENT;
+    vkattn_result res = check_call(ctx, cmd, problem, tensors);
+    if (res == VKATTN_SUCCESS)
+        res = check_problem(ctx, problem);
+    if (res != VKATTN_SUCCESS)
+        return res;
+    const vkattn_problem p = vkattn__problem_resolved(problem);
+    const plan_buffers facts = buffer_facts(ctx, &p, tensors);
+    vkattn__plan plan;
+    vkattn__plan_make(&ctx->dev, &p, &facts, &plan);
+    binding b[ATTN_BIND_COUNT];
+    uint32_t flags = 0, aux = 0;
+    if ((res = bind_all(ctx, &p, tensors, &plan, b, &flags, &aux)) != VKATTN_SUCCESS)
+        return res;
+    if (plan.form != VKATTN_KERNEL_SPLIT_KV)
+        return cmd_tiled(ctx, cmd, &p, &plan, b, flags, aux);
+    VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
+    uint32_t texel_offs[2] = {0, 0};
+    if (plan.kv.texel &&
+        (res = texel_views(ctx, &p, tensors, &facts, plan.kv.parts_log2, views, texel_offs)))
+        return res;
+    return cmd_split_kv(ctx, cmd, &p, &plan, b, flags, aux, views, texel_offs);
 }
 
 vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
@@ -729,8 +596,10 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     for (int i = 0; i < ATTN_BIND_COUNT; ++i)
         if (!b[i].info.buffer)
             b[i] = b[ATTN_BIND_O];
+    const pipeline_key key = {
+        .module = vkattn__module_of(FORM_MERGE, vkattn__module_store(&ctx->dev, p.dtype))};
     VkPipeline mpl;
-    if ((res = vkattn__merge_pipeline_get(ctx, p.dtype, &mpl)) != VKATTN_SUCCESS)
+    if ((res = vkattn__pipeline_of(ctx, &key, &mpl)) != VKATTN_SUCCESS)
         return res;
     const uint64_t rows = (uint64_t)vkattn__tensor_batch(&p) * p.heads_q * p.seq_q;
     if (rows > UINT32_MAX)

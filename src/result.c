@@ -14,3 +14,9 @@ const char *vkattn_result_string(vkattn_result result)
     }
     return "unknown result";
 }
+
+const char *vkattn_kernel_name(vkattn_kernel kernel)
+{
+    static const char *const names[] = {"auto", "rowwise", "tiled", "split-kv", "coopmat"};
+    return (unsigned)kernel < sizeof names / sizeof names[0] ? names[kernel] : "?";
+}

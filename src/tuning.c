@@ -32,17 +32,22 @@ static const struct builtin {
     /* f16 arithmetic runs at a fifth of f32 there (the issue's lavapipe measurements: 20
      * against 110 GFLOP/s), so precision FAST computes as EXACT. */
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_PREFILL,
-     {VKATTN_KERNEL_DECODE, 8, 0, 1, 1, 1, 2}},
+     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 0, .parts = 1, .split_target = 1,
+      .f16_scores = 1, .texel = 2}},
     {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
-     {VKATTN_KERNEL_DECODE, 0, 0, 1, 16, 1, 2}},
+     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 0, .parts = 1, .split_target = 16,
+      .f16_scores = 1, .texel = 2}},
     /* GPUs: the cooperative-matrix kernel for f16 prefill where the device and build have it
-     * (matrix cores: where all GPU attention speed lives), else attention.comp with several
-     * invocations per row; decode steps split
-     * into enough 64-invocation workgroups for a few hundred in flight; f16 scores for
-     * precision FAST (mobile GPUs run f16 at twice the f32 rate); K/V as storage buffers (loads
-     * are coalesced there; texel views unmeasured). */
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL, {VKATTN_KERNEL_COOPMAT, 0, 64, 0, 1, 2, 1}},
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE, {VKATTN_KERNEL_DECODE, 0, 64, 0, 512, 2, 1}},
+     * (matrix cores: where all GPU attention speed lives), else attention.comp's tiled form;
+     * decode steps split into enough 64-invocation workgroups for a few hundred in flight; f16
+     * scores for precision FAST (mobile GPUs run f16 at twice the f32 rate); K/V as storage
+     * buffers (loads are coalesced there; texel views unmeasured). */
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL,
+     {.kernel = VKATTN_KERNEL_COOPMAT, .rows = 0, .workgroup = 64, .parts = 0, .split_target = 1,
+      .f16_scores = 2, .texel = 1}},
+    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE,
+     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 64, .parts = 0,
+      .split_target = 512, .f16_scores = 2, .texel = 1}},
 };
 
 vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p)
@@ -61,11 +66,15 @@ static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_c
     return (vkattn_tuning){0}; /* unreachable: the last rows match any device */
 }
 
-vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cls,
+vkattn_tuning vkattn__tuning_resolved(const plan_device *dev, vkattn_tuning_class cls,
                                       vkattn_dtype dtype, uint32_t head_dim)
 {
-    vkattn_tuning t = builtin_for(&ctx->info, cls);
-    const vkattn_tuning *set = &ctx->tuning[cls][dtype == VKATTN_DTYPE_F16][head_dim - 1];
+    vkattn_tuning t = builtin_for(&dev->info, cls);
+    static const vkattn_tuning none = {0};
+    /* (The table has rows for head sizes 1..256 and f32/f16: wide heads and bf16 have none.) */
+    const vkattn_tuning *set = dev->tuning && head_dim <= 256 && dtype != VKATTN_DTYPE_BF16
+                                   ? &(*dev->tuning)[cls][dtype == VKATTN_DTYPE_F16][head_dim - 1]
+                                   : &none;
     if (set->kernel)
         t.kernel = set->kernel;
     if (set->rows)
@@ -81,7 +90,7 @@ vkattn_tuning vkattn__tuning_resolved(vkattn_context ctx, vkattn_tuning_class cl
     if (set->texel)
         t.texel = set->texel;
     if (t.workgroup == 0) /* built-in "one SIMD row" */
-        t.workgroup = ctx->info.subgroup_size ? ctx->info.subgroup_size : 8;
+        t.workgroup = dev->info.subgroup_size ? dev->info.subgroup_size : 8;
     return t;
 }
 
@@ -175,7 +184,7 @@ static vkattn_result tuning_query(vkattn_context ctx, vkattn_tuning_class cls, v
     const vkattn_tuning *slot = slot_of(ctx, &ctx->tuning, cls, dtype, head_dim, fn);
     if (!slot)
         return VKATTN_ERROR_INVALID_ARGUMENT;
-    *out = effective ? vkattn__tuning_resolved(ctx, cls, dtype, head_dim) : *slot;
+    *out = effective ? vkattn__tuning_resolved(&ctx->dev, cls, dtype, head_dim) : *slot;
     return VKATTN_SUCCESS;
 }
 
@@ -205,7 +214,8 @@ vkattn_result vkattn_tuning_effective(vkattn_context ctx, vkattn_tuning_class cl
 
 static const char *const class_names[2] = {"prefill", "decode"};
 static const char *const dtype_names[2] = {"f32", "f16"};
-static const char *const kernel_names[5] = {"auto", "rowwise", "split", "decode", "coopmat"};
+/* (vkattn_kernel_name's, and those files saved before 0.x have, in enum order.) */
+static const char *const old_kernel_names[5] = {"auto", "rowwise", "split", "decode", "coopmat"};
 
 /* Appends printf output at *len when it fits in size (counting always). */
 static void emit(char *text, size_t size, size_t *len, const char *fmt, ...)
@@ -247,7 +257,7 @@ vkattn_result vkattn_tuning_save(vkattn_context ctx, char *text, size_t *size)
                     emit(out, cap, &len, "%s %s %d kernel=%s rows=%" PRIu32 " workgroup=%" PRIu32
                          " parts=%" PRIu32 " split_target=%" PRIu32 " f16_scores=%" PRIu32
                          " texel=%" PRIu32 "\n",
-                         class_names[c], dtype_names[t], d + 1, kernel_names[x->kernel], x->rows,
+                         class_names[c], dtype_names[t], d + 1, vkattn_kernel_name(x->kernel), x->rows,
                          x->workgroup, x->parts, x->split_target, x->f16_scores, x->texel);
                 }
         if (pass == 0) {
@@ -349,7 +359,10 @@ static void parse_entry(vkattn_context ctx, line_reader *r, int *dtype, uint32_t
         uint32_t v = 0;
         bool ok = true;
         if (strcmp(w, "kernel") == 0) {
-            int k = index_of(kernel_names, 5, eq);
+            int k = index_of(old_kernel_names, 5, eq);
+            for (int i = 0; i < 5 && k < 0; ++i)
+                if (strcmp(eq, vkattn_kernel_name((vkattn_kernel)i)) == 0)
+                    k = i;
             ok = k >= 0;
             t->kernel = (vkattn_kernel)(k < 0 ? 0 : k);
         } else if ((ok = parse_u32(eq, &v)) && strcmp(w, "rows") == 0) {

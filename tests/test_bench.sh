@@ -264,7 +264,7 @@ elif [ "$got" -eq 0 ] && [ "$(head -n 1 "$out/t.txt")" = "vkattn-tuning 1" ] &&
     ok "vkattn tune writes a tuning file and the side-by-side table"
     # The device line of the file, with a shape of our own for the bench's D=32 problem (the last
     # line for a slot wins, so the count is 2 when tune kept a shape for it).
-    { cat "$out/t.txt"; echo "prefill f32 32 kernel=decode rows=2 workgroup=16 split_target=1024"; } \
+    { cat "$out/t.txt"; echo "prefill f32 32 kernel=split-kv rows=2 workgroup=16 split_target=1024"; } \
         >"$d/tuned.txt"
     rm -f "$out/t.txt"
     run --shape 1,2,2,64,1024,32 --repeat 1 --warmup 0 --tuning "$d/tuned.txt" --json "$out/tb.json"

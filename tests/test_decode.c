@@ -367,7 +367,7 @@ START_TEST(scratch_size_and_errors)
     vkattn_kernel kern = VKATTN_KERNEL_AUTO;
     uint32_t splits = 0;
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &kern, &splits), VKATTN_SUCCESS);
-    ck_assert_int_eq(kern, VKATTN_KERNEL_DECODE);
+    ck_assert_int_eq(kern, VKATTN_KERNEL_SPLIT_KV);
     ck_assert_uint_eq(splits, 1);
     p.kv_splits = 8;
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &kern, &splits), VKATTN_SUCCESS);
@@ -375,8 +375,8 @@ START_TEST(scratch_size_and_errors)
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &prefill, &kern, &splits), VKATTN_SUCCESS);
-    ck_assert_int_eq(kern, info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_DECODE
-                                                                     : VKATTN_KERNEL_SPLIT);
+    ck_assert_int_eq(kern, info.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? VKATTN_KERNEL_SPLIT_KV
+                                                                     : VKATTN_KERNEL_TILED);
     ck_assert_uint_eq(splits, 1);
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &prefill, NULL, &splits),
                      VKATTN_ERROR_INVALID_ARGUMENT);
@@ -495,7 +495,7 @@ START_TEST(padded_widths_agree_with_reference)
     uint32_t kv_lens[B] = {70, 33};
     for (size_t pi = 0; pi < 3; ++pi) {
         vkattn_context_desc desc = {.validation = true, .on_message = on_message,
-                                    .kernel = VKATTN_KERNEL_DECODE, .decode_parts = parts[pi]};
+                                    .kernel = VKATTN_KERNEL_SPLIT_KV, .decode_parts = parts[pi]};
         vkattn_context c;
         ck_assert_int_eq(vkattn_context_create(&desc, &c), VKATTN_SUCCESS);
         for (size_t di = 0; di < 4; ++di) {

@@ -26,9 +26,9 @@ typedef struct form {
 static form forms[] = {
     {"auto", VKATTN_KERNEL_AUTO, 0, {NULL, NULL}},
     {"rowwise", VKATTN_KERNEL_ROWWISE, 0, {NULL, NULL}},
-    {"split", VKATTN_KERNEL_SPLIT, 0, {NULL, NULL}},
-    {"split-kv", VKATTN_KERNEL_DECODE, 0, {NULL, NULL}},
-    {"split-kv parts 2", VKATTN_KERNEL_DECODE, 2, {NULL, NULL}},
+    {"tiled", VKATTN_KERNEL_TILED, 0, {NULL, NULL}},
+    {"split-kv", VKATTN_KERNEL_SPLIT_KV, 0, {NULL, NULL}},
+    {"split-kv parts 2", VKATTN_KERNEL_SPLIT_KV, 2, {NULL, NULL}},
 };
 #define N_FORMS (sizeof forms / sizeof forms[0])
 

@@ -10,7 +10,7 @@
 
 /* One context per kernel form, so both are checked whichever the device would pick. */
 static vkattn_context ctx, kernels[2];
-static const char *const kernel_names[2] = {"rowwise", "split"};
+static const char *const kernel_names[2] = {"rowwise", "tiled"};
 static unsigned messages;
 
 static void on_message(void *user, const char *message)
@@ -314,11 +314,11 @@ START_TEST(coopmat_plan)
     vkattn_problem step = {.batch = 1, .heads_q = 8, .heads_kv = 2, .seq_q = 1, .seq_kv = 4096,
                            .head_dim = 64, .dtype = VKATTN_DTYPE_F32};
     ck_assert_int_eq(vkattn_problem_kernel(cm, &step, &k, NULL), VKATTN_SUCCESS);
-    ck_assert_int_eq(k, VKATTN_KERNEL_DECODE);
+    ck_assert_int_eq(k, VKATTN_KERNEL_SPLIT_KV);
     p.dtype = VKATTN_DTYPE_F16;
     p.kv_splits = 3;
     ck_assert_int_eq(vkattn_problem_kernel(cm, &p, &k, &splits), VKATTN_SUCCESS);
-    ck_assert_int_eq(k, VKATTN_KERNEL_DECODE);
+    ck_assert_int_eq(k, VKATTN_KERNEL_SPLIT_KV);
     ck_assert_uint_eq(splits, 3);
     p.kv_splits = 0;
     /* AUTO: the matrices on GPUs, not on CPU drivers (lavapipe's are loops). */
@@ -360,7 +360,7 @@ int main(void)
         return 77;
     }
     for (int k = 0; k < 2; ++k) {
-        desc.kernel = k == 0 ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+        desc.kernel = k == 0 ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_TILED;
         if (vkattn_context_create(&desc, &kernels[k]) != VKATTN_SUCCESS) {
             fprintf(stderr, "cannot create the %s context\n", kernel_names[k]);
             return 1;

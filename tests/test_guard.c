@@ -103,23 +103,23 @@ typedef struct runner_spec {
 
 static const runner_spec specs[] = {
     {"rowwise", VKATTN_KERNEL_ROWWISE, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, false},
-    {"split", VKATTN_KERNEL_SPLIT, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, false},
+    {"tiled", VKATTN_KERNEL_TILED, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, false},
     /* The split-KV kernel for every case (it then splits prefill by the device's size too, so
      * the merge pass and its scratch run between guards as well); a workgroup of one subgroup
      * where the size is fixed: the subgroup merge, texel and rows modules. */
-    {"split-kv", VKATTN_KERNEL_DECODE, 0, WG_SUBGROUP, false, SCOPE_ALL, ROLE_SG, false},
+    {"split-kv", VKATTN_KERNEL_SPLIT_KV, 0, WG_SUBGROUP, false, SCOPE_ALL, ROLE_SG, false},
     {"coopmat", VKATTN_KERNEL_COOPMAT, 0, WG_BUILTIN, false, SCOPE_ALL, ROLE_ATTN, true},
     /* Keys shared by two invocations (the shuffle modules) and a workgroup of two subgroups
      * (the shared-memory merge), each with the fast scores for FAST cases. */
-    {"split-kv parts 2", VKATTN_KERNEL_DECODE, 2, WG_SUBGROUP, false, SCOPE_FORMS, ROLE_OTHER,
+    {"split-kv parts 2", VKATTN_KERNEL_SPLIT_KV, 2, WG_SUBGROUP, false, SCOPE_FORMS, ROLE_OTHER,
      false},
-    {"split-kv wg 2x", VKATTN_KERNEL_DECODE, 0, WG_TWICE, false, SCOPE_FORMS, ROLE_OTHER, false},
+    {"split-kv wg 2x", VKATTN_KERNEL_SPLIT_KV, 0, WG_TWICE, false, SCOPE_FORMS, ROLE_OTHER, false},
     /* The same forms with f16 as 32-bit words. */
     {"f16w rowwise", VKATTN_KERNEL_ROWWISE, 0, WG_BUILTIN, true, SCOPE_FORMS, ROLE_ATTN, false},
-    {"f16w split", VKATTN_KERNEL_SPLIT, 0, WG_BUILTIN, true, SCOPE_FORMS, ROLE_ATTN, false},
-    {"f16w split-kv", VKATTN_KERNEL_DECODE, 0, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_SG, false},
-    {"f16w parts 2", VKATTN_KERNEL_DECODE, 2, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_OTHER, false},
-    {"f16w wg 2x", VKATTN_KERNEL_DECODE, 0, WG_TWICE, true, SCOPE_FORMS, ROLE_OTHER, false},
+    {"f16w split", VKATTN_KERNEL_TILED, 0, WG_BUILTIN, true, SCOPE_FORMS, ROLE_ATTN, false},
+    {"f16w split-kv", VKATTN_KERNEL_SPLIT_KV, 0, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_SG, false},
+    {"f16w parts 2", VKATTN_KERNEL_SPLIT_KV, 2, WG_SUBGROUP, true, SCOPE_FORMS, ROLE_OTHER, false},
+    {"f16w wg 2x", VKATTN_KERNEL_SPLIT_KV, 0, WG_TWICE, true, SCOPE_FORMS, ROLE_OTHER, false},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
@@ -1125,7 +1125,7 @@ static bool takes(const runner *r, const gcase *c)
     /* The split-KV runner takes head sizes up to 64 of the main cases (1, 3 and 64: every case
      * but a few): CPU drivers compile its larger pipelines for minutes cold, which CI pays
      * twice (test_decode, test_texel and the harness cover D = 128 and 256 there). */
-    if (r->spec->kernel == VKATTN_KERNEL_DECODE && !c->form && c->p.head_dim > 64)
+    if (r->spec->kernel == VKATTN_KERNEL_SPLIT_KV && !c->form && c->p.head_dim > 64)
         return false;
     return true;
 }

@@ -26,7 +26,7 @@
 
 enum { B = 2, HQ = 4, HKV = 2, SQ = 20, SKV = 45, MAXD = 80 };
 enum { NRUNNERS = 4 };
-static const char *const runner_names[NRUNNERS] = {"reference", "rowwise", "split", "coopmat"};
+static const char *const runner_names[NRUNNERS] = {"reference", "rowwise", "tiled", "coopmat"};
 static vkattn_context kernels[3];
 static bool have_gpu, have_coopmat;
 
@@ -415,7 +415,7 @@ int main(void)
     if (vkattn_context_create(&desc, &probe) == VKATTN_SUCCESS && !vkattn_context_is_cpu(probe)) {
         have_gpu = true;
         for (int k = 0; k < 2; ++k) {
-            desc.kernel = k == 0 ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_SPLIT;
+            desc.kernel = k == 0 ? VKATTN_KERNEL_ROWWISE : VKATTN_KERNEL_TILED;
             if (vkattn_context_create(&desc, &kernels[k]) != VKATTN_SUCCESS) {
                 fprintf(stderr, "cannot create the %s context\n", runner_names[k + 1]);
                 return 1;

@@ -76,12 +76,12 @@ START_TEST(tuning_picks_the_kernel)
 
     /* Rows 2 of 64 query rows: 32 blocks; aiming at 1024 workgroups asks for 16 splits,
      * capped at one per 256 keys: 8. */
-    t = (vkattn_tuning){.kernel = VKATTN_KERNEL_DECODE, .rows = 2, .workgroup = 16,
+    t = (vkattn_tuning){.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 2, .workgroup = 16,
                         .split_target = 1024};
     ck_assert_int_eq(vkattn_tuning_set(ctx, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F32, 64, &t),
                      VKATTN_SUCCESS);
     ck_assert_int_eq(vkattn_problem_kernel(ctx, &p, &k, &splits), VKATTN_SUCCESS);
-    ck_assert_int_eq(k, VKATTN_KERNEL_DECODE);
+    ck_assert_int_eq(k, VKATTN_KERNEL_SPLIT_KV);
     ck_assert_uint_eq(splits, 8);
     uint64_t bytes = 0;
     ck_assert_int_eq(vkattn_scratch_size(ctx, &p, &bytes), VKATTN_SUCCESS);
@@ -103,9 +103,9 @@ END_TEST
  * causal mask, Skv not a multiple of any workgroup, against the CPU reference. */
 static const vkattn_tuning shapes[] = {
     {.kernel = VKATTN_KERNEL_ROWWISE},
-    {.kernel = VKATTN_KERNEL_SPLIT},
-    {.kernel = VKATTN_KERNEL_DECODE, .rows = 1, .workgroup = 4, .split_target = 1},
-    {.kernel = VKATTN_KERNEL_DECODE, .rows = 8, .workgroup = 32, .split_target = 64},
+    {.kernel = VKATTN_KERNEL_TILED},
+    {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 1, .workgroup = 4, .split_target = 1},
+    {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 32, .split_target = 64},
 };
 
 /* Runs p (f32) on c and on the CPU reference with N(0, 1) inputs from seed; returns the largest
@@ -158,7 +158,7 @@ END_TEST
 START_TEST(text_round_trips)
 {
     vkattn_context a = fresh(), b = fresh();
-    const vkattn_tuning t1 = {.kernel = VKATTN_KERNEL_DECODE, .rows = 4, .workgroup = 16,
+    const vkattn_tuning t1 = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 4, .workgroup = 16,
                               .parts = 1, .split_target = 32};
     const vkattn_tuning t2 = {.split_target = 7}; /* the rest built-in */
     ck_assert_int_eq(vkattn_tuning_set(a, VKATTN_TUNING_PREFILL, VKATTN_DTYPE_F16, 128, &t1),
@@ -166,7 +166,7 @@ START_TEST(text_round_trips)
     ck_assert_int_eq(vkattn_tuning_set(a, VKATTN_TUNING_DECODE, VKATTN_DTYPE_F32, 80, &t2),
                      VKATTN_SUCCESS);
     char *text = saved(a);
-    ck_assert_ptr_nonnull(strstr(text, "prefill f16 128 kernel=decode rows=4 workgroup=16"));
+    ck_assert_ptr_nonnull(strstr(text, "prefill f16 128 kernel=split-kv rows=4 workgroup=16"));
     uint32_t applied = 99;
     ck_assert_int_eq(vkattn_tuning_load(b, text, strlen(text), &applied), VKATTN_SUCCESS);
     ck_assert_uint_eq(applied, 2);
@@ -309,13 +309,13 @@ START_TEST(small_shared_memory)
     static const uint32_t dims[][2] = {{576, 512}, {192, 128}, {256, 256}, {64, 64}, {32, 100}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; ++i) {
         const uint32_t d = dims[i][0], dv = dims[i][1];
+        const vkattn_problem pd = {.batch = 1, .heads_q = 1, .heads_kv = 1, .seq_q = 8,
+                                   .seq_kv = 8, .head_dim = d, .head_dim_v = dv};
+        ck_assert_int_eq(vkattn_prepare(small, &pd, 1, 0), VKATTN_SUCCESS);
         for (int form = 0; form < 2; ++form) {
-            const attn_pipeline *pl;
-            const vkattn_kernel k = form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE;
-            ck_assert_int_eq(vkattn__pipeline_get(small, VKATTN_DTYPE_F32, d, dv, k, &pl),
-                             VKATTN_SUCCESS);
+            const vkattn_kernel k = form ? VKATTN_KERNEL_TILED : VKATTN_KERNEL_ROWWISE;
             /* attention.comp's shared arrays: sQ (not rowwise), sK, sV, sS, sBad. */
-            const attn_tiles t = pl->tiles;
+            const attn_tiles t = vkattn__choose_tiles(&small->dev.limits, k, d, dv);
             const bool rowwise = t.tpr == 1;
             const uint64_t rs = rowwise ? d : d + 1, rsv = rowwise ? dv : dv + 1;
             const uint64_t words = (rowwise ? 1 : t.br * rs) + t.bc * (rs + rsv) + t.br * t.bc +
@@ -337,33 +337,36 @@ START_TEST(small_shared_memory)
                 for (int form = 0; form < 2; ++form) {
                     const uint32_t dv = dvs[vi];
                     const attn_tiles t = vkattn__choose_tiles(
-                        &lim, form ? VKATTN_KERNEL_SPLIT : VKATTN_KERNEL_ROWWISE, d, dv);
+                        &lim, form ? VKATTN_KERNEL_TILED : VKATTN_KERNEL_ROWWISE, d, dv);
                     const bool rw = t.tpr == 1;
                     const uint64_t rs = rw ? d : d + 1, rsv = rw ? dv : dv + 1;
                     const uint64_t words = (rw ? 1 : t.br * rs) + t.bc * (rs + rsv) +
                                            t.br * t.bc + (rw ? 1 : t.br);
                     ck_assert_msg(words * 4 <= limits[li] && t.br >= 1 && t.bc >= 1,
                                   "%u bytes: D %u Dv %u %s: %llu bytes", limits[li], d, dv,
-                                  form ? "split" : "rowwise", (unsigned long long)(words * 4));
+                                  form ? "tiled" : "rowwise", (unsigned long long)(words * 4));
                 }
         }
     }
     /* The split-KV kernel's merge block and row statistics, a tuning asking for 8 rows too. */
     const vkattn_problem step = {.batch = 1, .heads_q = 8, .heads_kv = 2, .seq_q = 1,
                                  .seq_kv = 4096, .head_dim = 128};
-    decode_plan plan = vkattn__decode_plan(small, &step, true);
-    if (plan.use)
-        ck_assert_uint_le((plan.wg * (plan.wg + 1) + 3 * (plan.wg << plan.rp_log2)) * 4, 16384);
+    const plan_buffers facts = vkattn__plan_buffers_aligned(0);
+    vkattn__plan plan;
+    vkattn__plan_make(&small->dev, &step, &facts, &plan);
+    const split_kv_shape *kv = &plan.kv;
+    if (plan.form == VKATTN_KERNEL_SPLIT_KV)
+        ck_assert_uint_le((kv->wg * (kv->wg + 1) + 3 * (kv->wg << kv->rp_log2)) * 4, 16384);
     vkattn_context mid = NULL;
     vkattn_context_desc mdesc = desc;
     mdesc.max_shared_memory = 20480;
     ck_assert_int_eq(vkattn_context_create(&mdesc, &mid), VKATTN_SUCCESS);
-    const vkattn_tuning rows8 = {.kernel = VKATTN_KERNEL_DECODE, .rows = 8, .workgroup = 64};
+    const vkattn_tuning rows8 = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 64};
     ck_assert_int_eq(vkattn_tuning_set(mid, VKATTN_TUNING_DECODE, VKATTN_DTYPE_F32, 128, &rows8),
                      VKATTN_SUCCESS);
-    plan = vkattn__decode_plan(mid, &step, true);
-    ck_assert(plan.use);
-    ck_assert_uint_le((plan.wg * (plan.wg + 1) + 3 * (plan.wg << plan.rp_log2)) * 4, 20480);
+    vkattn__plan_make(&mid->dev, &step, &facts, &plan);
+    ck_assert_int_eq(plan.form, VKATTN_KERNEL_SPLIT_KV);
+    ck_assert_uint_le((kv->wg * (kv->wg + 1) + 3 * (kv->wg << kv->rp_log2)) * 4, 20480);
     vkattn_context_destroy(mid);
 
     /* MLA decode and prefill on it, against the reference. */

@@ -173,6 +173,7 @@ static bool json_row(cJSON *rows, const bench_case *c, const bench_row *r)
            cJSON_AddBoolToObject(o, "paged", c->p.page_size != 0) &&
            cJSON_AddStringToObject(o, "precision", p->precision ? "fast" : "exact") &&
            cJSON_AddStringToObject(o, "variant", r->variant) &&
+           json_add(o, "splits", r->splits ? cJSON_CreateNumber(r->splits) : cJSON_CreateNull()) &&
            cJSON_AddNumberToObject(o, "ms_median", bench_sig6(r->ms_median)) &&
            cJSON_AddNumberToObject(o, "ms_min", bench_sig6(r->ms_min)) &&
            cJSON_AddNumberToObject(o, "ms_max", bench_sig6(r->ms_max)) &&
@@ -283,7 +284,7 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
           "ms_median,ms_min,ms_max,repeats,visible_pairs,gflops_visible,gflops_dense,gbps,"
           "flop_per_byte,pct_of_peak,bound,device,timer,threads,driver,api_version,"
           "vkattn_version,git,date,peak_f32_gflops,peak_f16_gflops,peak_bandwidth_gbps,"
-          "q_start,kv_start,sinks,alibi,cu_seqlens_q,cu_seqlens_kv,Dv\n", f);
+          "q_start,kv_start,sinks,alibi,cu_seqlens_q,cu_seqlens_kv,Dv,splits\n", f);
     const bench_peak *pk = m->peak;
     for (size_t i = 0; i < n; ++i) {
         const bench_row *r = &rows[i];
@@ -327,7 +328,10 @@ char *bench_csv_text(const bench_meta *m, const bench_case *cases, const bench_r
         csv_lens(f, c->cu_q, p->batch + 1);
         fputc(',', f);
         csv_lens(f, c->cu_kv, p->batch + 1);
-        fprintf(f, ",%u\n", p->head_dim_v ? p->head_dim_v : p->head_dim);
+        fprintf(f, ",%u,", p->head_dim_v ? p->head_dim_v : p->head_dim);
+        if (r->splits)
+            fprintf(f, "%u", r->splits);
+        fputc('\n', f);
     }
     if (fclose(f) != 0) {
         free(text);

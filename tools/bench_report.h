@@ -35,6 +35,8 @@ typedef struct bench_row {
     double pct_of_peak;            /* with a measured peak: bench_peak_percent */
     const char *bound;             /* "compute" or "memory"; NULL without a measured peak */
     unsigned threads;              /* CPU rows: the threads that ran it; 0 (null) on a device */
+    unsigned splits;               /* key ranges the kernel ran (split-kv: more than 1 merged);
+                                      0 (null) for CPU rows */
 } bench_row;
 
 /* What a run records beside its rows. */

@@ -226,15 +226,16 @@ int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
 
 int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
 {
-    static const char *const names[] = {"auto", "rowwise", "split", "decode", "coopmat"}; /* enum order */
+    /* (The names before 0.x too: split for tiled, decode for split-kv.) */
+    static const char *const old[] = {"auto", "rowwise", "split", "decode", "coopmat"};
     if (!text)
         return -1;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
-        if (strcmp(text, names[i]) == 0) {
+    for (int i = VKATTN_KERNEL_AUTO; i <= VKATTN_KERNEL_COOPMAT; ++i)
+        if (strcmp(text, vkattn_kernel_name((vkattn_kernel)i)) == 0 || strcmp(text, old[i]) == 0) {
             desc->kernel = (vkattn_kernel)i;
             return 0;
         }
-    return cli_error(c->cmd, "%s: expected auto, rowwise, split, decode or coopmat, got '%s'",
+    return cli_error(c->cmd, "%s: expected auto, rowwise, tiled, split-kv or coopmat, got '%s'",
                      c->flag, text);
 }
 

@@ -536,9 +536,8 @@ int cmd_bench(int argc, char **argv)
                 vkattn_kernel kernel = VKATTN_KERNEL_AUTO;
                 uint32_t splits = 1;
                 vkattn_problem_kernel(ctx, &c->p, &kernel, &splits); /* the run checked it */
-                row->variant = kernel == VKATTN_KERNEL_COOPMAT  ? "fa2-coopmat"
-                               : kernel != VKATTN_KERNEL_DECODE ? "fa2-tiled"
-                               : splits > 1                     ? "split-kv" : "split-kv-1";
+                row->variant = vkattn_kernel_name(kernel);
+                row->splits = splits;
                 row->device = info.name;
                 row->timer = bench_gpu_has_timestamps(g) ? "gpu-timestamps" : "wall-clock";
                 if (it->ok)

@@ -113,6 +113,41 @@ static void print_coopmat(uint32_t i, const vkattn_device_info *x, bool json)
         printf("; off: %s\n", reason);
 }
 
+/* Which form the planner gives two typical problems on device i (vkattn_problem_plan). */
+static void print_forms(uint32_t i, bool json)
+{
+    static const struct { const char *key, *label; vkattn_problem p; } typical[] = {
+        {"prefill_f16_d128", "f16 prefill B1 H8 S2048 D128",
+         {.batch = 1, .heads_q = 8, .heads_kv = 8, .seq_q = 2048, .seq_kv = 2048,
+          .head_dim = 128, .dtype = VKATTN_DTYPE_F16, .causal = true}},
+        {"decode_f16_d128", "f16 decode step Hq32 Hkv8 Skv4096 D128",
+         {.batch = 1, .heads_q = 32, .heads_kv = 8, .seq_q = 1, .seq_kv = 4096,
+          .head_dim = 128, .dtype = VKATTN_DTYPE_F16}},
+    };
+    vkattn_context ctx = NULL;
+    const vkattn_context_desc desc = {.kind = VKATTN_DEVICE_INDEX, .device_index = i};
+    if (vkattn_context_create(&desc, &ctx) != VKATTN_SUCCESS) {
+        vkattn_context_destroy(ctx);
+        return;
+    }
+    printf(json ? ", \"plans\": {" : "    plans:");
+    for (size_t k = 0; k < sizeof typical / sizeof typical[0]; ++k) {
+        vkattn_plan plan;
+        if (vkattn_problem_plan(ctx, &typical[k].p, VKATTN_BUFFER_TEXEL, &plan) != VKATTN_SUCCESS)
+            continue;
+        if (json)
+            printf("%s\"%s\": {\"kernel\": \"%s\", \"module\": \"%s\", \"splits\": %u}",
+                   k ? ", " : "", typical[k].key, vkattn_kernel_name(plan.kernel), plan.module,
+                   plan.splits);
+        else
+            printf("%s %s runs %s (%s, %u key range%s)", k ? ";" : "", typical[k].label,
+                   vkattn_kernel_name(plan.kernel), plan.module, plan.splits,
+                   plan.splits == 1 ? "" : "s");
+    }
+    printf(json ? "}" : "\n");
+    vkattn_context_destroy(ctx);
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli c;
@@ -172,6 +207,7 @@ int cmd_info(int argc, char **argv)
                    x->fp16_arithmetic ? "true" : "false", x->push_descriptors ? "true" : "false",
                    x->cooperative_matrix ? "true" : "false", (int)i == def ? "true" : "false");
             print_coopmat(i, x, true);
+            print_forms(i, true);
             printf("}");
         } else {
             printf("%u%s %s\n    type %s, vendor 0x%04x, driver %s, Vulkan %s\n"
@@ -186,6 +222,7 @@ int cmd_info(int argc, char **argv)
                    x->fp16_arithmetic ? "yes" : "no",
                    x->push_descriptors ? "yes" : "no", x->cooperative_matrix ? "yes" : "no");
             print_coopmat(i, x, false);
+            print_forms(i, false);
         }
     }
     if (json)

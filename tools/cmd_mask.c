@@ -188,7 +188,8 @@ static int parse_args(int argc, char **argv, mask_opts *o)
 
 /* The tile shape from the chosen device (or --tiles); describes where it came from in what.
  * 0 on success, else the exit status. */
-static int find_tiles(const mask_opts *o, uint32_t *br, uint32_t *bc, char *what, size_t size)
+static int find_tiles(const mask_opts *o, const vkattn_problem *p, uint32_t *br, uint32_t *bc,
+                      char *what, size_t size)
 {
     if (o->tile_rows) {
         *br = o->tile_rows;
@@ -224,14 +225,20 @@ static int find_tiles(const mask_opts *o, uint32_t *br, uint32_t *bc, char *what
     }
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
-    res = vkattn_kernel_tiles(ctx, o->dtype, o->head_dim, br, bc);
+    /* The tiles of the kernel that runs this problem there (its plan). */
+    vkattn_plan plan;
+    res = vkattn_problem_plan(ctx, p, VKATTN_BUFFER_TEXEL, &plan);
     if (res != VKATTN_SUCCESS) {
         cli_error(CMD, "cannot get the kernel tiles of %s: %s: %s", info.name,
                   vkattn_result_string(res), vkattn_context_message(ctx));
         vkattn_context_destroy(ctx);
         return 1;
     }
-    snprintf(what, size, "tiles %ux%u (query rows x keys) of %s, %s, D %u", *br, *bc, info.name,
+    *br = plan.query_rows;
+    *bc = plan.kv_keys;
+    snprintf(what, size, "tiles %ux%u (query rows x keys%s) of the %s kernel on %s, %s, D %u",
+             *br, *bc, plan.kernel == VKATTN_KERNEL_SPLIT_KV ? " per key range" : "",
+             vkattn_kernel_name(plan.kernel), info.name,
              o->dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", o->head_dim);
     vkattn_context_destroy(ctx);
     return 0;
@@ -605,7 +612,7 @@ int cmd_mask(int argc, char **argv)
         cli_error(CMD, "%s", msg);
         goto done;
     }
-    if ((r = find_tiles(&o, &br, &bc, tiles, sizeof tiles)) != 0) {
+    if ((r = find_tiles(&o, &p, &br, &bc, tiles, sizeof tiles)) != 0) {
         status = r;
         goto done;
     }

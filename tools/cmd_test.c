@@ -92,28 +92,41 @@ static void *run_cases(void *arg)
     }
 }
 
-/* first[i] for the cases that run here: whether preparing case i (after those before it) makes
- * a pipeline on ctx; problems[] holds those cases' problems in order. Sequential, to tell the
- * cases apart: on a CPU driver creating a pipeline is cheap, its compile comes at the first
- * dispatch. */
+/* Whether two plans run the same pipelines. */
+static bool same_pipelines(const vkattn_plan *a, const vkattn_plan *b)
+{
+    return strcmp(a->module, b->module) == 0 && a->constant_count == b->constant_count &&
+           memcmp(a->constants, b->constants, a->constant_count * sizeof a->constants[0]) == 0 &&
+           (a->merge_module == NULL) == (b->merge_module == NULL);
+}
+
+/* first[i] for the cases that run here: whether case i is the first to need one of its
+ * pipelines; problems[] holds those cases' problems in order. From the plans alone (nothing is
+ * compiled here: the workers compile at once). */
 static void find_first_cases(vkattn_context ctx, const vkattn_problem *problems,
                              const bool *runs_here, size_t n, bool *first)
 {
-    uint32_t had = vkattn_context_pipelines(ctx, NULL, 0);
+    vkattn_plan *seen = malloc(n * sizeof *seen);
+    size_t n_seen = 0;
     for (size_t i = 0, k = 0; i < n; ++i) {
         if (!runs_here[i])
             continue;
-        (void)vkattn_prepare(ctx, &problems[k++], 1, VKATTN_BUFFER_TEXEL);
-        const uint32_t now = vkattn_context_pipelines(ctx, NULL, 0);
-        first[i] = now > had;
-        had = now;
+        vkattn_plan plan;
+        first[i] = true; /* without a plan (never for a checked case): as if new */
+        if (vkattn_problem_plan(ctx, &problems[k++], VKATTN_BUFFER_TEXEL, &plan) != VKATTN_SUCCESS)
+            continue;
+        for (size_t j = 0; j < n_seen && first[i]; ++j)
+            first[i] = !same_pipelines(&seen[j], &plan);
+        if (first[i] && seen)
+            seen[n_seen++] = plan;
     }
+    free(seen);
 }
 
 static int usage(void)
 {
     printf("usage: vkattn test [--quick] [--device N|cpu] [--validation] [--filter TEXT]\n"
-           "                   [--kernel auto|rowwise|split|decode|coopmat] [--parts N] [--tuning FILE]\n"
+           "                   [--kernel auto|rowwise|tiled|split-kv|coopmat] [--parts N] [--tuning FILE]\n"
            "Runs a matrix of attention problems on the device and compares each with the CPU\n"
            "reference: one line per case, then 'N passed, N failed'. Exit 1 if any failed.\n"
            "--validation enables VK_LAYER_KHRONOS_validation (when installed); any message fails.\n"

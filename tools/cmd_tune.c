@@ -147,9 +147,8 @@ static double sum(const double *x, size_t n)
 
 static void print_tuning(const char *label, const vkattn_tuning *t, double total)
 {
-    static const char *const kernels[5] = {"built-in", "rowwise", "split", "decode", "coopmat"};
     printf("    %-9s kernel=%s rows=%u workgroup=%u parts=%u split_target=%u texel=%u: %.3f ms\n",
-           label, kernels[t->kernel], t->rows, t->workgroup, t->parts, t->split_target, t->texel,
+           label, t->kernel ? vkattn_kernel_name(t->kernel) : "built-in", t->rows, t->workgroup, t->parts, t->split_target, t->texel,
            total);
 }
 
@@ -197,14 +196,14 @@ static int search(tuner *t, group *gr, const vkattn_device_info *info)
     print_tuning("start", &gr->best, sum(best, gr->n));
     enum { KERNEL, ROWS, WORKGROUP, PARTS, SPLIT, TEXEL, FIELDS };
     static const uint32_t values[FIELDS][5] = {
-        {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_SPLIT, VKATTN_KERNEL_DECODE, VKATTN_KERNEL_COOPMAT},
+        {VKATTN_KERNEL_ROWWISE, VKATTN_KERNEL_TILED, VKATTN_KERNEL_SPLIT_KV, VKATTN_KERNEL_COOPMAT},
         {1, 2, 4, 8}, {8, 16, 32, 64}, {1, 2, 4, 8}, {1, 16, 64, 256, 1024}, {1, 2}};
     for (int f = 0; f < FIELDS; ++f) {
         /* The split-KV parameters only matter where the split-KV kernel runs. */
         vkattn_kernel kern = VKATTN_KERNEL_AUTO;
         vkattn_tuning_set(t->ctx, gr->cls, gr->dtype, gr->head_dim, &gr->best);
         vkattn_problem_kernel(t->ctx, &t->cases[gr->rows[0]].p, &kern, NULL);
-        if (f > KERNEL && kern != VKATTN_KERNEL_DECODE)
+        if (f > KERNEL && kern != VKATTN_KERNEL_SPLIT_KV)
             break;
         if (f == PARTS && !info->subgroup_shuffle)
             continue;

@@ -172,7 +172,7 @@ static void quick_cases(case_list *l)
 }
 
 /* V and O with their own head size Dv, and head sizes above 256 (SPEC 1: DeepSeek's MLA has
- * D 576, Dv 512), with every rule: attention.comp's split form runs them on every device. */
+ * D 576, Dv 512), with every rule: attention.comp's tiled form runs them on every device. */
 static void head_dim_v_cases(case_list *l)
 {
     /* Each in one dtype, the two taking turns (each pipeline compiled cold counts in CI). */

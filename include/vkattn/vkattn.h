@@ -180,7 +180,7 @@ typedef struct vkattn_problem {
     bool packed;
     /* Dv, the head size of V and O (SPEC 1), in 1..512; 0 = head_dim. V is [B, Hkv, Skv, Dv]
      * and O [B, Hq, Sq, Dv] (their strides count Dv-element rows). DeepSeek's MLA uses
-     * D = 576, Dv = 512. Problems with Dv != D or D above 256 run in attention.comp's split form
+     * D = 576, Dv = 512. Problems with Dv != D or D above 256 run in attention.comp's tiled form
      * (tiles sized for them; the planner picks it on every device), paged K/V included;
      * kv_splits and no_gqa_packing, which only shape the split-KV kernel, are ignored there. */
     uint32_t head_dim_v;
@@ -253,24 +253,47 @@ typedef enum vkattn_device_kind {
 /* Which form of the attention kernel a context uses. Both compute the same thing; AUTO picks by
  * device. Forcing one is for tests and tuning. */
 typedef enum vkattn_kernel {
-    VKATTN_KERNEL_AUTO = 0,    /* default: the tuning's choice (vkattn_tuning below); built
-                                  in: DECODE on CPU devices (unsplit where the problem is not a
-                                  decode step), on GPUs COOPMAT for f16 where it can run and
-                                  SPLIT otherwise, DECODE (split) on either for decode steps
-                                  (Sq <= 16, Skv >= 1024) */
-    VKATTN_KERNEL_ROWWISE = 1, /* one query row per invocation, q and accumulator in registers */
-    VKATTN_KERNEL_SPLIT = 2,   /* several invocations per row, the Q tile in shared memory */
-    VKATTN_KERNEL_DECODE = 3,  /* the split-KV kernel for every problem, split by the device's
-                                  size (it is correct for any Sq, and fast where the rows per
-                                  KV head are few, or on CPU devices) */
-    VKATTN_KERNEL_COOPMAT = 4, /* the cooperative-matrix kernel: Q K^T and P V on the device's
-                                  f16 x f16 -> f32 matrices (VK_KHR_cooperative_matrix), P
-                                  rounded to f16. f16 storage only; AUTO picks it for f16 on
-                                  GPUs that have it (vkattn_device_info.coopmat_f16) outside
-                                  decode steps. Problems it cannot take (f32, paged K/V, forced
-                                  kv_splits, no_gqa_packing) run as under AUTO. A context asked
-                                  for it on a device or build without it is UNSUPPORTED. */
+    VKATTN_KERNEL_AUTO = 0,     /* default: the tuning's choice (vkattn_tuning below); built
+                                   in: see "Which kernel runs" below */
+    VKATTN_KERNEL_ROWWISE = 1,  /* attention.comp, one query row per invocation, q and the
+                                   accumulator in registers */
+    VKATTN_KERNEL_TILED = 2,    /* attention.comp, several invocations per row, the Q tile in
+                                   shared memory */
+    VKATTN_KERNEL_SPLIT_KV = 3, /* decode.comp: each workgroup takes a few rows and a range of
+                                   the keys, the ranges merged by merge.comp where there are
+                                   several (the key split). For every problem, split by the
+                                   device's size (it is correct for any Sq, and fast where the
+                                   rows per KV head are few, or on CPU devices) */
+    VKATTN_KERNEL_COOPMAT = 4,  /* the cooperative-matrix kernel: Q K^T and P V on the device's
+                                   f16 x f16 -> f32 matrices (VK_KHR_cooperative_matrix), P
+                                   rounded to f16. f16 storage only; AUTO picks it for f16 on
+                                   GPUs that have it (vkattn_device_info.coopmat_f16) outside
+                                   decode steps. Problems it cannot take (f32, paged K/V, forced
+                                   kv_splits, no_gqa_packing) run as under AUTO. A context asked
+                                   for it on a device or build without it is UNSUPPORTED. */
 } vkattn_kernel;
+/* The kernel's name as the tool, the bench's variant column and tuning files write it: "auto",
+ * "rowwise", "tiled", "split-kv", "coopmat"; "?" for a value outside the enum. Never fails. */
+VKATTN_API const char *vkattn_kernel_name(vkattn_kernel kernel);
+/* The names before 0.x: "split" meant the tiled form, "decode" the split-KV kernel. */
+#define VKATTN_KERNEL_SPLIT VKATTN_KERNEL_TILED
+#define VKATTN_KERNEL_DECODE VKATTN_KERNEL_SPLIT_KV
+
+/* Which kernel runs (vkattn_problem_plan says it for one problem; tests/test_plan.c walks the
+ * planner over these device classes, so this table cannot drift from the code):
+ *
+ *   problem                                    CPU driver       GPU             GPU + coopmat
+ *   D above 256 or Dv != D                     TILED            TILED           TILED
+ *   bf16                                       ROWWISE          TILED           TILED
+ *   paged K/V, kv_splits or no_gqa_packing     SPLIT_KV         SPLIT_KV        SPLIT_KV
+ *   decode step (Sq <= 16, Skv >= 1024)        SPLIT_KV         SPLIT_KV        SPLIT_KV
+ *   other f16                                  SPLIT_KV (1)     TILED           COOPMAT
+ *   other f32                                  SPLIT_KV (1)     TILED           TILED
+ *
+ * (1) prefill is not split there (one key range: no merge, no scratch).
+ * A desc's kernel, or a tuning's, replaces the middle column's choice where the problem allows
+ * it (the first three rows always hold). */
+
 
 /* Called (on the calling thread, during vkattn calls) for each validation-layer message when the
  * context created its own instance with validation on. The tool and the tests use it. */
@@ -522,12 +545,34 @@ VKATTN_API vkattn_result vkattn_prepare(vkattn_context ctx, const vkattn_problem
 VKATTN_API vkattn_result vkattn_scratch_size(vkattn_context ctx, const vkattn_problem *problem,
                                              uint64_t *bytes);
 
-/* Which kernel vkattn_cmd_attention runs for this problem on this context (ROWWISE or SPLIT:
- * attention.comp; DECODE: the split-KV kernel; COOPMAT: attention_coopmat.comp) and into how many key ranges it splits the keys
- * (1: no merge pass and no scratch; may be NULL). Like the scratch size it follows from the
- * shape, never the data. For reports and benchmarks.
- * Errors: INVALID_ARGUMENT (NULL ctx, problem or kernel, or an invalid problem), UNSUPPORTED (a
- * CPU context). */
+/* What vkattn_cmd_attention does for one problem on one context (vkattn_problem_plan). */
+typedef struct vkattn_plan {
+    vkattn_kernel kernel;     /* the form that runs: ROWWISE, TILED, SPLIT_KV or COOPMAT */
+    const char *reason;       /* why, in one line (a static string) */
+    const char *module;       /* its SPIR-V module, as vkattn_modules names it */
+    uint32_t constants[8];    /* its specialization constants, in the module's order */
+    uint32_t constant_count;  /* equal module and constants: one pipeline */
+    uint32_t query_rows;      /* query rows a workgroup takes */
+    uint32_t kv_keys;         /* keys per K/V tile (SPLIT_KV: per key range); a tile no row
+                                 of the workgroup can see is skipped */
+    uint32_t workgroup;       /* invocations per workgroup */
+    uint32_t groups[3];       /* the kernel's dispatch */
+    uint32_t splits;          /* key ranges: 1, or that many merged by merge_module */
+    const char *merge_module; /* NULL where splits is 1 */
+    uint64_t scratch_bytes;   /* as vkattn_scratch_size */
+} vkattn_plan;
+
+/* The plan vkattn_cmd_attention follows for this problem on this context, for a call whose
+ * tensors start on 16 bytes, with K and V bound with kv_flags (0 or VKATTN_BUFFER_TEXEL), as
+ * vkattn_prepare assumes. Like the scratch size it follows from the shape, never the data.
+ * Creates nothing. For reports, benchmarks and tests.
+ * Errors: INVALID_ARGUMENT (NULL ctx, problem or plan, bad kv_flags, or an invalid problem),
+ * UNSUPPORTED (a CPU context). */
+VKATTN_API vkattn_result vkattn_problem_plan(vkattn_context ctx, const vkattn_problem *problem,
+                                             uint32_t kv_flags, vkattn_plan *plan);
+
+/* The kernel of vkattn_problem_plan (kv_flags 0) and its key ranges (splits may be NULL).
+ * Errors as vkattn_problem_plan. */
 VKATTN_API vkattn_result vkattn_problem_kernel(vkattn_context ctx, const vkattn_problem *problem,
                                                vkattn_kernel *kernel, uint32_t *splits);
 
@@ -681,9 +726,11 @@ typedef struct vkattn_coopmat_shape {
 VKATTN_API vkattn_result vkattn_coopmat_shapes(vkattn_context ctx, vkattn_coopmat_shape *shapes,
                                                uint32_t *count);
 
-/* The tile shape the context's kernel uses for (dtype, head_dim): query rows per workgroup and
- * keys per K/V tile. A K/V tile is skipped when no query row of the workgroup can see any of its
- * keys under the causal/window/padding rules. Creates nothing. Errors: INVALID_ARGUMENT (NULL
+/* The tile shape of the kernel that runs a prefill problem of (dtype, head_dim) on this context
+ * (B1 H1 S1024, K/V bound as texel-capable buffers: vkattn_problem_plan's query_rows and
+ * kv_keys): query rows per workgroup and keys per K/V tile (the split-KV kernel: per key range).
+ * A K/V tile is skipped when no query row of the workgroup can see any of its keys under the
+ * causal/window/padding rules. Creates nothing. Errors: INVALID_ARGUMENT (NULL
  * outputs, head_dim outside 1..256, bad dtype), UNSUPPORTED (a CPU context has no tiles). */
 VKATTN_API vkattn_result vkattn_kernel_tiles(vkattn_context ctx, vkattn_dtype dtype,
                                              uint32_t head_dim, uint32_t *query_rows,
