@@ -66,6 +66,31 @@ shared float sV[BC * RSV];
 shared float sS[BR * BC];
 shared uint sBad[ROWWISE ? 1u : BR]; // split: a row's invocations pool their 'poisoned' flags
 
+// The K/V tile of keys [kt, kt + BC) into shared memory, keys from k_end on as zeros (not
+// loaded), non-finite values as NaN (finite_or_nan).
+void load_kv_tile(int kt, uint tid, uint bt, uint hk, int k_end, uint kbase, uint vbase)
+{
+    for (uint e = tid; e < BC * D; e += WG) {
+        uint c = e / D, d = e % D;
+        uint key = uint(kt) + c;
+        bool valid = int(key) < k_end;
+        const uint kr = valid ? kv_row(kbase, bt, hk, key, pc.k_sb, pc.k_sh, pc.k_ss) : 0u;
+        sK[c * RS + d] = valid ? finite_or_nan(AT(k, kr + d)) : 0.0;
+        if (DV == D) {
+            const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
+            sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
+        }
+    }
+    if (DV != D) // (a constant: one of the two loops is compiled)
+        for (uint e = tid; e < BC * DV; e += WG) {
+            uint c = e / DV, d = e % DV;
+            uint key = uint(kt) + c;
+            bool valid = int(key) < k_end;
+            const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
+            sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
+        }
+}
+
 void main()
 {
     const uint tid = gl_LocalInvocationID.x;
@@ -120,25 +145,7 @@ void main()
         }
         for (int kt = (j0 / int(BC)) * int(BC); kt < j1; kt += int(BC)) {
             barrier(); // the previous tile's sK/sV/sS are no longer read
-            for (uint e = tid; e < BC * D; e += WG) {
-                uint c = e / D, d = e % D;
-                uint key = uint(kt) + c;
-                bool valid = int(key) < k_end;
-                const uint kr = valid ? kv_row(kbase, bt, hk, key, pc.k_sb, pc.k_sh, pc.k_ss) : 0u;
-                sK[c * RS + d] = valid ? finite_or_nan(AT(k, kr + d)) : 0.0;
-                if (DV == D) {
-                    const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
-                    sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
-                }
-            }
-            if (DV != D) // (a constant: one of the two loops is compiled)
-                for (uint e = tid; e < BC * DV; e += WG) {
-                    uint c = e / DV, d = e % DV;
-                    uint key = uint(kt) + c;
-                    bool valid = int(key) < k_end;
-                    const uint vr = valid ? kv_row(vbase, bt, hk, key, pc.v_sb, pc.v_sh, pc.v_ss) : 0u;
-                    sV[c * RSV + d] = valid ? finite_or_nan(AT(v, vr + d)) : 0.0;
-                }
+            load_kv_tile(kt, tid, bt, hk, k_end, kbase, vbase);
             barrier();
 
             for (uint c = t; c < BC; c += TPR) {

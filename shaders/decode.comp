@@ -267,16 +267,50 @@ uint elem_in_row(uint base, uint dim0, uint dl, uint hd)
     return base + min(dim0 + dl, hd - 1u) - dim0;
 }
 
-void main()
+// The invocation's state, shared by the stages of main below. Module scope, private to the
+// invocation: once the stages are inlined a driver keeps it as it kept main's locals, and every
+// array is still indexed with constants only (see the top).
+uint hd;              // the problem's head size (head_size())
+uint part;            // this invocation's dimensions: [part * DL, part * DL + DL)
+uint slot;            // its place among an iteration's keys
+bool direct;          // one split (ATTN_FLAG_DIRECT): the split fields hold O's layout
+uint split;           // the workgroup's key range
+uint hk;              // its KV head
+uint b, bt;           // the batch item, and the batch index of the tensors (packed: none)
+seq_rule sr;          // the item's lengths, starts and offset
+int ks, ke;           // the keys [ks, ke) of the range that the rows may see
+uint ri[RP], rh[RP];  // each row's query index and query head
+bool rvalid[RP];
+QV_T qv[RP * DL];     // the rows' queries, scaled
+float acc[RP * DL];   // O's rows, unnormalised
+float m[RP], l[RP];   // running max (log2 units) and sum per row
+bool poisoned[RP];
+bool softcap, custom, biased;
+float slope[RP];      // ALiBi's slope per row
+// One iteration's keys (KEYS of them, KPI apart): V's element offsets, their indices, whether
+// they are in range (a key past the range reads key j again and counts for nothing), the
+// scores, each row's rescale, the probabilities and which scores count.
+uint va[KEYS];
+int jk[KEYS];
+bool live[KEYS];
+float s[KEYS * RP];
+float alpha[RP], p[KEYS * RP];
+bool vis[KEYS * RP];
+// The merged rows: the common max, this invocation's factor, the sum and the NaN verdict.
+float mx[RP], f[RP], lsum[RP];
+bool bad[RP];
+
+// Stage 1: which rows the workgroup takes (and this invocation of them), and the keys they see.
+void place_rows()
 {
     const uint lid = gl_LocalInvocationID.x;
-    const uint hd = head_size();
-    const uint part = lid % PARTS; // this invocation's dimensions: [part * DL, part * DL + DL)
-    const uint slot = OWN_ROWS ? 0u : lid / PARTS;
+    hd = head_size();
+    part = lid % PARTS;
+    slot = OWN_ROWS ? 0u : lid / PARTS;
     // One split (ATTN_FLAG_DIRECT): the split fields hold O's layout, and every key is in range.
-    const bool direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
+    direct = (pc.flags & ATTN_FLAG_DIRECT) != 0u;
     const uint n_splits = direct ? 1u : pc.n_splits;
-    const uint split = gl_WorkGroupID.x % n_splits;
+    split = gl_WorkGroupID.x % n_splits;
     // Row blocks in zigzag order (0, last, 1, last - 1, ...): under a causal mask a block's
     // cost grows with its index, and a CPU driver (lavapipe) hands each of its threads one
     // contiguous range of workgroups, so in plain order one thread got the costly half.
@@ -289,7 +323,7 @@ void main()
     const uint n_kv = PC_HQ / PC_GROUP;
     const uint hk_any = HEADS != 0u ? gl_WorkGroupID.y * WG + lid : gl_WorkGroupID.y;
     const bool head_ok = hk_any < n_kv;
-    const uint hk = head_ok ? hk_any : n_kv - 1u;
+    hk = head_ok ? hk_any : n_kv - 1u;
     const bool pack = (pc.flags & ATTN_FLAG_PACK) != 0u;
     const bool varlen = (pc.flags & ATTN_FLAG_VARLEN) != 0u;
     const uint rl = ROWS != 0u ? lid : 0u; // this invocation's place in each row group
@@ -303,21 +337,20 @@ void main()
     const uint per_head = (pc.Sq * unit + bs - 1u) / bs + (varlen ? pc.qlens_off : 0u);
     const uint gh = pack ? 0u : blk / per_head; // the group's head (without packing)
     const uint lb = pack ? blk : blk % per_head;
-    uint b = gl_WorkGroupID.z, v0 = lb * bs, v1 = 0xffffffffu;
+    b = gl_WorkGroupID.z;
+    uint v0 = lb * bs, v1 = 0xffffffffu;
     if (varlen)
         varlen_block(lb, unit, bs, b, v0, v1);
-    const uint bt = varlen ? 0u : b; // the batch index of the tensors (packed: none)
+    bt = varlen ? 0u : b;
 
-    const seq_rule sr = seq_rule_for(b);
+    sr = seq_rule_for(b);
 
-    uint ri[RP], rh[RP];
-    bool rvalid[RP];
     int ilo = int(pc.Sq), ihi = -1;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
-        const uint p = v0 + r * LR + rl;
-        const uint i = pack ? p / PC_GROUP : p;
-        const uint g = pack ? p % PC_GROUP : gh;
-        rvalid[r] = p < v1 && i < pc.Sq && g < PC_GROUP && head_ok;
+        const uint pos = v0 + r * LR + rl;
+        const uint i = pack ? pos / PC_GROUP : pos;
+        const uint g = pack ? pos % PC_GROUP : gh;
+        rvalid[r] = pos < v1 && i < pc.Sq && g < PC_GROUP && head_ok;
         ri[r] = rvalid[r] ? i : 0u;
         rh[r] = hk * PC_GROUP + (rvalid[r] ? g : 0u);
         if (rvalid[r]) {
@@ -332,14 +365,18 @@ void main()
 #endif
     int j0, j1;
     mask_key_range(ilo, ihi + 1, sr, pc.flags, pc.wl, pc.wr, j0, j1);
-    const int ks = direct ? j0 : max(j0, int(split * pc.split_len));
-    const int ke = direct ? min(j1, int(pc.Skv)) : min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
+    ks = direct ? j0 : max(j0, int(split * pc.split_len));
+    ke = direct ? min(j1, int(pc.Skv)) : min(j1, int(min((split + 1u) * pc.split_len, pc.Skv)));
+}
 
+// Stage 2: the rows' queries.
+void load_q()
+{
     // Q is scaled once here (scale * log2(e), folded so the softmax can use exp2).
-    QV_T qv[RP * DL];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint qb = pc.q_off + bt * pc.q_sb + rh[r] * pc.q_sh + ri[r] * pc.q_ss + part * DL;
-        const bool live = rvalid[r] && int(ri[r]) >= sr.q0 && int(ri[r]) < sr.q0 + sr.ql && ks < ke;
+        const bool row_live =
+            rvalid[r] && int(ri[r]) >= sr.q0 && int(ri[r]) < sr.q0 + sr.ql && ks < ke;
         // (With VEC, Q rows are whole words too: a quarter or an eighth of the loads, which a
         // CPU driver makes one lane at a time. DSTEP is then a multiple of EPW.)
         [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
@@ -347,222 +384,231 @@ void main()
                 [[unroll]] for (uint dw = 0u; dw < DSTEP; dw += EPW) {
                     const uvec4 w = q4[(qb + dh + dw) / EPW];
                     [[unroll]] for (uint e = 0u; e < EPW; ++e)
-                        qv[r * DL + dh + dw + e] = QV_T(live ? scaled(word_elem(w, e)) : 0.0);
+                        qv[r * DL + dh + dw + e] = QV_T(row_live ? scaled(word_elem(w, e)) : 0.0);
                 }
             } else {
                 [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
                     const float x = AT(q, elem_in_row(qb, part * DL, dh + dl, hd));
                     qv[r * DL + dh + dl] =
-                        QV_T(live && part * DL + dh + dl < hd ? scaled(x) : 0.0);
+                        QV_T(row_live && part * DL + dh + dl < hd ? scaled(x) : 0.0);
                 }
             }
         }
     }
+}
 
-    float acc[RP * DL];
+// Stage 3: the running softmax's state, and which optional code runs.
+void init_rows()
+{
     [[unroll]] for (uint eh = 0u; eh < RP * DL; eh += DSTEP)
         [[unroll]] for (uint el = 0u; el < DSTEP; ++el)
             acc[eh + el] = 0.0;
-    float m[RP], l[RP];
-    bool poisoned[RP];
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         m[r] = NEG_INF;
         l[r] = 0.0;
         poisoned[r] = false;
     }
-    const bool softcap = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
-    const bool custom = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
+    softcap = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_SOFTCAP) != 0u;
+    custom = (FEAT & ATTN_FEAT_EXTRA) != 0u && (pc.flags & ATTN_FLAG_MASK) != 0u;
     // ALiBi's slope per row (log2 units): EXTRA pipelines only, like softcap (a CPU driver pays
     // for the bias of every score when the code is there).
-    const bool biased = (FEAT & ATTN_FEAT_EXTRA) != 0u && aux_on(ATTN_AUX_ALIBI);
-    float slope[RP];
+    biased = (FEAT & ATTN_FEAT_EXTRA) != 0u && aux_on(ATTN_AUX_ALIBI);
     [[unroll]] for (uint r = 0u; r < RP; ++r)
         slope[r] = biased ? alibi_slope(b, rh[r]) : 0.0;
+}
 
-    // All PARTS invocations of a key run the same iterations, so the shuffles below always
-    // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,
-    // the rescale of the accumulators and their trip through memory (they do not fit in
-    // registers on a CPU driver) are paid once for all of them.
-    for (int j = ks + int(slot); j < ke; j += int(KEYS * KPI)) {
-        uint ka[KEYS], va[KEYS];
-        int jk[KEYS];
-        bool live[KEYS]; // a key past the range reads key j again and counts for nothing
-        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-            const int jt = j + int(t * KPI);
-            live[t] = jt < ke;
-            jk[t] = live[t] ? jt : j;
-            uint outer, row;
-            key_place(bt, uint(jk[t]), outer, row); // bt (or the page) is the outermost index
-            ka[t] = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
-            va[t] = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
-        }
-        float s[KEYS * RP];
-        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
-            s[e] = 0.0;
-        uvec4 kw[KEYS], vw[KEYS];
-        float kmf[KEYS * EPW], vmf[KEYS * EPW]; // ROWS: this invocation's words, unpacked
-        bool kbad[KEYS]; // a NaN or Inf in the key (SPEC 3: it poisons the rows that see it)
-        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-            kw[t] = uvec4(0u);
-            vw[t] = uvec4(0u);
-            [[unroll]] for (uint e = 0u; e < EPW; ++e) {
-                kmf[t * EPW + e] = 0.0;
-                vmf[t * EPW + e] = 0.0;
-            }
-            kbad[t] = false;
-        }
-        // (e is a constant after unrolling, so word_elem folds to one component.) With
-        // KEY_OUTER one key (tt) at a time, else every key at each dimension.
-        [[unroll]] for (uint tt = 0u; tt < (KEY_OUTER != 0u ? KEYS : 1u); ++tt)
-        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
-#ifdef VKATTN_FAST
-        float16_t ps[KEYS * RP];
-        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
-            ps[e] = float16_t(0.0);
-#endif
-        [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
-            const uint d = dh + dl;
-            // (Constant bounds: NIR unrolls no loop whose bounds come from an outer loop.)
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-                if (KEY_OUTER != 0u && t != tt)
-                    continue;
-                if (VEC != 0u && d % EPW == 0u) {
-                    if (ROWS != 0u) {
-                        // Each invocation checks and unpacks the words it fetched (once for
-                        // all: f16 is converted before it is shared); the key's verdict is
-                        // pooled below.
-                        if ((d / EPW) % WG == 0u) {
-                            const uvec4 w = K_WORD(ka[t] / EPW + row_word(d / EPW));
-                            kbad[t] = kbad[t] || word_bad(w);
-                            [[unroll]] for (uint e = 0u; e < EPW; ++e)
-                                kmf[t * EPW + e] = word_elem(w, e);
-                        }
-                    } else {
-                        kw[t] = K_WORD(ka[t] / EPW + d / EPW);
-                        kbad[t] = kbad[t] || word_bad(kw[t]);
-                    }
-                }
-                // (A padded dimension's query value is 0: its product adds nothing.)
-                const uint ke = VEC != 0u ? 0u : elem_in_row(ka[t], part * DL, d, hd);
-#ifdef VKATTN_FAST
-                float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ke);
-                if (VEC == 0u)
-                    kbad[t] = kbad[t] || isnan(x) || isinf(x);
-                [[unroll]] for (uint r = 0u; r < RP; ++r)
-                    ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
-#else
-                float x = ROWS != 0u ? lane_value(kmf[t * EPW + d % EPW], (d / EPW) % WG)
-                          : VEC != 0u ? word_elem(kw[t], d % EPW) : K_ELEM(ke);
-                if (VEC == 0u)
-                    kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
-                [[unroll]] for (uint r = 0u; r < RP; ++r)
-                    s[t * RP + r] = fma(qv[r * DL + d], x, s[t * RP + r]);
-#endif
-            }
-        }
-#ifdef VKATTN_FAST
-        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
-            s[e] += float(ps[e]);
-#endif
-        }
-        if (ROWS != 0u)
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t)
-                kbad[t] = lanes_any(kbad[t]);
-        // The score of a non-finite key is NaN in every part, then summed over the parts.
-        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e) {
-            s[e] = kbad[e / RP] ? F_NAN : s[e];
-#ifdef VKATTN_SHUFFLE
-            [[unroll]] for (uint o = 1u; o < PARTS; o *= 2u)
-                s[e] += subgroupShuffleXor(s[e], o);
-#endif
-        }
-        float alpha[RP], p[KEYS * RP];
-        bool vis[KEYS * RP];
-        [[unroll]] for (uint r = 0u; r < RP; ++r) {
-            float mn = m[r];
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-                const uint e = t * RP + r;
-                vis[e] = live[t] && rvalid[r] &&
-                         mask_visible(int(ri[r]), jk[t], sr, pc.flags, pc.wl, pc.wr) &&
-                         (!custom || custom_mask(b, rh[r], ri[r], uint(jk[t])));
-                // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
-                const bool bad = isnan(s[e]);
-                if (vis[e] && bad)
-                    poisoned[r] = true;
-                float sc = clamp(s[e], -FLT_MAX, FLT_MAX);
-                if (softcap)
-                    sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
-                if (biased)
-                    sc = alibi_bias(sc, slope[r], int(ri[r]), jk[t], sr);
-                s[e] = vis[e] && !bad ? sc : NEG_INF;
-                mn = max(mn, s[e]);
-            }
-            alpha[r] = mn == NEG_INF ? 1.0 : exp2(m[r] - mn);
-            l[r] *= alpha[r];
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-                const uint e = t * RP + r;
-                p[e] = s[e] == NEG_INF ? 0.0 : exp2(s[e] - mn);
-                l[r] += p[e];
-            }
-            m[r] = mn;
-        }
-        // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not see this
-        // key) and poisons, below, the rows that do (whose results are then NaN whatever the
-        // rest of the word was, so a word is zeroed whole).
-        bool vbad[KEYS];
-        [[unroll]] for (uint t = 0u; t < KEYS; ++t)
-            vbad[t] = false;
-        [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
-        [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
-            const uint d = dh + dl;
-            float x[KEYS];
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
-                if (VEC != 0u && d % EPW == 0u) {
-                    if (ROWS != 0u) {
-                        // As for K: zeroed where fetched, the verdict pooled below.
-                        if ((d / EPW) % WG == 0u) {
-                            uvec4 w = V_WORD(va[t] / EPW + row_word(d / EPW));
-                            const bool bad = word_bad(w);
-                            vbad[t] = vbad[t] || bad;
-                            w = bad ? uvec4(0u) : w;
-                            [[unroll]] for (uint e = 0u; e < EPW; ++e)
-                                vmf[t * EPW + e] = word_elem(w, e);
-                        }
-                    } else {
-                        vw[t] = V_WORD(va[t] / EPW + d / EPW);
-                        const bool bad = word_bad(vw[t]);
-                        vbad[t] = vbad[t] || bad;
-                        vw[t] = bad ? uvec4(0u) : vw[t];
-                    }
-                }
-                x[t] = ROWS != 0u ? lane_value(vmf[t * EPW + d % EPW], (d / EPW) % WG)
-                       : VEC != 0u ? word_elem(vw[t], d % EPW)
-                       : V_ELEM(elem_in_row(va[t], part * DL, d, hd)); // (padded: not written)
-                if (VEC == 0u) {
-                    const bool bad = !(abs(x[t]) <= FLT_MAX);
-                    vbad[t] = vbad[t] || bad;
-                    x[t] = bad ? 0.0 : x[t];
-                }
-            }
-            [[unroll]] for (uint r = 0u; r < RP; ++r) {
-                float a = acc[r * DL + d] * alpha[r];
-                [[unroll]] for (uint t = 0u; t < KEYS; ++t)
-                    a = fma(p[t * RP + r], x[t], a);
-                acc[r * DL + d] = a;
-            }
-        }
-        if (ROWS != 0u)
-            [[unroll]] for (uint t = 0u; t < KEYS; ++t)
-                vbad[t] = lanes_any(vbad[t]);
-        [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
-            if (vis[e] && vbad[e / RP])
-                poisoned[e % RP] = true;
+// Stage 4a: the keys of the iteration at j, and their scores (Q K^T).
+void key_scores(int j)
+{
+    uint ka[KEYS];
+    [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+        const int jt = j + int(t * KPI);
+        live[t] = jt < ke;
+        jk[t] = live[t] ? jt : j;
+        uint outer, row;
+        key_place(bt, uint(jk[t]), outer, row); // bt (or the page) is the outermost index
+        ka[t] = pc.k_off + outer * pc.k_sb + hk * pc.k_sh + row * pc.k_ss + part * DL;
+        va[t] = pc.v_off + outer * pc.v_sb + hk * pc.v_sh + row * pc.v_ss + part * DL;
     }
+    [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+        s[e] = 0.0;
+    uvec4 kw[KEYS];
+    float kmf[KEYS * EPW]; // ROWS: this invocation's words, unpacked
+    bool kbad[KEYS]; // a NaN or Inf in the key (SPEC 3: it poisons the rows that see it)
+    [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+        kw[t] = uvec4(0u);
+        [[unroll]] for (uint e = 0u; e < EPW; ++e)
+            kmf[t * EPW + e] = 0.0;
+        kbad[t] = false;
+    }
+    // (e is a constant after unrolling, so word_elem folds to one component.) With
+    // KEY_OUTER one key (tt) at a time, else every key at each dimension.
+    [[unroll]] for (uint tt = 0u; tt < (KEY_OUTER != 0u ? KEYS : 1u); ++tt)
+    [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP) {
+#ifdef VKATTN_FAST
+    float16_t ps[KEYS * RP];
+    [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+        ps[e] = float16_t(0.0);
+#endif
+    [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+        const uint d = dh + dl;
+        // (Constant bounds: NIR unrolls no loop whose bounds come from an outer loop.)
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            if (KEY_OUTER != 0u && t != tt)
+                continue;
+            if (VEC != 0u && d % EPW == 0u) {
+                if (ROWS != 0u) {
+                    // Each invocation checks and unpacks the words it fetched (once for
+                    // all: f16 is converted before it is shared); the key's verdict is
+                    // pooled below.
+                    if ((d / EPW) % WG == 0u) {
+                        const uvec4 w = K_WORD(ka[t] / EPW + row_word(d / EPW));
+                        kbad[t] = kbad[t] || word_bad(w);
+                        [[unroll]] for (uint e = 0u; e < EPW; ++e)
+                            kmf[t * EPW + e] = word_elem(w, e);
+                    }
+                } else {
+                    kw[t] = K_WORD(ka[t] / EPW + d / EPW);
+                    kbad[t] = kbad[t] || word_bad(kw[t]);
+                }
+            }
+            // (A padded dimension's query value is 0: its product adds nothing.)
+            const uint ke = VEC != 0u ? 0u : elem_in_row(ka[t], part * DL, d, hd);
+#ifdef VKATTN_FAST
+            float16_t x = VEC != 0u ? word_elem16(kw[t], d % EPW) : K_ELEM(ke);
+            if (VEC == 0u)
+                kbad[t] = kbad[t] || isnan(x) || isinf(x);
+            [[unroll]] for (uint r = 0u; r < RP; ++r)
+                ps[t * RP + r] = fma(qv[r * DL + d], x, ps[t * RP + r]);
+#else
+            float x = ROWS != 0u ? lane_value(kmf[t * EPW + d % EPW], (d / EPW) % WG)
+                      : VEC != 0u ? word_elem(kw[t], d % EPW) : K_ELEM(ke);
+            if (VEC == 0u)
+                kbad[t] = kbad[t] || !(abs(x) <= FLT_MAX);
+            [[unroll]] for (uint r = 0u; r < RP; ++r)
+                s[t * RP + r] = fma(qv[r * DL + d], x, s[t * RP + r]);
+#endif
+        }
+    }
+#ifdef VKATTN_FAST
+    [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+        s[e] += float(ps[e]);
+#endif
+    }
+    if (ROWS != 0u)
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+            kbad[t] = lanes_any(kbad[t]);
+    // The score of a non-finite key is NaN in every part, then summed over the parts.
+    [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e) {
+        s[e] = kbad[e / RP] ? F_NAN : s[e];
+#ifdef VKATTN_SHUFFLE
+        [[unroll]] for (uint o = 1u; o < PARTS; o *= 2u)
+            s[e] += subgroupShuffleXor(s[e], o);
+#endif
+    }
+}
 
-    // Merge the invocations: the common max per row, then sums of the rescaled partials
-    // (with HEADS or ROWS each invocation has its own rows: nothing to merge).
-    float mx[RP], f[RP], lsum[RP];
-    bool bad[RP];
+// Stage 4b: the online softmax over those scores.
+void softmax_step()
+{
+    [[unroll]] for (uint r = 0u; r < RP; ++r) {
+        float mn = m[r];
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            const uint e = t * RP + r;
+            vis[e] = live[t] && rvalid[r] &&
+                     mask_visible(int(ri[r]), jk[t], sr, pc.flags, pc.wl, pc.wr) &&
+                     (!custom || custom_mask(b, rh[r], ri[r], uint(jk[t])));
+            // A NaN score (a non-finite q or k, or inf - inf) poisons the row and is dropped.
+            const bool bad = isnan(s[e]);
+            if (vis[e] && bad)
+                poisoned[r] = true;
+            float sc = clamp(s[e], -FLT_MAX, FLT_MAX);
+            if (softcap)
+                sc = pc.softcap * LOG2E * tanh(clamp(sc / pc.softcap, -10.0, 10.0));
+            if (biased)
+                sc = alibi_bias(sc, slope[r], int(ri[r]), jk[t], sr);
+            s[e] = vis[e] && !bad ? sc : NEG_INF;
+            mn = max(mn, s[e]);
+        }
+        alpha[r] = mn == NEG_INF ? 1.0 : exp2(m[r] - mn);
+        l[r] *= alpha[r];
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            const uint e = t * RP + r;
+            p[e] = s[e] == NEG_INF ? 0.0 : exp2(s[e] - mn);
+            l[r] += p[e];
+        }
+        m[r] = mn;
+    }
+}
+
+// Stage 4c: O += P V.
+void accumulate_pv()
+{
+    uvec4 vw[KEYS];
+    float vmf[KEYS * EPW]; // ROWS: this invocation's words, unpacked
+    [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+        vw[t] = uvec4(0u);
+        [[unroll]] for (uint e = 0u; e < EPW; ++e)
+            vmf[t * EPW + e] = 0.0;
+    }
+    // A non-finite v is kept out of the sums (0 * NaN would reach rows that do not see this
+    // key) and poisons, below, the rows that do (whose results are then NaN whatever the
+    // rest of the word was, so a word is zeroed whole).
+    bool vbad[KEYS];
+    [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+        vbad[t] = false;
+    [[unroll]] for (uint dh = 0u; dh < DL; dh += DSTEP)
+    [[unroll]] for (uint dl = 0u; dl < DSTEP; ++dl) {
+        const uint d = dh + dl;
+        float x[KEYS];
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t) {
+            if (VEC != 0u && d % EPW == 0u) {
+                if (ROWS != 0u) {
+                    // As for K: zeroed where fetched, the verdict pooled below.
+                    if ((d / EPW) % WG == 0u) {
+                        uvec4 w = V_WORD(va[t] / EPW + row_word(d / EPW));
+                        const bool bad = word_bad(w);
+                        vbad[t] = vbad[t] || bad;
+                        w = bad ? uvec4(0u) : w;
+                        [[unroll]] for (uint e = 0u; e < EPW; ++e)
+                            vmf[t * EPW + e] = word_elem(w, e);
+                    }
+                } else {
+                    vw[t] = V_WORD(va[t] / EPW + d / EPW);
+                    const bool bad = word_bad(vw[t]);
+                    vbad[t] = vbad[t] || bad;
+                    vw[t] = bad ? uvec4(0u) : vw[t];
+                }
+            }
+            x[t] = ROWS != 0u ? lane_value(vmf[t * EPW + d % EPW], (d / EPW) % WG)
+                   : VEC != 0u ? word_elem(vw[t], d % EPW)
+                   : V_ELEM(elem_in_row(va[t], part * DL, d, hd)); // (padded: not written)
+            if (VEC == 0u) {
+                const bool bad = !(abs(x[t]) <= FLT_MAX);
+                vbad[t] = vbad[t] || bad;
+                x[t] = bad ? 0.0 : x[t];
+            }
+        }
+        [[unroll]] for (uint r = 0u; r < RP; ++r) {
+            float a = acc[r * DL + d] * alpha[r];
+            [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+                a = fma(p[t * RP + r], x[t], a);
+            acc[r * DL + d] = a;
+        }
+    }
+    if (ROWS != 0u)
+        [[unroll]] for (uint t = 0u; t < KEYS; ++t)
+            vbad[t] = lanes_any(vbad[t]);
+    [[unroll]] for (uint e = 0u; e < KEYS * RP; ++e)
+        if (vis[e] && vbad[e / RP])
+            poisoned[e % RP] = true;
+}
+
+// Stage 5: merge the invocations: the common max per row, then sums of the rescaled partials
+// (with HEADS or ROWS each invocation has its own rows: nothing to merge).
+void merge_invocations()
+{
+    const uint lid = gl_LocalInvocationID.x;
     if (OWN_ROWS) {
         [[unroll]] for (uint r = 0u; r < RP; ++r) {
             mx[r] = m[r];
@@ -606,8 +652,13 @@ void main()
     }
 #endif
     }
+}
 
-    // One split (ATTN_FLAG_DIRECT): the final O and LSE, as the merge would have made them.
+// Stage 6: this split's rows of O and LSE (one split, ATTN_FLAG_DIRECT: the final O and LSE,
+// as the merge would have made them).
+void write_rows()
+{
+    const uint lid = gl_LocalInvocationID.x;
     const uint rows = gl_NumWorkGroups.z * PC_HQ * pc.Sq;
     [[unroll]] for (uint r = 0u; r < RP; ++r) {
         const uint row = (bt * PC_HQ + rh[r]) * pc.Sq + ri[r];
@@ -683,4 +734,22 @@ void main()
                 lse[pc.lse_off + row] = ls;
         }
     }
+}
+
+void main()
+{
+    place_rows();
+    load_q();
+    init_rows();
+    // All PARTS invocations of a key run the same iterations, so the shuffles below always
+    // find their partners active. Each iteration takes KEYS keys (KPI apart): the running max,
+    // the rescale of the accumulators and their trip through memory (they do not fit in
+    // registers on a CPU driver) are paid once for all of them.
+    for (int j = ks + int(slot); j < ke; j += int(KEYS * KPI)) {
+        key_scores(j);
+        softmax_step();
+        accumulate_pv();
+    }
+    merge_invocations();
+    write_rows();
 }
