@@ -65,11 +65,10 @@ static int find_memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
     };
-    for (size_t p = 0; p < sizeof prefs / sizeof prefs[0]; ++p)
-        for (uint32_t i = 0; i < mp->memoryTypeCount; ++i)
-            if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & prefs[p]) == prefs[p])
-                return (int)i;
-    return -1;
+    int type = -1;
+    for (size_t p = 0; p < sizeof prefs / sizeof prefs[0] && type < 0; ++p)
+        type = vkattn__memory_type(mp, bits, prefs[p]);
+    return type;
 }
 
 static vkattn_result arena_reserve(vkattn_context ctx, VkDeviceSize size)

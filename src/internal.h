@@ -106,7 +106,6 @@ vkattn_result vkattn__ctx_fail(vkattn_context ctx, vkattn_result code, const cha
     __attribute__((format(printf, 3, 4)));
 /* Maps a VkResult to a vkattn_result, recording what failed. */
 vkattn_result vkattn__ctx_vk_fail(vkattn_context ctx, VkResult vr, const char *what);
-const char *vkattn__vk_result_name(VkResult vr);
 
 /* pipeline.c: the pipeline of key, created on first use. Thread-safe. */
 vkattn_result vkattn__pipeline_of(vkattn_context ctx, const pipeline_key *key, VkPipeline *out);

@@ -1,3 +1,5 @@
+/* The Vulkan function table's loader (vk_table.h), shared by the library, the tool and the
+ * tests, and the memory-type search they share. */
 #include "vk_table.h"
 
 #include <stddef.h>
@@ -27,6 +29,16 @@ const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev)
 #undef LOAD
 #define LOAD_OPT(name) t->name = (PFN_##name)t->vkGetDeviceProcAddr(dev, #name);
     VK_DEVICE_OPT_FUNCS(LOAD_OPT)
+    VK_DEVICE_TOOL_FUNCS(LOAD_OPT)
 #undef LOAD_OPT
     return NULL;
+}
+
+int vkattn__memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
+                        VkMemoryPropertyFlags want)
+{
+    for (uint32_t i = 0; i < mp->memoryTypeCount; ++i)
+        if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & want) == want)
+            return (int)i;
+    return -1;
 }

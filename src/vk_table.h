@@ -82,6 +82,18 @@
 #define VK_DEVICE_OPT_FUNCS(X)                    \
     X(vkCmdPushDescriptorSetKHR)
 
+/* Device functions the library never calls and the tool and its tests do (timestamps, fills,
+ * waiting for the queue): in the same table, so that they have one loader too. NULL if missing. */
+#define VK_DEVICE_TOOL_FUNCS(X)                   \
+    X(vkCreateQueryPool)                          \
+    X(vkDestroyQueryPool)                         \
+    X(vkGetQueryPoolResults)                      \
+    X(vkCmdResetQueryPool)                        \
+    X(vkCmdWriteTimestamp)                        \
+    X(vkCmdFillBuffer)                            \
+    X(vkResetCommandBuffer)                       \
+    X(vkQueueWaitIdle)
+
 #define VK_DECLARE_PFN(name) PFN_##name name;
 
 typedef struct vk_table {
@@ -90,11 +102,17 @@ typedef struct vk_table {
     VK_INSTANCE_OPT_FUNCS(VK_DECLARE_PFN)
     VK_DEVICE_FUNCS(VK_DECLARE_PFN)
     VK_DEVICE_OPT_FUNCS(VK_DECLARE_PFN)
+    VK_DEVICE_TOOL_FUNCS(VK_DECLARE_PFN)
 } vk_table;
 
 /* Loads the instance functions; returns the name of the first one missing, or NULL. */
 const char *vkattn__vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst);
 /* Loads the device functions; returns the name of the first one missing, or NULL. */
 const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev);
+/* VkResult's name ("VK_ERROR_DEVICE_LOST"; "VkResult" for others): error.c. */
+const char *vkattn__vk_result_name(VkResult vr);
+/* The first memory type among bits with every flag of want, or -1. */
+int vkattn__memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
+                        VkMemoryPropertyFlags want);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "vk_tool.h"
 #include "src/half.h"
 #include "vkattn/vkattn.h"
 
@@ -96,40 +97,29 @@ static void merge_case(bool gpu, vkattn_dtype dt)
          * the merge is recorded with vkattn_cmd_merge on buffers of our own. */
         vkattn_vulkan_handles h;
         ck_assert_int_eq(vkattn_context_vulkan(ctx, &h), VKATTN_SUCCESS);
-        PFN_vkGetDeviceProcAddr gdpa =
-            (PFN_vkGetDeviceProcAddr)h.get_instance_proc_addr(h.instance, "vkGetDeviceProcAddr");
-#define DF(name) PFN_##name name = (PFN_##name)gdpa(h.device, #name)
-        DF(vkCreateBuffer); DF(vkDestroyBuffer); DF(vkGetBufferMemoryRequirements);
-        DF(vkAllocateMemory); DF(vkFreeMemory); DF(vkBindBufferMemory); DF(vkMapMemory);
-        DF(vkCreateCommandPool); DF(vkDestroyCommandPool); DF(vkAllocateCommandBuffers);
-        DF(vkBeginCommandBuffer); DF(vkEndCommandBuffer); DF(vkQueueSubmit); DF(vkQueueWaitIdle);
-        DF(vkCmdPipelineBarrier);
-#undef DF
-        PFN_vkGetPhysicalDeviceMemoryProperties gmp = (PFN_vkGetPhysicalDeviceMemoryProperties)
-            h.get_instance_proc_addr(h.instance, "vkGetPhysicalDeviceMemoryProperties");
+        vk_table vk;
+        char err[256];
+        ck_assert_msg(vk_tool_load(&vk, &h, err, sizeof err) == 0, "%s", err);
         const VkDeviceSize ob = nq * (bf ? 2 : 4), lb = nl * 4, total = 3 * ob + 3 * lb;
         VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = total,
                                   .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
         VkBuffer buf;
-        ck_assert_int_eq(vkCreateBuffer(h.device, &bci, NULL, &buf), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkCreateBuffer(h.device, &bci, NULL, &buf), VK_SUCCESS);
         VkMemoryRequirements req;
-        vkGetBufferMemoryRequirements(h.device, buf, &req);
+        vk.vkGetBufferMemoryRequirements(h.device, buf, &req);
         VkPhysicalDeviceMemoryProperties mp;
-        gmp(h.physical_device, &mp);
-        uint32_t type = 0;
-        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-        while (type < mp.memoryTypeCount && (!(req.memoryTypeBits & (1u << type)) ||
-                                             (mp.memoryTypes[type].propertyFlags & want) != want))
-            ++type;
-        ck_assert_uint_lt(type, mp.memoryTypeCount);
+        vk.vkGetPhysicalDeviceMemoryProperties(h.physical_device, &mp);
+        const int type = vkattn__memory_type(&mp, req.memoryTypeBits,
+                                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+        ck_assert_int_ge(type, 0);
         VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                     .allocationSize = req.size, .memoryTypeIndex = type};
         VkDeviceMemory mem;
-        ck_assert_int_eq(vkAllocateMemory(h.device, &mai, NULL, &mem), VK_SUCCESS);
-        ck_assert_int_eq(vkBindBufferMemory(h.device, buf, mem, 0), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkAllocateMemory(h.device, &mai, NULL, &mem), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkBindBufferMemory(h.device, buf, mem, 0), VK_SUCCESS);
         char *map;
-        ck_assert_int_eq(vkMapMemory(h.device, mem, 0, VK_WHOLE_SIZE, 0, (void **)&map), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkMapMemory(h.device, mem, 0, VK_WHOLE_SIZE, 0, (void **)&map), VK_SUCCESS);
         memcpy(map, m1, ob);
         memcpy(map + ob, m2, ob);
         memcpy(map + 3 * ob, l1, lb);
@@ -137,15 +127,15 @@ static void merge_case(bool gpu, vkattn_dtype dt)
         VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                        .queueFamilyIndex = h.queue_family};
         VkCommandPool pool;
-        ck_assert_int_eq(vkCreateCommandPool(h.device, &pci, NULL, &pool), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkCreateCommandPool(h.device, &pci, NULL, &pool), VK_SUCCESS);
         VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                            .commandPool = pool,
                                            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                            .commandBufferCount = 1};
         VkCommandBuffer cmd;
-        ck_assert_int_eq(vkAllocateCommandBuffers(h.device, &cai, &cmd), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkAllocateCommandBuffers(h.device, &cai, &cmd), VK_SUCCESS);
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-        ck_assert_int_eq(vkBeginCommandBuffer(cmd, &bi), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkBeginCommandBuffer(cmd, &bi), VK_SUCCESS);
         vkattn_merge_tensors mt = {
             .o1 = {buf, 0, ob}, .o2 = {buf, ob, ob}, .out = {buf, 2 * ob, ob},
             .lse1 = {buf, 3 * ob, lb}, .lse2 = {buf, 3 * ob + lb, lb},
@@ -159,18 +149,18 @@ static void merge_case(bool gpu, vkattn_dtype dt)
         VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                                    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                                    .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+        vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
                              0, 1, &to_host, 0, NULL, 0, NULL);
-        ck_assert_int_eq(vkEndCommandBuffer(cmd), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkEndCommandBuffer(cmd), VK_SUCCESS);
         VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                            .pCommandBuffers = &cmd};
-        ck_assert_int_eq(vkQueueSubmit(h.queue, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
-        ck_assert_int_eq(vkQueueWaitIdle(h.queue), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkQueueSubmit(h.queue, 1, &si, VK_NULL_HANDLE), VK_SUCCESS);
+        ck_assert_int_eq(vk.vkQueueWaitIdle(h.queue), VK_SUCCESS);
         memcpy(mo, map + 2 * ob, ob);
         memcpy(lm, map + 3 * ob + 2 * lb, lb);
-        vkDestroyCommandPool(h.device, pool, NULL);
-        vkDestroyBuffer(h.device, buf, NULL);
-        vkFreeMemory(h.device, mem, NULL);
+        vk.vkDestroyCommandPool(h.device, pool, NULL);
+        vk.vkDestroyBuffer(h.device, buf, NULL);
+        vk.vkFreeMemory(h.device, mem, NULL);
     }
     if (bf)
         for (uint64_t i = 0; i < nq; ++i)

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "rng.h"
+#include "vk_tool.h"
 #include "src/half.h"
 #include "vk_test.h"
 #include "vkattn/vkattn.h"
@@ -46,31 +47,6 @@
  * Vulkan, through the context's loader entry point
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct vkfns {
-    PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
-    PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
-    PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
-    PFN_vkCreateBuffer CreateBuffer;
-    PFN_vkDestroyBuffer DestroyBuffer;
-    PFN_vkGetBufferMemoryRequirements GetBufferMemoryRequirements;
-    PFN_vkAllocateMemory AllocateMemory;
-    PFN_vkFreeMemory FreeMemory;
-    PFN_vkBindBufferMemory BindBufferMemory;
-    PFN_vkMapMemory MapMemory;
-    PFN_vkUnmapMemory UnmapMemory;
-    PFN_vkCreateCommandPool CreateCommandPool;
-    PFN_vkDestroyCommandPool DestroyCommandPool;
-    PFN_vkAllocateCommandBuffers AllocateCommandBuffers;
-    PFN_vkResetCommandBuffer ResetCommandBuffer;
-    PFN_vkBeginCommandBuffer BeginCommandBuffer;
-    PFN_vkEndCommandBuffer EndCommandBuffer;
-    PFN_vkCmdPipelineBarrier CmdPipelineBarrier;
-    PFN_vkQueueSubmit QueueSubmit;
-    PFN_vkCreateFence CreateFence;
-    PFN_vkDestroyFence DestroyFence;
-    PFN_vkWaitForFences WaitForFences;
-    PFN_vkResetFences ResetFences;
-} vkfns;
 
 /* Which cases a runner takes: all of them, or the form cases only (the runners that exist to
  * reach the modules the main ones do not). Form cases name the roles of the runners that take
@@ -129,7 +105,7 @@ typedef struct runner {
     const runner_spec *spec;
     vkattn_context ctx;
     vkattn_vulkan_handles h;
-    vkfns vk;
+    vk_table vk;
     VkPhysicalDeviceMemoryProperties mem;
     VkDeviceSize align; /* minStorageBufferOffsetAlignment */
     VkCommandPool pool;
@@ -196,50 +172,14 @@ static int runner_init(runner *r, const runner_spec *spec, vkattn_context owner)
         return 1;
     if (vkattn_context_vulkan(r->ctx, &r->h) != VKATTN_SUCCESS)
         return 77;
-    PFN_vkGetInstanceProcAddr gipa = r->h.get_instance_proc_addr;
-    r->vk.GetDeviceProcAddr =
-        (PFN_vkGetDeviceProcAddr)gipa(r->h.instance, "vkGetDeviceProcAddr");
-    r->vk.GetPhysicalDeviceMemoryProperties = (PFN_vkGetPhysicalDeviceMemoryProperties)gipa(
-        r->h.instance, "vkGetPhysicalDeviceMemoryProperties");
-    r->vk.GetPhysicalDeviceProperties = (PFN_vkGetPhysicalDeviceProperties)gipa(
-        r->h.instance, "vkGetPhysicalDeviceProperties");
-    if (!r->vk.GetDeviceProcAddr || !r->vk.GetPhysicalDeviceMemoryProperties ||
-        !r->vk.GetPhysicalDeviceProperties) {
-        fprintf(stderr, "%s: instance functions missing\n", name);
+    char err[256];
+    if (vk_tool_load(&r->vk, &r->h, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", name, err);
         return 1;
     }
-#define DEV(fn)                                                                          \
-    do {                                                                                 \
-        r->vk.fn = (PFN_vk##fn)r->vk.GetDeviceProcAddr(r->h.device, "vk" #fn);           \
-        if (!r->vk.fn) {                                                                 \
-            fprintf(stderr, "%s: vk" #fn " missing\n", name);                            \
-            return 1;                                                                    \
-        }                                                                                \
-    } while (0)
-    DEV(CreateBuffer);
-    DEV(DestroyBuffer);
-    DEV(GetBufferMemoryRequirements);
-    DEV(AllocateMemory);
-    DEV(FreeMemory);
-    DEV(BindBufferMemory);
-    DEV(MapMemory);
-    DEV(UnmapMemory);
-    DEV(CreateCommandPool);
-    DEV(DestroyCommandPool);
-    DEV(AllocateCommandBuffers);
-    DEV(ResetCommandBuffer);
-    DEV(BeginCommandBuffer);
-    DEV(EndCommandBuffer);
-    DEV(CmdPipelineBarrier);
-    DEV(QueueSubmit);
-    DEV(CreateFence);
-    DEV(DestroyFence);
-    DEV(WaitForFences);
-    DEV(ResetFences);
-#undef DEV
-    r->vk.GetPhysicalDeviceMemoryProperties(r->h.physical_device, &r->mem);
+    r->vk.vkGetPhysicalDeviceMemoryProperties(r->h.physical_device, &r->mem);
     VkPhysicalDeviceProperties props;
-    r->vk.GetPhysicalDeviceProperties(r->h.physical_device, &props);
+    r->vk.vkGetPhysicalDeviceProperties(r->h.physical_device, &props);
     r->align = props.limits.minStorageBufferOffsetAlignment;
 
     VkCommandPoolCreateInfo pci = {
@@ -247,7 +187,7 @@ static int runner_init(runner *r, const runner_spec *spec, vkattn_context owner)
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = r->h.queue_family,
     };
-    if (r->vk.CreateCommandPool(r->h.device, &pci, r->h.allocator, &r->pool) != VK_SUCCESS)
+    if (r->vk.vkCreateCommandPool(r->h.device, &pci, r->h.allocator, &r->pool) != VK_SUCCESS)
         return 1;
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -255,10 +195,10 @@ static int runner_init(runner *r, const runner_spec *spec, vkattn_context owner)
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
-    if (r->vk.AllocateCommandBuffers(r->h.device, &cai, &r->cmd) != VK_SUCCESS)
+    if (r->vk.vkAllocateCommandBuffers(r->h.device, &cai, &r->cmd) != VK_SUCCESS)
         return 1;
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    if (r->vk.CreateFence(r->h.device, &fci, r->h.allocator, &r->fence) != VK_SUCCESS)
+    if (r->vk.vkCreateFence(r->h.device, &fci, r->h.allocator, &r->fence) != VK_SUCCESS)
         return 1;
     return 0;
 }
@@ -267,9 +207,9 @@ static void runner_destroy(runner *r)
 {
     if (r->h.device) {
         if (r->fence)
-            r->vk.DestroyFence(r->h.device, r->fence, r->h.allocator);
+            r->vk.vkDestroyFence(r->h.device, r->fence, r->h.allocator);
         if (r->pool)
-            r->vk.DestroyCommandPool(r->h.device, r->pool, r->h.allocator);
+            r->vk.vkDestroyCommandPool(r->h.device, r->pool, r->h.allocator);
     }
     vkattn_context_destroy(r->ctx);
     memset(r, 0, sizeof *r);
@@ -762,11 +702,11 @@ typedef struct run_state {
 static void run_state_free(runner *r, run_state *s)
 {
     if (s->map)
-        r->vk.UnmapMemory(r->h.device, s->memory);
+        r->vk.vkUnmapMemory(r->h.device, s->memory);
     if (s->buffer)
-        r->vk.DestroyBuffer(r->h.device, s->buffer, r->h.allocator);
+        r->vk.vkDestroyBuffer(r->h.device, s->buffer, r->h.allocator);
     if (s->memory)
-        r->vk.FreeMemory(r->h.device, s->memory, r->h.allocator);
+        r->vk.vkFreeMemory(r->h.device, s->memory, r->h.allocator);
     free(s->image), free(s->o_bytes), free(s->q), free(s->k), free(s->v), free(s->o_ref);
     free(s->lse_ref), free(s->mask), free(s->pages), free(s->logits);
 }
@@ -967,10 +907,10 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    if (r->vk.CreateBuffer(dev, &bci, r->h.allocator, &s.buffer) != VK_SUCCESS)
+    if (r->vk.vkCreateBuffer(dev, &bci, r->h.allocator, &s.buffer) != VK_SUCCESS)
         FAIL("vkCreateBuffer failed");
     VkMemoryRequirements req;
-    r->vk.GetBufferMemoryRequirements(dev, s.buffer, &req);
+    r->vk.vkGetBufferMemoryRequirements(dev, s.buffer, &req);
     const VkMemoryPropertyFlags want =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     uint32_t type = UINT32_MAX;
@@ -984,11 +924,11 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         .allocationSize = req.size,
         .memoryTypeIndex = type,
     };
-    if (r->vk.AllocateMemory(dev, &mai, r->h.allocator, &s.memory) != VK_SUCCESS)
+    if (r->vk.vkAllocateMemory(dev, &mai, r->h.allocator, &s.memory) != VK_SUCCESS)
         FAIL("vkAllocateMemory failed");
-    if (r->vk.BindBufferMemory(dev, s.buffer, s.memory, 0) != VK_SUCCESS)
+    if (r->vk.vkBindBufferMemory(dev, s.buffer, s.memory, 0) != VK_SUCCESS)
         FAIL("vkBindBufferMemory failed");
-    if (r->vk.MapMemory(dev, s.memory, 0, VK_WHOLE_SIZE, 0, &s.map) != VK_SUCCESS)
+    if (r->vk.vkMapMemory(dev, s.memory, 0, VK_WHOLE_SIZE, 0, &s.map) != VK_SUCCESS)
         FAIL("vkMapMemory failed");
     uint8_t *mapped = s.map;
     memset(mapped, pat, total); /* the whole buffer first, then the inputs */
@@ -1006,17 +946,17 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
                                        c->texel && (t == T_K || t == T_V) ? VKATTN_BUFFER_TEXEL : 0};
 
     /* Record, submit, wait. Host writes before vkQueueSubmit are visible to the device. */
-    if (r->vk.ResetCommandBuffer(r->cmd, 0) != VK_SUCCESS)
+    if (r->vk.vkResetCommandBuffer(r->cmd, 0) != VK_SUCCESS)
         FAIL("vkResetCommandBuffer failed");
     VkCommandBufferBeginInfo cbi = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
-    if (r->vk.BeginCommandBuffer(r->cmd, &cbi) != VK_SUCCESS)
+    if (r->vk.vkBeginCommandBuffer(r->cmd, &cbi) != VK_SUCCESS)
         FAIL("vkBeginCommandBuffer failed");
     vkattn_result res = vkattn_cmd_attention(r->ctx, r->cmd, &p, &dtn);
     if (res != VKATTN_SUCCESS) {
-        r->vk.EndCommandBuffer(r->cmd);
+        r->vk.vkEndCommandBuffer(r->cmd);
         FAIL("vkattn_cmd_attention: %s: %s", vkattn_result_string(res),
              vkattn_context_message(r->ctx));
     }
@@ -1030,20 +970,20 @@ static const char *run_case(runner *r, const gcase *c, uint8_t pat)
         .offset = 0,
         .size = VK_WHOLE_SIZE,
     };
-    r->vk.CmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+    r->vk.vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                              VK_PIPELINE_STAGE_HOST_BIT, 0, 0, NULL, 1, &bar, 0, NULL);
-    if (r->vk.EndCommandBuffer(r->cmd) != VK_SUCCESS)
+    if (r->vk.vkEndCommandBuffer(r->cmd) != VK_SUCCESS)
         FAIL("vkEndCommandBuffer failed");
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
         .pCommandBuffers = &r->cmd,
     };
-    if (r->vk.ResetFences(dev, 1, &r->fence) != VK_SUCCESS)
+    if (r->vk.vkResetFences(dev, 1, &r->fence) != VK_SUCCESS)
         FAIL("vkResetFences failed");
-    if (r->vk.QueueSubmit(r->h.queue, 1, &si, r->fence) != VK_SUCCESS)
+    if (r->vk.vkQueueSubmit(r->h.queue, 1, &si, r->fence) != VK_SUCCESS)
         FAIL("vkQueueSubmit failed");
-    if (r->vk.WaitForFences(dev, 1, &r->fence, VK_TRUE, UINT64_MAX) != VK_SUCCESS) /* meson's timeout catches a hang */
+    if (r->vk.vkWaitForFences(dev, 1, &r->fence, VK_TRUE, UINT64_MAX) != VK_SUCCESS) /* meson's timeout catches a hang */
         FAIL("vkWaitForFences failed or timed out");
 
     /* 1. Every byte that is not an element of O or LSE is as it was. */

@@ -3,6 +3,7 @@
  * runs never overlap and the timed part holds the work alone. The work is vkattn_cmd_attention,
  * or one dispatch of a kernel of the tool's own (the peak micro-kernels). */
 #include "bench_gpu.h"
+#include "vk_tool.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -10,33 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-#define GPU_INSTANCE_FUNCS(X)                                                                     \
-    X(vkGetDeviceProcAddr) X(vkGetPhysicalDeviceProperties)                                       \
-    X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkGetPhysicalDeviceMemoryProperties)
-#define GPU_DEVICE_FUNCS(X)                                                                       \
-    X(vkCreateBuffer) X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) X(vkAllocateMemory)     \
-    X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory) X(vkUnmapMemory)                         \
-    X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers)                    \
-    X(vkResetCommandPool) X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdCopyBuffer)        \
-    X(vkCmdPipelineBarrier) X(vkCmdResetQueryPool) X(vkCmdWriteTimestamp) X(vkCreateQueryPool)    \
-    X(vkDestroyQueryPool) X(vkGetQueryPoolResults) X(vkCreateFence) X(vkDestroyFence)             \
-    X(vkResetFences) X(vkWaitForFences) X(vkQueueSubmit) X(vkQueueWaitIdle) X(vkCmdFillBuffer)   \
-    X(vkCreateShaderModule) X(vkDestroyShaderModule) X(vkCreateDescriptorSetLayout)               \
-    X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)          \
-    X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateDescriptorPool)                    \
-    X(vkDestroyDescriptorPool) X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets)              \
-    X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants) X(vkCmdDispatch)     \
-    X(vkCreateBufferView) X(vkDestroyBufferView)
-
 struct bench_gpu {
     vkattn_vulkan_handles h;
     VkPhysicalDeviceMemoryProperties mem;
     double ns_per_tick;
     uint64_t ts_mask;              /* valid timestamp bits; 0 = the queue has no timestamps */
-#define X(name) PFN_##name name;
-    GPU_INSTANCE_FUNCS(X)
-    GPU_DEVICE_FUNCS(X)
-#undef X
+    vk_table vk;                   /* loaded on h (vk_tool.h) */
     VkCommandPool pool;
     VkCommandBuffer cmd;
     VkQueryPool queries;           /* 2 timestamps: before and after the attention */
@@ -49,22 +29,9 @@ typedef struct gbuf {
     void *mapped;                  /* host-visible buffers only */
 } gbuf;
 
-static const char *vk_name(VkResult vr)
-{
-    switch (vr) {
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    default: return "a Vulkan error";
-    }
-}
-
 static int vk_fail(char *err, size_t err_size, const char *what, VkResult vr)
 {
-    snprintf(err, err_size, "%s failed: %s (%d)", what, vk_name(vr), (int)vr);
+    snprintf(err, err_size, "%s failed: %s (%d)", what, vkattn__vk_result_name(vr), (int)vr);
     return -1;
 }
 
@@ -73,45 +40,32 @@ static void release(bench_gpu *g)
     VkDevice dev = g->h.device;
     const VkAllocationCallbacks *a = g->h.allocator;
     if (g->fence)
-        g->vkDestroyFence(dev, g->fence, a);
+        g->vk.vkDestroyFence(dev, g->fence, a);
     if (g->queries)
-        g->vkDestroyQueryPool(dev, g->queries, a);
+        g->vk.vkDestroyQueryPool(dev, g->queries, a);
     if (g->pool) /* frees g->cmd with it */
-        g->vkDestroyCommandPool(dev, g->pool, a);
+        g->vk.vkDestroyCommandPool(dev, g->pool, a);
 }
 
 /* Fills a zeroed g on the handles in g->h; on failure, what was made is left for release(). */
 static int open_objects(bench_gpu *g, char *err, size_t err_size)
 {
-    VkInstance inst = g->h.instance;
     VkDevice dev = g->h.device;
     const VkAllocationCallbacks *a = g->h.allocator;
-#define X(name)                                                                                   \
-    if (!(g->name = (PFN_##name)g->h.get_instance_proc_addr(inst, #name))) {                      \
-        snprintf(err, err_size, "vkGetInstanceProcAddr gives no %s", #name);                      \
-        return -1;                                                                                \
-    }
-    GPU_INSTANCE_FUNCS(X)
-#undef X
-#define X(name)                                                                                   \
-    if (!(g->name = (PFN_##name)g->vkGetDeviceProcAddr(dev, #name))) {                            \
-        snprintf(err, err_size, "vkGetDeviceProcAddr gives no %s", #name);                        \
-        return -1;                                                                                \
-    }
-    GPU_DEVICE_FUNCS(X)
-#undef X
+    if (vk_tool_load(&g->vk, &g->h, err, err_size))
+        return -1;
     VkPhysicalDeviceProperties props;
-    g->vkGetPhysicalDeviceProperties(g->h.physical_device, &props);
-    g->vkGetPhysicalDeviceMemoryProperties(g->h.physical_device, &g->mem);
+    g->vk.vkGetPhysicalDeviceProperties(g->h.physical_device, &props);
+    g->vk.vkGetPhysicalDeviceMemoryProperties(g->h.physical_device, &g->mem);
     g->ns_per_tick = props.limits.timestampPeriod;
     uint32_t nq = 0;
-    g->vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, NULL);
+    g->vk.vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, NULL);
     VkQueueFamilyProperties *qf = calloc(nq ? nq : 1, sizeof *qf);
     if (!qf) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
-    g->vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, qf);
+    g->vk.vkGetPhysicalDeviceQueueFamilyProperties(g->h.physical_device, &nq, qf);
     uint32_t bits = g->h.queue_family < nq ? qf[g->h.queue_family].timestampValidBits : 0;
     free(qf);
     g->ts_mask = bits >= 64 ? ~0ull : bits ? (1ull << bits) - 1 : 0;
@@ -127,39 +81,31 @@ static int open_objects(bench_gpu *g, char *err, size_t err_size)
                                  .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = 2};
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     const char *what = "vkCreateCommandPool";
-    VkResult vr = g->vkCreateCommandPool(dev, &pci, a, &g->pool);
+    VkResult vr = g->vk.vkCreateCommandPool(dev, &pci, a, &g->pool);
     if (vr == VK_SUCCESS) {
         cai.commandPool = g->pool;
         what = "vkAllocateCommandBuffers";
-        vr = g->vkAllocateCommandBuffers(dev, &cai, &g->cmd);
+        vr = g->vk.vkAllocateCommandBuffers(dev, &cai, &g->cmd);
     }
     if (vr == VK_SUCCESS && g->ts_mask)
-        what = "vkCreateQueryPool", vr = g->vkCreateQueryPool(dev, &qci, a, &g->queries);
+        what = "vkCreateQueryPool", vr = g->vk.vkCreateQueryPool(dev, &qci, a, &g->queries);
     if (vr == VK_SUCCESS)
-        what = "vkCreateFence", vr = g->vkCreateFence(dev, &fci, a, &g->fence);
+        what = "vkCreateFence", vr = g->vk.vkCreateFence(dev, &fci, a, &g->fence);
     if (vr != VK_SUCCESS) {
         return vk_fail(err, err_size, what, vr);
     }
     return 0;
 }
 
-static int memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
-                       VkMemoryPropertyFlags want)
-{
-    for (uint32_t i = 0; i < mp->memoryTypeCount; ++i)
-        if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & want) == want)
-            return (int)i;
-    return -1;
-}
 
 static void gbuf_destroy(bench_gpu *g, gbuf *b)
 {
     if (b->mapped)
-        g->vkUnmapMemory(g->h.device, b->memory);
+        g->vk.vkUnmapMemory(g->h.device, b->memory);
     if (b->buffer)
-        g->vkDestroyBuffer(g->h.device, b->buffer, g->h.allocator);
+        g->vk.vkDestroyBuffer(g->h.device, b->buffer, g->h.allocator);
     if (b->memory)
-        g->vkFreeMemory(g->h.device, b->memory, g->h.allocator);
+        g->vk.vkFreeMemory(g->h.device, b->memory, g->h.allocator);
     memset(b, 0, sizeof *b);
 }
 
@@ -173,18 +119,18 @@ static int gbuf_create(bench_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage
                               .size = size ? size : 4, .usage = usage,
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     memset(b, 0, sizeof *b);
-    VkResult vr = g->vkCreateBuffer(dev, &bci, g->h.allocator, &b->buffer);
+    VkResult vr = g->vk.vkCreateBuffer(dev, &bci, g->h.allocator, &b->buffer);
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, "vkCreateBuffer", vr);
     VkMemoryRequirements req;
-    g->vkGetBufferMemoryRequirements(dev, b->buffer, &req);
-    int type = host ? memory_type(&g->mem, req.memoryTypeBits,
+    g->vk.vkGetBufferMemoryRequirements(dev, b->buffer, &req);
+    int type = host ? vkattn__memory_type(&g->mem, req.memoryTypeBits,
                                   VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                       VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
-                    : memory_type(&g->mem, req.memoryTypeBits,
+                    : vkattn__memory_type(&g->mem, req.memoryTypeBits,
                                   VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     if (type < 0 && !host)
-        type = memory_type(&g->mem, req.memoryTypeBits, 0);
+        type = vkattn__memory_type(&g->mem, req.memoryTypeBits, 0);
     if (type < 0) {
         gbuf_destroy(g, b);
         snprintf(err, err_size, "no %smemory type for a buffer", host ? "host-visible " : "");
@@ -193,11 +139,11 @@ static int gbuf_create(bench_gpu *g, VkDeviceSize size, VkBufferUsageFlags usage
     VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                 .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
     const char *what = "vkAllocateMemory";
-    vr = g->vkAllocateMemory(dev, &mai, g->h.allocator, &b->memory);
+    vr = g->vk.vkAllocateMemory(dev, &mai, g->h.allocator, &b->memory);
     if (vr == VK_SUCCESS)
-        what = "vkBindBufferMemory", vr = g->vkBindBufferMemory(dev, b->buffer, b->memory, 0);
+        what = "vkBindBufferMemory", vr = g->vk.vkBindBufferMemory(dev, b->buffer, b->memory, 0);
     if (vr == VK_SUCCESS && host)
-        what = "vkMapMemory", vr = g->vkMapMemory(dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+        what = "vkMapMemory", vr = g->vk.vkMapMemory(dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
     if (vr != VK_SUCCESS) {
         gbuf_destroy(g, b);
         char buf[96];
@@ -213,15 +159,15 @@ static int gpu_submit(bench_gpu *g, char *err, size_t err_size)
 {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                        .pCommandBuffers = &g->cmd};
-    VkResult vr = g->vkQueueSubmit(g->h.queue, 1, &si, g->fence);
+    VkResult vr = g->vk.vkQueueSubmit(g->h.queue, 1, &si, g->fence);
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, "vkQueueSubmit", vr);
-    vr = g->vkWaitForFences(g->h.device, 1, &g->fence, VK_TRUE, UINT64_MAX);
+    vr = g->vk.vkWaitForFences(g->h.device, 1, &g->fence, VK_TRUE, UINT64_MAX);
     if (vr != VK_SUCCESS) {
-        g->vkQueueWaitIdle(g->h.queue);
+        g->vk.vkQueueWaitIdle(g->h.queue);
         return vk_fail(err, err_size, "vkWaitForFences", vr);
     }
-    vr = g->vkResetFences(g->h.device, 1, &g->fence);
+    vr = g->vk.vkResetFences(g->h.device, 1, &g->fence);
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, "vkResetFences", vr);
     return 0;
@@ -232,7 +178,7 @@ static void barrier(bench_gpu *g, VkPipelineStageFlags src_stage, VkAccessFlags 
 {
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src,
                           .dstAccessMask = dst};
-    g->vkCmdPipelineBarrier(g->cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
+    g->vk.vkCmdPipelineBarrier(g->cmd, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
 static double clock_ms(void)
@@ -247,15 +193,15 @@ static int begin(bench_gpu *g, VkCommandBufferUsageFlags flags, char *err, size_
 {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = flags};
-    VkResult vr = g->vkResetCommandPool(g->h.device, g->pool, 0);
+    VkResult vr = g->vk.vkResetCommandPool(g->h.device, g->pool, 0);
     if (vr == VK_SUCCESS)
-        vr = g->vkBeginCommandBuffer(g->cmd, &bi);
+        vr = g->vk.vkBeginCommandBuffer(g->cmd, &bi);
     return vr == VK_SUCCESS ? 0 : vk_fail(err, err_size, "vkBeginCommandBuffer", vr);
 }
 
 static int end(bench_gpu *g, char *err, size_t err_size)
 {
-    VkResult vr = g->vkEndCommandBuffer(g->cmd);
+    VkResult vr = g->vk.vkEndCommandBuffer(g->cmd);
     return vr == VK_SUCCESS ? 0 : vk_fail(err, err_size, "vkEndCommandBuffer", vr);
 }
 
@@ -271,8 +217,8 @@ static int begin_timed(bench_gpu *g, char *err, size_t err_size)
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
     if (g->ts_mask) {
-        g->vkCmdResetQueryPool(g->cmd, g->queries, 0, 2);
-        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->queries, 0);
+        g->vk.vkCmdResetQueryPool(g->cmd, g->queries, 0, 2);
+        g->vk.vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->queries, 0);
     }
     return 0;
 }
@@ -281,7 +227,7 @@ static int end_timed(bench_gpu *g, char *err, size_t err_size)
 {
     /* BOTTOM_OF_PIPE: written once every earlier command, the dispatch included, has finished. */
     if (g->ts_mask)
-        g->vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->queries, 1);
+        g->vk.vkCmdWriteTimestamp(g->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->queries, 1);
     return end(g, err, err_size);
 }
 
@@ -296,7 +242,7 @@ static int timed_runs(bench_gpu *g, int warmup, int n, double *ms, char *err, si
         double elapsed = clock_ms() - t0;
         if (g->ts_mask) {
             uint64_t ts[2];
-            VkResult vr = g->vkGetQueryPoolResults(g->h.device, g->queries, 0, 2, sizeof ts, ts,
+            VkResult vr = g->vk.vkGetQueryPoolResults(g->h.device, g->queries, 0, 2, sizeof ts, ts,
                                                    sizeof ts[0],
                                                    VK_QUERY_RESULT_64_BIT |
                                                        VK_QUERY_RESULT_WAIT_BIT);
@@ -387,7 +333,7 @@ int bench_gpu_prepare(bench_gpu *g, vkattn_context ctx, const vkattn_problem *p,
         if (src[i]) {
             memcpy((char *)staging.mapped + offset[i], src[i], bytes[i]);
             VkBufferCopy region = {.srcOffset = offset[i], .size = bytes[i]};
-            g->vkCmdCopyBuffer(g->cmd, staging.buffer, b[i].buffer, 1, &region);
+            g->vk.vkCmdCopyBuffer(g->cmd, staging.buffer, b[i].buffer, 1, &region);
         }
     barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
@@ -420,7 +366,7 @@ int bench_gpu_run(bench_gpu *g, bench_work *w, int warmup, int n, double *ms, ch
     if (res != VKATTN_SUCCESS) {
         snprintf(err, err_size, "vkattn_cmd_attention: %s: %s", vkattn_result_string(res),
                  vkattn_context_message(w->ctx));
-        g->vkEndCommandBuffer(g->cmd);
+        g->vk.vkEndCommandBuffer(g->cmd);
         return -1;
     }
     if (end_timed(g, err, err_size))
@@ -462,18 +408,18 @@ void bench_kernel_destroy(bench_gpu *g, bench_kernel *k)
     VkDevice dev = g->h.device;
     const VkAllocationCallbacks *a = g->h.allocator;
     if (k->pipeline)
-        g->vkDestroyPipeline(dev, k->pipeline, a);
+        g->vk.vkDestroyPipeline(dev, k->pipeline, a);
     if (k->layout)
-        g->vkDestroyPipelineLayout(dev, k->layout, a);
+        g->vk.vkDestroyPipelineLayout(dev, k->layout, a);
     if (k->set_layout)
-        g->vkDestroyDescriptorSetLayout(dev, k->set_layout, a);
+        g->vk.vkDestroyDescriptorSetLayout(dev, k->set_layout, a);
     if (k->module)
-        g->vkDestroyShaderModule(dev, k->module, a);
+        g->vk.vkDestroyShaderModule(dev, k->module, a);
     if (k->pool)
-        g->vkDestroyDescriptorPool(dev, k->pool, a);
+        g->vk.vkDestroyDescriptorPool(dev, k->pool, a);
     for (uint32_t i = 0; i < BENCH_KERNEL_MAX_BUFFERS; ++i) {
         if (k->views[i])
-            g->vkDestroyBufferView(dev, k->views[i], a);
+            g->vk.vkDestroyBufferView(dev, k->views[i], a);
         gbuf_destroy(g, &k->buffers[i]);
     }
     free(k);
@@ -526,13 +472,13 @@ static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, s
                                        .maxSets = 1, .poolSizeCount = n_sizes,
                                        .pPoolSizes = sizes};
     const char *what = "vkCreateShaderModule";
-    VkResult vr = g->vkCreateShaderModule(dev, &smci, a, &k->module);
+    VkResult vr = g->vk.vkCreateShaderModule(dev, &smci, a, &k->module);
     if (vr == VK_SUCCESS)
         what = "vkCreateDescriptorSetLayout",
-        vr = g->vkCreateDescriptorSetLayout(dev, &dslci, a, &k->set_layout);
+        vr = g->vk.vkCreateDescriptorSetLayout(dev, &dslci, a, &k->set_layout);
     if (vr == VK_SUCCESS) {
         plci.pSetLayouts = &k->set_layout;
-        what = "vkCreatePipelineLayout", vr = g->vkCreatePipelineLayout(dev, &plci, a, &k->layout);
+        what = "vkCreatePipelineLayout", vr = g->vk.vkCreatePipelineLayout(dev, &plci, a, &k->layout);
     }
     if (vr == VK_SUCCESS) {
         VkComputePipelineCreateInfo cpci = {
@@ -541,21 +487,21 @@ static int kernel_objects(bench_gpu *g, bench_kernel *k, const uint32_t *code, s
                       .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = k->module, .pName = "main"},
             .layout = k->layout};
         what = "vkCreateComputePipelines",
-        vr = g->vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpci, a, &k->pipeline);
+        vr = g->vk.vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpci, a, &k->pipeline);
     }
     if (vr == VK_SUCCESS)
-        what = "vkCreateDescriptorPool", vr = g->vkCreateDescriptorPool(dev, &dpci, a, &k->pool);
+        what = "vkCreateDescriptorPool", vr = g->vk.vkCreateDescriptorPool(dev, &dpci, a, &k->pool);
     if (vr == VK_SUCCESS) {
         VkDescriptorSetAllocateInfo dsai = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = k->pool,
             .descriptorSetCount = 1, .pSetLayouts = &k->set_layout};
-        what = "vkAllocateDescriptorSets", vr = g->vkAllocateDescriptorSets(dev, &dsai, &k->set);
+        what = "vkAllocateDescriptorSets", vr = g->vk.vkAllocateDescriptorSets(dev, &dsai, &k->set);
     }
     if (vr != VK_SUCCESS)
         return vk_fail(err, err_size, what, vr);
     for (uint32_t i = 0; i < k->n_buffers; ++i)
         write[i].dstSet = k->set;
-    g->vkUpdateDescriptorSets(dev, k->n_buffers, write, 0, NULL);
+    g->vk.vkUpdateDescriptorSets(dev, k->n_buffers, write, 0, NULL);
     return 0;
 }
 
@@ -590,7 +536,7 @@ int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, ui
                                            .buffer = k->buffers[i].buffer,
                                            .format = VK_FORMAT_R32G32B32A32_UINT,
                                            .range = VK_WHOLE_SIZE};
-            VkResult vr = g->vkCreateBufferView(g->h.device, &bvci, g->h.allocator, &k->views[i]);
+            VkResult vr = g->vk.vkCreateBufferView(g->h.device, &bvci, g->h.allocator, &k->views[i]);
             if (vr != VK_SUCCESS) {
                 vk_fail(err, err_size, "vkCreateBufferView", vr);
                 goto fail;
@@ -604,7 +550,7 @@ int bench_kernel_create(bench_gpu *g, const uint32_t *code, size_t code_size, ui
     if (begin(g, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, err, err_size))
         goto fail;
     for (uint32_t i = 0; i < n_buffers; ++i)
-        g->vkCmdFillBuffer(g->cmd, k->buffers[i].buffer, 0, VK_WHOLE_SIZE, 0x3f800000u); /* 1.0f */
+        g->vk.vkCmdFillBuffer(g->cmd, k->buffers[i].buffer, 0, VK_WHOLE_SIZE, 0x3f800000u); /* 1.0f */
     barrier(g, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
@@ -622,13 +568,13 @@ int bench_kernel_time(bench_gpu *g, bench_kernel *k, const void *push, uint32_t 
 {
     if (begin_timed(g, err, err_size))
         return -1;
-    g->vkCmdBindPipeline(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
-    g->vkCmdBindDescriptorSets(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &k->set,
+    g->vk.vkCmdBindPipeline(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+    g->vk.vkCmdBindDescriptorSets(g->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &k->set,
                                0, NULL);
     if (k->push_size)
-        g->vkCmdPushConstants(g->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size,
+        g->vk.vkCmdPushConstants(g->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size,
                               push);
-    g->vkCmdDispatch(g->cmd, groups, 1, 1);
+    g->vk.vkCmdDispatch(g->cmd, groups, 1, 1);
     if (end_timed(g, err, err_size))
         return -1;
     return timed_runs(g, warmup, n, ms, err, err_size);

@@ -4,6 +4,7 @@
  * bandwidth is the higher of a streaming read (through a texel view, as the kernels read K and V
  * on CPU drivers) and a streaming copy (storage buffers). */
 #include "bench_peak.h"
+#include "vk_tool.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static const uint32_t peak_read_spv[] =
  * when the device has it. */
 typedef struct peak_device {
     vkattn_vulkan_handles h;
-    PFN_vkDestroyDevice vkDestroyDevice;
+    vk_table vk;                   /* the instance's functions, then this device's */
     bool f16;
     const char *f16_missing;       /* why f16 is false */
     uint32_t max_texels;           /* maxTexelBufferElements */
@@ -61,22 +62,16 @@ static int device_create(vkattn_context ctx, peak_device *d, char *err, size_t e
     }
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
-    VkInstance inst = d->h.instance;
-    PFN_vkGetInstanceProcAddr gipa = d->h.get_instance_proc_addr;
-    PFN_vkEnumerateDeviceExtensionProperties enum_ext =
-        (PFN_vkEnumerateDeviceExtensionProperties)gipa(inst,
-                                                       "vkEnumerateDeviceExtensionProperties");
-    PFN_vkCreateDevice create = (PFN_vkCreateDevice)gipa(inst, "vkCreateDevice");
-    PFN_vkGetDeviceProcAddr gdpa = (PFN_vkGetDeviceProcAddr)gipa(inst, "vkGetDeviceProcAddr");
-    PFN_vkGetPhysicalDeviceProperties props =
-        (PFN_vkGetPhysicalDeviceProperties)gipa(inst, "vkGetPhysicalDeviceProperties");
-    if (!enum_ext || !create || !gdpa || !props) {
-        snprintf(err, err_size, "vkGetInstanceProcAddr gives no vkCreateDevice");
+    vkattn_vulkan_handles inst = d->h;
+    inst.device = VK_NULL_HANDLE; /* the instance's functions only: the device is made here */
+    if (vk_tool_load(&d->vk, &inst, err, err_size))
         return -1;
-    }
+    const PFN_vkEnumerateDeviceExtensionProperties enum_ext =
+        d->vk.vkEnumerateDeviceExtensionProperties;
+    const PFN_vkCreateDevice create = d->vk.vkCreateDevice;
 
     VkPhysicalDeviceProperties pdp;
-    props(d->h.physical_device, &pdp);
+    d->vk.vkGetPhysicalDeviceProperties(d->h.physical_device, &pdp);
     d->max_texels = pdp.limits.maxTexelBufferElements;
 
     /* shaderFloat16 is core in 1.2 and VK_KHR_shader_float16_int8 before; the extension is
@@ -120,15 +115,14 @@ static int device_create(vkattn_context ctx, peak_device *d, char *err, size_t e
         return -1;
     }
     d->h.device = dev;
-    d->vkDestroyDevice = (PFN_vkDestroyDevice)gdpa(dev, "vkDestroyDevice");
-    PFN_vkGetDeviceQueue get_queue = (PFN_vkGetDeviceQueue)gdpa(dev, "vkGetDeviceQueue");
-    if (!d->vkDestroyDevice || !get_queue) {
-        snprintf(err, err_size, "vkGetDeviceProcAddr gives no vkGetDeviceQueue");
-        if (d->vkDestroyDevice)
-            d->vkDestroyDevice(dev, d->h.allocator);
+    const char *missing = vkattn__vk_table_load_device(&d->vk, dev);
+    if (missing) {
+        snprintf(err, err_size, "vkGetDeviceProcAddr gives no %s", missing);
+        if (d->vk.vkDestroyDevice)
+            d->vk.vkDestroyDevice(dev, d->h.allocator);
         return -1;
     }
-    get_queue(dev, d->h.queue_family, 0, &d->h.queue);
+    d->vk.vkGetDeviceQueue(dev, d->h.queue_family, 0, &d->h.queue);
     return 0;
 }
 
@@ -272,7 +266,7 @@ int bench_peak_measure(vkattn_context ctx, bench_peak *out, char *err, size_t er
     rc = 0;
 done:
     bench_gpu_close(g);
-    d.vkDestroyDevice(d.h.device, d.h.allocator);
+    d.vk.vkDestroyDevice(d.h.device, d.h.allocator);
     return rc;
 }
 
