@@ -20,17 +20,17 @@ typedef struct outcome {
     bool done;
 } outcome;
 
-/* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch (and
- * caches it on disk), so two workers that start cases of one pipeline at once both compile it:
- * a case that makes new pipelines (its 'first' flag, found by preparing the cases in order) may
- * start at any time, and any other case only once every such case before it is done, by which
- * time the pipelines it uses are compiled. The workers thus compile different pipelines side by
- * side, and fill the waits with the cases those have made ready. */
+/* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch, for
+ * the device it runs on: the cases that share a pipeline (a group, from their plans: the first
+ * case of the group is its leader) run on one worker, the one that took the leader, once the
+ * leader is done. Leaders start in case order on whichever worker is free, so the workers
+ * compile different pipelines side by side and each pipeline once. */
 typedef struct pool {
     const harness_case *cases;
     size_t n;
     const bool *runs_here;
-    const bool *first;   /* the case makes pipelines that no case before it makes */
+    const size_t *leader; /* per case: the first case that needs its pipelines (itself: new) */
+    int *owner;           /* per leader: the worker that ran it (-1: not taken yet) */
     unsigned char *state; /* per case: 0 not taken, 1 taken, 2 done */
     outcome *out;
     pthread_mutex_t lock;
@@ -39,6 +39,7 @@ typedef struct pool {
 
 typedef struct worker {
     pool *pool;
+    int id;
     vkattn_context ctx;
     unsigned *messages; /* this context's validation messages (its on_message counts there) */
     unsigned own;       /* where they are counted for the contexts made here */
@@ -46,21 +47,19 @@ typedef struct worker {
     bool started;
 } worker;
 
-/* The next case for a worker (p->lock held): the first not taken that makes new pipelines or
- * follows only done cases that do; n when none is left; n + 1 when the rest must wait. */
-static size_t pick(const pool *p)
+/* The next case for worker id (p->lock held): the first not taken that leads a group, or whose
+ * group this worker leads and whose leader is done; n when none is left; n + 1 when the rest
+ * must wait. */
+static size_t pick(const pool *p, int id)
 {
-    bool left = false, ready = true; /* ready: every first case so far is done */
+    bool left = false;
     for (size_t i = 0; i < p->n; ++i) {
-        if (!p->runs_here[i])
+        if (!p->runs_here[i] || p->state[i] != 0)
             continue;
-        if (p->state[i] == 0) {
-            left = true;
-            if (p->first[i] || ready)
-                return i;
-        }
-        if (p->first[i] && p->state[i] != 2)
-            ready = false;
+        left = true;
+        const size_t g = p->leader[i];
+        if (g == i || (p->state[g] == 2 && p->owner[g] == id))
+            return i;
     }
     return left ? p->n + 1 : p->n;
 }
@@ -72,10 +71,13 @@ static void *run_cases(void *arg)
     for (;;) {
         pthread_mutex_lock(&p->lock);
         size_t i;
-        while ((i = pick(p)) == p->n + 1)
+        while ((i = pick(p, w->id)) == p->n + 1)
             pthread_cond_wait(&p->cond, &p->lock);
-        if (i < p->n)
+        if (i < p->n) {
             p->state[i] = 1;
+            if (p->leader[i] == i)
+                p->owner[i] = w->id;
+        }
         pthread_mutex_unlock(&p->lock);
         if (i == p->n)
             return NULL;
@@ -100,27 +102,34 @@ static bool same_pipelines(const vkattn_plan *a, const vkattn_plan *b)
            (a->merge_module == NULL) == (b->merge_module == NULL);
 }
 
-/* first[i] for the cases that run here: whether case i is the first to need one of its
- * pipelines; problems[] holds those cases' problems in order. From the plans alone (nothing is
- * compiled here: the workers compile at once). */
-static void find_first_cases(vkattn_context ctx, const vkattn_problem *problems,
-                             const bool *runs_here, size_t n, bool *first)
+/* leader[i] for the cases that run here: the first case that needs the same pipelines as case
+ * i (i itself when none before it does); problems[] holds those cases' problems in order. From
+ * the plans alone: nothing is compiled here, the workers compile at once. */
+static void find_leaders(vkattn_context ctx, const vkattn_problem *problems,
+                         const bool *runs_here, size_t n, size_t *leader)
 {
-    vkattn_plan *seen = malloc(n * sizeof *seen);
-    size_t n_seen = 0;
+    vkattn_plan *plans = malloc((n ? n : 1) * sizeof *plans);
+    size_t *at = malloc((n ? n : 1) * sizeof *at); /* the case of each plan kept */
+    size_t kept = 0;
     for (size_t i = 0, k = 0; i < n; ++i) {
+        leader[i] = i;
         if (!runs_here[i])
             continue;
-        vkattn_plan plan;
-        first[i] = true; /* without a plan (never for a checked case): as if new */
+        vkattn_plan plan; /* without a plan (never for a checked case): a group of its own */
         if (vkattn_problem_plan(ctx, &problems[k++], VKATTN_BUFFER_TEXEL, &plan) != VKATTN_SUCCESS)
             continue;
-        for (size_t j = 0; j < n_seen && first[i]; ++j)
-            first[i] = !same_pipelines(&seen[j], &plan);
-        if (first[i] && seen)
-            seen[n_seen++] = plan;
+        size_t j = 0;
+        while (j < kept && !same_pipelines(&plans[j], &plan))
+            ++j;
+        if (j < kept) {
+            leader[i] = at[j];
+        } else if (plans && at) {
+            plans[kept] = plan;
+            at[kept++] = i;
+        }
     }
-    free(seen);
+    free(plans);
+    free(at);
 }
 
 static int usage(void)
@@ -197,10 +206,12 @@ int cmd_test(int argc, char **argv)
     bool *runs_here = calloc(n ? n : 1, sizeof *runs_here);
     vkattn_problem *problems = malloc((n ? n : 1) * sizeof *problems);
     outcome *out = calloc(n ? n : 1, sizeof *out);
-    bool *first = calloc(n ? n : 1, sizeof *first);
+    size_t *leader = calloc(n ? n : 1, sizeof *leader);
+    int *owner = calloc(n ? n : 1, sizeof *owner);
     unsigned char *state = calloc(n ? n : 1, 1);
-    if (!runs_here || !problems || !out || !first || !state) {
-        free(runs_here), free(problems), free(out), free(first), free(state), free(cases);
+    if (!runs_here || !problems || !out || !leader || !owner || !state) {
+        free(runs_here), free(problems), free(out), free(leader), free(owner), free(state);
+        free(cases);
         vkattn_context_destroy(ctx);
         cli_error("test", "out of memory");
         return 1;
@@ -225,19 +236,23 @@ int cmd_test(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !tuning && cpus > 1
                       ? (cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 1;
+    for (size_t i = 0; i < n; ++i) {
+        leader[i] = i;
+        owner[i] = -1;
+    }
     if (want > 1)
-        find_first_cases(ctx, problems, runs_here, n, first);
+        find_leaders(ctx, problems, runs_here, n, leader);
     else
         tool_prepare(ctx, problems, np, VKATTN_BUFFER_TEXEL);
     free(problems);
 
-    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .first = first, .state = state,
+    pool pl = {.cases = cases, .n = n, .runs_here = runs_here, .leader = leader, .owner = owner, .state = state,
                .out = out,
                .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    worker w[MAX_WORKERS] = {{.pool = &pl, .ctx = ctx, .messages = &messages}};
+    worker w[MAX_WORKERS] = {{.pool = &pl, .id = 0, .ctx = ctx, .messages = &messages}};
     size_t nw = 1;
     while (nw < want) {
-        w[nw] = (worker){.pool = &pl};
+        w[nw] = (worker){.pool = &pl, .id = (int)nw};
         w[nw].messages = &w[nw].own;
         vkattn_context_desc d = desc;
         d.user = w[nw].messages;
@@ -268,7 +283,7 @@ int cmd_test(int argc, char **argv)
         }
         if (progress) {
             fprintf(stderr, "[%zu/%zu] %s%s ...", ++done, np, cases[i].name,
-                    first[i] ? " (compiling its pipelines)" : "");
+                    leader[i] == i ? " (compiling its pipelines)" : "");
             fflush(stderr);
         }
         pthread_mutex_lock(&pl.lock);
@@ -302,7 +317,8 @@ int cmd_test(int argc, char **argv)
     free(cases);
     free(runs_here);
     free(out);
-    free(first);
+    free(leader);
+    free(owner);
     free(state);
     vkattn_context_destroy(ctx);
     /* SPEC 4's closing line; the skips (cases this device or kernel cannot take) only where
