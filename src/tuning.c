@@ -11,15 +11,32 @@
 #define ANY_VENDOR 0u
 #define ANY_TYPE VK_PHYSICAL_DEVICE_TYPE_MAX_ENUM
 
-/* The built-in table: the first row matching the device (vendor, type) and class wins. Limits
- * (workgroup size, subgroup shuffles, registers) are applied afterwards, in pipeline.c.
- * Rows are added only for devices measured; the last rows are for any device. */
+#define MESA_VENDOR 0x10005u /* VK_VENDOR_ID_MESA: lavapipe */
+
+/* The built-in table: the first row matching the device (vendor, type, driver version) and the
+ * class and head size wins. Limits (workgroup size, subgroup shuffles, registers) are applied
+ * afterwards, by the planner (plan.c). Rows are added only for devices measured; the last rows
+ * are for any device. */
 static const struct builtin {
     uint32_t vendor;
     VkPhysicalDeviceType type;
+    uint32_t driver_min, driver_end; /* the driver's version in [min, end) (driver_version_of);
+                                        0: any */
+    uint32_t head_dim_min;           /* 0: any */
     vkattn_tuning_class cls;
     vkattn_tuning t;
 } builtin_table[] = {
+    /* lavapipe 25.0 (Debian 12's bookworm-backports): the split-KV kernel runs 3-9x slower
+     * than on 22.3 there, and attention.comp's rowwise form wins prefill from D 128. B1 H8 f32,
+     * `vkattn bench --shape ... --kernel split-kv|rowwise --repeat 5`, medians in ms: S256 D128
+     * 125 vs 101, causal 64 vs 45; S1024 D128 1988 vs 1488, causal 1008 vs 750; S512 D256 996
+     * vs 719, causal 508 vs 435; but S256 D64 28 vs 43, causal 15 vs 22 (the split-KV kernel's).
+     * 22.3 and 26.1 keep the rows below (the split-KV kernel wins there at every size). */
+    {.vendor = MESA_VENDOR, .type = VK_PHYSICAL_DEVICE_TYPE_CPU,
+     .driver_min = VK_MAKE_VERSION(25, 0, 0), .driver_end = VK_MAKE_VERSION(26, 0, 0),
+     .head_dim_min = 128, .cls = VKATTN_TUNING_PREFILL,
+     .t = {.kernel = VKATTN_KERNEL_ROWWISE, .rows = 8, .workgroup = 0, .parts = 1,
+           .split_target = 1, .f16_scores = 1, .texel = 2}},
     /* CPU drivers (lavapipe, SwiftShader) run a workgroup as SIMD loops on one thread, where
      * every load is a loop over the lanes: the split-KV kernel reads each key once per
      * invocation 16 bytes at a time and uses it for 8 rows (lavapipe, B1 H8 S512 D64: 0.8
@@ -31,23 +48,23 @@ static const struct builtin {
      * step at Skv 32768, 69 -> 39 ms). */
     /* f16 arithmetic runs at a fifth of f32 there (the issue's lavapipe measurements: 20
      * against 110 GFLOP/s), so precision FAST computes as EXACT. */
-    {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_PREFILL,
-     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 0, .parts = 1, .split_target = 1,
-      .f16_scores = 1, .texel = 2}},
-    {ANY_VENDOR, VK_PHYSICAL_DEVICE_TYPE_CPU, VKATTN_TUNING_DECODE,
-     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 0, .parts = 1, .split_target = 16,
-      .f16_scores = 1, .texel = 2}},
+    {.vendor = ANY_VENDOR, .type = VK_PHYSICAL_DEVICE_TYPE_CPU, .cls = VKATTN_TUNING_PREFILL,
+     .t = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 0, .parts = 1,
+           .split_target = 1, .f16_scores = 1, .texel = 2}},
+    {.vendor = ANY_VENDOR, .type = VK_PHYSICAL_DEVICE_TYPE_CPU, .cls = VKATTN_TUNING_DECODE,
+     .t = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 0, .parts = 1,
+           .split_target = 16, .f16_scores = 1, .texel = 2}},
     /* GPUs: the cooperative-matrix kernel for f16 prefill where the device and build have it
      * (matrix cores: where all GPU attention speed lives), else attention.comp's tiled form;
      * decode steps split into enough 64-invocation workgroups for a few hundred in flight; f16
      * scores for precision FAST (mobile GPUs run f16 at twice the f32 rate); K/V as storage
      * buffers (loads are coalesced there; texel views unmeasured). */
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_PREFILL,
-     {.kernel = VKATTN_KERNEL_COOPMAT, .rows = 0, .workgroup = 64, .parts = 0, .split_target = 1,
-      .f16_scores = 2, .texel = 1}},
-    {ANY_VENDOR, ANY_TYPE, VKATTN_TUNING_DECODE,
-     {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 64, .parts = 0,
-      .split_target = 512, .f16_scores = 2, .texel = 1}},
+    {.vendor = ANY_VENDOR, .type = ANY_TYPE, .cls = VKATTN_TUNING_PREFILL,
+     .t = {.kernel = VKATTN_KERNEL_COOPMAT, .rows = 0, .workgroup = 64, .parts = 0,
+           .split_target = 1, .f16_scores = 2, .texel = 1}},
+    {.vendor = ANY_VENDOR, .type = ANY_TYPE, .cls = VKATTN_TUNING_DECODE,
+     .t = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 0, .workgroup = 64, .parts = 0,
+           .split_target = 512, .f16_scores = 2, .texel = 1}},
 };
 
 vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p)
@@ -55,12 +72,28 @@ vkattn_tuning_class vkattn_tuning_class_of(const vkattn_problem *p)
     return p->seq_q <= 16 && p->seq_kv >= 1024 ? VKATTN_TUNING_DECODE : VKATTN_TUNING_PREFILL;
 }
 
-static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_class cls)
+/* The driver's version for the table: Mesa's from its driver string ("... Mesa 25.0.7 ...",
+ * as VK_MAKE_VERSION: lavapipe reports driverVersion 1), else driverVersion. */
+static uint32_t driver_version_of(const vkattn_device_info *info)
 {
+    const char *m = info->vendor_id == MESA_VENDOR ? strstr(info->driver, "Mesa ") : NULL;
+    unsigned major = 0, minor = 0, patch = 0;
+    if (m && sscanf(m + 5, "%u.%u.%u", &major, &minor, &patch) >= 2)
+        return VK_MAKE_VERSION(major, minor, patch);
+    return info->driver_version;
+}
+
+static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_class cls,
+                                 uint32_t head_dim)
+{
+    const uint32_t version = driver_version_of(info);
     for (size_t i = 0; i < sizeof builtin_table / sizeof builtin_table[0]; ++i) {
         const struct builtin *b = &builtin_table[i];
         if (b->cls == cls && (b->vendor == ANY_VENDOR || b->vendor == info->vendor_id) &&
-            (b->type == ANY_TYPE || b->type == info->type))
+            (b->type == ANY_TYPE || b->type == info->type) &&
+            (!b->driver_end ||
+             (version >= b->driver_min && version < b->driver_end)) &&
+            head_dim >= b->head_dim_min)
             return b->t;
     }
     return (vkattn_tuning){0}; /* unreachable: the last rows match any device */
@@ -69,7 +102,7 @@ static vkattn_tuning builtin_for(const vkattn_device_info *info, vkattn_tuning_c
 vkattn_tuning vkattn__tuning_resolved(const plan_device *dev, vkattn_tuning_class cls,
                                       vkattn_dtype dtype, uint32_t head_dim)
 {
-    vkattn_tuning t = builtin_for(&dev->info, cls);
+    vkattn_tuning t = builtin_for(&dev->info, cls, head_dim);
     static const vkattn_tuning none = {0};
     /* (The table has rows for head sizes 1..256 and f32/f16: wide heads and bf16 have none.) */
     const vkattn_tuning *set = dev->tuning && head_dim <= 256 && dtype != VKATTN_DTYPE_BF16

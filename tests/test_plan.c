@@ -139,6 +139,41 @@ START_TEST(header_table_matches_planner)
 }
 END_TEST
 
+START_TEST(lavapipe_25_prefill_is_rowwise_from_d128)
+{
+    /* The table's footnote (2): a driver-version row of the built-in tuning. */
+    plan_device dev = device_of(CLASS_CPU);
+    dev.info.vendor_id = 0x10005; /* Mesa */
+    const plan_buffers buf = vkattn__plan_buffers_aligned(VKATTN_BUFFER_TEXEL);
+    /* (lavapipe reports driverVersion 1: the version is read from the driver string.) */
+    static const struct { const char *driver; uint32_t d; vkattn_kernel want; } rows[] = {
+        {"llvmpipe Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", 128, VKATTN_KERNEL_ROWWISE},
+        {"llvmpipe Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", 256, VKATTN_KERNEL_ROWWISE},
+        {"llvmpipe Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", 64, VKATTN_KERNEL_SPLIT_KV},
+        {"llvmpipe Mesa 22.3.6 (LLVM 15.0.6)", 128, VKATTN_KERNEL_SPLIT_KV},
+        {"llvmpipe Mesa 26.1.6 (LLVM 19.1.7)", 128, VKATTN_KERNEL_SPLIT_KV},
+        {"llvmpipe", 128, VKATTN_KERNEL_SPLIT_KV},
+    };
+    dev.info.driver_version = 1;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; ++i) {
+        snprintf(dev.info.driver, sizeof dev.info.driver, "%s", rows[i].driver);
+        vkattn_problem p;
+        ck_assert(problem_of("other f16", &p));
+        p.head_dim = p.head_dim_v = rows[i].d;
+        p = vkattn__problem_resolved(&p);
+        vkattn__plan plan;
+        vkattn__plan_make(&dev, &p, &buf, &plan);
+        ck_assert_msg(plan.form == rows[i].want, "row %zu: %s", i, vkattn_kernel_name(plan.form));
+        /* A decode step stays with the split-KV kernel on every version. */
+        p.seq_q = 1;
+        p.seq_kv = 4096;
+        p = vkattn__problem_resolved(&p);
+        vkattn__plan_make(&dev, &p, &buf, &plan);
+        ck_assert_int_eq(plan.form, VKATTN_KERNEL_SPLIT_KV);
+    }
+}
+END_TEST
+
 START_TEST(cpu_prefill_is_not_split)
 {
     /* The table's footnote (1). */
@@ -260,6 +295,7 @@ int main(void)
     tcase_set_timeout(tc, 0);
     tcase_add_test(tc, header_table_matches_planner);
     tcase_add_test(tc, cpu_prefill_is_not_split);
+    tcase_add_test(tc, lavapipe_25_prefill_is_rowwise_from_d128);
     tcase_add_test(tc, query_names_what_runs);
     tcase_add_test(tc, query_refuses_bad_arguments);
     suite_add_tcase(s, tc);

@@ -287,10 +287,11 @@ VKATTN_API const char *vkattn_kernel_name(vkattn_kernel kernel);
  *   bf16                                       ROWWISE          TILED           TILED
  *   paged K/V, kv_splits or no_gqa_packing     SPLIT_KV         SPLIT_KV        SPLIT_KV
  *   decode step (Sq <= 16, Skv >= 1024)        SPLIT_KV         SPLIT_KV        SPLIT_KV
- *   other f16                                  SPLIT_KV (1)     TILED           COOPMAT
- *   other f32                                  SPLIT_KV (1)     TILED           TILED
+ *   other f16                                  SPLIT_KV (1,2)   TILED           COOPMAT
+ *   other f32                                  SPLIT_KV (1,2)   TILED           TILED
  *
  * (1) prefill is not split there (one key range: no merge, no scratch).
+ * (2) lavapipe 25.x: ROWWISE from D 128 (measured faster there; 22.3 and 26.x as the table).
  * A desc's kernel, or a tuning's, replaces the middle column's choice where the problem allows
  * it (the first three rows always hold). */
 
