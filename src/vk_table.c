@@ -34,6 +34,13 @@ const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev)
     return NULL;
 }
 
+const char *vkattn__vk_table_load(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst,
+                                  VkDevice dev)
+{
+    const char *missing = vkattn__vk_table_load_instance(t, gipa, inst);
+    return missing || !dev ? missing : vkattn__vk_table_load_device(t, dev);
+}
+
 int vkattn__memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
                         VkMemoryPropertyFlags want)
 {

@@ -111,6 +111,10 @@ const char *vkattn__vk_table_load_instance(vk_table *t, PFN_vkGetInstanceProcAdd
 const char *vkattn__vk_table_load_device(vk_table *t, VkDevice dev);
 /* VkResult's name ("VK_ERROR_DEVICE_LOST"; "VkResult" for others): error.c. */
 const char *vkattn__vk_result_name(VkResult vr);
+/* Both, on inst and (when not VK_NULL_HANDLE) dev: for the tool and the tests, which load the
+ * functions of a context's handles (vkattn_context_vulkan). */
+const char *vkattn__vk_table_load(vk_table *t, PFN_vkGetInstanceProcAddr gipa, VkInstance inst,
+                                  VkDevice dev);
 /* The first memory type among bits with every flag of want, or -1. */
 int vkattn__memory_type(const VkPhysicalDeviceMemoryProperties *mp, uint32_t bits,
                         VkMemoryPropertyFlags want);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rng.h"
-#include "vk_tool.h"
+#include "src/vk_table.h"
 #include "src/half.h"
 #include "vkattn/vkattn.h"
 
@@ -98,8 +98,9 @@ static void merge_case(bool gpu, vkattn_dtype dt)
         vkattn_vulkan_handles h;
         ck_assert_int_eq(vkattn_context_vulkan(ctx, &h), VKATTN_SUCCESS);
         vk_table vk;
-        char err[256];
-        ck_assert_msg(vk_tool_load(&vk, &h, err, sizeof err) == 0, "%s", err);
+        const char *missing =
+            vkattn__vk_table_load(&vk, h.get_instance_proc_addr, h.instance, h.device);
+        ck_assert_msg(!missing, "no %s", missing);
         const VkDeviceSize ob = nq * (bf ? 2 : 4), lb = nl * 4, total = 3 * ob + 3 * lb;
         VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = total,
                                   .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};

@@ -34,7 +34,7 @@
 #include <time.h>
 
 #include "rng.h"
-#include "vk_tool.h"
+#include "src/vk_table.h"
 #include "src/half.h"
 #include "vk_test.h"
 #include "vkattn/vkattn.h"
@@ -172,9 +172,10 @@ static int runner_init(runner *r, const runner_spec *spec, vkattn_context owner)
         return 1;
     if (vkattn_context_vulkan(r->ctx, &r->h) != VKATTN_SUCCESS)
         return 77;
-    char err[256];
-    if (vk_tool_load(&r->vk, &r->h, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", name, err);
+    const char *missing =
+        vkattn__vk_table_load(&r->vk, r->h.get_instance_proc_addr, r->h.instance, r->h.device);
+    if (missing) {
+        fprintf(stderr, "%s: the Vulkan loader gives no %s\n", name, missing);
         return 1;
     }
     r->vk.vkGetPhysicalDeviceMemoryProperties(r->h.physical_device, &r->mem);

@@ -3,7 +3,7 @@
  * runs never overlap and the timed part holds the work alone. The work is vkattn_cmd_attention,
  * or one dispatch of a kernel of the tool's own (the peak micro-kernels). */
 #include "bench_gpu.h"
-#include "vk_tool.h"
+#include "src/vk_table.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -52,8 +52,12 @@ static int open_objects(bench_gpu *g, char *err, size_t err_size)
 {
     VkDevice dev = g->h.device;
     const VkAllocationCallbacks *a = g->h.allocator;
-    if (vk_tool_load(&g->vk, &g->h, err, err_size))
+    const char *missing = vkattn__vk_table_load(&g->vk, g->h.get_instance_proc_addr,
+                                                g->h.instance, g->h.device);
+    if (missing) {
+        snprintf(err, err_size, "the Vulkan loader gives no %s", missing);
         return -1;
+    }
     VkPhysicalDeviceProperties props;
     g->vk.vkGetPhysicalDeviceProperties(g->h.physical_device, &props);
     g->vk.vkGetPhysicalDeviceMemoryProperties(g->h.physical_device, &g->mem);

@@ -4,7 +4,7 @@
  * bandwidth is the higher of a streaming read (through a texel view, as the kernels read K and V
  * on CPU drivers) and a streaming copy (storage buffers). */
 #include "bench_peak.h"
-#include "vk_tool.h"
+#include "src/vk_table.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -62,10 +62,13 @@ static int device_create(vkattn_context ctx, peak_device *d, char *err, size_t e
     }
     vkattn_device_info info;
     vkattn_context_device_info(ctx, &info);
-    vkattn_vulkan_handles inst = d->h;
-    inst.device = VK_NULL_HANDLE; /* the instance's functions only: the device is made here */
-    if (vk_tool_load(&d->vk, &inst, err, err_size))
+    /* The instance's functions only: the device is made here. */
+    const char *missing =
+        vkattn__vk_table_load(&d->vk, d->h.get_instance_proc_addr, d->h.instance, VK_NULL_HANDLE);
+    if (missing) {
+        snprintf(err, err_size, "the Vulkan loader gives no %s", missing);
         return -1;
+    }
     const PFN_vkEnumerateDeviceExtensionProperties enum_ext =
         d->vk.vkEnumerateDeviceExtensionProperties;
     const PFN_vkCreateDevice create = d->vk.vkCreateDevice;
@@ -115,7 +118,7 @@ static int device_create(vkattn_context ctx, peak_device *d, char *err, size_t e
         return -1;
     }
     d->h.device = dev;
-    const char *missing = vkattn__vk_table_load_device(&d->vk, dev);
+    missing = vkattn__vk_table_load_device(&d->vk, dev);
     if (missing) {
         snprintf(err, err_size, "vkGetDeviceProcAddr gives no %s", missing);
         if (d->vk.vkDestroyDevice)

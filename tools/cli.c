@@ -158,30 +158,38 @@ int cli_parse_window(const cli *c, const char *text, int32_t *left, int32_t *rig
     return 0;
 }
 
-int cli_parse_align(const cli *c, const char *text, vkattn_align *out)
+/* The index of text among n names (then *out = its value), or the error naming them all. */
+static int parse_choice(const cli *c, const char *text, const char *const *names, size_t n,
+                        int *out)
 {
     if (!text)
         return -1;
-    if (strcmp(text, "bottom-right") == 0)
-        *out = VKATTN_ALIGN_BOTTOM_RIGHT;
-    else if (strcmp(text, "top-left") == 0)
-        *out = VKATTN_ALIGN_TOP_LEFT;
-    else
-        return cli_error(c->cmd, "%s: expected bottom-right or top-left, got '%s'", c->flag, text);
-    return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    char list[160] = "";
+    for (size_t i = 0; i < n; ++i)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", names[i],
+                 i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+    return cli_error(c->cmd, "%s: expected %s, got '%s'", c->flag, list, text);
+}
+
+int cli_parse_align(const cli *c, const char *text, vkattn_align *out)
+{
+    static const char *const names[] = {"bottom-right", "top-left"}; /* enum order */
+    int i = 0, rc = parse_choice(c, text, names, 2, &i);
+    *out = rc == 0 ? (vkattn_align)i : *out;
+    return rc;
 }
 
 int cli_parse_layout(const cli *c, const char *text, cli_layout *out)
 {
-    if (!text)
-        return -1;
-    if (strcmp(text, "bhsd") == 0)
-        *out = CLI_LAYOUT_BHSD;
-    else if (strcmp(text, "bshd") == 0)
-        *out = CLI_LAYOUT_BSHD;
-    else
-        return cli_error(c->cmd, "%s: expected bhsd or bshd, got '%s'", c->flag, text);
-    return 0;
+    static const char *const names[] = {"bhsd", "bshd"};
+    int i = 0, rc = parse_choice(c, text, names, 2, &i);
+    *out = rc == 0 ? (i ? CLI_LAYOUT_BSHD : CLI_LAYOUT_BHSD) : *out;
+    return rc;
 }
 
 int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc)
@@ -227,27 +235,24 @@ int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc)
 int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
 {
     /* (The names before 0.x too: split for tiled, decode for split-kv.) */
-    static const char *const old[] = {"auto", "rowwise", "split", "decode", "coopmat"};
-    if (!text)
-        return -1;
-    for (int i = VKATTN_KERNEL_AUTO; i <= VKATTN_KERNEL_COOPMAT; ++i)
-        if (strcmp(text, vkattn_kernel_name((vkattn_kernel)i)) == 0 || strcmp(text, old[i]) == 0) {
-            desc->kernel = (vkattn_kernel)i;
-            return 0;
-        }
-    return cli_error(c->cmd, "%s: expected auto, rowwise, tiled, split-kv or coopmat, got '%s'",
-                     c->flag, text);
+    static const char *const old[] = {"split", "decode"};
+    const char *names[VKATTN_KERNEL_COOPMAT + 1];
+    for (int k = VKATTN_KERNEL_AUTO; k <= VKATTN_KERNEL_COOPMAT; ++k)
+        names[k] = vkattn_kernel_name((vkattn_kernel)k);
+    for (int k = 0; text && k < 2; ++k)
+        if (strcmp(text, old[k]) == 0)
+            text = names[VKATTN_KERNEL_TILED + k];
+    int k = 0, rc = parse_choice(c, text, names, VKATTN_KERNEL_COOPMAT + 1, &k);
+    desc->kernel = rc == 0 ? (vkattn_kernel)k : desc->kernel;
+    return rc;
 }
 
 int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out)
 {
-    if (!text)
-        return -1;
-    if (strcmp(text, "exact") == 0 || strcmp(text, "fast") == 0) {
-        *out = text[0] == 'f' ? VKATTN_PRECISION_FAST : VKATTN_PRECISION_EXACT;
-        return 0;
-    }
-    return cli_error(c->cmd, "%s: expected exact or fast, got '%s'", c->flag, text);
+    static const char *const names[] = {"exact", "fast"}; /* enum order */
+    int i = 0, rc = parse_choice(c, text, names, 2, &i);
+    *out = rc == 0 ? (vkattn_precision)i : *out;
+    return rc;
 }
 
 int cli_parse_u32_list(const char *cmd, const char *flag, const char *text, size_t expect,
