@@ -247,6 +247,22 @@ int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc)
     return rc;
 }
 
+int cli_context_option(cli *c, vkattn_context_desc *desc)
+{
+    int rc = 0;
+    if (cli_is(c, "--validation"))
+        rc = cli_switch(c), desc->validation = true;
+    else if (cli_is(c, "--device"))
+        rc = cli_parse_device(c, cli_value(c), desc);
+    else if (cli_is(c, "--kernel"))
+        rc = cli_parse_kernel(c, cli_value(c), desc);
+    else if (cli_is(c, "--parts"))
+        rc = cli_parse_parts(c, cli_value(c), desc);
+    else
+        return 0;
+    return rc < 0 ? -1 : 1;
+}
+
 int cli_parse_precision(const cli *c, const char *text, vkattn_precision *out)
 {
     static const char *const names[] = {"exact", "fast"}; /* enum order */

@@ -72,8 +72,11 @@ int cli_parse_device(const cli *c, const char *text, vkattn_context_desc *desc);
 const char *cli_device_type_name(VkPhysicalDeviceType t);
 /* 1, 2, 4 or 8: desc->decode_parts (invocations per key in the split-KV kernel). */
 int cli_parse_parts(const cli *c, const char *text, vkattn_context_desc *desc);
-/* --kernel: auto, rowwise, split or decode (vkattn_kernel) into desc->kernel. */
+/* --kernel: auto, rowwise, tiled, split-kv or coopmat (vkattn_kernel_name) into desc->kernel. */
 int cli_parse_kernel(const cli *c, const char *text, vkattn_context_desc *desc);
+/* The context options of test and bench (--validation, --device, --kernel, --parts) into desc:
+ * 1 when c's flag was one of them, 0 when not, -1 on a bad value. */
+int cli_context_option(cli *c, vkattn_context_desc *desc);
 
 /* A comma-separated list of u32 such as "5,3". When expect is not 0 the list must have exactly
  * expect values. On success *out is a malloc'd array of *count values (the caller frees it).

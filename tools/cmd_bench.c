@@ -121,18 +121,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             if (cli_switch(&c))
                 return -1;
             *(cli_is(&c, "--cpu") ? &o->cpu : &o->peak) = true;
-        } else if (cli_is(&c, "--validation")) {
-            if (cli_switch(&c))
-                return -1;
-            o->device.validation = true;
-        } else if (cli_is(&c, "--device")) {
-            if (cli_parse_device(&c, cli_value(&c), &o->device))
-                return -1;
-        } else if (cli_is(&c, "--parts")) {
-            if (cli_parse_parts(&c, cli_value(&c), &o->device))
-                return -1;
-        } else if (cli_is(&c, "--kernel")) {
-            if (cli_parse_kernel(&c, cli_value(&c), &o->device))
+        } else if ((m = cli_context_option(&c, &o->device)) != 0) {
+            if (m < 0)
                 return -1;
         } else if (cli_is(&c, "--tuning")) {
             if (!(o->tuning = cli_value(&c)))

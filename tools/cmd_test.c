@@ -159,14 +159,8 @@ int cmd_test(int argc, char **argv)
             return usage();
         else if (cli_is(&c, "--quick"))
             rc = cli_switch(&c), quick = true;
-        else if (cli_is(&c, "--validation"))
-            rc = cli_switch(&c), desc.validation = true;
-        else if (cli_is(&c, "--device"))
-            rc = cli_parse_device(&c, cli_value(&c), &desc);
-        else if (cli_is(&c, "--kernel"))
-            rc = cli_parse_kernel(&c, cli_value(&c), &desc);
-        else if (cli_is(&c, "--parts"))
-            rc = cli_parse_parts(&c, cli_value(&c), &desc);
+        else if ((rc = cli_context_option(&c, &desc)) != 0)
+            rc = rc < 0 ? -1 : 0;
         else if (cli_is(&c, "--tuning"))
             rc = (tuning = cli_value(&c)) ? 0 : -1;
         else if (cli_is(&c, "--filter"))
