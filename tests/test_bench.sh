@@ -252,6 +252,21 @@ else
     sed 's/^/     /' "$d/stdout"
 fi
 
+# Each form forced: the row's variant names the kernel that ran, as vkattn_problem_plan says
+# (vkattn info prints the same names), with its key ranges in "splits" (on a Vulkan device only).
+if "$VKATTN" info | grep -q '^0'; then
+    for k in rowwise tiled split-kv; do
+        rm -f "$out"/*
+        run --shape 1,2,2,64,64,32 --kernel "$k" --repeat 1 --warmup 0 --json "$out/k.json"
+        if [ "$got" -eq 0 ] && grep -q "\"variant\":[[:space:]]*\"$k\"" "$out/k.json" &&
+            grep -q '"splits":[[:space:]]*1[,}]' "$out/k.json"; then
+            ok "bench --kernel $k: the row's variant is $k, one key range"
+        else
+            bad "bench --kernel $k: exit $got, $(grep -o '"variant":[^,]*' "$out/k.json" 2>/dev/null)"
+        fi
+    done
+fi
+
 # vkattn tune: a file that vkattn bench --tuning and vkattn test --tuning load; bad files and
 # outputs are refused with exit 2 and one line (on a Vulkan device only: the CPU has no kernels).
 rm -f "$out"/*
