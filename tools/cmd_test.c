@@ -23,7 +23,7 @@ typedef struct outcome {
 /* The cases, shared by the workers. A CPU driver compiles a pipeline at its first dispatch, for
  * the device it runs on: the cases that share a pipeline (a group, from their plans: the first
  * case of the group is its leader) run on one worker, the one that took the leader, once the
- * leader is done. Leaders start in case order on whichever worker is free, so the workers
+ * leader is done. Leaders start, costliest first, on whichever worker is free, so the workers
  * compile different pipelines side by side and each pipeline once. */
 typedef struct pool {
     const harness_case *cases;
@@ -47,21 +47,36 @@ typedef struct worker {
     bool started;
 } worker;
 
-/* The next case for worker id (p->lock held): the first not taken that leads a group, or whose
- * group this worker leads and whose leader is done; n when none is left; n + 1 when the rest
- * must wait. */
+/* What compiling case i's pipelines costs, roughly: the widest head size, four times that where
+ * the rows are not whole 16-byte words (element loads: D 255 took 32 s cold, D 256 4 s), twice
+ * for bf16. */
+static unsigned compile_weight(const vkattn_problem *p)
+{
+    const unsigned d = p->head_dim_v > p->head_dim ? p->head_dim_v : p->head_dim;
+    const unsigned epw = p->dtype == VKATTN_DTYPE_F16 ? 8 : 4;
+    return d * (p->head_dim % epw ? 4 : 1) * (p->dtype == VKATTN_DTYPE_BF16 ? 2 : 1);
+}
+
+/* The next case for worker id (p->lock held): one of a group this worker leads whose leader is
+ * done (cheap: its pipelines are made), else the costliest leader not taken (the longest
+ * compiles start first, so that none is left alone at the end); n when none is left; n + 1
+ * when the rest must wait. */
 static size_t pick(const pool *p, int id)
 {
     bool left = false;
+    size_t best = p->n;
     for (size_t i = 0; i < p->n; ++i) {
         if (!p->runs_here[i] || p->state[i] != 0)
             continue;
         left = true;
         const size_t g = p->leader[i];
-        if (g == i || (p->state[g] == 2 && p->owner[g] == id))
+        if (g != i && p->state[g] == 2 && p->owner[g] == id)
             return i;
+        if (g == i && (best == p->n ||
+                       compile_weight(&p->cases[i].p) > compile_weight(&p->cases[best].p)))
+            best = i;
     }
-    return left ? p->n + 1 : p->n;
+    return best < p->n ? best : left ? p->n + 1 : p->n;
 }
 
 static void *run_cases(void *arg)
