@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 if [ -d build/meson-private ]; then meson setup --reconfigure build >/dev/null; else meson setup build >/dev/null; fi
-ninja -C build
+# Only the tool (the library and its kernels with it): the tests are built by scripts/test.sh.
+ninja -C build tools/vkattn
 ./build/tools/vkattn info
 ./build/tools/vkattn test
 ./build/tools/vkattn bench --suite quick --json build/bench.json
