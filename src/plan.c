@@ -1,5 +1,5 @@
 /* The planner (plan.h): each decision is a small function whose comment says why; the measured
- * figures behind the defaults live beside the built-in tuning rows (tuning.c). */
+ * figures behind its choices live beside the built-in tuning rows (tuning.c, "Measured"). */
 #include "plan.h"
 
 #include "problem.h"
@@ -202,10 +202,8 @@ static void hold_rows(const plan_device *dev, split_kv_shape *s)
 }
 
 /* Each invocation keeps RP * D / PARTS accumulators and as many query values: at most 512 of
- * each on CPU drivers (beyond that LLVM takes minutes to compile the unrolled loops), 256 there
- * for head sizes that cannot be read as 16-byte words (the element loads' code is larger: D =
- * 255 at two rows took 90 s (f32) and 164 s (f16) to compile on lavapipe 22.3), 128 on GPUs
- * (registers). */
+ * each on CPU drivers (beyond, compiles take minutes), 256 there for element loads (their code
+ * is larger), 128 on GPUs (registers). (Measured: tuning.c.) */
 static uint32_t max_values(const plan_device *dev, const vkattn_problem *p)
 {
     if (!is_cpu(dev))
@@ -313,20 +311,17 @@ static void kv_loads(const plan_device *dev, const vkattn_problem *p, const vkat
 /* On CPU drivers whose workgroup is one subgroup the invocations take that many KV heads, each
  * every key, instead of keys of one head: nothing to merge across invocations, a dead row block
  * (past q_lens) costs one workgroup per wg heads, and where the heads sit side by side within a
- * key (paged, BSHD) a fetch across the workgroup reads neighbouring rows. On lavapipe,
- * alternating runs: S2048 prefill D64 0.86-0.96x, D128 0.62-0.90x the time; the varlen suite's
- * quarter-token batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x (D128) of the full ones. */
+ * key (paged, BSHD) a fetch across the workgroup reads neighbouring rows. */
 static bool kv_heads(const plan_device *dev, const vkattn_problem *p, const split_kv_shape *s)
 {
     return is_cpu(dev) && s->sg && p->heads_kv >= s->wg;
 }
 
 /* For prefill on those drivers, where the register budget leaves an invocation fewer rows than
- * the workgroup has invocations (D above 64), the invocations take query rows instead (ROWS):
- * one row each, a whole subgroup of them per key, each texel fetch serving all of them
- * (shuffles hand its words on). Lavapipe, B1 H8 S2048, alternating runs against the HEADS form:
- * D128 0.79x the time (f16 0.99x), causal S4096 D128 0.75x, D256 0.53x; at D64, where HEADS
- * keeps 8 rows, 0.96-1.11x (f16 1.12x), so not there. Whole words through texel views only. */
+ * the workgroup has invocations (D above 64; at D64 HEADS keeps 8 rows and wins), the
+ * invocations take query rows instead (ROWS): one row each, a whole subgroup of them per key,
+ * each texel fetch serving all of them (shuffles hand its words on). Whole words through texel
+ * views only. */
 static bool kv_rows(const plan_device *dev, const vkattn_problem *p, const split_kv_shape *s,
                     uint64_t per_kv)
 {
@@ -343,19 +338,17 @@ static void plan_split_kv(const plan_device *dev, const vkattn_problem *p, const
     const uint64_t per_kv = p->no_gqa_packing ? p->seq_q : (uint64_t)group * p->seq_q;
     s->wg = kv_workgroup(dev, tu);
     rows_and_parts(dev, p, tu, per_kv, s);
-    /* Four keys per iteration on CPU drivers with one invocation per key (their shape), where
-     * the accumulators live in memory and each trip through it serves every key (S2048 D128
-     * prefill 850 -> 774 ms, the GQA decode step at Skv 32768 27.6 -> 22.7 ms, alternating
-     * runs); two elsewhere (registers), which the shared-key tests keep covered on CPUs. */
-    s->keys = is_cpu(dev) && s->parts_log2 == 0 &&
-                      p->head_dim % vkattn__elems_per_word(p->dtype) == 0 ? 4 : 2;
+    /* Four keys per iteration on CPU drivers with one invocation per key, where each trip of the
+     * accumulators through memory then serves every key; one there for element loads (their
+     * unrolled code is what a cold compile pays for); two elsewhere (registers). */
+    const bool words = p->head_dim % vkattn__elems_per_word(p->dtype) == 0;
+    s->keys = !is_cpu(dev) ? 2 : !words ? 1 : s->parts_log2 == 0 ? 4 : 2;
     /* (The fast scores take f16 values as such: 16-bit storage only.) */
     s->fast = p->precision == VKATTN_PRECISION_FAST && p->dtype == VKATTN_DTYPE_F16 &&
               dev->float16 && dev->storage_16bit && tu->f16_scores == 2;
     /* A workgroup of exactly one subgroup (a fixed size) merges its invocations' partial rows
-     * by subgroup reductions, without shared memory or barriers: on lavapipe (workgroup 8 = the
-     * subgroup) B4 H8 S512 D64 causal 152 -> 117 ms, and 74 -> 40 ms with one query per
-     * sequence (alternating runs). One invocation per key and exact scores only. */
+     * by subgroup reductions, without shared memory or barriers (one invocation per key and
+     * exact scores only). */
     s->sg = dev->info.subgroup_reduce && s->wg == dev->info.min_subgroup_size &&
             s->wg == dev->info.max_subgroup_size && s->parts_log2 == 0 && !s->fast;
     s->heads = kv_heads(dev, p, s);

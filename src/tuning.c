@@ -47,7 +47,22 @@ static const struct builtin {
      * (a texel fetch is a vector gather there, not a loop: S2048 D64 1100 -> 440 ms; GQA decode
      * step at Skv 32768, 69 -> 39 ms). */
     /* f16 arithmetic runs at a fifth of f32 there (the issue's lavapipe measurements: 20
-     * against 110 GFLOP/s), so precision FAST computes as EXACT. */
+     * against 110 GFLOP/s), so precision FAST computes as EXACT.
+     * Measured, for the planner's choices on these drivers (plan.c; lavapipe 22.3, alternating
+     * runs):
+     * - four keys per iteration (one invocation per key): S2048 D128 prefill 850 -> 774 ms, the
+     *   GQA decode step at Skv 32768 27.6 -> 22.7 ms; one for element loads (head sizes not of
+     *   whole 16-byte words): D 255 compiles cold in 10 s instead of 33 s (f16; f32 9.5 vs 31);
+     * - the subgroup merge (workgroup 8 = the subgroup): B4 H8 S512 D64 causal 152 -> 117 ms,
+     *   and 74 -> 40 ms with one query per sequence;
+     * - invocations take KV heads (HEADS): S2048 prefill D64 0.86-0.96x, D128 0.62-0.90x the
+     *   time; the varlen suite's quarter-token batches 0.47x -> 0.26x (D64) and 0.40x -> 0.22x
+     *   (D128) of the full ones;
+     * - invocations take query rows (ROWS) against HEADS, B1 H8 S2048: D128 0.79x the time (f16
+     *   0.99x), causal S4096 D128 0.75x, D256 0.53x; at D64 0.96-1.11x (f16 1.12x), so not there;
+     * - at most 512 accumulators per invocation (beyond, LLVM takes minutes to compile the
+     *   unrolled loops), 256 for element loads: D = 255 at two rows took 90 s (f32) and 164 s
+     *   (f16) to compile on lavapipe 22.3. */
     {.vendor = ANY_VENDOR, .type = VK_PHYSICAL_DEVICE_TYPE_CPU, .cls = VKATTN_TUNING_PREFILL,
      .t = {.kernel = VKATTN_KERNEL_SPLIT_KV, .rows = 8, .workgroup = 0, .parts = 1,
            .split_target = 1, .f16_scores = 1, .texel = 2}},
