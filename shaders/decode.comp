@@ -69,7 +69,7 @@ const uint WG = gl_WorkGroupSize.x;
 // instead of keys of one head. Nothing is merged across invocations (each owns its rows), a
 // workgroup of rows past q_lens is one per WG heads, and for K/V whose heads sit side by side
 // within a key (paged, BSHD) one fetch across the workgroup reads neighbouring rows, not rows a
-// whole key row of all heads apart. The host asks for it on CPU drivers (pipeline.c). Only with
+// whole key row of all heads apart. The host asks for it on CPU drivers (plan.c). Only with
 // PARTS = 1.
 layout(constant_id = ATTN_SPEC_HEADS) const uint HEADS = 0u;
 #ifdef VKATTN_ROWS

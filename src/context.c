@@ -390,7 +390,7 @@ static vkattn_result finish_device(vkattn_context ctx, const vkattn_context_desc
     VkPhysicalDeviceProperties props;
     ctx->vk.vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
     ctx->limits = props.limits;
-    /* Every tile is sized from this limit (pipeline.c), so a lower one makes the device look
+    /* Every tile is sized from this limit (plan.c), so a lower one makes the device look
      * smaller to all of them. */
     if (ctx->max_shared_memory && ctx->max_shared_memory < ctx->limits.maxComputeSharedMemorySize)
         ctx->limits.maxComputeSharedMemorySize = ctx->max_shared_memory;
