@@ -301,11 +301,10 @@ static void kv_loads(const plan_device *dev, const vkattn_problem *p, const vkat
      * for 1..8, and D = 255 compiled as 256 in a tenth of the time). Word loads stay at the
      * head size (their rows are whole words already). */
     s->width = s->vec ? p->head_dim : (p->head_dim + 7) / 8 * 8;
-    uint64_t range[2];
     /* The texel modules exist for one invocation per key, exact scores and the subgroup merge
      * only (the CPU drivers' shape). */
     s->texel = tu->texel == 2 && dev->texel_layout && s->sg && buf->kv_texel &&
-               vkattn__texel_fits(&dev->limits, p, s->parts_log2, buf->kv_skip, range);
+               vkattn__texel_fits(&dev->limits, p, s->parts_log2, buf->kv_skip, s->view_range);
 }
 
 /* On CPU drivers whose workgroup is one subgroup the invocations take that many KV heads, each
@@ -396,7 +395,14 @@ static void key_set(pipeline_key *k, const vkattn__module *mod, const uint32_t *
     }
 }
 
-static void finish_split_kv(const vkattn_problem *p, vkattn__plan *out)
+pipeline_key vkattn__merge_key(const plan_device *dev, vkattn_dtype dtype)
+{
+    const module_store store = vkattn__module_store(dev, dtype);
+    return (pipeline_key){.module = vkattn__module_of(FORM_MERGE, store)};
+}
+
+static void finish_split_kv(const plan_device *dev, const vkattn_problem *p,
+                            vkattn__plan *out)
 {
     const split_kv_shape *s = &out->kv;
     static const uint32_t ids[PLAN_MAX_SPEC] = {ATTN_SPEC_D,     ATTN_SPEC_RP,   ATTN_SPEC_WG,
@@ -414,7 +420,7 @@ static void finish_split_kv(const vkattn_problem *p, vkattn__plan *out)
     out->groups[2] = vkattn__tensor_batch(p);
     out->merge = s->splits > 1;
     if (out->merge) {
-        key_set(&out->merge_pipeline, vkattn__module_of(FORM_MERGE, out->store), NULL, NULL, 0);
+        out->merge_pipeline = vkattn__merge_key(dev, p->dtype);
         out->scratch_bytes = (uint64_t)s->splits * vkattn__tensor_batch(p) * p->heads_q *
                              p->seq_q * (p->head_dim + 1) * sizeof(float);
     }
@@ -457,7 +463,7 @@ void vkattn__plan_make(const plan_device *dev, const vkattn_problem *p, const pl
     out->form = choose_form(dev, p, &tu, &out->tiles, &out->reason);
     if (out->form == VKATTN_KERNEL_SPLIT_KV) {
         plan_split_kv(dev, p, &tu, buf, &out->kv);
-        finish_split_kv(p, out);
+        finish_split_kv(dev, p, out);
     } else {
         finish_tiled(dev, p, out);
     }

@@ -64,6 +64,8 @@ typedef struct split_kv_shape {
     uint32_t width;       /* the head size compiled for: head_dim with vec, else rounded up to
                              a multiple of 8 (decode.comp reads the dimensions past it as 0) */
     bool texel;           /* K/V through texel views */
+    uint64_t view_range[2]; /* with texel: the bytes K's and V's views cover, from the aligned
+                               offset below their starts (vkattn__texel_fits) */
     bool fast;            /* f16 scores (precision FAST where it applies) */
     bool sg;              /* the workgroup is one subgroup, merged by subgroup reductions */
     uint32_t feat;        /* optional code in the pipeline, ATTN_FEAT_* bits */
@@ -88,6 +90,8 @@ typedef struct vkattn__plan {
     uint64_t scratch_bytes; /* 0 without a merge */
 } vkattn__plan;
 
+/* merge.comp's pipeline for dtype on dev (the split-KV kernel's merge, and vkattn_cmd_merge). */
+pipeline_key vkattn__merge_key(const plan_device *dev, vkattn_dtype dtype);
 /* The plan for p (resolved and checked) on dev with buffers buf; never fails. */
 void vkattn__plan_make(const plan_device *dev, const vkattn_problem *p, const plan_buffers *buf,
                        vkattn__plan *out);

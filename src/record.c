@@ -360,26 +360,25 @@ static void record_merge(vkattn_context ctx, VkCommandBuffer cmd, VkPipeline pip
 }
 
 /* The texel views of K and V the plan reads (its kv.texel: the planner found that the buffers
- * take them) and the element offsets past their starts; each view widened to whole
- * VKATTN__VIEW_QUANTUM where the bound range (a nonzero size) holds it. Fails only where a
- * view cannot be made. */
+ * take them, and the ranges they cover) and the element offsets past their starts; each view
+ * widened to whole VKATTN__VIEW_QUANTUM where the bound range (a nonzero size) holds it. Fails
+ * only where a view cannot be made. */
 static vkattn_result texel_views(vkattn_context ctx, const vkattn_problem *p,
                                  const vkattn_device_tensors *t, const plan_buffers *facts,
-                                 uint32_t parts_log2, VkBufferView *views, uint32_t *offs)
+                                 const split_kv_shape *kv, VkBufferView *views, uint32_t *offs)
 {
     const uint32_t esize = vkattn__dtype_size(p->dtype);
     const vkattn_buffer *bufs[2] = {&t->k, &t->v};
-    uint64_t range[2];
-    (void)vkattn__texel_fits(&ctx->limits, p, parts_log2, facts->kv_skip, range);
     vkattn_result res = VKATTN_SUCCESS;
     for (int i = 0; i < 2 && res == VKATTN_SUCCESS; ++i) {
         const VkDeviceSize skip = facts->kv_skip[i], base = bufs[i]->offset - skip;
-        const VkDeviceSize q = VKATTN__VIEW_QUANTUM, r = (range[i] + q - 1) / q * q;
+        const VkDeviceSize q = VKATTN__VIEW_QUANTUM, r = (kv->view_range[i] + q - 1) / q * q;
+        VkDeviceSize range = kv->view_range[i];
         if (bufs[i]->size && r <= skip + bufs[i]->size &&
             r / 16 <= ctx->limits.maxTexelBufferElements)
-            range[i] = r;
+            range = r;
         offs[i] = (uint32_t)(skip / esize);
-        res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base, range[i], &views[i]);
+        res = vkattn__texel_view_get(ctx, bufs[i]->buffer, base, range, &views[i]);
     }
     return res;
 }
@@ -556,7 +555,7 @@ vkattn_result vkattn_cmd_attention(vkattn_context ctx, VkCommandBuffer cmd,
     VkBufferView views[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};
     uint32_t texel_offs[2] = {0, 0};
     if (plan.kv.texel &&
-        (res = texel_views(ctx, &p, tensors, &facts, plan.kv.parts_log2, views, texel_offs)))
+        (res = texel_views(ctx, &p, tensors, &facts, &plan.kv, views, texel_offs)))
         return res;
     return cmd_split_kv(ctx, cmd, &p, &plan, b, flags, aux, views, texel_offs);
 }
@@ -596,8 +595,7 @@ vkattn_result vkattn_cmd_merge(vkattn_context ctx, VkCommandBuffer cmd,
     for (int i = 0; i < ATTN_BIND_COUNT; ++i)
         if (!b[i].info.buffer)
             b[i] = b[ATTN_BIND_O];
-    const pipeline_key key = {
-        .module = vkattn__module_of(FORM_MERGE, vkattn__module_store(&ctx->dev, p.dtype))};
+    const pipeline_key key = vkattn__merge_key(&ctx->dev, p.dtype);
     VkPipeline mpl;
     if ((res = vkattn__pipeline_of(ctx, &key, &mpl)) != VKATTN_SUCCESS)
         return res;
